@@ -1,0 +1,187 @@
+"""Settings: environment (``ASSISTANT_*``, nested with ``__``), an optional TOML file, defaults.
+
+Built once by the CLI or the app factory and passed down; nothing reads the
+environment at import time. Precedence, highest first: explicit keyword overrides,
+environment variables, the TOML file, the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from assistant.errors import InvalidInput
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/assistant``, or ``~/.local/share/assistant``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "assistant"
+
+
+class ServerSettings(BaseModel):
+    """The embedded HTTP server."""
+
+    model_config = {"extra": "forbid"}
+
+    host: str = "127.0.0.1"
+    """Interface to bind. Loopback by default; ``0.0.0.0`` exposes the device to the network."""
+    port: int = Field(default=8765, ge=1, le=65535)
+    """TCP port."""
+    cors_origins: list[str] = Field(default_factory=list)
+    """Origins allowed to call the API from a browser (companion web apps); empty = none."""
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    """Largest JSON request body accepted."""
+    max_upload_bytes: int = Field(default=50_000_000, ge=1024)
+    """Largest upload (audio, image) accepted."""
+    graceful_shutdown_seconds: float = Field(default=10.0, ge=0)
+    """How long in-flight requests may take to finish after SIGTERM/SIGINT."""
+
+
+class AuthSettings(BaseModel):
+    """Accounts, tokens and login throttling."""
+
+    model_config = {"extra": "forbid"}
+
+    access_token_ttl_seconds: int = Field(default=900, ge=30)
+    """Lifetime of a JWT access token."""
+    refresh_token_ttl_days: int = Field(default=30, ge=1)
+    """Lifetime of an idle session (its refresh token)."""
+    open_registration: bool = False
+    """Initial value of the open-registration switch (admins change it at run time)."""
+    password_min_length: int = Field(default=8, ge=4)
+    """Shortest password accepted."""
+    reset_token_ttl_minutes: int = Field(default=60, ge=1)
+    """Lifetime of a one-time password reset token."""
+    login_window_seconds: int = Field(default=900, ge=1)
+    """Window over which failed logins are counted."""
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    """Failed logins per account within the window before it is throttled."""
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    """Failed logins per client address within the window before it is throttled."""
+    jwt_issuer: str = "edge-assistant"
+    """``iss`` claim of access tokens."""
+    previous_key_grace_seconds: int = Field(default=86_400, ge=0)
+    """How long tokens signed by a rotated-out JWT key stay valid."""
+
+
+class DatabaseSettings(BaseModel):
+    """The SQLite store."""
+
+    model_config = {"extra": "forbid"}
+
+    path: Path | None = None
+    """Database file; defaults to ``<data_dir>/assistant.db``."""
+    busy_timeout_ms: int = Field(default=5000, ge=0)
+    """How long a connection waits for another process's write lock."""
+
+
+class SyncSettings(BaseModel):
+    """Optional bridge to a cloud profile service."""
+
+    model_config = {"extra": "forbid"}
+
+    url: str | None = None
+    """Base URL of the cloud profile service; unset = sync off."""
+    token: SecretStr | None = None
+    """Credential for the cloud service (masked in ``config show``)."""
+
+
+class Settings(BaseSettings):
+    """Everything the runtime can be configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    """Where the database, models, secrets and kept media live."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Log verbosity of the CLI and server."""
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = settings_cls.model_config.get("toml_file")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
+        """Build settings from the environment, ``config_file`` (TOML) and ``overrides``."""
+        if config_file is not None:
+            _check_toml(config_file)
+
+        class _FromFile(cls):  # type: ignore[valid-type,misc]
+            model_config = SettingsConfigDict(toml_file=config_file)
+
+        try:
+            loaded = _FromFile(**overrides) if config_file else cls(**overrides)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise InvalidInput(f"Invalid setting {where!r}: {first['msg']}", field=where) from exc
+        return cls.model_validate(loaded.model_dump()) if config_file else loaded
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite database file."""
+        return self.database.path or self.data_dir / "assistant.db"
+
+    @property
+    def models_dir(self) -> Path:
+        """The content-addressed model store."""
+        return self.data_dir / "models"
+
+    @property
+    def secrets_dir(self) -> Path:
+        """Generated secrets (JWT signing keys), mode 0700."""
+        return self.data_dir / "secrets"
+
+    @property
+    def blobs_dir(self) -> Path:
+        """Content-addressed images and audio kept by the services."""
+        return self.data_dir / "blobs"
+
+    def public_dump(self) -> dict[str, Any]:
+        """The effective settings as plain data, with secrets masked."""
+        data = self.model_dump(mode="json")
+        data["database"]["path"] = str(self.db_path)
+        data["models_dir"] = str(self.models_dir)
+        return data
+
+
+def _check_toml(path: Path) -> None:
+    """Fail early, and clearly, on a missing or malformed TOML file."""
+    try:
+        with path.open("rb") as handle:
+            tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise InvalidInput(f"Config file {path} does not exist", field="config") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"Config file {path} is not valid TOML: {exc}", field="config") from exc
