@@ -1,0 +1,169 @@
+"""Values of the profile service: the profile, typed preferences, usage statistics."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+_LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+def _language_tag(value: str) -> str:
+    if not _LANGUAGE_TAG.match(value):
+        raise ValueError(f"{value!r} is not a BCP 47 language tag such as 'en' or 'pt-BR'")
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA time zone such as 'Europe/Paris'") from exc
+    return value
+
+
+LanguageTag = Annotated[str, Field(max_length=35), AfterValidator(_language_tag)]
+TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_time_zone)]
+Channel = Literal["desktop", "companion"]
+CHANNELS: tuple[Channel, ...] = ("desktop", "companion")
+ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+class ProfileFields(BaseModel):
+    """The editable fields of a profile."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(default=None, min_length=1, max_length=100)
+    """How the assistant addresses the user."""
+    locale: LanguageTag | None = None
+    """Formatting locale (BCP 47), e.g. ``en-GB``."""
+    time_zone: TimeZoneName | None = None
+    """IANA time zone, e.g. ``Europe/Paris``; used for dates and times in replies."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A user's profile."""
+
+    user_id: str
+    """Owner."""
+    display_name: str | None
+    """How the assistant addresses the user."""
+    locale: str | None
+    """BCP 47 locale."""
+    time_zone: str | None
+    """IANA time zone."""
+    avatar_media_type: str | None
+    """Media type of the avatar image, None when there is none."""
+    updated_at: int
+    """Unix milliseconds of the last change."""
+    version: int
+    """Incremented on every change (use it with If-Match)."""
+
+
+class QuietHours(BaseModel):
+    """A daily window without notifications, in the user's time zone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: ClockTime = "22:00"
+    """HH:MM when the quiet window starts."""
+    end: ClockTime = "07:00"
+    """HH:MM when it ends (may be the next day)."""
+
+
+class NotificationPreferences(BaseModel):
+    """How and when the user is notified."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    """Master switch."""
+    channels: list[Channel] = Field(default_factory=lambda: list(CHANNELS), max_length=2)
+    """Where notifications go: the device's desktop, companion apps."""
+    quiet_hours: QuietHours | None = None
+    """No notifications in this window; None = never quiet."""
+
+
+class Preferences(BaseModel):
+    """Typed, validated user preferences; unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preferred_languages: list[LanguageTag] = Field(
+        default_factory=lambda: ["en"], min_length=1, max_length=10
+    )
+    """Languages the user speaks, most preferred first (BCP 47)."""
+    assistant_name: str = Field(default="Assistant", min_length=1, max_length=40)
+    """What the assistant calls itself."""
+    personality: str = Field(default="helpful, honest and kind", min_length=1, max_length=300)
+    """A few words describing the assistant's character."""
+    tone: Literal["neutral", "warm", "formal", "casual", "playful"] = "warm"
+    """Register of the replies."""
+    verbosity: Literal["brief", "normal", "detailed"] = "normal"
+    """How long replies should be."""
+    preferred_model: str | None = Field(default=None, max_length=100)
+    """Chat model id to use when a request names none."""
+    voice_id: str | None = Field(default=None, max_length=100)
+    """Text-to-speech voice (model id); None = the device default."""
+    speaking_rate: float = Field(default=1.0, ge=0.5, le=2.0)
+    """Speech rate, 1.0 = normal."""
+    wake_word: str = Field(default="hey_jarvis", min_length=1, max_length=40)
+    """Wake word the voice loop listens for."""
+    units: Literal["metric", "imperial"] = "metric"
+    """Measurement units in replies."""
+    notifications: NotificationPreferences = Field(default_factory=NotificationPreferences)
+    """Notification settings."""
+
+
+@dataclass(frozen=True)
+class StoredPreferences:
+    """Preferences with their version information."""
+
+    preferences: Preferences
+    """The effective values (defaults for what the user never set)."""
+    updated_at: int | None
+    """Unix milliseconds of the last change; None if never changed."""
+    version: int
+    """Incremented on every change; 0 if never changed."""
+
+
+class UsageMetric(StrEnum):
+    """Counters the services feed into the statistics."""
+
+    CHAT_TURNS = "chat_turns"
+    PROMPT_TOKENS = "prompt_tokens"
+    COMPLETION_TOKENS = "completion_tokens"
+    TRANSCRIPTIONS = "transcriptions"
+    TRANSCRIBED_SECONDS = "transcribed_seconds"
+    SYNTHESES = "syntheses"
+    SYNTHESIZED_CHARACTERS = "synthesized_characters"
+    TRANSLATIONS = "translations"
+    TRANSLATED_CHARACTERS = "translated_characters"
+    VISION_CALLS = "vision_calls"
+
+
+@dataclass(frozen=True)
+class DailyUsage:
+    """One day's counters."""
+
+    day: str
+    """YYYY-MM-DD (UTC)."""
+    counts: dict[str, int]
+    """Metric name to value; only non-zero metrics."""
+
+
+@dataclass(frozen=True)
+class UsageStats:
+    """A user's usage, computed from the store."""
+
+    totals: dict[str, int]
+    """Every metric, all time (zero when unused)."""
+    days: list[DailyUsage]
+    """Recent days with any activity, newest first."""

@@ -1,0 +1,269 @@
+"""The profile service: profile, preferences, avatar and usage statistics."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from assistant.clock import Clock, system_clock, to_ms
+from assistant.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from assistant.profile import store
+from assistant.profile.models import (
+    DailyUsage,
+    Preferences,
+    Profile,
+    ProfileFields,
+    StoredPreferences,
+    UsageMetric,
+    UsageStats,
+)
+from assistant.store import Database
+from assistant.store.blobs import BlobStore
+
+log = logging.getLogger(__name__)
+
+AVATAR_MAX_BYTES = 2_000_000
+_IMAGE_SIGNATURES = {
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"GIF87a": "image/gif",
+    b"GIF89a": "image/gif",
+}
+
+
+def validation_message(exc: ValidationError) -> tuple[str, str]:
+    """The first error of a pydantic validation as (dotted field, message)."""
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "body"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = f"unknown key {field!r}"
+    return field, f"{field}: {message}"
+
+
+def _sniff_image(data: bytes) -> str:
+    for signature, media_type in _IMAGE_SIGNATURES.items():
+        if data.startswith(signature):
+            return media_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    raise InvalidInput("The avatar must be a PNG, JPEG, GIF or WebP image", field="avatar")
+
+
+def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7386 JSON merge patch: objects merge recursively, null deletes (back to default)."""
+    merged = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_patch(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+class ProfileService:
+    """Reads and writes a user's profile, preferences and usage counters."""
+
+    def __init__(self, db: Database, blobs: BlobStore, clock: Clock = system_clock) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.clock = clock
+
+    # Profile ----------------------------------------------------------------------
+
+    def get_profile(self, user_id: str) -> Profile:
+        """The user's profile (empty fields until set)."""
+        with self.db.read() as conn:
+            row = store.get_profile(conn, user_id)
+        return self._profile(user_id, row)
+
+    def update_profile(
+        self,
+        user_id: str,
+        fields: ProfileFields,
+        *,
+        replace: bool,
+        expected_version: int | None = None,
+    ) -> Profile:
+        """Set profile fields: all of them (``replace``) or only those given."""
+        chosen = fields.model_dump(exclude_unset=not replace)
+        now = to_ms(self.clock())
+        with self.db.write() as conn:
+            row = store.get_profile(conn, user_id)
+            self._check_version(row["version"] if row else 0, expected_version)
+            store.upsert_profile(conn, user_id, chosen, dict.fromkeys(chosen, now), now)
+            row = store.get_profile(conn, user_id)
+        return self._profile(user_id, row)
+
+    def set_avatar(self, user_id: str, data: bytes) -> Profile:
+        """Store an avatar image (content-addressed) and point the profile at it."""
+        if not data:
+            raise InvalidInput("The avatar image is empty", field="avatar")
+        if len(data) > AVATAR_MAX_BYTES:
+            raise PayloadTooLarge(
+                f"The avatar is {len(data)} bytes; the limit is {AVATAR_MAX_BYTES}", field="avatar"
+            )
+        media_type = _sniff_image(data)
+        sha = self.blobs.put(data)
+        now = to_ms(self.clock())
+        with self.db.write() as conn:
+            old = store.get_profile(conn, user_id)
+            store.upsert_profile(
+                conn,
+                user_id,
+                {"avatar_sha256": sha, "avatar_media_type": media_type},
+                {"avatar": now},
+                now,
+            )
+            row = store.get_profile(conn, user_id)
+            stale: str | None = old["avatar_sha256"] if old else None
+            orphaned = stale is not None and stale != sha
+            orphaned = orphaned and store.avatar_references(conn, str(stale)) == 0
+        if stale is not None and orphaned:
+            self.blobs.delete(stale)
+        return self._profile(user_id, row)
+
+    def get_avatar(self, user_id: str) -> tuple[bytes, str]:
+        """The avatar image and its media type."""
+        with self.db.read() as conn:
+            row = store.get_profile(conn, user_id)
+        if row is None or row["avatar_sha256"] is None:
+            raise NotFound("This profile has no avatar")
+        return self.blobs.get(row["avatar_sha256"]), row["avatar_media_type"]
+
+    def delete_avatar(self, user_id: str) -> None:
+        """Remove the avatar."""
+        now = to_ms(self.clock())
+        with self.db.write() as conn:
+            row = store.get_profile(conn, user_id)
+            if row is None or row["avatar_sha256"] is None:
+                raise NotFound("This profile has no avatar")
+            store.upsert_profile(
+                conn,
+                user_id,
+                {"avatar_sha256": None, "avatar_media_type": None},
+                {"avatar": now},
+                now,
+            )
+            orphaned = store.avatar_references(conn, row["avatar_sha256"]) == 0
+        if orphaned:
+            self.blobs.delete(row["avatar_sha256"])
+
+    # Preferences ------------------------------------------------------------------
+
+    def get_preferences(self, user_id: str) -> StoredPreferences:
+        """Effective preferences with their version."""
+        with self.db.read() as conn:
+            row = store.get_preferences(conn, user_id)
+        return self._preferences(row)
+
+    def replace_preferences(
+        self, user_id: str, preferences: Preferences, expected_version: int | None = None
+    ) -> StoredPreferences:
+        """Set every preference (PUT semantics)."""
+        return self._write_preferences(
+            user_id, lambda _: preferences.model_dump(mode="json"), expected_version
+        )
+
+    def patch_preferences(
+        self, user_id: str, patch: dict[str, Any], expected_version: int | None = None
+    ) -> StoredPreferences:
+        """Change only the given preferences (JSON merge patch; null resets to the default)."""
+        if not isinstance(patch, dict):
+            raise InvalidInput("A preferences patch is a JSON object", field="body")
+        return self._write_preferences(
+            user_id, lambda current: merge_patch(current, patch), expected_version
+        )
+
+    def _write_preferences(
+        self,
+        user_id: str,
+        change: Any,
+        expected_version: int | None,
+    ) -> StoredPreferences:
+        now = to_ms(self.clock())
+        with self.db.write() as conn:
+            row = store.get_preferences(conn, user_id)
+            self._check_version(row["version"] if row else 0, expected_version)
+            current: dict[str, Any] = json.loads(row["data"]) if row else {}
+            times: dict[str, int] = json.loads(row["field_updated_at"]) if row else {}
+            wanted = change(current)
+            try:
+                validated = Preferences.model_validate(wanted)
+            except ValidationError as exc:
+                field, message = validation_message(exc)
+                raise InvalidInput(message, field=field) from exc
+            data = validated.model_dump(mode="json", exclude_unset=True)
+            for key in set(data) | set(current):
+                if data.get(key) != current.get(key):
+                    times[key] = now
+            store.put_preferences(conn, user_id, data, times, now)
+            row = store.get_preferences(conn, user_id)
+        return self._preferences(row)
+
+    # Usage ------------------------------------------------------------------------
+
+    def record_usage(self, user_id: str, counts: dict[UsageMetric, int]) -> None:
+        """Add to today's counters (called by the other services)."""
+        day = datetime.fromtimestamp(self.clock(), tz=UTC).date().isoformat()
+        with self.db.write() as conn:
+            for metric, amount in counts.items():
+                if amount:
+                    store.add_usage(conn, user_id, metric.value, day, int(amount))
+
+    def stats(self, user_id: str, days: int = 30) -> UsageStats:
+        """All-time totals and the recent days with activity."""
+        if not 1 <= days <= 366:
+            raise InvalidInput("days must be 1..366", field="days")
+        since = datetime.fromtimestamp(self.clock(), tz=UTC).date() - timedelta(days=days - 1)
+        with self.db.read() as conn:
+            totals = store.usage_totals(conn, user_id)
+            rows = store.usage_days(conn, user_id, since.isoformat())
+        by_day: dict[str, dict[str, int]] = {}
+        for row in rows:
+            by_day.setdefault(row["day"], {})[row["metric"]] = int(row["value"])
+        return UsageStats(
+            totals={metric.value: totals.get(metric.value, 0) for metric in UsageMetric},
+            days=[DailyUsage(day=day, counts=counts) for day, counts in by_day.items()],
+        )
+
+    # Internals --------------------------------------------------------------------
+
+    @staticmethod
+    def _check_version(current: int, expected: int | None) -> None:
+        if expected is not None and expected != current:
+            raise Conflict(
+                f"The resource changed (version {current}, you sent {expected});"
+                " fetch it again and retry",
+                current_version=current,
+            )
+
+    @staticmethod
+    def _profile(user_id: str, row: Any) -> Profile:
+        if row is None:
+            return Profile(user_id, None, None, None, None, 0, 0)
+        return Profile(
+            user_id=user_id,
+            display_name=row["display_name"],
+            locale=row["locale"],
+            time_zone=row["time_zone"],
+            avatar_media_type=row["avatar_media_type"],
+            updated_at=row["updated_at"],
+            version=row["version"],
+        )
+
+    @staticmethod
+    def _preferences(row: Any) -> StoredPreferences:
+        if row is None:
+            return StoredPreferences(Preferences(), None, 0)
+        return StoredPreferences(
+            preferences=Preferences.model_validate(json.loads(row["data"])),
+            updated_at=row["updated_at"],
+            version=row["version"],
+        )
