@@ -1,0 +1,1 @@
+"""Hardware abstraction: microphone, speaker and camera behind small Protocols."""

@@ -1,0 +1,5 @@
+"""Audio hardware and audio data: microphones, speakers, files, fakes and conversion."""
+
+from hal.audio.chunk import AudioChunk
+
+__all__ = ["AudioChunk"]

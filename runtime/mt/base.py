@@ -1,0 +1,44 @@
+"""The machine-translation capability."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class TranslateOptions:
+    """Options for one batch."""
+
+    beam_size: int = 4
+    """Beam width; 1 is greedy."""
+    max_decoding_length: int = 256
+    """Most tokens per translated sentence."""
+
+
+@dataclass(frozen=True)
+class Translation:
+    """One translated sentence."""
+
+    text: str
+    """The translation."""
+    score: float
+    """Average log-probability per token (higher is more confident)."""
+
+
+class Translator(Protocol):
+    """A loaded translation model."""
+
+    model_id: str
+    languages: tuple[str, ...]
+
+    def translate_batch(
+        self, texts: Sequence[str], source: str, target: str, options: TranslateOptions
+    ) -> list[Translation]:
+        """Translate sentences from ``source`` to ``target`` (the model's language codes)."""
+        ...
+
+    def close(self) -> None:
+        """Free the model."""
+        ...

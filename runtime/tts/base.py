@@ -1,0 +1,34 @@
+"""The text-to-speech capability."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from hal.audio import AudioChunk
+
+
+@dataclass(frozen=True)
+class SynthesisOptions:
+    """Options for one synthesis."""
+
+    speaker_id: int | None = None
+    """Speaker of a multi-speaker voice."""
+    rate: float = 1.0
+    """Speaking rate: 1.0 normal, 1.5 faster, 0.75 slower."""
+
+
+class TextToSpeech(Protocol):
+    """A loaded voice."""
+
+    model_id: str
+    sample_rate: int
+
+    def synthesize(self, text: str, options: SynthesisOptions) -> Iterator[AudioChunk]:
+        """Speak ``text``: one 16-bit mono chunk per sentence, as each is made."""
+        ...
+
+    def close(self) -> None:
+        """Free the voice."""
+        ...

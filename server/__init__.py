@@ -1,0 +1,1 @@
+"""The HTTP face of the assistant: a Litestar app serving ``/api/v1``."""

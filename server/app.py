@@ -1,0 +1,85 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+import anyio
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
+
+from assistant.services import Services, build_services
+from assistant.settings import Settings
+from server.controllers.auth import AuthController
+from server.controllers.health import HealthController
+from server.controllers.profile import ProfileController
+from server.deps import DEPENDENCIES
+from server.docs import docs_router, openapi_config
+from server.problems import EXCEPTION_HANDLERS
+from server.requestid import add_request_id_header, request_id_middleware
+from server.security import PUBLIC_PATHS, BearerAuthenticationMiddleware
+
+log = logging.getLogger(__name__)
+
+
+def _version() -> str:
+    try:
+        return version("edge-assistant")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def create_app(settings: Settings, services: Services | None = None) -> Litestar:
+    """Build the app. Without ``services`` they are built at start-up and closed at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if services is not None:
+            app.state.services = services
+            yield
+            return
+        built = await anyio.to_thread.run_sync(build_services, settings)
+        app.state.services = built
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(built.close)
+
+    cors = (
+        CORSConfig(
+            allow_origins=settings.server.cors_origins,
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-API-Key",
+                "X-Request-ID",
+                "If-Match",
+            ],
+            expose_headers=["X-Request-ID", "ETag", "Retry-After"],
+            allow_credentials=False,
+        )
+        if settings.server.cors_origins
+        else None
+    )
+    return Litestar(
+        route_handlers=[HealthController, AuthController, ProfileController, docs_router()],
+        lifespan=[lifespan],
+        dependencies=DEPENDENCIES,
+        middleware=[
+            request_id_middleware,
+            DefineMiddleware(BearerAuthenticationMiddleware, exclude=PUBLIC_PATHS),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[add_request_id_header],
+        openapi_config=openapi_config(_version()),
+        cors_config=cors,
+        request_max_body_size=settings.server.max_body_bytes,
+        state=State({"settings": settings}),
+        debug=False,
+        logging_config=None,
+    )

@@ -1,0 +1,39 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Response, get
+
+from server.deps import ServicesDep
+from server.problems import problems
+from server.schemas.common import Status
+
+
+class HealthController(Controller):
+    """Probes for supervisors and load balancers; no authentication."""
+
+    path = "/"
+    tags = ["health"]
+    security = [{}]
+    opt = {"exclude_from_auth": True}
+
+    @get("/healthz", summary="The process is alive")
+    async def healthz(self) -> Status:
+        """Answers as long as the process serves requests."""
+        return Status(status="ok")
+
+    @get("/readyz", summary="Ready to serve", responses=problems(503), sync_to_thread=True)
+    def readyz(self, services: ServicesDep) -> Response[Any]:
+        """The database is open and migrated (later: preloaded models are loaded)."""
+        checks: dict[str, str] = {}
+        try:
+            info = services.db.info()
+            checks["database"] = f"ok (schema {info['schema_version']})"
+            ready = True
+        except Exception as exc:
+            checks["database"] = f"unavailable: {exc}"
+            ready = False
+        body = Status(status="ok" if ready else "unavailable", checks=checks)
+        return Response(body, status_code=200 if ready else 503)

@@ -1,0 +1,71 @@
+"""Authentication at the edge: Bearer JWTs, Bearer or X-API-Key device keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
+from litestar.middleware.authentication import (
+    AbstractAuthenticationMiddleware,
+    AuthenticationResult,
+)
+from litestar.openapi.spec import Reference, SecurityScheme
+
+from assistant.auth import Principal
+from assistant.errors import Forbidden, Unauthorized
+
+PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/schema", "^/docs"]
+
+SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
+    "bearer": SecurityScheme(
+        type="http",
+        scheme="bearer",
+        bearer_format="JWT or API key",
+        description="An access token from /api/v1/auth/login, or a device API key.",
+    ),
+    "apiKey": SecurityScheme(
+        type="apiKey",
+        name="X-API-Key",
+        security_scheme_in="header",
+        description="A device API key from /api/v1/auth/api-keys.",
+    ),
+}
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
+
+
+def credential_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The bearer credential of a request: Authorization, X-API-Key or (WebSockets) a query."""
+    header = connection.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthorized("Use 'Authorization: Bearer <token or API key>'")
+        return value.strip()
+    key = connection.headers.get("x-api-key")
+    if key:
+        return key.strip()
+    if connection.scope["type"] == ScopeType.WEBSOCKET:
+        return connection.query_params.get("access_token")
+    return None
+
+
+class BearerAuthenticationMiddleware(AbstractAuthenticationMiddleware):
+    """Puts the caller's Principal on ``request.user``; every route needs one unless excluded."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        credential = credential_of(connection)
+        if credential is None:
+            raise Unauthorized("Sign in first: send 'Authorization: Bearer <token or API key>'")
+        services = connection.app.state.services
+        principal = await anyio.to_thread.run_sync(services.auth.authenticate, credential)
+        return AuthenticationResult(user=principal, auth=credential)
+
+
+def require_admin(principal: Principal) -> None:
+    """Raise Forbidden unless the caller is an admin."""
+    if not principal.is_admin:
+        raise Forbidden("Only an admin may do this")

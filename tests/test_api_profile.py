@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+from PIL import Image
+
+from assistant.profile import UsageMetric
+from assistant.services import Services
+from tests.conftest import Accounts
+from tests.test_api_auth import is_problem
+
+Client = TestClient[Any]
+
+
+def png(color: str = "red") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_profile_starts_empty_and_updates_with_versions(client: Client, accounts: Accounts) -> None:
+    ada = accounts.register("ada")
+    empty = client.get("/api/v1/profile", headers=ada)
+    assert empty.json() == {
+        "display_name": None,
+        "locale": None,
+        "time_zone": None,
+        "avatar_url": None,
+        "updated_at": None,
+        "version": 0,
+    }
+    assert empty.headers["etag"] == '"0"'
+    put = client.put(
+        "/api/v1/profile",
+        json={"display_name": "Ada", "locale": "en-GB", "time_zone": "Europe/London"},
+        headers={**ada, "If-Match": '"0"'},
+    )
+    assert put.status_code == 200, put.text
+    assert put.json()["version"] == 1
+    patched = client.patch("/api/v1/profile", json={"display_name": "Ada L."}, headers=ada).json()
+    assert (patched["display_name"], patched["time_zone"], patched["version"]) == (
+        "Ada L.",
+        "Europe/London",
+        2,
+    )
+    # A stale If-Match loses nothing: the update is refused.
+    stale = client.patch(
+        "/api/v1/profile", json={"display_name": "Lost"}, headers={**ada, "If-Match": '"1"'}
+    )
+    body = is_problem(stale, 409, "conflict")
+    assert body["extra"]["current_version"] == 2
+    assert client.get("/api/v1/profile", headers=ada).json()["display_name"] == "Ada L."
+    # PUT replaces: what is left out is cleared.
+    replaced = client.put("/api/v1/profile", json={"display_name": "A"}, headers=ada).json()
+    assert replaced["time_zone"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"time_zone": "Mars/Olympus"}, "time_zone"),
+        ({"locale": "english please"}, "locale"),
+        ({"display_name": ""}, "display_name"),
+        ({"display_name": "x" * 101}, "display_name"),
+        ({"nickname": "x"}, "nickname"),
+        ({"display_name": 5}, "display_name"),
+    ],
+)
+def test_bad_profile_fields(
+    client: Client, accounts: Accounts, body: dict[str, Any], field: str
+) -> None:
+    ada = accounts.register("ada")
+    problem = is_problem(
+        client.patch("/api/v1/profile", json=body, headers=ada), 422, "invalid-input"
+    )
+    assert problem["field"] == field
+
+
+def test_bad_if_match(client: Client, accounts: Accounts) -> None:
+    ada = accounts.register("ada")
+    response = client.patch("/api/v1/profile", json={}, headers={**ada, "If-Match": "banana"})
+    assert is_problem(response, 422, "invalid-input")["field"] == "If-Match"
+
+
+def test_preferences_defaults_patch_merge_and_reset(client: Client, accounts: Accounts) -> None:
+    ada = accounts.register("ada")
+    initial = client.get("/api/v1/profile/preferences", headers=ada).json()
+    assert initial["version"] == 0
+    assert initial["preferences"]["tone"] == "warm"
+    quiet = {"start": "23:00", "end": "06:30"}
+    first = client.patch(
+        "/api/v1/profile/preferences",
+        json={"tone": "formal", "notifications": {"quiet_hours": quiet}},
+        headers=ada,
+    ).json()
+    assert first["preferences"]["tone"] == "formal"
+    assert first["preferences"]["notifications"]["quiet_hours"] == quiet
+    second = client.patch(
+        "/api/v1/profile/preferences", json={"notifications": {"enabled": False}}, headers=ada
+    ).json()
+    notifications = second["preferences"]["notifications"]
+    assert notifications["enabled"] is False
+    assert notifications["quiet_hours"] == quiet  # nested objects merge
+    assert second["version"] == 2
+    reset = client.patch("/api/v1/profile/preferences", json={"tone": None}, headers=ada).json()
+    assert reset["preferences"]["tone"] == "warm"
+    replaced = client.put(
+        "/api/v1/profile/preferences", json={"verbosity": "brief"}, headers=ada
+    ).json()
+    assert replaced["preferences"]["verbosity"] == "brief"
+    assert replaced["preferences"]["notifications"]["enabled"] is True
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"colour": "blue"}, "colour"),
+        ({"speaking_rate": 5}, "speaking_rate"),
+        ({"tone": "angry"}, "tone"),
+        ({"preferred_languages": []}, "preferred_languages"),
+        ({"preferred_languages": ["en", "not a tag"]}, "preferred_languages.1"),
+        ({"notifications": {"quiet_hours": {"start": "25:00"}}}, "notifications.quiet_hours.start"),
+        ({"notifications": {"channels": ["pager"]}}, "notifications.channels.0"),
+        ({"notifications": {"sms": True}}, "notifications.sms"),
+        ({"personality": "x" * 301}, "personality"),
+    ],
+)
+def test_invalid_preferences_name_the_field_and_change_nothing(
+    client: Client, accounts: Accounts, patch: dict[str, Any], field: str
+) -> None:
+    ada = accounts.register("ada")
+    response = client.patch("/api/v1/profile/preferences", json=patch, headers=ada)
+    problem = is_problem(response, 422, "invalid-input")
+    assert problem["field"] == field
+    assert client.get("/api/v1/profile/preferences", headers=ada).json()["version"] == 0
+
+
+def test_preferences_patch_must_be_an_object(client: Client, accounts: Accounts) -> None:
+    ada = accounts.register("ada")
+    is_problem(
+        client.patch("/api/v1/profile/preferences", json=[1], headers=ada), 400, "bad-request"
+    )
+
+
+def test_avatar_upload_fetch_replace_delete(
+    client: Client, accounts: Accounts, services: Services
+) -> None:
+    ada = accounts.register("ada")
+    is_problem(client.get("/api/v1/profile/avatar", headers=ada), 404, "not-found")
+    red = png("red")
+    uploaded = client.put(
+        "/api/v1/profile/avatar", content=red, headers={**ada, "Content-Type": "image/png"}
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    assert uploaded.json()["avatar_url"] == "/api/v1/profile/avatar"
+    fetched = client.get("/api/v1/profile/avatar", headers=ada)
+    assert fetched.content == red and fetched.headers["content-type"] == "image/png"
+    client.put("/api/v1/profile/avatar", content=png("blue"), headers=ada)
+    blobs = [p for p in services.settings.blobs_dir.rglob("*") if p.is_file()]
+    assert len(blobs) == 1  # the replaced image was removed
+    assert client.delete("/api/v1/profile/avatar", headers=ada).status_code == 204
+    assert not [p for p in services.settings.blobs_dir.rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "code"),
+    [
+        (b"", 422, "invalid-input"),
+        (b"GIF? no, text", 422, "invalid-input"),
+        (b"\x89PNG\r\n\x1a\n" + b"0" * 2_200_000, 413, "payload-too-large"),
+    ],
+)
+def test_bad_avatars(
+    client: Client, accounts: Accounts, content: bytes, status: int, code: str
+) -> None:
+    ada = accounts.register("ada")
+    is_problem(client.put("/api/v1/profile/avatar", content=content, headers=ada), status, code)
+
+
+def test_stats_are_zero_then_count_usage(
+    client: Client, accounts: Accounts, services: Services
+) -> None:
+    ada = accounts.register("ada")
+    stats = client.get("/api/v1/profile/stats", headers=ada).json()
+    assert set(stats["totals"]) == {m.value for m in UsageMetric}
+    assert all(v == 0 for v in stats["totals"].values())
+    assert stats["days"] == []
+    ada_id = client.get("/api/v1/auth/me", headers=ada).json()["id"]
+    services.profile.record_usage(
+        ada_id, {UsageMetric.CHAT_TURNS: 2, UsageMetric.PROMPT_TOKENS: 50}
+    )
+    services.profile.record_usage(ada_id, {UsageMetric.CHAT_TURNS: 1})
+    stats = client.get("/api/v1/profile/stats", headers=ada).json()
+    assert stats["totals"]["chat_turns"] == 3
+    assert stats["totals"]["prompt_tokens"] == 50
+    assert stats["days"][0]["counts"] == {"chat_turns": 3, "prompt_tokens": 50}
+    is_problem(client.get("/api/v1/profile/stats?days=0", headers=ada), 422, "invalid-input")
+
+
+def test_profiles_are_private(client: Client, accounts: Accounts) -> None:
+    ada = accounts.register("ada")
+    bob = accounts.register("bob")
+    client.patch("/api/v1/profile", json={"display_name": "Ada"}, headers=ada)
+    client.patch("/api/v1/profile/preferences", json={"tone": "formal"}, headers=ada)
+    client.put("/api/v1/profile/avatar", content=png(), headers=ada)
+    assert client.get("/api/v1/profile", headers=bob).json()["display_name"] is None
+    assert (
+        client.get("/api/v1/profile/preferences", headers=bob).json()["preferences"]["tone"]
+        == "warm"
+    )
+    is_problem(client.get("/api/v1/profile/avatar", headers=bob), 404, "not-found")

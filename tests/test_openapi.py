@@ -1,0 +1,67 @@
+"""Every endpoint is described: summary, description, schemas and its problem answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+Client = TestClient[Any]
+PUBLIC = {
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("post", "/api/v1/auth/register"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/refresh"),
+    ("post", "/api/v1/auth/password/reset"),
+    ("get", "/api/v1/auth/registration"),
+}
+
+
+@pytest.fixture
+def schema(client: Client) -> dict[str, Any]:
+    response = client.get("/schema/openapi.json")
+    assert response.status_code == 200
+    return response.json()  # type: ignore[no-any-return]
+
+
+def operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, op)
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+        if method in {"get", "put", "post", "patch", "delete"}
+    ]
+
+
+def test_every_operation_is_described(schema: dict[str, Any]) -> None:
+    ops = operations(schema)
+    assert len(ops) > 20
+    for method, path, op in ops:
+        assert op.get("summary"), f"{method} {path} has no summary"
+        assert op.get("description"), f"{method} {path} has no description"
+
+
+def test_protected_operations_declare_auth_and_401(schema: dict[str, Any]) -> None:
+    assert set(schema["components"]["securitySchemes"]) == {"bearer", "apiKey"}
+    for method, path, op in operations(schema):
+        if (method, path) in PUBLIC:
+            assert op.get("security") == [{}], f"{method} {path} should be public"
+        else:
+            assert op.get("security") != [{}], f"{method} {path} should need auth"
+            problem = op["responses"].get("401", {}).get("content", {})
+            assert "application/problem+json" in problem, f"{method} {path} lacks a 401 problem"
+
+
+def test_problem_schema_is_published(schema: dict[str, Any]) -> None:
+    problem = schema["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail", "code"} <= set(problem["required"])
+
+
+def test_preferences_are_typed_and_validation_is_documented(schema: dict[str, Any]) -> None:
+    preferences = schema["components"]["schemas"]["Preferences"]
+    assert preferences["properties"]["tone"]["enum"]
+    assert preferences["properties"]["speaking_rate"]["maximum"] == 2.0
+    patch = schema["paths"]["/api/v1/profile/preferences"]["patch"]
+    assert "application/problem+json" in patch["responses"]["422"]["content"]
