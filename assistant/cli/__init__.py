@@ -1,0 +1,84 @@
+"""The ``assistant`` command line: one face over the same services as the HTTP API."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from assistant.cli import config as config_cmd
+from assistant.cli import db as db_cmd
+from assistant.cli import serve as serve_cmd
+from assistant.cli import users as users_cmd
+from assistant.cli.common import CliState, err_console
+from assistant.errors import AssistantError
+from assistant.logs import configure_logging
+
+app = typer.Typer(
+    name="assistant",
+    help="A private, on-device AI assistant: chat, voice, translation and vision.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("serve")(serve_cmd.serve)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(db_cmd.app, name="db")
+app.add_typer(users_cmd.app, name="users")
+app.add_typer(users_cmd.auth_app, name="auth")
+
+log = logging.getLogger(__name__)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            envvar="ASSISTANT_CONFIG",
+            help="TOML settings file (environment variables ASSISTANT_* override it).",
+            show_default=False,
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Where the database, models and secrets live"
+            " (default: $XDG_DATA_HOME/assistant or ~/.local/share/assistant).",
+            show_default=False,
+        ),
+    ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.", show_default=False),
+    ] = None,
+) -> None:
+    """A private, on-device AI assistant: chat, voice, translation and vision."""
+    overrides: dict[str, object] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if log_level is not None:
+        overrides["log_level"] = log_level.upper()
+    cli_state = CliState(config_file=config, overrides=overrides)
+    ctx.obj = cli_state
+    level = cli_state.settings().log_level
+    if log_level is None and ctx.invoked_subcommand != "serve":
+        level = "WARNING"  # one-shot commands speak through their output, not the log
+    configure_logging(level)
+
+
+def main() -> None:
+    """Entry point of the ``assistant`` console script."""
+    try:
+        app()
+    except AssistantError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.detail}", highlight=False)
+        raise SystemExit(2 if exc.code == "invalid-input" else 1) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

@@ -1,0 +1,149 @@
+"""``assistant users`` and ``assistant auth``: accounts, registration, signing keys."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from assistant.auth import Role
+from assistant.auth.tokens import load_or_create_keyset, save_keyset
+from assistant.cli.common import console, fail, open_services, state
+from assistant.clock import iso, system_clock
+from assistant.services import JWT_KEYS_FILE
+
+app = typer.Typer(help="Manage accounts and open registration.", no_args_is_help=True)
+auth_app = typer.Typer(help="Authentication secrets.", no_args_is_help=True)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Login name (2-32 letters, digits, . _ -).")],
+    role: Annotated[Role, typer.Option(help="admin or user.")] = Role.USER,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create an account (works whether or not registration is open)."""
+    password = _read_password(password_stdin)
+    with open_services(ctx) as services:
+        user = services.auth.create_user(username, password, role)
+    console.print(f"created [bold]{user.username}[/] ({user.role.value}), id {user.id}")
+
+
+@app.command("list")
+def list_users(ctx: typer.Context) -> None:
+    """List every account."""
+    with open_services(ctx) as services:
+        users = services.auth.list_users()
+    table = Table("username", "role", "status", "created", "id")
+    for user in users:
+        status = "disabled" if user.disabled else "active"
+        table.add_row(user.username, user.role.value, status, iso(user.created_at) or "", user.id)
+    console.print(table)
+
+
+@app.command("reset-password")
+def reset_password(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Account to reset.")],
+) -> None:
+    """Issue a one-time, expiring reset token; the user sets a new password with it."""
+    with open_services(ctx) as services:
+        token = services.auth.issue_reset_token(username)
+        minutes = services.settings.auth.reset_token_ttl_minutes
+    console.print(f"reset token for [bold]{username}[/] (valid {minutes} minutes, once):")
+    typer.echo(token)
+    console.print(
+        "The user sends it to POST /api/v1/auth/password/reset with a new password;"
+        " all their sessions end.",
+        style="dim",
+    )
+
+
+@app.command("set-role")
+def set_role(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Account to change.")],
+    role: Annotated[Role, typer.Argument(help="admin or user.")],
+) -> None:
+    """Make an account admin or user (the last admin cannot be demoted)."""
+    with open_services(ctx) as services:
+        user = services.auth.find_user(username)
+        services.auth.update_user(user.id, role=role)
+    console.print(f"{username} is now {role.value}")
+
+
+@app.command("disable")
+def disable(
+    ctx: typer.Context, username: Annotated[str, typer.Argument(help="Account to disable.")]
+) -> None:
+    """Stop an account from signing in; its sessions end at once."""
+    with open_services(ctx) as services:
+        services.auth.update_user(services.auth.find_user(username).id, disabled=True)
+    console.print(f"{username} disabled")
+
+
+@app.command("enable")
+def enable(
+    ctx: typer.Context, username: Annotated[str, typer.Argument(help="Account to enable.")]
+) -> None:
+    """Let a disabled account sign in again."""
+    with open_services(ctx) as services:
+        services.auth.update_user(services.auth.find_user(username).id, disabled=False)
+    console.print(f"{username} enabled")
+
+
+@app.command("remove")
+def remove(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Account to delete.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete an account and everything it owns."""
+    if not yes and not typer.confirm(f"Delete {username} and all their data?"):
+        raise fail("not deleted")
+    with open_services(ctx) as services:
+        services.auth.delete_user(services.auth.find_user(username).id)
+    console.print(f"{username} deleted")
+
+
+@app.command("registration")
+def registration(
+    ctx: typer.Context,
+    action: Annotated[
+        str | None, typer.Argument(help="open or close; leave out to show the current state.")
+    ] = None,
+) -> None:
+    """Show, open or close self-registration (closed by default after the first account)."""
+    with open_services(ctx) as services:
+        if action is not None:
+            if action not in ("open", "close"):
+                raise fail("say 'open' or 'close'", code=2)
+            services.auth.set_registration_open(action == "open")
+        is_open = services.auth.registration_open()
+    console.print(f"registration is {'open' if is_open else 'closed'}")
+
+
+@auth_app.command("rotate-key")
+def rotate_key(ctx: typer.Context) -> None:
+    """Start signing access tokens with a new key; the old one verifies for a grace period."""
+    settings = state(ctx).settings()
+    path = settings.secrets_dir / JWT_KEYS_FILE
+    now = system_clock()
+    keyset = load_or_create_keyset(path, now).rotated(now, settings.auth.previous_key_grace_seconds)
+    save_keyset(path, keyset)
+    console.print(
+        f"new signing key {keyset.current.kid}; {len(keyset.keys) - 1} older key(s) kept for"
+        f" {settings.auth.previous_key_grace_seconds} s. Restart the server to use it."
+    )
