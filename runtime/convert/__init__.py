@@ -1,1 +1,17 @@
-"""convert capability."""
+"""Model converters, by the name the manifest uses (``kind = "convert"`` sources)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+
+def _whisper_ct2_to_ggml(source: Path, target: Path) -> None:
+    from runtime.convert.whisper_ggml import convert_whisper_ct2_to_ggml
+
+    convert_whisper_ct2_to_ggml(source, target)
+
+
+CONVERTERS: dict[str, Callable[[Path, Path], None]] = {
+    "whisper-ct2-to-ggml": _whisper_ct2_to_ggml,
+}

@@ -1,0 +1,493 @@
+"""Chat with a GGUF model through llama-cpp-python.
+
+The engine formats messages with the model's own chat template (``tokenizer.chat_template``
+in the GGUF) and drives ``Llama.generate()`` token by token, which keeps the Python work per
+token small and lets one instance reuse its KV cache: ``generate()`` keeps the longest common
+prefix of the previous context and the new prompt, so a follow-up turn evaluates only the
+new tokens (reported as ``Usage.cached_prompt_tokens``).
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assistant.errors import BackendError, InvalidInput, ModelNotInstalled, ResourceExhausted
+from runtime.llm.base import ChatDelta, ChatMessage, GenerationOptions, Usage
+from runtime.params import parse_params
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.gguf"
+"""The file name of the GGUF inside the model folder."""
+
+ROLES = frozenset({"system", "user", "assistant"})
+"""Message roles the engine accepts."""
+
+CHAT_FORMATS: dict[str, str] = {
+    "alpaca": "format_alpaca",
+    "chatml": "format_chatml",
+    "gemma": "format_gemma",
+    "llama-2": "format_llama2",
+    "llama-3": "format_llama3",
+    "mistral-instruct": "format_mistral_instruct",
+    "openchat": "format_openchat",
+    "phind": "format_phind",
+    "qwen": "format_qwen",
+    "vicuna": "format",
+    "zephyr": "format_zephyr",
+}
+"""``chat_format`` names -> formatter functions in ``llama_cpp.llama_chat_format``."""
+
+_DEFAULT_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: a random seed per generation
+
+
+@dataclass(frozen=True)
+class LlamaCppChatParams:
+    """Load-time parameters of a llama.cpp chat model."""
+
+    context_length: int = 4096
+    """Tokens of context (prompt plus reply) the KV cache holds."""
+    threads: int = 0
+    """CPU threads for decoding and prompt evaluation; 0 picks ``default_threads()``."""
+    batch_size: int = 512
+    """Prompt tokens evaluated per llama_decode call."""
+    gpu_layers: int = 0
+    """Layers offloaded to a GPU (-1 for all); 0 runs on the CPU."""
+    chat_format: str | None = None
+    """A built-in llama-cpp-python chat format instead of the GGUF's own template."""
+    flash_attention: bool = False
+    """Use flash attention (helps on GPUs; off by default)."""
+    seed: int | None = None
+    """Default sampling seed when a request sets none (None: random)."""
+
+    def __post_init__(self) -> None:
+        if self.context_length < 64:
+            raise ValueError("context_length must be at least 64")
+        if self.threads < 0:
+            raise ValueError("threads must be 0 (automatic) or positive")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be positive")
+        if self.gpu_layers < -1:
+            raise ValueError("gpu_layers must be -1 (all), 0 or positive")
+        if self.chat_format is not None and self.chat_format not in CHAT_FORMATS:
+            known = ", ".join(sorted(CHAT_FORMATS))
+            raise ValueError(f"unknown chat_format {self.chat_format!r}; known: {known}")
+        if self.seed is not None and not 0 <= self.seed < 0xFFFFFFFF:
+            raise ValueError("seed must be between 0 and 2**32 - 2")
+
+
+@dataclass(frozen=True)
+class FormattedPrompt:
+    """A conversation rendered by a chat template."""
+
+    text: str
+    """The prompt text, special tokens written out."""
+    stop: tuple[str, ...]
+    """Stop strings the chat format asks for."""
+    add_bos: bool
+    """Whether the tokenizer must prepend BOS (the template did not write it)."""
+
+
+def default_threads(cpu_count: int | None) -> int:
+    """Threads when none are set: every core but one (for audio, STT and TTS), at most 8.
+
+    llama.cpp's threads wait for each other at every layer; when another busy process
+    takes one of their cores, decoding slows down tenfold (measured on 2 cores: 2.6 tokens/s
+    with 2 threads against 21 with 1), so a core is left free. Decoding is memory-bound and
+    gains little beyond 8 threads.
+    """
+    return min(8, max(1, (cpu_count or 1) - 1))
+
+
+def validate_options(options: GenerationOptions) -> None:
+    """Raise InvalidInput for sampling options llama.cpp cannot honour."""
+    if options.max_tokens < 1:
+        raise InvalidInput("max_tokens must be at least 1", field="max_tokens")
+    if options.temperature < 0:
+        raise InvalidInput("temperature must not be negative", field="temperature")
+    if not 0 < options.top_p <= 1:
+        raise InvalidInput("top_p must be in (0, 1]", field="top_p")
+    if options.top_k < 0:
+        raise InvalidInput("top_k must not be negative", field="top_k")
+    if options.repeat_penalty <= 0:
+        raise InvalidInput("repeat_penalty must be positive", field="repeat_penalty")
+    if any(not stop for stop in options.stop):
+        raise InvalidInput("stop strings must not be empty", field="stop")
+    if options.seed is not None and not 0 <= options.seed < 0xFFFFFFFF:
+        raise InvalidInput("seed must be between 0 and 2**32 - 2", field="seed")
+
+
+def validate_messages(messages: Sequence[ChatMessage], *, accepts_images: bool) -> None:
+    """Raise InvalidInput for an empty conversation, unknown roles or unwanted images."""
+    if not messages:
+        raise InvalidInput("at least one message is needed", field="messages")
+    for message in messages:
+        if message.role not in ROLES:
+            raise InvalidInput(
+                f"unknown role {message.role!r}; use system, user or assistant", field="role"
+            )
+        if message.images and not accepts_images:
+            raise InvalidInput("this model does not read images", field="images")
+
+
+def split_at_stop(text: str, stops: Sequence[str]) -> tuple[str, str, bool]:
+    """Split pending text into (safe to emit, held back, stopped).
+
+    On a stop, the text before the first stop to complete (ties: the earliest one) is
+    emitted and nothing is held. Otherwise the longest tail that could begin a stop string
+    is held back, so partial stop text is never emitted.
+    """
+    best: tuple[int, int] | None = None
+    for stop in stops:
+        start = text.find(stop)
+        if start >= 0 and (best is None or (start + len(stop), start) < best):
+            best = (start + len(stop), start)
+    if best is not None:
+        return text[: best[1]], "", True
+    hold = 0
+    for stop in stops:
+        for length in range(min(len(stop) - 1, len(text)), hold, -1):
+            if text.endswith(stop[:length]):
+                hold = length
+                break
+    cut = len(text) - hold
+    return text[:cut], text[cut:], False
+
+
+def reused_prefix_length(cached: Sequence[int], prompt: Sequence[int]) -> int:
+    """Prompt tokens ``Llama.generate()`` keeps from the previous context (not evaluated).
+
+    Mirrors llama-cpp-python 0.3.x: the longest common prefix is kept; when the whole
+    prompt is cached but the context holds more, the last prompt token is evaluated again
+    to refresh its logits; when the context is exactly the prompt, nothing is evaluated.
+    """
+    common = 0
+    for old, new in zip(cached, prompt, strict=False):
+        if old != new:
+            break
+        common += 1
+    if common == len(prompt):
+        return common if len(cached) == len(prompt) else max(common - 1, 0)
+    return common
+
+
+class LlamaCppChatModel:
+    """A GGUF chat model on llama.cpp; one generation at a time per instance."""
+
+    def __init__(
+        self,
+        model_id: str,
+        llama: Any,
+        formatter: Callable[[Sequence[ChatMessage]], FormattedPrompt],
+        params: LlamaCppChatParams,
+    ) -> None:
+        import llama_cpp
+
+        self.model_id = model_id
+        # llama.cpp may pad the context (to a multiple of 256), but llama-cpp-python sizes its
+        # token buffer by the requested n_ctx: the smaller of the two is what can be used.
+        self.context_length: int = min(llama.n_ctx(), len(llama.input_ids))
+        self._llama: Any = llama
+        self._format = formatter
+        self._params = params
+        self._lib: Any = llama_cpp
+        self._vocab = llama_cpp.llama_model_get_vocab(llama.model)
+        self._recurrent = bool(llama_cpp.llama_model_is_recurrent(llama.model)) or bool(
+            llama_cpp.llama_model_is_hybrid(llama.model)
+        )
+        self._pieces: dict[int, bytes] = {}
+        self._end_of_generation: dict[int, bool] = {}
+        self._piece_buffer = ctypes.create_string_buffer(256)
+        self._busy = threading.Lock()
+
+    @classmethod
+    def load(cls, model_id: str, model_dir: Path, params: Mapping[str, Any]) -> LlamaCppChatModel:
+        """Load ``model_dir/model.gguf``."""
+        parsed = parse_params(LlamaCppChatParams, params, model_id)
+        path = Path(model_dir) / MODEL_FILE
+        if not path.is_file():
+            raise ModelNotInstalled(model_id)
+        import llama_cpp
+
+        threads = parsed.threads or default_threads(os.cpu_count())
+        try:
+            llama = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=parsed.context_length,
+                n_batch=parsed.batch_size,
+                n_ubatch=parsed.batch_size,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_gpu_layers=parsed.gpu_layers,
+                flash_attn=parsed.flash_attention,
+                seed=parsed.seed if parsed.seed is not None else _DEFAULT_SEED,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"llama.cpp could not load {model_id!r}: {exc}") from exc
+        try:
+            formatter = _make_formatter(model_id, llama, parsed.chat_format)
+        except BaseException:
+            llama.close()
+            raise
+        log.info(
+            "loaded %s (context %d, %d threads, chat format %s)",
+            model_id,
+            parsed.context_length,
+            threads,
+            parsed.chat_format or "gguf template",
+        )
+        return cls(model_id, llama, formatter, parsed)
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """Tokens of the templated prompt, generation prompt included."""
+        validate_messages(messages, accepts_images=False)
+        return len(self._tokenize(self._format(messages)))
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[ChatDelta]:
+        """Generate a reply; bad input raises here, before the first delta."""
+        started = time.perf_counter()
+        validate_options(options)
+        validate_messages(messages, accepts_images=False)
+        prompt = self._format(messages)
+        tokens = self._tokenize(prompt)
+        room = self.context_length - len(tokens)
+        if room < 1:
+            raise InvalidInput(
+                f"the prompt takes {len(tokens)} tokens; the context holds {self.context_length}",
+                field="messages",
+            )
+        stops = tuple(dict.fromkeys((*options.stop, *prompt.stop)))
+        return self._generate(
+            tokens, stops, min(options.max_tokens, room), options, cancel, started
+        )
+
+    def close(self) -> None:
+        """Free the model and its context."""
+        llama, self._llama = self._llama, None
+        if llama is not None:
+            llama.close()
+
+    def _tokenize(self, prompt: FormattedPrompt) -> list[int]:
+        llama = self._require_llama()
+        tokens: list[int] = llama.tokenize(
+            prompt.text.encode("utf-8"), add_bos=prompt.add_bos, special=True
+        )
+        return tokens
+
+    def _require_llama(self) -> Any:
+        if self._llama is None:
+            raise BackendError(f"model {self.model_id!r} is closed")
+        return self._llama
+
+    def _piece(self, token: int) -> bytes:
+        piece = self._pieces.get(token)
+        if piece is None:
+            buffer = self._piece_buffer
+            size = self._lib.llama_token_to_piece(self._vocab, token, buffer, len(buffer), 0, False)
+            if size < 0:  # longer than the buffer: -size is the length needed
+                buffer = ctypes.create_string_buffer(-size)
+                size = self._lib.llama_token_to_piece(
+                    self._vocab, token, buffer, len(buffer), 0, False
+                )
+            piece = buffer.raw[:size]
+            self._pieces[token] = piece
+        return piece
+
+    def _is_end(self, token: int) -> bool:
+        end = self._end_of_generation.get(token)
+        if end is None:
+            end = bool(self._lib.llama_vocab_is_eog(self._vocab, token))
+            self._end_of_generation[token] = end
+        return end
+
+    def _generate(
+        self,
+        prompt: list[int],
+        stops: tuple[str, ...],
+        max_tokens: int,
+        options: GenerationOptions,
+        cancel: threading.Event | None,
+        started: float,
+    ) -> Iterator[ChatDelta]:
+        llama = self._require_llama()
+        if not self._busy.acquire(blocking=False):
+            raise ResourceExhausted(f"model {self.model_id!r} is busy with another generation")
+        try:
+            cached = 0
+            if not self._recurrent:
+                cached = reused_prefix_length(llama.input_ids[: llama.n_tokens].tolist(), prompt)
+            seed = options.seed if options.seed is not None else self._params.seed
+            llama.set_seed(seed if seed is not None else _DEFAULT_SEED)
+            tokens = llama.generate(
+                prompt,
+                top_k=options.top_k,
+                top_p=options.top_p,
+                temp=options.temperature,
+                repeat_penalty=options.repeat_penalty,
+            )
+            reply = ReplyText(stops)
+            progress = _Progress(first_at=None, last_at=started)
+            try:
+                yield from self._decode(tokens, reply, max_tokens, cancel, progress)
+            except (RuntimeError, ValueError) as exc:  # llama_decode or the token buffer failed
+                raise BackendError(f"llama.cpp failed while generating: {exc}") from exc
+            finally:
+                tokens.close()
+            first = progress.first_at if progress.first_at is not None else progress.last_at
+            usage = Usage(
+                prompt_tokens=len(prompt),
+                completion_tokens=progress.generated,
+                cached_prompt_tokens=cached,
+                prompt_seconds=first - started,
+                generation_seconds=progress.last_at - first,
+            )
+            yield ChatDelta(reply.tail(), finish_reason=progress.finish, usage=usage)
+        finally:
+            self._busy.release()
+
+    def _decode(
+        self,
+        tokens: Iterator[int],
+        reply: ReplyText,
+        max_tokens: int,
+        cancel: threading.Event | None,
+        progress: _Progress,
+    ) -> Iterator[ChatDelta]:
+        # The hot loop: one dict lookup per token for the piece and the end test.
+        if cancel is not None and cancel.is_set():
+            progress.finish = "cancelled"
+            return
+        clock = time.perf_counter
+        for token in tokens:
+            progress.last_at = clock()
+            if progress.first_at is None:
+                progress.first_at = progress.last_at
+            if self._is_end(token):
+                progress.finish = "stop"
+                return
+            progress.generated += 1
+            text = reply.push(self._piece(token))
+            if text:
+                yield ChatDelta(text)
+            if reply.stopped:
+                progress.finish = "stop"
+                return
+            if progress.generated >= max_tokens:
+                return
+            if cancel is not None and cancel.is_set():
+                progress.finish = "cancelled"
+                return
+
+
+@dataclass
+class _Progress:
+    """Mutable counters of one generation."""
+
+    first_at: float | None
+    """perf_counter() when the first token arrived."""
+    last_at: float
+    """perf_counter() when the last token arrived."""
+    generated: int = 0
+    """Tokens generated, end-of-generation token excluded."""
+    finish: str = "length"
+    """Why the generation ended."""
+
+
+class ReplyText:
+    """Turns token pieces into text deltas: UTF-8 split across tokens and stop strings.
+
+    Bytes of a character not yet complete wait for the next piece; text that could be the
+    start of a stop string waits until it is known not to be one.
+    """
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._stops = tuple(stops)
+        self._held = ""
+        self.stopped = False
+        """True once a stop string was generated; nothing after it is emitted."""
+
+    def push(self, piece: bytes) -> str:
+        """Text that is safe to emit after this piece (may be empty)."""
+        if self.stopped:
+            return ""
+        text: str = self._decoder.decode(piece)
+        if not text or not self._stops:
+            return text
+        text, self._held, self.stopped = split_at_stop(self._held + text, self._stops)
+        return text
+
+    def tail(self) -> str:
+        """Held text once the generation ended without completing a stop string.
+
+        Bytes of a character cut off by the end are dropped rather than turned into U+FFFD.
+        """
+        return self._held
+
+
+def _make_formatter(
+    model_id: str, llama: Any, chat_format: str | None
+) -> Callable[[Sequence[ChatMessage]], FormattedPrompt]:
+    from llama_cpp import llama_chat_format
+
+    if chat_format is not None:
+        builtin = getattr(llama_chat_format, CHAT_FORMATS[chat_format])
+        return _builtin_formatter(builtin)
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise InvalidInput(
+            f"model {model_id!r} has no chat template; set the chat_format parameter",
+            field="chat_format",
+        )
+    eos, bos = llama.token_eos(), llama.token_bos()
+    try:
+        jinja = llama_chat_format.Jinja2ChatFormatter(
+            template=template,
+            eos_token=llama.detokenize([eos], special=True).decode("utf-8") if eos >= 0 else "",
+            bos_token=llama.detokenize([bos], special=True).decode("utf-8") if bos >= 0 else "",
+        )
+    except Exception as exc:  # jinja2 raises its own TemplateSyntaxError tree
+        raise BackendError(f"model {model_id!r} has a broken chat template: {exc}") from exc
+    # The template's stop string is the EOS token's text; llama.cpp already ends on EOS (and
+    # on every end-of-generation token), and control tokens are never detokenized to text.
+    return _builtin_formatter(jinja, use_stops=False)
+
+
+def _builtin_formatter(
+    formatter: Any, *, use_stops: bool = True
+) -> Callable[[Sequence[ChatMessage]], FormattedPrompt]:
+    import jinja2
+
+    def format_messages(messages: Sequence[ChatMessage]) -> FormattedPrompt:
+        plain = [{"role": message.role, "content": message.content} for message in messages]
+        try:
+            response = formatter(messages=plain)
+        except ValueError as exc:  # the template's raise_exception(): a conversation it refuses
+            raise InvalidInput(f"the chat template refused the messages: {exc}") from exc
+        except jinja2.TemplateError as exc:
+            raise BackendError(f"the chat template failed: {exc}") from exc
+        stop = response.stop
+        stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
+        if not use_stops:
+            stops = ()
+        return FormattedPrompt(text=response.prompt, stop=stops, add_bos=not response.added_special)
+
+    return format_messages

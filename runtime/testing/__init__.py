@@ -1,0 +1,1 @@
+"""Tiny deterministic models and helpers for tests and benchmarks."""

@@ -1,0 +1,188 @@
+"""Text to speech with Piper voices (``piper-tts``: VITS on onnxruntime, espeak-ng phonemes).
+
+Piper phonemizes the whole text with espeak-ng, which also finds the sentence ends, then
+runs the voice once per sentence; ``synthesize()`` hands each sentence's audio on as soon
+as it is made, so playback can start after the first sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
+from hal.audio import AudioChunk
+from runtime.params import parse_params
+from runtime.tts.base import SynthesisOptions
+
+if TYPE_CHECKING:
+    from piper import PiperVoice
+    from piper.config import SynthesisConfig
+
+log = logging.getLogger(__name__)
+
+MIN_RATE = 0.25
+"""Slowest speaking rate accepted."""
+MAX_RATE = 4.0
+"""Fastest speaking rate accepted."""
+
+
+@dataclass(frozen=True)
+class PiperParams:
+    """Load-time parameters of a Piper voice."""
+
+    voice: str | None = None
+    """File name of the voice (``en_US-joe-medium.onnx``) when the folder holds several."""
+    length_scale: float | None = None
+    """Phoneme duration at rate 1.0 (> 1 slower); None: the voice's own (usually 1.0)."""
+    noise_scale: float | None = None
+    """Generator noise (expressiveness); None: the voice's own."""
+    noise_w_scale: float | None = None
+    """Phoneme-duration noise; None: the voice's own."""
+    normalize_audio: bool = True
+    """Scale each sentence to full range (Piper's default)."""
+    volume: float = 1.0
+    """Multiplier on the samples after normalising (clipped to full range)."""
+    sentence_silence_seconds: float = 0.0
+    """Silence appended to each sentence's chunk (a pause between sentences)."""
+    threads: int = 0
+    """onnxruntime intra-op threads; 0 lets onnxruntime use every core."""
+
+    def __post_init__(self) -> None:
+        for name in ("length_scale", "noise_scale", "noise_w_scale"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be positive")
+        if not (math.isfinite(self.volume) and self.volume > 0):
+            raise ValueError("volume must be positive")
+        if not 0.0 <= self.sentence_silence_seconds <= 5.0:
+            raise ValueError("sentence_silence_seconds must be between 0 and 5")
+        if self.threads < 0:
+            raise ValueError("threads must be 0 (all cores) or positive")
+
+
+def check_options(options: SynthesisOptions, num_speakers: int) -> None:
+    """Raise InvalidInput for a rate or speaker the voice cannot honour."""
+    if not (math.isfinite(options.rate) and MIN_RATE <= options.rate <= MAX_RATE):
+        raise InvalidInput(f"rate must be between {MIN_RATE} and {MAX_RATE}", field="rate")
+    speaker = options.speaker_id
+    if speaker is None:
+        return
+    if num_speakers <= 1 and speaker != 0:
+        raise InvalidInput("this voice has a single speaker (id 0)", field="speaker_id")
+    if num_speakers > 1 and not 0 <= speaker < num_speakers:
+        raise InvalidInput(
+            f"speaker_id must be between 0 and {num_speakers - 1}", field="speaker_id"
+        )
+
+
+def length_scale_for(rate: float, base_length_scale: float) -> float:
+    """Piper's ``length_scale`` for a speaking ``rate`` (twice as fast: half as long)."""
+    return base_length_scale / rate
+
+
+def find_voice(model_dir: Path, voice: str | None) -> Path | None:
+    """The voice's ``.onnx`` in ``model_dir`` (its ``.onnx.json`` beside it), if there is one.
+
+    Raises InvalidInput when several voices are there and ``voice`` does not pick one.
+    """
+    if voice is not None:
+        path = model_dir / voice
+        return path if path.is_file() else None
+    voices = sorted(p for p in model_dir.glob("*.onnx") if p.is_file())
+    if len(voices) > 1:
+        names = ", ".join(p.name for p in voices)
+        raise InvalidInput(f"several voices in {model_dir} ({names}); set `voice`", field="voice")
+    return voices[0] if voices else None
+
+
+class PiperTextToSpeech:
+    """A loaded Piper voice."""
+
+    def __init__(self, model_id: str, params: PiperParams, voice: PiperVoice) -> None:
+        self.model_id = model_id
+        self.params = params
+        self.sample_rate: int = voice.config.sample_rate
+        self.num_speakers: int = voice.config.num_speakers
+        self._voice: PiperVoice | None = voice
+
+    @classmethod
+    def load(cls, model_id: str, model_dir: Path, params: Mapping[str, Any]) -> PiperTextToSpeech:
+        """Open the voice (``*.onnx`` plus ``*.onnx.json``) in ``model_dir``."""
+        parsed = parse_params(PiperParams, params, model_id)
+        model_path = find_voice(model_dir, parsed.voice)
+        if model_path is None:
+            raise ModelNotInstalled(model_id)
+        config_path = model_path.with_name(model_path.name + ".json")
+        if not config_path.is_file():
+            raise ModelNotInstalled(model_id)
+
+        import onnxruntime
+        from piper import PiperVoice
+        from piper.config import PiperConfig
+
+        try:
+            config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BackendError(f"{config_path.name} is not a Piper voice config: {exc}") from exc
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = parsed.threads
+        options.log_severity_level = 3
+        try:
+            session = onnxruntime.InferenceSession(
+                str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime's errors derive from Exception only
+            raise BackendError(f"onnxruntime cannot load {model_path.name}: {exc}") from exc
+        log.info("loaded Piper voice %s (%d Hz)", model_path.name, config.sample_rate)
+        return cls(model_id, parsed, PiperVoice(session=session, config=config))
+
+    def synthesize(self, text: str, options: SynthesisOptions) -> Iterator[AudioChunk]:
+        """Speak ``text``: one 16-bit mono chunk per sentence, as each is made.
+
+        Options are checked at once; the voice runs as the iterator is consumed.
+        """
+        if self._voice is None:
+            raise BackendError(f"{self.model_id} is closed")
+        check_options(options, self.num_speakers)
+        return self._chunks(self._voice, text, self._synthesis_config(self._voice, options))
+
+    def close(self) -> None:
+        """Drop the voice."""
+        self._voice = None
+
+    def _synthesis_config(self, voice: PiperVoice, options: SynthesisOptions) -> SynthesisConfig:
+        from piper.config import SynthesisConfig
+
+        base = self.params.length_scale or voice.config.length_scale
+        return SynthesisConfig(
+            speaker_id=options.speaker_id,
+            length_scale=length_scale_for(options.rate, base),
+            noise_scale=self.params.noise_scale,
+            noise_w_scale=self.params.noise_w_scale,
+            normalize_audio=self.params.normalize_audio,
+            volume=self.params.volume,
+        )
+
+    def _chunks(
+        self, voice: PiperVoice, text: str, config: SynthesisConfig
+    ) -> Iterator[AudioChunk]:
+        silence = b"\x00\x00" * round(self.params.sentence_silence_seconds * self.sample_rate)
+        sentences = iter(voice.synthesize(text, syn_config=config))
+        elapsed = 0.0
+        while True:
+            try:
+                sentence = next(sentences, None)
+                audio = None if sentence is None else sentence.audio_int16_bytes + silence
+            except Exception as exc:  # espeak-ng and onnxruntime raise plain exceptions
+                raise BackendError(f"Piper synthesis failed: {exc}") from exc
+            if audio is None:
+                return
+            chunk = AudioChunk(audio=audio, rate=self.sample_rate, timestamp=elapsed)
+            elapsed += chunk.seconds
+            yield chunk

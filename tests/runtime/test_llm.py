@@ -1,0 +1,483 @@
+"""llama.cpp chat model: pure pieces in tables and hypothesis, the tiny GGUF end to end, and
+the real Qwen2.5-Coder 0.5B."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from assistant.errors import (
+    BackendError,
+    InvalidInput,
+    ModelNotInstalled,
+    ResourceExhausted,
+)
+from runtime.llm.base import ChatDelta, ChatMessage, GenerationOptions, Usage
+from runtime.llm.llama_cpp import (
+    LlamaCppChatModel,
+    ReplyText,
+    default_threads,
+    reused_prefix_length,
+    split_at_stop,
+    validate_messages,
+    validate_options,
+)
+from runtime.testing.tiny_gguf import make_tiny_gguf
+
+QWEN = "qwen2.5-coder:0.5b-q4"
+GREEDY = GenerationOptions(temperature=0.0, max_tokens=24, repeat_penalty=1.0)
+HI = [ChatMessage("user", "hi")]
+
+# --- pure pieces -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "stops", "expected"),
+    [
+        ("hello", (), ("hello", "", False)),
+        ("hello", ("xyz",), ("hello", "", False)),
+        ("hello <", ("<END>",), ("hello ", "<", False)),
+        ("hello <EN", ("<END>",), ("hello ", "<EN", False)),
+        ("hello <END> more", ("<END>",), ("hello ", "", True)),
+        ("<END>", ("<END>",), ("", "", True)),
+        ("ab", ("abc", "b"), ("a", "", True)),  # "b" completes first
+        ("abc", ("bc", "abc"), ("", "", True)),  # same end: the earlier start wins
+        ("xab", ("abc", "bd"), ("x", "ab", False)),  # the longest possible start is held
+        ("a\nUser:", ("\nUser:",), ("a", "", True)),
+    ],
+)
+def test_split_at_stop(text: str, stops: tuple[str, ...], expected: tuple[str, str, bool]) -> None:
+    assert split_at_stop(text, stops) == expected
+
+
+def stop_reference(text: str, stops: list[str]) -> tuple[str, bool]:
+    """Reply text fed one character at a time: cut before the first stop to complete."""
+    for end in range(1, len(text) + 1):
+        starts = [end - len(s) for s in stops if len(s) <= end and text[end - len(s) : end] == s]
+        if starts:
+            return text[: min(starts)], True
+    return text, False
+
+
+ALPHABET = "ab<>\u00e9\u20ac\U0001f600 "
+
+
+@given(
+    text=st.text(ALPHABET, max_size=30),
+    stops=st.lists(st.text(ALPHABET, min_size=1, max_size=4), max_size=3),
+    cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=12),
+)
+def test_reply_text_matches_character_reference(
+    text: str, stops: list[str], cuts: list[int]
+) -> None:
+    encoded = text.encode("utf-8")
+    bounds = sorted({0, len(encoded), *(c for c in cuts if c < len(encoded))})
+    reply = ReplyText(stops)
+    expected, expect_stop = stop_reference(text, stops)
+    emitted = ""
+    for start, end in itertools.pairwise(bounds):
+        emitted += reply.push(encoded[start:end])
+        # Never any text that is not in the final reply (no partial stop, no U+FFFD).
+        assert expected.startswith(emitted)
+    assert reply.stopped is expect_stop
+    assert emitted + ("" if reply.stopped else reply.tail()) == expected
+
+
+def test_reply_text_waits_for_split_characters() -> None:
+    reply = ReplyText(())
+    pieces = [reply.push(bytes([byte])) for byte in "é😀".encode()]
+    assert pieces == ["", "é", "", "", "", "😀"]
+
+
+def test_reply_text_drops_a_character_cut_off_at_the_end() -> None:
+    reply = ReplyText(("<END>",))
+    assert reply.push(b"ok <") == "ok "
+    assert reply.push("€".encode()[:2]) == ""
+    assert reply.tail() == "<"
+
+
+@pytest.mark.parametrize(
+    ("cached", "prompt", "expected"),
+    [
+        ([], [1, 2, 3], 0),
+        ([1, 2, 3, 4], [1, 2, 9], 2),
+        ([1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6, 7], 5),  # a follow-up turn
+        ([1, 2, 3, 4, 5], [1, 2, 3], 2),  # prompt inside the context: refresh the last logits
+        ([1, 2, 3], [1, 2, 3], 3),  # the exact context: sample at once
+        ([9, 2, 3], [1, 2, 3], 0),
+    ],
+)
+def test_reused_prefix_length(cached: list[int], prompt: list[int], expected: int) -> None:
+    assert reused_prefix_length(cached, prompt) == expected
+
+
+@pytest.mark.parametrize(
+    ("cpu_count", "threads"), [(None, 1), (1, 1), (2, 1), (4, 3), (8, 7), (64, 8)]
+)
+def test_default_threads_leave_a_core_free(cpu_count: int | None, threads: int) -> None:
+    assert default_threads(cpu_count) == threads
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        (GenerationOptions(max_tokens=0), "max_tokens"),
+        (GenerationOptions(temperature=-0.1), "temperature"),
+        (GenerationOptions(top_p=0.0), "top_p"),
+        (GenerationOptions(top_p=1.5), "top_p"),
+        (GenerationOptions(top_k=-1), "top_k"),
+        (GenerationOptions(repeat_penalty=0.0), "repeat_penalty"),
+        (GenerationOptions(stop=("",)), "stop"),
+        (GenerationOptions(seed=-1), "seed"),
+    ],
+)
+def test_validate_options_rejects(options: GenerationOptions, field: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        validate_options(options)
+    assert caught.value.field == field
+
+
+def test_validate_options_accepts_defaults_and_greedy() -> None:
+    validate_options(GenerationOptions())
+    validate_options(GREEDY)
+
+
+@pytest.mark.parametrize(
+    ("messages", "field"),
+    [
+        ([], "messages"),
+        ([ChatMessage("robot", "hi")], "role"),
+        ([ChatMessage("user", "what is this?", images=(b"\x89PNG",))], "images"),
+    ],
+)
+def test_validate_messages_rejects(messages: list[ChatMessage], field: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        validate_messages(messages, accepts_images=False)
+    assert caught.value.field == field
+
+
+# --- the tiny GGUF -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny-llm")
+    make_tiny_gguf(folder / "model.gguf")
+    return folder
+
+
+@pytest.fixture
+def load_tiny(tiny_dir: Path) -> Iterator[Callable[..., LlamaCppChatModel]]:
+    models: list[LlamaCppChatModel] = []
+
+    def load(**params: object) -> LlamaCppChatModel:
+        model = LlamaCppChatModel.load("tiny:test", tiny_dir, {"context_length": 512, **params})
+        models.append(model)
+        return model
+
+    yield load
+    for model in models:
+        model.close()
+
+
+def run(
+    model: LlamaCppChatModel,
+    messages: list[ChatMessage],
+    options: GenerationOptions = GREEDY,
+    cancel: threading.Event | None = None,
+) -> tuple[str, ChatDelta]:
+    deltas = list(model.stream(messages, options, cancel))
+    assert all(d.finish_reason is None and d.usage is None for d in deltas[:-1])
+    return "".join(d.text for d in deltas), deltas[-1]
+
+
+def test_tiny_gguf_is_deterministic(tmp_path: Path) -> None:
+    first = make_tiny_gguf(tmp_path / "a.gguf").read_bytes()
+    again = make_tiny_gguf(tmp_path / "b.gguf").read_bytes()
+    other = make_tiny_gguf(tmp_path / "c.gguf", seed=1).read_bytes()
+    assert hashlib.sha256(first).digest() == hashlib.sha256(again).digest()
+    assert first != other
+    assert 300_000 < len(first) < 1_000_000
+
+
+def test_streams_deltas_then_a_final_delta_with_usage(
+    load_tiny: Callable[..., LlamaCppChatModel],
+) -> None:
+    model = load_tiny()
+    deltas = list(model.stream(HI, GREEDY))
+    assert len(deltas) > 2
+    assert all(d.text for d in deltas[:-1])
+    final = deltas[-1]
+    assert final.finish_reason == "length"
+    assert final.usage is not None
+    assert final.usage.prompt_tokens == model.count_tokens(HI)
+    assert final.usage.completion_tokens == GREEDY.max_tokens
+    assert final.usage.cached_prompt_tokens == 0
+    assert final.usage.prompt_seconds > 0
+    assert final.usage.generation_seconds > 0
+    assert model.model_id == "tiny:test"
+    assert model.context_length == 512
+
+
+def test_max_tokens_ends_with_length(load_tiny: Callable[..., LlamaCppChatModel]) -> None:
+    _, final = run(load_tiny(), HI, GenerationOptions(temperature=0.0, max_tokens=5))
+    assert final.finish_reason == "length"
+    assert final.usage is not None
+    assert final.usage.completion_tokens == 5
+
+
+def test_stop_sequence_cuts_the_reply_before_it(
+    load_tiny: Callable[..., LlamaCppChatModel],
+) -> None:
+    full, _ = run(load_tiny(), HI)
+    stop = full[8:11]
+    cut, final = run(load_tiny(), HI, GenerationOptions(**{**GREEDY.__dict__, "stop": (stop,)}))
+    assert cut == full[: full.index(stop)]
+    assert final.finish_reason == "stop"
+
+
+def test_same_instance_reuses_the_prompt_and_answers_the_same(
+    load_tiny: Callable[..., LlamaCppChatModel],
+) -> None:
+    model = load_tiny()
+    first, _ = run(model, HI)
+    again, final = run(model, HI)
+    assert again == first
+    assert final.usage is not None
+    assert final.usage.cached_prompt_tokens == final.usage.prompt_tokens - 1
+
+
+def test_cancel_mid_stream(load_tiny: Callable[..., LlamaCppChatModel]) -> None:
+    cancel = threading.Event()
+    texts = []
+    final = None
+    for delta in load_tiny().stream(HI, GREEDY, cancel):
+        texts.append(delta.text)
+        if len(texts) == 3:
+            cancel.set()
+        final = delta
+    assert final is not None
+    assert final.finish_reason == "cancelled"
+    assert final.usage is not None
+    assert final.usage.completion_tokens == 3
+    assert len(texts) == 4  # three pieces and the final delta
+
+
+def test_cancel_before_the_start_generates_nothing(
+    load_tiny: Callable[..., LlamaCppChatModel],
+) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    text, final = run(load_tiny(), HI, GREEDY, cancel)
+    assert text == ""
+    assert final.finish_reason == "cancelled"
+    assert final.usage == Usage(
+        prompt_tokens=21,
+        completion_tokens=0,
+        cached_prompt_tokens=0,
+        prompt_seconds=final.usage.prompt_seconds if final.usage else 0.0,
+        generation_seconds=0.0,
+    )
+
+
+def test_count_tokens_uses_the_gguf_chat_template(
+    load_tiny: Callable[..., LlamaCppChatModel],
+) -> None:
+    model = load_tiny()
+    # <|im_start|> u s e r \n h i <|im_end|> \n <|im_start|> a s s i s t a n t \n: one token
+    # each, as the tiny vocabulary is one character per token and ChatML's markers special.
+    assert model.count_tokens(HI) == 21
+    longer = [ChatMessage("system", "be brief"), *HI]
+    assert model.count_tokens(longer) == 21 + 1 + 6 + 1 + 8 + 1 + 1
+
+
+def test_follow_up_turn_evaluates_only_new_tokens(
+    load_tiny: Callable[..., LlamaCppChatModel],
+) -> None:
+    import llama_cpp
+
+    model = load_tiny()
+    options = GenerationOptions(temperature=0.0, max_tokens=8)
+    reply, first = run(model, HI, options)
+    assert first.usage is not None
+    follow_up = [*HI, ChatMessage("assistant", reply), ChatMessage("user", "more")]
+    context = model._llama.ctx  # llama.cpp's own counters confirm what was evaluated
+    llama_cpp.llama_perf_context_reset(context)
+    _, second = run(model, follow_up, options)
+    evaluated = llama_cpp.llama_perf_context(context).n_p_eval
+    assert second.usage is not None
+    # The last reply token was sampled but never evaluated, so it is not in the cache.
+    expected = first.usage.prompt_tokens + first.usage.completion_tokens - 1
+    assert second.usage.cached_prompt_tokens == expected
+    assert evaluated == second.usage.prompt_tokens - expected
+    _, cold = run(load_tiny(), follow_up, options)
+    assert cold.usage is not None
+    assert cold.usage.cached_prompt_tokens == 0
+
+
+def test_seeded_sampling_repeats(load_tiny: Callable[..., LlamaCppChatModel]) -> None:
+    options = GenerationOptions(temperature=1.5, top_k=0, top_p=1.0, max_tokens=24, seed=7)
+    first, _ = run(load_tiny(), HI, options)
+    again, _ = run(load_tiny(), HI, options)
+    other, _ = run(load_tiny(), HI, GenerationOptions(**{**options.__dict__, "seed": 8}))
+    assert first == again
+    assert first != other
+    by_params, _ = run(
+        load_tiny(seed=7), HI, GenerationOptions(**{**options.__dict__, "seed": None})
+    )
+    assert by_params == first
+
+
+def test_one_generation_at_a_time(load_tiny: Callable[..., LlamaCppChatModel]) -> None:
+    model = load_tiny()
+    running = model.stream(HI, GREEDY)
+    assert isinstance(running, Generator)
+    next(running)
+    with pytest.raises(ResourceExhausted):
+        next(model.stream(HI, GREEDY))
+    running.close()
+    text, final = run(model, HI)
+    assert text
+    assert final.finish_reason == "length"
+
+
+def test_prompt_longer_than_the_context_is_invalid(
+    load_tiny: Callable[..., LlamaCppChatModel],
+) -> None:
+    model = load_tiny(context_length=64)
+    # llama.cpp pads its context to 256, but llama-cpp-python's token buffer holds only 64.
+    assert model.context_length == 64
+    with pytest.raises(InvalidInput):
+        model.stream([ChatMessage("user", "x" * 60)], GREEDY)
+    # A prompt that fits leaves room for fewer tokens than asked: the reply ends at the edge.
+    room = 64 - model.count_tokens([ChatMessage("user", "x" * 30)])
+    _, final = run(model, [ChatMessage("user", "x" * 30)], GenerationOptions(max_tokens=100))
+    assert final.finish_reason == "length"
+    assert final.usage is not None
+    assert final.usage.completion_tokens == room
+
+
+def test_bad_options_raise_before_streaming(load_tiny: Callable[..., LlamaCppChatModel]) -> None:
+    with pytest.raises(InvalidInput):
+        load_tiny().stream(HI, GenerationOptions(max_tokens=0))
+
+
+def test_built_in_chat_format_overrides_the_template(
+    load_tiny: Callable[..., LlamaCppChatModel],
+) -> None:
+    model = load_tiny(chat_format="chatml")
+    # llama-cpp-python's chatml writes an empty system turn first: <|im_start|> system \n
+    # <|im_end|> \n is ten more tokens.
+    assert model.count_tokens(HI) == 21 + 10
+    text, final = run(model, HI)
+    assert text
+    assert final.finish_reason == "length"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"context_length": 0},
+        {"threads": -1},
+        {"batch_size": 0},
+        {"gpu_layers": -2},
+        {"chat_format": "no-such-format"},
+        {"seed": -5},
+        {"temperature": 0.5},  # a request option, not a load parameter
+    ],
+)
+def test_bad_params_are_invalid_input(tiny_dir: Path, params: dict[str, object]) -> None:
+    with pytest.raises(InvalidInput):
+        LlamaCppChatModel.load("tiny:test", tiny_dir, params)
+
+
+def test_missing_file_is_not_installed(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotInstalled) as caught:
+        LlamaCppChatModel.load("tiny:missing", tmp_path, {})
+    assert caught.value.model_id == "tiny:missing"
+
+
+def test_corrupt_file_is_a_backend_error(tmp_path: Path) -> None:
+    (tmp_path / "model.gguf").write_bytes(b"GGUF" + b"\x00" * 64)
+    with pytest.raises(BackendError):
+        LlamaCppChatModel.load("tiny:corrupt", tmp_path, {})
+
+
+def test_closed_model_refuses_work(load_tiny: Callable[..., LlamaCppChatModel]) -> None:
+    model = load_tiny()
+    model.close()
+    with pytest.raises(BackendError):
+        model.stream(HI, GREEDY)
+    model.close()  # twice is fine
+
+
+# --- the real Qwen2.5-Coder 0.5B -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def qwen(model_dir: Callable[[str], Path]) -> Iterator[LlamaCppChatModel]:
+    model = LlamaCppChatModel.load(QWEN, model_dir(QWEN), {"context_length": 2048})
+    yield model
+    model.close()
+
+
+@pytest.mark.real_model
+def test_qwen_knows_the_capital_of_france(qwen: LlamaCppChatModel) -> None:
+    question = [ChatMessage("user", "What is the capital of France?")]
+    text, final = run(qwen, question, GenerationOptions(temperature=0.0, max_tokens=32))
+    assert "Paris" in text
+    assert final.finish_reason == "stop"
+    assert final.usage is not None
+    assert final.usage.prompt_tokens == qwen.count_tokens(question)
+
+
+@pytest.mark.real_model
+def test_qwen_second_turn_reuses_the_prompt_cache(qwen: LlamaCppChatModel) -> None:
+    options = GenerationOptions(temperature=0.0, max_tokens=32)
+    turn = [
+        ChatMessage("system", "You answer in one short sentence."),
+        ChatMessage("user", "Name a primary colour."),
+    ]
+    reply, first = run(qwen, turn, options)
+    assert first.usage is not None
+    follow_up = [*turn, ChatMessage("assistant", reply), ChatMessage("user", "Name another.")]
+    answer, second = run(qwen, follow_up, options)
+    assert answer
+    assert second.usage is not None
+    # Everything up to the end of the first reply comes from the KV cache.
+    assert second.usage.cached_prompt_tokens >= first.usage.prompt_tokens + (
+        first.usage.completion_tokens - 1
+    )
+    assert second.usage.cached_prompt_tokens < second.usage.prompt_tokens
+
+
+@pytest.mark.real_model
+def test_qwen_stops_on_a_stop_string(qwen: LlamaCppChatModel) -> None:
+    question = [ChatMessage("user", "Write the word 'café' three times, separated by commas.")]
+    text, final = run(
+        qwen, question, GenerationOptions(temperature=0.0, max_tokens=48, stop=(",",))
+    )
+    assert text == "café"
+    assert final.finish_reason == "stop"
+
+
+@pytest.mark.real_model
+def test_qwen_streams_a_character_split_across_tokens(qwen: LlamaCppChatModel) -> None:
+    # Qwen's tokenizer writes the parrot emoji as two tokens: F0 9F A6 + 9C.
+    question = [
+        ChatMessage("user", "Write a Python string literal containing the parrot emoji 🦜.")
+    ]
+    deltas = list(qwen.stream(question, GenerationOptions(temperature=0.0, max_tokens=16)))
+    texts = [d.text for d in deltas[:-1]]
+    assert "🦜" in texts
+    assert not any("\ufffd" in text for text in texts)
+    usage = deltas[-1].usage
+    assert usage is not None
+    assert usage.completion_tokens == len(texts) + 1  # one token gave no text of its own
