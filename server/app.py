@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +17,9 @@ from litestar.middleware import DefineMiddleware
 from assistant.services import Services, build_services
 from assistant.settings import Settings
 from server.controllers.auth import AuthController
+from server.controllers.chat import ChatController
 from server.controllers.health import HealthController
+from server.controllers.models import ModelsController
 from server.controllers.profile import ProfileController
 from server.deps import DEPENDENCIES
 from server.docs import docs_router, openapi_config
@@ -39,16 +42,23 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        if services is not None:
-            app.state.services = services
-            yield
-            return
-        built = await anyio.to_thread.run_sync(build_services, settings)
+        owned = services is None
+        built: Services = (
+            services
+            if services is not None
+            else await anyio.to_thread.run_sync(build_services, settings)
+        )
         app.state.services = built
+        built.manager.start()
+        preload = settings.models.preload
+        preloading = asyncio.get_running_loop().create_task(built.manager.preload(preload))
         try:
             yield
         finally:
-            await anyio.to_thread.run_sync(built.close)
+            preloading.cancel()
+            await built.manager.close()
+            if owned:
+                await anyio.to_thread.run_sync(built.close)
 
     cors = (
         CORSConfig(
@@ -67,7 +77,14 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         else None
     )
     return Litestar(
-        route_handlers=[HealthController, AuthController, ProfileController, docs_router()],
+        route_handlers=[
+            HealthController,
+            AuthController,
+            ProfileController,
+            ChatController,
+            ModelsController,
+            docs_router(),
+        ],
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
         middleware=[

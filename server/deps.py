@@ -9,6 +9,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 
 from assistant.auth import AuthService, Principal
+from assistant.chat.service import ChatService
 from assistant.errors import Unauthorized
 from assistant.profile import ProfileService
 from assistant.services import Services
@@ -16,6 +17,7 @@ from assistant.services import Services
 ServicesDep = NamedDependency[Services]
 AuthDep = NamedDependency[AuthService]
 ProfileDep = NamedDependency[ProfileService]
+ChatDep = NamedDependency[ChatService]
 PrincipalDep = NamedDependency[Principal]
 
 
@@ -31,6 +33,10 @@ def _profile(state: State) -> ProfileService:
     return _services(state).profile
 
 
+def _chat(state: State) -> ChatService:
+    return _services(state).chat
+
+
 def _principal(request: Request[Any, Any, Any]) -> Principal:
     user = request.scope.get("user")
     if not isinstance(user, Principal):
@@ -42,5 +48,6 @@ DEPENDENCIES: dict[str, Provide] = {
     "services": Provide(_services, sync_to_thread=False),
     "auth": Provide(_auth, sync_to_thread=False),
     "profile": Provide(_profile, sync_to_thread=False),
+    "chat": Provide(_chat, sync_to_thread=False),
     "principal": Provide(_principal, sync_to_thread=False),
 }

@@ -84,31 +84,46 @@ def problem_response(
     )
 
 
+def problem_of(
+    exc: errors.AssistantError, *, instance: str | None = None, request_id: str | None = None
+) -> Problem:
+    """The problem document of a domain error (also sent inside SSE and WebSocket events)."""
+    fields = dict(exc.fields)
+    retry = fields.pop("retry_after_seconds", None)
+    field = fields.pop("field", None)
+    return Problem(
+        type=TYPE_PREFIX + exc.code,
+        title=exc.title,
+        status=status_of(exc),
+        detail=exc.detail,
+        code=exc.code,
+        instance=instance,
+        request_id=request_id,
+        field=field,
+        retry_after_seconds=None if retry is None else int(retry),
+        extra=fields or None,
+    )
+
+
 def handle_domain_error(
     request: Request[Any, Any, Any], exc: errors.AssistantError
 ) -> Response[bytes]:
     """Domain errors: status from the table, structured fields kept."""
-    status = status_of(exc)
+    problem = problem_of(
+        exc, instance=request.url.path, request_id=ensure_request_id(request.scope)
+    )
     headers: dict[str, str] = {}
-    fields = dict(exc.fields)
-    retry = fields.pop("retry_after_seconds", None)
-    if retry is not None:
-        headers["Retry-After"] = str(int(retry))
-    if status == 401:
+    if problem.retry_after_seconds is not None:
+        headers["Retry-After"] = str(problem.retry_after_seconds)
+    if problem.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="edge-assistant"'
-    field = fields.pop("field", None)
-    if status >= 500:
+    if problem.status >= 500:
         log.error("%s: %s", exc.code, exc.detail)
-    return problem_response(
-        request,
-        status=status,
-        code=exc.code,
-        title=exc.title,
-        detail=exc.detail,
+    return Response(
+        content=msgspec.json.encode(problem),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
-        field=field,
-        retry_after_seconds=retry,
-        extra=fields or None,
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import anyio
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
+from litestar.exceptions import WebSocketException
 from litestar.middleware.authentication import (
     AbstractAuthenticationMiddleware,
     AuthenticationResult,
@@ -16,6 +17,7 @@ from litestar.openapi.spec import Reference, SecurityScheme
 from assistant.auth import Principal
 from assistant.errors import Forbidden, Unauthorized
 
+WS_UNAUTHORIZED = 4401
 PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/schema", "^/docs"]
 
 SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
@@ -57,11 +59,19 @@ class BearerAuthenticationMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        credential = credential_of(connection)
-        if credential is None:
-            raise Unauthorized("Sign in first: send 'Authorization: Bearer <token or API key>'")
-        services = connection.app.state.services
-        principal = await anyio.to_thread.run_sync(services.auth.authenticate, credential)
+        try:
+            credential = credential_of(connection)
+            if credential is None:
+                raise Unauthorized(
+                    "Sign in first: send 'Authorization: Bearer <token or API key>'"
+                )
+            services = connection.app.state.services
+            principal = await anyio.to_thread.run_sync(services.auth.authenticate, credential)
+        except Unauthorized as exc:
+            if connection.scope["type"] == ScopeType.WEBSOCKET:
+                # WebSockets close with 4000 + the HTTP status (4401) and the reason.
+                raise WebSocketException(detail=exc.detail, code=WS_UNAUTHORIZED) from exc
+            raise
         return AuthenticationResult(user=principal, auth=credential)
 
 

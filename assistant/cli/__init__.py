@@ -10,6 +10,7 @@ import typer
 
 from assistant.cli import config as config_cmd
 from assistant.cli import db as db_cmd
+from assistant.cli import models as models_cmd
 from assistant.cli import serve as serve_cmd
 from assistant.cli import users as users_cmd
 from assistant.cli.common import CliState, err_console
@@ -28,6 +29,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(users_cmd.auth_app, name="auth")
+app.add_typer(models_cmd.app, name="models")
 
 log = logging.getLogger(__name__)
 

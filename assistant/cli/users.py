@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from assistant.auth import Role
+from assistant.auth import Principal, Role
 from assistant.auth.tokens import load_or_create_keyset, save_keyset
 from assistant.cli.common import console, fail, open_services, state
 from assistant.clock import iso, system_clock
@@ -133,6 +133,22 @@ def registration(
             services.auth.set_registration_open(action == "open")
         is_open = services.auth.registration_open()
     console.print(f"registration is {'open' if is_open else 'closed'}")
+
+
+@app.command("api-key")
+def api_key(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Account the key acts for.")],
+    name: Annotated[str, typer.Argument(help='What the key is for ("kitchen tablet").')],
+    days: Annotated[int | None, typer.Option(help="Expire after this many days.")] = None,
+) -> None:
+    """Create a device API key for an account (shown once; companion apps, `models ps`)."""
+    with open_services(ctx) as services:
+        user = services.auth.find_user(username)
+        principal = Principal(user_id=user.id, username=user.username, role=user.role)
+        key, secret = services.auth.create_api_key(principal, name, days)
+    console.print(f"API key {key.prefix}... for {username} ({name}); it is shown only now:")
+    typer.echo(secret)
 
 
 @auth_app.command("rotate-key")

@@ -108,6 +108,8 @@ class Database:
             raw.execute("PRAGMA journal_mode=WAL")
             raw.execute("PRAGMA synchronous=NORMAL")
             raw.execute("PRAGMA foreign_keys=ON")
+            # Deleted history is overwritten on disk, not left in free pages.
+            raw.execute("PRAGMA secure_delete=ON")
         except apsw.Error as exc:
             raise BackendError(f"Cannot open database {self.path}: {exc}") from exc
         raw.row_trace = _dict_row

@@ -26,7 +26,7 @@ class HealthController(Controller):
 
     @get("/readyz", summary="Ready to serve", responses=problems(503), sync_to_thread=True)
     def readyz(self, services: ServicesDep) -> Response[Any]:
-        """The database is open and migrated (later: preloaded models are loaded)."""
+        """The database is open and migrated, and the models to preload are loaded."""
         checks: dict[str, str] = {}
         try:
             info = services.db.info()
@@ -35,5 +35,8 @@ class HealthController(Controller):
         except Exception as exc:
             checks["database"] = f"unavailable: {exc}"
             ready = False
+        for model_id, state in services.manager.preload_state.items():
+            checks[f"model {model_id}"] = state
+            ready = ready and state == "loaded"
         body = Status(status="ok" if ready else "unavailable", checks=checks)
         return Response(body, status_code=200 if ready else 503)

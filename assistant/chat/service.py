@@ -1,0 +1,592 @@
+"""The chat service: conversations with memory, personalised replies, streamed turns."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from assistant.chat import store
+from assistant.chat.context import (
+    SUMMARY_INSTRUCTION,
+    MessageTooLong,
+    plan_context,
+    system_prompt,
+    title_from,
+)
+from assistant.chat.models import (
+    ChatRequest,
+    ContextFlags,
+    Timings,
+    TurnDelta,
+    TurnDone,
+    TurnEvent,
+    TurnStarted,
+    TurnUsage,
+)
+from assistant.chat.routing import Candidate, Route, RoutingRules, route
+from assistant.clock import Clock, new_id, system_clock, to_ms
+from assistant.errors import InvalidInput, ModelNotInstalled, NotFound, PayloadTooLarge
+from assistant.profile import ProfileService, UsageMetric
+from assistant.store import Database
+from runtime.engines import Capability
+from runtime.llm.base import ChatDelta, ChatMessage, ChatModel, GenerationOptions
+from runtime.manager import ModelManager
+from runtime.modelstore import InstalledModel
+
+log = logging.getLogger(__name__)
+
+
+class InstalledCatalogue(Protocol):
+    """What the chat service needs of the model store."""
+
+    def installed(self) -> list[InstalledModel]:
+        """Every installed model."""
+        ...
+
+
+@dataclass(frozen=True)
+class ChatLimits:
+    """Limits and knobs of the chat service (from settings)."""
+
+    max_message_chars: int = 32_000
+    """Longest user message accepted."""
+    summary_words: int = 120
+    """Length the running summary aims for."""
+    summary_max_tokens: int = 256
+    """Tokens a summary may take."""
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    conversation_id: str
+    user_message_id: str
+    messages: list[ChatMessage]
+    flags: ContextFlags
+
+
+class ChatService:
+    """Turns in conversations: context, routing, generation, storage, usage."""
+
+    def __init__(
+        self,
+        db: Database,
+        manager: ModelManager,
+        catalogue: InstalledCatalogue,
+        profile: ProfileService,
+        *,
+        rules: RoutingRules | None = None,
+        limits: ChatLimits | None = None,
+        tags: Callable[[str], tuple[str, ...]] = lambda model_id: (),
+        clock: Clock = system_clock,
+    ) -> None:
+        self.db = db
+        self.manager = manager
+        self.catalogue = catalogue
+        self.profile = profile
+        self.rules = rules or RoutingRules()
+        self.limits = limits or ChatLimits()
+        self.tags = tags
+        self.clock = clock
+
+    # Turns ------------------------------------------------------------------------
+
+    async def stream(self, user_id: str, request: ChatRequest) -> AsyncIterator[TurnEvent]:
+        """One turn: a TurnStarted, TurnDeltas as the model writes, a TurnDone.
+
+        Errors before TurnStarted (bad input, unknown conversation, missing model, full
+        queue) are raised from the first ``anext``; a caller that stops iterating cancels
+        the generation within one token and the partial reply is kept.
+        """
+        started = time.perf_counter()
+        self._check_text(request.text)
+        await asyncio.to_thread(self._check_conversation, user_id, request)
+        chosen = await asyncio.to_thread(self._route, user_id, request)
+        async with self.manager.use(chosen.model) as model:  # type: ignore[arg-type]
+            queued = time.perf_counter() - started
+            prepared = await asyncio.to_thread(self._prepare, user_id, request, model, chosen)
+            yield TurnStarted(
+                conversation_id=prepared.conversation_id,
+                user_message_id=prepared.user_message_id,
+                model=chosen.model or "",
+                route_reason=chosen.reason,
+                flags=prepared.flags,
+            )
+            parts: list[str] = []
+            first_token: float | None = None
+            final: ChatDelta | None = None
+            interrupted = "cancelled"
+            try:
+                async for delta in self.generate(model, prepared.messages, request.options):
+                    if delta.finish_reason is not None:
+                        final = delta
+                    if delta.text:
+                        if first_token is None:
+                            first_token = time.perf_counter() - started
+                        parts.append(delta.text)
+                        yield TurnDelta(delta.text)
+            except Exception:
+                interrupted = "error"
+                raise
+            finally:
+                # Runs on completion and when the caller goes away: the reply is kept.
+                done = self._finish(
+                    user_id,
+                    request,
+                    chosen,
+                    prepared,
+                    "".join(parts),
+                    final.finish_reason if final and final.finish_reason else interrupted,
+                    final,
+                    Timings(
+                        queue=queued,
+                        first_token=first_token or 0.0,
+                        total=time.perf_counter() - started,
+                    ),
+                )
+                stored = await asyncio.shield(asyncio.to_thread(done))
+            yield stored
+
+    async def reply(self, user_id: str, request: ChatRequest) -> tuple[TurnStarted, TurnDone]:
+        """A whole turn at once (the non-streaming API)."""
+        started: TurnStarted | None = None
+        async for event in self.stream(user_id, request):
+            if isinstance(event, TurnStarted):
+                started = event
+            elif isinstance(event, TurnDone):
+                assert started is not None
+                return started, event
+        raise AssertionError("a turn always ends with TurnDone")
+
+    async def complete(
+        self,
+        user_id: str,
+        model_id: str | None,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+    ) -> AsyncIterator[ChatDelta]:
+        """Stateless generation over caller-supplied messages (OpenAI and Ollama APIs).
+
+        Nothing is stored except usage; ``model_id`` None picks the default chat model.
+        Errors before the first delta (missing model, full queue) raise from ``anext``.
+        """
+        if not messages:
+            raise InvalidInput("messages must not be empty", field="messages")
+        last_user = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        request = ChatRequest(text=last_user or "-", model=model_id)
+        chosen = await asyncio.to_thread(self._route, user_id, request)
+        async with self.manager.use(chosen.model) as model:  # type: ignore[arg-type]
+            final: ChatDelta | None = None
+            try:
+                async for delta in self.generate(model, messages, options):
+                    if delta.finish_reason is not None:
+                        final = delta
+                    yield delta
+            finally:
+                usage = final.usage if final is not None else None
+                counts = {
+                    UsageMetric.CHAT_TURNS: 1,
+                    UsageMetric.PROMPT_TOKENS: usage.prompt_tokens if usage else 0,
+                    UsageMetric.COMPLETION_TOKENS: usage.completion_tokens if usage else 0,
+                }
+                await asyncio.shield(asyncio.to_thread(self.profile.record_usage, user_id, counts))
+
+    async def generate(
+        self, model: ChatModel, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[ChatDelta]:
+        """Run a blocking engine stream in a worker thread and yield its deltas here.
+
+        Closing this iterator sets the engine's cancel flag; it returns only once the
+        worker has stopped (within one token), so the model is free when the caller's
+        lock on it is released.
+        """
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[ChatDelta | BaseException | None] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def work() -> None:
+            try:
+                for delta in model.stream(messages, options, cancel):
+                    loop.call_soon_threadsafe(queue.put_nowait, delta)
+            except BaseException as exc:  # handed to the event loop side, raised there
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        worker = loop.run_in_executor(None, work)
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            cancel.set()
+            await _wait_for(worker)
+
+    # Conversations ----------------------------------------------------------------
+
+    def conversations(
+        self, user_id: str, *, limit: int = 50, before: str | None = None
+    ) -> list[store.Conversation]:
+        """The user's conversations, most recently active first."""
+        with self.db.read() as conn:
+            cursor = None
+            if before is not None:
+                anchor = store.get_conversation(conn, before, user_id)
+                if anchor is None:
+                    raise NotFound("No such conversation (the `before` cursor)")
+                cursor = (anchor.updated_at, anchor.id)
+            return store.list_conversations(conn, user_id, limit, cursor)
+
+    def conversation(self, user_id: str, conversation_id: str) -> store.Conversation:
+        """One of the user's conversations."""
+        with self.db.read() as conn:
+            found = store.get_conversation(conn, conversation_id, user_id)
+        if found is None:
+            raise NotFound("No such conversation")
+        return found
+
+    def history(
+        self, user_id: str, conversation_id: str, *, before: str | None = None, limit: int = 50
+    ) -> list[store.Message]:
+        """Messages newest first, older than the ``before`` message id."""
+        with self.db.read() as conn:
+            if store.get_conversation(conn, conversation_id, user_id) is None:
+                raise NotFound("No such conversation")
+            before_seq = None
+            if before is not None:
+                anchor = store.get_message(conn, before, conversation_id)
+                if anchor is None:
+                    raise NotFound("No such message in this conversation (the `before` cursor)")
+                before_seq = anchor.seq
+            return store.page_of_messages(conn, conversation_id, before_seq, limit)
+
+    def rename(self, user_id: str, conversation_id: str, title: str) -> store.Conversation:
+        """Give a conversation a new title."""
+        title = " ".join(title.split())
+        if not 1 <= len(title) <= 200:
+            raise InvalidInput("A title has 1 to 200 characters", field="title")
+        with self.db.write() as conn:
+            if store.get_conversation(conn, conversation_id, user_id) is None:
+                raise NotFound("No such conversation")
+            store.update_conversation(conn, conversation_id, title=title)
+        return self.conversation(user_id, conversation_id)
+
+    def delete_conversation(self, user_id: str, conversation_id: str) -> int:
+        """Delete a conversation, its messages and its summary; messages deleted."""
+        with self.db.write() as conn:
+            deleted = store.delete_conversation(conn, conversation_id, user_id)
+        if deleted < 0:
+            raise NotFound("No such conversation")
+        return deleted
+
+    def delete_all(self, user_id: str) -> tuple[int, int]:
+        """Delete all of a user's history; (conversations, messages) deleted."""
+        with self.db.write() as conn:
+            return store.delete_all_conversations(conn, user_id)
+
+    def last_user_message(self, user_id: str, conversation_id: str) -> store.Message:
+        """The newest user message (what "regenerate" sends again)."""
+        for message in self.history(user_id, conversation_id, limit=4):
+            if message.role == "user":
+                return message
+        raise NotFound("This conversation has no user message to answer again")
+
+    # Models -----------------------------------------------------------------------
+
+    def candidates(self) -> list[Candidate]:
+        """Installed chat and vision models."""
+        return [
+            Candidate(
+                id=m.id,
+                vision=m.capability is Capability.VLM,
+                memory_mb=m.memory_mb,
+                tags=self.tags(m.id),
+            )
+            for m in self.catalogue.installed()
+            if m.capability in (Capability.LLM, Capability.VLM)
+        ]
+
+    # Internals --------------------------------------------------------------------
+
+    def _check_text(self, text: str) -> None:
+        if not text.strip():
+            raise InvalidInput("The message is empty", field="text")
+        if len(text) > self.limits.max_message_chars:
+            raise PayloadTooLarge(
+                f"The message has {len(text)} characters; the limit is"
+                f" {self.limits.max_message_chars}",
+                field="text",
+            )
+
+    def _check_conversation(self, user_id: str, request: ChatRequest) -> None:
+        """Fail fast, before waiting for a model, on a bad conversation or edit target."""
+        if request.conversation_id is None and request.replace_message_id is not None:
+            raise InvalidInput(
+                "replace_message_id needs the conversation_id it belongs to",
+                field="replace_message_id",
+            )
+        self._read_turn_state(user_id, request)
+
+    def _route(self, user_id: str, request: ChatRequest) -> Route:
+        preferred = self.profile.get_preferences(user_id).preferences.preferred_model
+        candidates = self.candidates()
+        chosen = route(
+            request.text,
+            has_images=bool(request.images),
+            explicit=request.model,
+            preferred=preferred,
+            candidates=candidates,
+            rules=self.rules,
+        )
+        if chosen.model is None:
+            if request.images:
+                raise ModelNotInstalled(
+                    "moondream2:f16", install_command="assistant models pull moondream2:f16"
+                )
+            raise ModelNotInstalled(
+                "qwen2.5-coder:0.5b-q4",
+                install_command="assistant models pull qwen2.5-coder:0.5b-q4"
+                " (or any chat model: `assistant models list`)",
+            )
+        if chosen.model not in {c.id for c in candidates}:
+            raise ModelNotInstalled(chosen.model)
+        return chosen
+
+    def _prepare(
+        self, user_id: str, request: ChatRequest, model: ChatModel, chosen: Route
+    ) -> _Prepared:
+        """Context, summary if needed, and the stored user message (under the model lock).
+
+        Nothing is written until the turn is known to fit, so a refused message leaves
+        no trace; the model runs (for a summary) outside any database lock.
+        """
+        now = self.clock()
+        profile = self.profile.get_profile(user_id)
+        preferences = self.profile.get_preferences(user_id).preferences
+        conversation, history, replace_from = self._read_turn_state(user_id, request)
+        summary = conversation.summary if conversation else None
+        summarised_through = conversation.summary_through_seq if conversation else 0
+        if replace_from is not None:
+            history = [m for m in history if m.seq < replace_from]
+            if summarised_through >= replace_from:
+                summary, summarised_through = None, 0  # it covered what is edited away
+        earlier = len(history)
+        history = [m for m in history if m.seq > summarised_through]
+
+        spoken = request.source == "voice"
+        prompt = system_prompt(profile, preferences, now, summary=summary, spoken=spoken)
+        new_message = ChatMessage("user", request.text, request.images)
+        try:
+            plan = plan_context(
+                context_length=model.context_length,
+                reply_tokens=min(request.options.max_tokens, model.context_length // 4),
+                system_tokens=model.count_tokens([ChatMessage("system", prompt)]),
+                summary_tokens=0,
+                history_tokens=[
+                    model.count_tokens([ChatMessage(m.role, m.content)]) for m in history
+                ],
+                history_roles=[m.role for m in history],
+                new_tokens=model.count_tokens([new_message]),
+                summary_budget=self.limits.summary_max_tokens,
+            )
+        except MessageTooLong as exc:
+            raise PayloadTooLarge(
+                f"The message is {exc.tokens} tokens long; {chosen.model} has room for"
+                f" {max(exc.available, 0)} (its whole context is {model.context_length})."
+                " Shorten it or split it over several messages.",
+                field="text",
+            ) from exc
+        if plan.needs_summary:
+            folded = history[: plan.summarize_upto]
+            summary = self._summarize(model, summary, folded)
+            summarised_through = folded[-1].seq
+            history = history[plan.summarize_upto :]
+            prompt = system_prompt(profile, preferences, now, summary=summary, spoken=spoken)
+            log.info("folded %d older messages into the running summary", len(folded))
+
+        conversation_id = conversation.id if conversation else new_id(now)
+        user_message_id = new_id(now)
+        with self.db.write() as conn:
+            if conversation is None:
+                store.insert_conversation(conn, conversation_id, user_id, to_ms(now))
+                store.update_conversation(conn, conversation_id, title=title_from(request.text))
+            if replace_from is not None:
+                store.delete_messages_from(conn, conversation_id, replace_from)
+            store.insert_message(
+                conn,
+                store.Message(
+                    id=user_message_id,
+                    conversation_id=conversation_id,
+                    seq=store.last_seq(conn, conversation_id) + 1,
+                    role="user",
+                    content=request.text,
+                    model=None,
+                    prompt_tokens=None,
+                    completion_tokens=None,
+                    cached_tokens=None,
+                    queue_ms=None,
+                    first_token_ms=None,
+                    total_ms=None,
+                    finish_reason=None,
+                    source=request.source,
+                    created_at=to_ms(now),
+                ),
+            )
+            store.update_conversation(
+                conn,
+                conversation_id,
+                summary=summary,
+                summary_through_seq=summarised_through,
+                updated_at=to_ms(now),
+                model=chosen.model,
+            )
+            store.recount(conn, conversation_id)
+        messages = [
+            ChatMessage("system", prompt),
+            *(ChatMessage(m.role, m.content) for m in history),
+            new_message,
+        ]
+        return _Prepared(
+            conversation_id=conversation_id,
+            user_message_id=user_message_id,
+            messages=messages,
+            flags=ContextFlags(
+                summarized=plan.needs_summary,
+                dropped_turns=earlier - len(history),
+                summary_used=bool(summary),
+            ),
+        )
+
+    def _read_turn_state(
+        self, user_id: str, request: ChatRequest
+    ) -> tuple[store.Conversation | None, list[store.Message], int | None]:
+        """The conversation, its messages, and where an edit starts (None: no edit)."""
+        if request.conversation_id is None:
+            return None, [], None
+        with self.db.read() as conn:
+            conversation = store.get_conversation(conn, request.conversation_id, user_id)
+            if conversation is None:
+                raise NotFound("No such conversation")
+            replace_from = None
+            if request.replace_message_id is not None:
+                target = store.get_message(conn, request.replace_message_id, conversation.id)
+                if target is None or target.role != "user":
+                    raise NotFound("replace_message_id must be a user message of this conversation")
+                replace_from = target.seq
+            return conversation, store.messages(conn, conversation.id), replace_from
+
+    def _summarize(
+        self, model: ChatModel, previous: str | None, folded: Sequence[store.Message]
+    ) -> str:
+        """Fold messages into the running summary, in chunks that fit the context."""
+        instruction = SUMMARY_INSTRUCTION.format(words=self.limits.summary_words)
+        room = model.context_length - self.limits.summary_max_tokens - 64
+        summary = previous or ""
+        chunk: list[str] = []
+        used = model.count_tokens([ChatMessage("system", instruction)]) + len(summary) // 3
+
+        def fold(lines: list[str], current: str) -> str:
+            body = "\n".join(lines)
+            if current:
+                body = f"Earlier summary: {current}\n\nConversation since:\n{body}"
+            options = GenerationOptions(
+                max_tokens=self.limits.summary_max_tokens, temperature=0.2, top_p=0.9
+            )
+            messages = [ChatMessage("system", instruction), ChatMessage("user", body)]
+            text = "".join(d.text for d in model.stream(messages, options))
+            return " ".join(text.split()) or current
+
+        for message in folded:
+            line = f"{message.role}: {message.content}"
+            tokens = model.count_tokens([ChatMessage("user", line)])
+            if chunk and used + tokens > room:
+                summary = fold(chunk, summary)
+                chunk, used = [], len(summary) // 3
+            chunk.append(line[: room * 3])
+            used += tokens
+        if chunk:
+            summary = fold(chunk, summary)
+        return summary
+
+    def _finish(
+        self,
+        user_id: str,
+        request: ChatRequest,
+        chosen: Route,
+        prepared: _Prepared,
+        text: str,
+        finish: str,
+        final: ChatDelta | None,
+        timings: Timings,
+    ) -> Callable[[], TurnDone]:
+        """A function that stores the reply and counts usage (run in a thread)."""
+
+        def done() -> TurnDone:
+            usage = final.usage if final is not None else None
+            turn_usage = TurnUsage(
+                prompt_tokens=usage.prompt_tokens if usage else 0,
+                completion_tokens=usage.completion_tokens if usage else len(text.split()),
+                cached_prompt_tokens=usage.cached_prompt_tokens if usage else 0,
+            )
+            message_id = new_id(self.clock())
+            now_ms = to_ms(self.clock())
+            with self.db.write() as conn:
+                conversation = store.get_conversation(conn, prepared.conversation_id, user_id)
+                if conversation is not None and (text or finish == "stop"):
+                    store.insert_message(
+                        conn,
+                        store.Message(
+                            id=message_id,
+                            conversation_id=prepared.conversation_id,
+                            seq=store.last_seq(conn, prepared.conversation_id) + 1,
+                            role="assistant",
+                            content=text,
+                            model=chosen.model,
+                            prompt_tokens=turn_usage.prompt_tokens,
+                            completion_tokens=turn_usage.completion_tokens,
+                            cached_tokens=turn_usage.cached_prompt_tokens,
+                            queue_ms=int(timings.queue * 1000),
+                            first_token_ms=int(timings.first_token * 1000),
+                            total_ms=int(timings.total * 1000),
+                            finish_reason=finish,
+                            source=request.source,
+                            created_at=now_ms,
+                        ),
+                    )
+                    store.update_conversation(conn, prepared.conversation_id, updated_at=now_ms)
+                    store.recount(conn, prepared.conversation_id)
+            self.profile.record_usage(
+                user_id,
+                {
+                    UsageMetric.CHAT_TURNS: 1,
+                    UsageMetric.PROMPT_TOKENS: turn_usage.prompt_tokens,
+                    UsageMetric.COMPLETION_TOKENS: turn_usage.completion_tokens,
+                },
+            )
+            return TurnDone(
+                conversation_id=prepared.conversation_id,
+                message_id=message_id,
+                text=text,
+                finish_reason=finish,
+                usage=turn_usage,
+                timings=timings,
+            )
+
+        return done
+
+
+async def _wait_for(worker: asyncio.Future[Any]) -> None:
+    """Wait for a worker even if this task is being cancelled, then re-raise that."""
+    cancelled = False
+    while not worker.done():
+        try:
+            await asyncio.shield(worker)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError

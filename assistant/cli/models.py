@@ -1,0 +1,336 @@
+"""``assistant models``: the model catalogue and store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from assistant.cli.common import console, fail, print_json, state
+from assistant.cli.progress import RichProgress
+from assistant.services import build_model_store
+from runtime.engines import ENGINES, Capability
+from runtime.modelstore import ModelStore
+
+app = typer.Typer(
+    help="List, pull, import, verify, convert and remove models.", no_args_is_help=True
+)
+
+
+@contextmanager
+def open_store(ctx: typer.Context) -> Iterator[ModelStore]:
+    """The model store of the configured data directory."""
+    store = build_model_store(state(ctx).settings())
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _mb(size: int | None) -> str:
+    return "?" if not size else f"{size / 1_000_000:,.0f} MB"
+
+
+@app.command("list")
+def list_models(
+    ctx: typer.Context,
+    installed: Annotated[bool, typer.Option("--installed", help="Only installed models.")] = False,
+    profile: Annotated[
+        str | None, typer.Option("--profile", "-p", help="Only the models of this profile.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The catalogue, with what is installed; profiles at the end."""
+    with open_store(ctx) as store:
+        manifest = store.manifest
+        wanted = list(manifest.profile(profile).models) if profile else sorted(manifest.models)
+        have = {m.id: m for m in store.installed()}
+        extra = [m for m in have if m not in manifest.models and not profile]
+        rows: list[dict[str, Any]] = []
+        for model_id in [*wanted, *sorted(extra)]:
+            entry = manifest.models.get(model_id)
+            local = have.get(model_id)
+            if installed and local is None:
+                continue
+            profiles_of = [p.name for p in manifest.profiles.values() if model_id in p.models]
+            if local is not None:
+                capability, engine = local.capability.value, local.engine
+                size, description = local.size, local.description
+            else:
+                assert entry is not None
+                capability, engine = entry.capability.value, entry.engine
+                size = sum(f.size or 0 for f in entry.files)
+                description = entry.description
+            rows.append(
+                {
+                    "id": model_id,
+                    "capability": capability,
+                    "engine": engine,
+                    "size": size,
+                    "installed": local is not None,
+                    "profiles": profiles_of,
+                    "description": description,
+                }
+            )
+        profiles = {p.name: p.description for p in manifest.profiles.values()}
+    if as_json:
+        print_json({"models": rows, "profiles": profiles})
+        return
+    # Narrow terminals get the essential columns; `models info ID` has the rest.
+    wide = console.width >= 150
+    table = Table()
+    table.add_column("model", no_wrap=True, min_width=20)
+    table.add_column("kind", no_wrap=True, min_width=6)
+    table.add_column("engine", no_wrap=True, min_width=12)
+    table.add_column("size", no_wrap=True, justify="right", min_width=8)
+    table.add_column("installed", no_wrap=True, min_width=9)
+    if wide:
+        table.add_column("profiles", min_width=10)
+        table.add_column("description", overflow="ellipsis", no_wrap=True, max_width=50)
+    for row in rows:
+        cells = [
+            row["id"],
+            row["capability"],
+            row["engine"],
+            _mb(row["size"]),
+            "[green]yes[/]" if row["installed"] else "",
+        ]
+        if wide:
+            cells += [", ".join(row["profiles"]), escape(row["description"])]
+        table.add_row(*cells)
+    console.print(table)
+    if not profile and not installed:
+        for name, description in profiles.items():
+            console.print(f"[bold]{name}[/]: {description}", highlight=False)
+
+
+@app.command("pull")
+def pull(
+    ctx: typer.Context,
+    model_ids: Annotated[list[str] | None, typer.Argument(help="Model ids (name:tag).")] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", "-p", help="Pull every model of a profile.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Download again even if installed.")
+    ] = False,
+) -> None:
+    """Download, verify and install models (resumable; skips what is installed)."""
+    if not model_ids and not profile:
+        raise fail("name a model id or --profile (see `assistant models list`)", code=2)
+    with open_store(ctx) as store, RichProgress() as progress:
+        ids = list(model_ids or [])
+        if profile:
+            ids += [m for m in store.manifest.profile(profile).models if m not in ids]
+        for model_id in ids:
+            already = store.get(model_id) is not None and not force
+            model = store.pull(model_id, progress=progress, force=force)
+            verb = "already installed" if already else "installed"
+            console.print(f"[green]{verb}[/] {model.id} ({_mb(model.size)})", highlight=False)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A model file, or a folder of its files.")],
+    model_id: Annotated[str, typer.Option("--id", help="Id to give it (name:tag).")],
+    capability: Annotated[Capability, typer.Option(help="What it does.")],
+    engine: Annotated[str, typer.Option(help=f"Engine: {', '.join(sorted(ENGINES))}.")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="Engine parameter KEY=VALUE (VALUE is JSON or text); repeat."),
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="One line about it.")] = None,
+    memory_mb: Annotated[int | None, typer.Option(help="Memory estimate when loaded.")] = None,
+) -> None:
+    """Import a model you already have (any GGUF, a Piper voice, a CTranslate2 folder...)."""
+    params: dict[str, Any] = {}
+    for item in param or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise fail(f"--param {item!r} is not KEY=VALUE", code=2)
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    with open_store(ctx) as store, RichProgress() as progress:
+        model = store.add(
+            path.expanduser(),
+            model_id,
+            capability,
+            engine,
+            params=params,
+            description=description,
+            memory_mb=memory_mb,
+            progress=progress,
+        )
+    console.print(
+        f"[green]added[/] {model.id} ({_mb(model.size)}) at {model.path}", highlight=False
+    )
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    model_ids: Annotated[
+        list[str] | None, typer.Argument(help="Models to check (default: all installed).")
+    ] = None,
+) -> None:
+    """Re-hash installed files against the manifest (or the hash recorded at install)."""
+    bad = 0
+    with open_store(ctx) as store, RichProgress() as progress:
+        for model_id in model_ids or [m.id for m in store.installed()]:
+            result = store.verify(model_id, progress)
+            if result.ok:
+                console.print(f"[green]ok[/] {model_id}", highlight=False)
+            else:
+                bad += 1
+                for problem in result.problems:
+                    console.print(f"[red]bad[/] {model_id}: {problem}", highlight=False)
+    if bad:
+        raise fail(
+            f"{bad} model(s) failed verification; `assistant models pull --force ID` repairs"
+        )
+
+
+@app.command("rm")
+def remove(
+    ctx: typer.Context,
+    model_id: Annotated[str, typer.Argument(help="Model to remove.")],
+) -> None:
+    """Uninstall a model (files no other model shares are deleted)."""
+    with open_store(ctx) as store:
+        model = store.require(model_id)
+        store.remove(model_id)
+    console.print(f"removed {model_id} (freed up to {_mb(model.size)})", highlight=False)
+
+
+@app.command("info")
+def info(
+    ctx: typer.Context,
+    model_id: Annotated[str, typer.Argument(help="Model id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Everything about one model: catalogue entry, sources, install state."""
+    with open_store(ctx) as store:
+        entry = store.manifest.models.get(model_id)
+        local = store.get(model_id)
+        if entry is None and local is None:
+            store.manifest.get(model_id)  # raises NotFound with suggestions
+    data: dict[str, Any] = {"id": model_id}
+    if entry is not None:
+        data.update(
+            capability=entry.capability.value,
+            engine=entry.engine,
+            description=entry.description,
+            license=entry.license,
+            languages=list(entry.languages),
+            memory_mb=entry.memory_mb,
+            params=dict(entry.params),
+            notes=entry.notes,
+            files=[
+                {
+                    "name": f.name,
+                    "size": f.size,
+                    "sha256": f.sha256 or "not pinned (trusted on first download)",
+                    "sources": [s.describe() for s in f.sources],
+                }
+                for f in entry.files
+            ],
+        )
+    if local is not None:
+        data["installed"] = {
+            "path": str(local.path),
+            "source": local.source,
+            "installed_at": local.installed_at,
+            "verified_at": local.verified_at,
+            "params": dict(local.params),
+            "files": [
+                {"name": f.name, "sha256": f.sha256, "size": f.size, "pinned": f.pinned}
+                for f in local.files
+            ],
+        }
+    else:
+        data["installed"] = None
+    if as_json:
+        print_json(data)
+        return
+    console.print_json(json.dumps(data, default=str))
+
+
+@app.command("convert")
+def convert(
+    ctx: typer.Context,
+    source: Annotated[
+        str, typer.Argument(help="A CTranslate2 Whisper folder, or the id of an installed one.")
+    ],
+    output: Annotated[Path, typer.Argument(help="The ggml file to write.")],
+    install_as: Annotated[
+        str | None, typer.Option("--install-as", help="Also add the result to the store as ID.")
+    ] = None,
+) -> None:
+    """Convert a CTranslate2 (faster-whisper) Whisper model to whisper.cpp's ggml format."""
+    with open_store(ctx) as store:
+        folder = Path(source).expanduser()
+        if not folder.is_dir():
+            folder = store.require(source).path
+        console.print(f"converting {folder} -> {output}", highlight=False)
+        result = store.convert("whisper-ct2-to-ggml", folder, output.expanduser())
+        console.print(
+            f"wrote {output} ({_mb(result.size)}, sha256 {result.sha256})", highlight=False
+        )
+        if install_as:
+            model = store.add(output, install_as, Capability.STT, "whispercpp")
+            console.print(f"[green]added[/] {model.id}", highlight=False)
+
+
+@app.command("ps")
+def ps(
+    ctx: typer.Context,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Server address (default: from settings).", show_default=False),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="ASSISTANT_API_KEY", help="API key or access token of the server."),
+    ] = None,
+) -> None:
+    """Models loaded in the running server, with memory and keep-alive."""
+    settings = state(ctx).settings()
+    base = url or f"http://{settings.server.host}:{settings.server.port}"
+    if not api_key:
+        raise fail(
+            "the server needs credentials: create a key with `assistant users api-key NAME USER`"
+            " and pass --api-key (or set ASSISTANT_API_KEY)",
+            code=2,
+        )
+    try:
+        response = httpx.get(
+            f"{base}/api/v1/models", headers={"Authorization": f"Bearer {api_key}"}, timeout=10
+        )
+    except httpx.TransportError as exc:
+        raise fail(f"no server at {base} ({exc}); start it with `assistant serve`") from exc
+    if response.status_code != 200:
+        raise fail(response.json().get("detail", response.text))
+    body = response.json()
+    table = Table("model", "capability", "memory", "in use", "queued", "expires", "pinned")
+    for model in body["loaded"]:
+        table.add_row(
+            model["id"],
+            model["capability"],
+            f"{model['memory_mb']:,.0f} MB",
+            "yes" if model["in_use"] else "",
+            str(model["queued"]),
+            model["expires_in"] if model["expires_in"] is not None else "never",
+            "yes" if model["pinned"] else "",
+        )
+    console.print(table)
+    console.print(f"{body['used_mb']:,.0f} of {body['budget_mb']:,} MB budget in use")

@@ -1,0 +1,68 @@
+"""``/api/v1/models``: what is installed and loaded; load and unload (admin)."""
+
+from __future__ import annotations
+
+import anyio
+from litestar import Controller, get, post
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+
+from assistant.errors import NotFound
+from server.deps import PrincipalDep, ServicesDep
+from server.problems import problems
+from server.schemas.models import InstalledModelOut, LoadedModelOut, LoadRequest, ModelsOut
+from server.security import require_admin
+
+
+class ModelsController(Controller):
+    """The model store and the model manager."""
+
+    path = "/api/v1/models"
+    tags = ["models"]
+
+    @get("/", responses=problems(401), summary="Installed and loaded models")
+    async def list_models(self, services: ServicesDep, principal: PrincipalDep) -> ModelsOut:
+        """Installed models, the loaded ones with memory, queue and keep-alive, and the budget."""
+        installed = await anyio.to_thread.run_sync(services.models.installed)
+        manager = services.manager
+        now = manager.clock()
+        return ModelsOut(
+            installed=[InstalledModelOut.of(m) for m in installed],
+            loaded=[LoadedModelOut.of(m, now) for m in manager.status()],
+            budget_mb=manager.budget_mb,
+            used_mb=round(manager.used_mb, 1),
+            preload=dict(manager.preload_state),
+        )
+
+    @post(
+        "/{model_id:str}/load",
+        status_code=HTTP_200_OK,
+        responses=problems(401, 403, 404, 422, 503),
+        summary="Load a model now (admin)",
+    )
+    async def load(
+        self,
+        model_id: FromPath[str],
+        services: ServicesDep,
+        principal: PrincipalDep,
+        data: JSONBody[LoadRequest] | None = None,
+    ) -> LoadedModelOut:
+        """Evicts least recently used models if the budget requires; 503 when it cannot fit."""
+        require_admin(principal)
+        keep_alive = data.keep_alive if data else None
+        loaded = await services.manager.load(model_id, keep_alive=keep_alive)
+        return LoadedModelOut.of(loaded, services.manager.clock())
+
+    @post(
+        "/{model_id:str}/unload",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problems(401, 403, 404, 409),
+        summary="Unload a model (admin)",
+    )
+    async def unload(
+        self, model_id: FromPath[str], services: ServicesDep, principal: PrincipalDep
+    ) -> None:
+        """409 while a request is using it."""
+        require_admin(principal)
+        if not await services.manager.unload(model_id):
+            raise NotFound(f"{model_id} is not loaded")

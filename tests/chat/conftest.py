@@ -1,0 +1,109 @@
+"""A chat service on real SQLite with fake models behind a real model manager."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.chat.routing import RoutingRules
+from assistant.chat.service import ChatLimits, ChatService
+from assistant.errors import ModelNotInstalled
+from assistant.services import Services
+from runtime.engines import Capability
+from runtime.llm.fake import FakeChatModel, Reply, echo
+from runtime.manager import ModelManager
+from runtime.modelstore import InstalledModel
+
+
+@dataclass
+class FakeCatalogue:
+    """Installed models without files; the manager loads FakeChatModels for them."""
+
+    models: dict[str, tuple[Capability, int]] = field(default_factory=dict)
+
+    def installed(self) -> list[InstalledModel]:
+        return [self._installed(model_id) for model_id in sorted(self.models)]
+
+    def require(self, model_id: str) -> InstalledModel:
+        if model_id not in self.models:
+            raise ModelNotInstalled(model_id)
+        return self._installed(model_id)
+
+    def _installed(self, model_id: str) -> InstalledModel:
+        capability, memory = self.models[model_id]
+        return InstalledModel(
+            id=model_id,
+            capability=capability,
+            engine="fake",
+            params={},
+            memory_mb=memory,
+            description="",
+            source="test",
+            installed_at=0,
+            verified_at=0,
+            files=(),
+            path=Path("/nonexistent"),
+        )
+
+
+@dataclass
+class ChatEnv:
+    """What chat tests poke at."""
+
+    chat: ChatService
+    services: Services
+    catalogue: FakeCatalogue
+    engines: dict[str, FakeChatModel]
+    replies: dict[str, Reply]
+    context_length: dict[str, int]
+    token_seconds: dict[str, float]
+
+    def user(self, name: str) -> str:
+        return self.services.auth.create_user(name, "correct horse battery").id
+
+
+@pytest.fixture
+def chat_env(services: Services) -> Iterator[ChatEnv]:
+    catalogue = FakeCatalogue(
+        {"fake:small": (Capability.LLM, 100), "fake:big": (Capability.LLM, 500)}
+    )
+    engines: dict[str, FakeChatModel] = {}
+    replies: dict[str, Reply] = {}
+    context_length: dict[str, int] = {}
+    token_seconds: dict[str, float] = {}
+
+    def loader(engine: str, model_id: str, path: Path, params: Mapping[str, Any]) -> FakeChatModel:
+        model = FakeChatModel(
+            model_id,
+            reply=replies.get(model_id, echo),
+            context_length=context_length.get(model_id, 4096),
+            token_seconds=token_seconds.get(model_id, 0.0),
+        )
+        engines[model_id] = model
+        return model
+
+    manager = ModelManager(catalogue, budget_mb=10_000, loader=loader, memory_probe=lambda: 0.0)  # type: ignore[arg-type]
+    chat = ChatService(
+        services.db,
+        manager,
+        catalogue,
+        services.profile,
+        rules=RoutingRules(default_model="fake:big", route_short_to_smallest=False),
+        limits=ChatLimits(summary_max_tokens=40),
+        clock=services.auth.clock,
+    )
+    yield ChatEnv(chat, services, catalogue, engines, replies, context_length, token_seconds)
+
+
+def scripted(*answers: str) -> Callable[..., str]:
+    """A reply function that answers in turn."""
+    queue = list(answers)
+
+    def reply(messages: Any) -> str:
+        return queue.pop(0) if queue else "..."
+
+    return reply

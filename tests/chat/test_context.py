@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import pytest
+
+from assistant.chat.context import MessageTooLong, plan_context, system_prompt, title_from
+from assistant.profile.models import Preferences, Profile
+
+ROLES = ["user", "assistant"] * 10
+
+
+@pytest.mark.parametrize(
+    ("history", "new", "expected_keep", "expected_summary"),
+    [
+        ([], 10, 0, 0),  # nothing to keep
+        ([10, 10, 10, 10], 10, 0, 0),  # everything fits
+        ([100, 100, 100, 100], 10, 0, 0),  # 400 of 440 free tokens: all fits
+        ([150, 150, 150, 150], 10, 2, 2),  # the oldest turn goes to the summary
+        ([420, 10, 10, 10], 10, 2, 2),  # one huge old turn
+        ([10, 10, 420, 10, 10, 10], 10, 4, 4),  # never keep an answer without its question
+        ([400, 400, 400, 400], 10, 4, 4),  # nothing old fits: all summarised
+    ],
+)
+def test_plan_context(
+    history: list[int], new: int, expected_keep: int, expected_summary: int
+) -> None:
+    plan = plan_context(
+        context_length=600,
+        reply_tokens=100,
+        system_tokens=50,
+        summary_tokens=0,
+        history_tokens=history,
+        history_roles=ROLES[: len(history)],
+        new_tokens=new,
+        summary_budget=100,
+    )
+    assert (plan.keep_from, plan.summarize_upto) == (expected_keep, expected_summary)
+    kept = sum(history[plan.keep_from :])
+    if plan.needs_summary:
+        assert kept + 50 + new + 100 + 100 <= 600
+
+
+def test_an_existing_summary_counts_against_the_budget() -> None:
+    without = plan_context(
+        context_length=600,
+        reply_tokens=100,
+        system_tokens=50,
+        summary_tokens=0,
+        history_tokens=[90, 90, 90, 90],
+        history_roles=ROLES[:4],
+        new_tokens=10,
+        summary_budget=50,
+    )
+    with_summary = plan_context(
+        context_length=600,
+        reply_tokens=100,
+        system_tokens=50,
+        summary_tokens=200,
+        history_tokens=[90, 90, 90, 90],
+        history_roles=ROLES[:4],
+        new_tokens=10,
+        summary_budget=50,
+    )
+    assert not without.needs_summary
+    assert with_summary.needs_summary
+
+
+def test_a_message_longer_than_the_context_is_refused() -> None:
+    with pytest.raises(MessageTooLong) as caught:
+        plan_context(
+            context_length=600,
+            reply_tokens=100,
+            system_tokens=50,
+            summary_tokens=0,
+            history_tokens=[],
+            history_roles=[],
+            new_tokens=1000,
+            summary_budget=50,
+        )
+    assert caught.value.available == 450
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("Hello there", "Hello there"),
+        ("  spaced\n\nout  ", "spaced out"),
+        ("", "New conversation"),
+        ("word " * 30, "word word word word word word word word word word word word…"),
+    ],
+)
+def test_title_from(text: str, title: str) -> None:
+    assert title_from(text) == title
+
+
+def test_system_prompt_is_personal_and_local() -> None:
+    profile = Profile("u", "Ada", "en-GB", "Europe/Paris", None, 1, 1)
+    preferences = Preferences(
+        assistant_name="Jarvis", tone="formal", verbosity="brief", preferred_languages=["fr"]
+    )
+    prompt = system_prompt(profile, preferences, 1_800_000_000.0, summary="Ada likes tea.")
+    assert "You are Jarvis" in prompt
+    assert "formal" in prompt
+    assert "one to three sentences" in prompt
+    assert "Reply in French" in prompt
+    assert "The user's name is Ada." in prompt
+    assert "Friday 15 January 2027, 09:00 (Europe/Paris)" in prompt
+    assert "Ada likes tea." in prompt
+    spoken = system_prompt(profile, preferences, 1_800_000_000.0, spoken=True)
+    assert "spoken aloud" in spoken

@@ -1,0 +1,216 @@
+"""The chat service with fake models: turns, memory, summaries, edits, cancellation, isolation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from assistant.chat.models import ChatRequest, TurnDelta, TurnDone, TurnEvent, TurnStarted
+from assistant.errors import InvalidInput, ModelNotInstalled, NotFound, PayloadTooLarge
+from assistant.profile import UsageMetric
+from runtime.engines import Capability
+from runtime.llm.base import ChatMessage, GenerationOptions
+from tests.chat.conftest import ChatEnv
+
+
+async def collect(env: ChatEnv, user: str, request: ChatRequest) -> list[TurnEvent]:
+    return [event async for event in env.chat.stream(user, request)]
+
+
+async def test_a_turn_streams_and_is_stored(chat_env: ChatEnv) -> None:
+    ada = chat_env.user("ada")
+    events = await collect(chat_env, ada, ChatRequest(text="Hello there, assistant"))
+    started, *deltas, done = events
+    assert isinstance(started, TurnStarted) and isinstance(done, TurnDone)
+    assert all(isinstance(d, TurnDelta) for d in deltas)
+    assert "".join(d.text for d in deltas) == done.text == "You said: Hello there, assistant"
+    assert started.model == "fake:big" and "default" in started.route_reason
+    assert done.finish_reason == "stop"
+    assert done.usage.completion_tokens == 5
+    conversation = chat_env.chat.conversation(ada, done.conversation_id)
+    assert conversation.title == "Hello there, assistant"
+    history = chat_env.chat.history(ada, done.conversation_id)
+    assert [(m.role, m.content) for m in history] == [
+        ("assistant", done.text),
+        ("user", "Hello there, assistant"),
+    ]
+    assert history[0].model == "fake:big" and history[0].finish_reason == "stop"
+    stats = chat_env.services.profile.stats(ada)
+    assert stats.totals[UsageMetric.CHAT_TURNS.value] == 1
+    assert stats.totals[UsageMetric.COMPLETION_TOKENS.value] == 5
+
+
+async def test_the_model_sees_the_conversation_and_the_profile(chat_env: ChatEnv) -> None:
+    ada = chat_env.user("ada")
+    chat_env.services.profile.patch_preferences(ada, {"assistant_name": "Jarvis"})
+    _, first = await chat_env.chat.reply(ada, ChatRequest(text="My name is Ada."))
+    await chat_env.chat.reply(
+        ada, ChatRequest(text="What is my name?", conversation_id=first.conversation_id)
+    )
+    sent = chat_env.engines["fake:big"].calls[-1]
+    assert [m.role for m in sent] == ["system", "user", "assistant", "user"]
+    assert "You are Jarvis" in sent[0].content
+    assert sent[1].content == "My name is Ada."
+    assert sent[3].content == "What is my name?"
+
+
+async def test_other_users_conversations_are_not_found(chat_env: ChatEnv) -> None:
+    ada, bob = chat_env.user("ada"), chat_env.user("bob")
+    _, done = await chat_env.chat.reply(ada, ChatRequest(text="secret"))
+    with pytest.raises(NotFound):
+        await chat_env.chat.reply(bob, ChatRequest(text="hi", conversation_id=done.conversation_id))
+    with pytest.raises(NotFound):
+        chat_env.chat.history(bob, done.conversation_id)
+    with pytest.raises(NotFound):
+        chat_env.chat.delete_conversation(bob, done.conversation_id)
+    with pytest.raises(NotFound):
+        chat_env.chat.rename(bob, done.conversation_id, "mine now")
+    assert chat_env.chat.conversations(bob) == []
+
+
+async def test_edit_and_resend_replaces_the_tail(chat_env: ChatEnv) -> None:
+    ada = chat_env.user("ada")
+    _, first = await chat_env.chat.reply(ada, ChatRequest(text="one"))
+    cid = first.conversation_id
+    await chat_env.chat.reply(ada, ChatRequest(text="two", conversation_id=cid))
+    second_user = chat_env.chat.last_user_message(ada, cid)
+    _, edited = await chat_env.chat.reply(
+        ada, ChatRequest(text="two, edited", conversation_id=cid, replace_message_id=second_user.id)
+    )
+    contents = [m.content for m in reversed(chat_env.chat.history(ada, cid))]
+    assert contents == ["one", "You said: one", "two, edited", "You said: two, edited"]
+    assert chat_env.chat.conversation(ada, cid).message_count == 4
+    with pytest.raises(NotFound):
+        await chat_env.chat.reply(
+            ada, ChatRequest(text="x", conversation_id=cid, replace_message_id=edited.message_id)
+        )
+
+
+async def test_long_conversations_are_summarised_not_truncated(chat_env: ChatEnv) -> None:
+    chat_env.context_length["fake:big"] = 200
+
+    def reply(messages: list[ChatMessage]) -> str:
+        if "Summarise the conversation" in messages[0].content:
+            return "SUMMARY: Ada likes tea and lives in Paris."
+        return "fine " * 10
+
+    chat_env.replies["fake:big"] = reply
+    ada = chat_env.user("ada")
+    cid = None
+    flags = []
+    for i in range(8):
+        started, done = await chat_env.chat.reply(
+            ada,
+            ChatRequest(
+                text=f"fact number {i}: " + "word " * 10,
+                conversation_id=cid,
+                options=GenerationOptions(max_tokens=20),
+            ),
+        )
+        cid = done.conversation_id
+        flags.append(started.flags)
+    assert any(f.summarized for f in flags)
+    assert flags[-1].summary_used and flags[-1].dropped_turns > 0
+    conversation = chat_env.chat.conversation(ada, cid)  # type: ignore[arg-type]
+    assert conversation.summary == "SUMMARY: Ada likes tea and lives in Paris."
+    assert conversation.message_count == 16  # nothing deleted from the history
+    last_prompt = chat_env.engines["fake:big"].calls[-1]
+    assert "SUMMARY: Ada likes tea" in last_prompt[0].content
+    assert chat_env.engines["fake:big"].count_tokens(last_prompt) + 20 <= 200
+
+
+async def test_bad_messages(chat_env: ChatEnv) -> None:
+    ada = chat_env.user("ada")
+    with pytest.raises(InvalidInput, match="empty"):
+        await chat_env.chat.reply(ada, ChatRequest(text="   "))
+    chat_env.context_length["fake:big"] = 100
+    with pytest.raises(PayloadTooLarge, match="whole context is 100"):
+        await chat_env.chat.reply(ada, ChatRequest(text="word " * 500))
+    with pytest.raises(PayloadTooLarge, match="limit"):
+        await chat_env.chat.reply(ada, ChatRequest(text="x" * 40_000))
+    assert chat_env.chat.conversations(ada) == []
+
+
+async def test_missing_models_name_the_pull_command(chat_env: ChatEnv) -> None:
+    ada = chat_env.user("ada")
+    with pytest.raises(ModelNotInstalled, match="assistant models pull nope:1"):
+        await chat_env.chat.reply(ada, ChatRequest(text="hi", model="nope:1"))
+    chat_env.catalogue.models.clear()
+    with pytest.raises(ModelNotInstalled, match="assistant models pull"):
+        await chat_env.chat.reply(ada, ChatRequest(text="hi"))
+    with pytest.raises(ModelNotInstalled, match="moondream2"):
+        await chat_env.chat.reply(ada, ChatRequest(text="what is this?", images=(b"png",)))
+
+
+async def test_stopping_early_cancels_within_a_token_and_keeps_the_partial_reply(
+    chat_env: ChatEnv,
+) -> None:
+    chat_env.replies["fake:big"] = lambda messages: " ".join(f"w{i}" for i in range(200))
+    ada = chat_env.user("ada")
+    stream = chat_env.chat.stream(ada, ChatRequest(text="talk a lot"))
+    started = await anext(stream)
+    assert isinstance(started, TurnStarted)
+    for _ in range(3):
+        assert isinstance(await anext(stream), TurnDelta)
+    await stream.aclose()
+    engine = chat_env.engines["fake:big"]
+    assert engine.generated_after_cancel <= 1
+    history = chat_env.chat.history(ada, started.conversation_id)
+    assert history[0].role == "assistant"
+    assert history[0].finish_reason == "cancelled"
+    assert history[0].content.startswith("w0 w1 w2")
+    assert len(history[0].content.split()) < 200
+    # The model is free again: the next turn runs at once.
+    chat_env.replies["fake:big"] = lambda messages: "done"
+    await asyncio.wait_for(
+        chat_env.chat.reply(
+            ada, ChatRequest(text="again", conversation_id=started.conversation_id)
+        ),
+        5,
+    )
+
+
+async def test_conversations_listing_paging_and_deletion(chat_env: ChatEnv) -> None:
+    ada = chat_env.user("ada")
+    ids = []
+    for i in range(3):
+        _, done = await chat_env.chat.reply(ada, ChatRequest(text=f"topic {i}"))
+        ids.append(done.conversation_id)
+    listed = chat_env.chat.conversations(ada, limit=2)
+    assert [c.id for c in listed] == [ids[2], ids[1]]
+    assert [c.id for c in chat_env.chat.conversations(ada, limit=2, before=listed[-1].id)] == [
+        ids[0]
+    ]
+    cid = ids[0]
+    for i in range(3):
+        await chat_env.chat.reply(ada, ChatRequest(text=f"more {i}", conversation_id=cid))
+    page = chat_env.chat.history(ada, cid, limit=3)
+    assert [m.content for m in page] == ["You said: more 2", "more 2", "You said: more 1"]
+    older = chat_env.chat.history(ada, cid, limit=3, before=page[-1].id)
+    assert [m.content for m in older] == ["more 1", "You said: more 0", "more 0"]
+    renamed = chat_env.chat.rename(ada, cid, "  My   topic ")
+    assert renamed.title == "My topic"
+    assert chat_env.chat.delete_conversation(ada, cid) == 8
+    with pytest.raises(NotFound):
+        chat_env.chat.history(ada, cid)
+    assert chat_env.chat.delete_all(ada) == (2, 4)
+    assert chat_env.chat.conversations(ada) == []
+
+
+async def test_many_users_at_once_share_the_model_fairly(chat_env: ChatEnv) -> None:
+    users = [chat_env.user(f"user{i}") for i in range(5)]
+    results = await asyncio.gather(
+        *(chat_env.chat.reply(u, ChatRequest(text=f"hello from {u}")) for u in users)
+    )
+    for user, (_, done) in zip(users, results, strict=True):
+        assert done.text == f"You said: hello from {user}"
+
+
+async def test_routing_uses_preferences_and_candidates(chat_env: ChatEnv) -> None:
+    ada = chat_env.user("ada")
+    chat_env.services.profile.patch_preferences(ada, {"preferred_model": "fake:small"})
+    started, _ = await chat_env.chat.reply(ada, ChatRequest(text="Tell me something?"))
+    assert (started.model, started.route_reason) == ("fake:small", "your preferred model")
+    chat_env.catalogue.models["vision:1"] = (Capability.VLM, 1000)
+    assert {c.id for c in chat_env.chat.candidates() if c.vision} == {"vision:1"}
