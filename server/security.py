@@ -62,9 +62,7 @@ class BearerAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         try:
             credential = credential_of(connection)
             if credential is None:
-                raise Unauthorized(
-                    "Sign in first: send 'Authorization: Bearer <token or API key>'"
-                )
+                raise Unauthorized("Sign in first: send 'Authorization: Bearer <token or API key>'")
             services = connection.app.state.services
             principal = await anyio.to_thread.run_sync(services.auth.authenticate, credential)
         except Unauthorized as exc:
