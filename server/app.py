@@ -20,6 +20,8 @@ from server.controllers.auth import AuthController
 from server.controllers.chat import ChatController
 from server.controllers.health import HealthController
 from server.controllers.models import ModelsController
+from server.controllers.ollama import OllamaController
+from server.controllers.openai import OpenAIController
 from server.controllers.profile import ProfileController
 from server.deps import DEPENDENCIES
 from server.docs import docs_router, openapi_config
@@ -83,6 +85,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             ProfileController,
             ChatController,
             ModelsController,
+            OpenAIController,
+            OllamaController,
             docs_router(),
         ],
         lifespan=[lifespan],

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -95,7 +96,7 @@ class ChatService:
 
     # Turns ------------------------------------------------------------------------
 
-    async def stream(self, user_id: str, request: ChatRequest) -> AsyncIterator[TurnEvent]:
+    async def stream(self, user_id: str, request: ChatRequest) -> AsyncGenerator[TurnEvent, None]:
         """One turn: a TurnStarted, TurnDeltas as the model writes, a TurnDone.
 
         Errors before TurnStarted (bad input, unknown conversation, missing model, full
@@ -121,14 +122,19 @@ class ChatService:
             final: ChatDelta | None = None
             interrupted = "cancelled"
             try:
-                async for delta in self.generate(model, prepared.messages, request.options):
-                    if delta.finish_reason is not None:
-                        final = delta
-                    if delta.text:
-                        if first_token is None:
-                            first_token = time.perf_counter() - started
-                        parts.append(delta.text)
-                        yield TurnDelta(delta.text)
+                # aclosing: a caller that stops at a yield closes the engine stream
+                # before the model lock is released.
+                async with contextlib.aclosing(
+                    self.generate(model, prepared.messages, request.options)
+                ) as deltas:
+                    async for delta in deltas:
+                        if delta.finish_reason is not None:
+                            final = delta
+                        if delta.text:
+                            if first_token is None:
+                                first_token = time.perf_counter() - started
+                            parts.append(delta.text)
+                            yield TurnDelta(delta.text)
             except Exception:
                 interrupted = "error"
                 raise
@@ -168,7 +174,7 @@ class ChatService:
         model_id: str | None,
         messages: Sequence[ChatMessage],
         options: GenerationOptions,
-    ) -> AsyncIterator[ChatDelta]:
+    ) -> AsyncGenerator[ChatDelta, None]:
         """Stateless generation over caller-supplied messages (OpenAI and Ollama APIs).
 
         Nothing is stored except usage; ``model_id`` None picks the default chat model.
@@ -182,10 +188,11 @@ class ChatService:
         async with self.manager.use(chosen.model) as model:  # type: ignore[arg-type]
             final: ChatDelta | None = None
             try:
-                async for delta in self.generate(model, messages, options):
-                    if delta.finish_reason is not None:
-                        final = delta
-                    yield delta
+                async with contextlib.aclosing(self.generate(model, messages, options)) as deltas:
+                    async for delta in deltas:
+                        if delta.finish_reason is not None:
+                            final = delta
+                        yield delta
             finally:
                 usage = final.usage if final is not None else None
                 counts = {
@@ -197,7 +204,7 @@ class ChatService:
 
     async def generate(
         self, model: ChatModel, messages: Sequence[ChatMessage], options: GenerationOptions
-    ) -> AsyncIterator[ChatDelta]:
+    ) -> AsyncGenerator[ChatDelta, None]:
         """Run a blocking engine stream in a worker thread and yield its deltas here.
 
         Closing this iterator sets the engine's cancel flag; it returns only once the

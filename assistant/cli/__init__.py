@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from assistant.cli import audio as audio_cmd
+from assistant.cli import chat as chat_cmd
 from assistant.cli import config as config_cmd
 from assistant.cli import db as db_cmd
 from assistant.cli import models as models_cmd
@@ -25,11 +27,13 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("serve")(serve_cmd.serve)
+app.command("chat")(chat_cmd.chat)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(users_cmd.auth_app, name="auth")
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(audio_cmd.app, name="audio")
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
 
 import anyio
@@ -52,7 +52,7 @@ def _problem(exc: Exception, path: str, request_id: str) -> dict[str, Any]:
 
 
 async def _sse_body(
-    first: TurnEvent, events: AsyncIterator[TurnEvent], path: str, request_id: str
+    first: TurnEvent, events: AsyncGenerator[TurnEvent, None], path: str, request_id: str
 ) -> AsyncIterator[bytes]:
     try:
         yield sse(*event_payload(first))
@@ -61,7 +61,7 @@ async def _sse_body(
     except Exception as exc:  # the stream has begun: the error becomes an event
         yield sse("error", _problem(exc, path, request_id))
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
 
 
 class ChatController(Controller):
@@ -316,7 +316,7 @@ class _WebSocketTurns:
         except Exception as exc:
             await self._error(exc)
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
 
     async def _cancel(self) -> bool:
         task, self.current = self.current, None
