@@ -1,0 +1,203 @@
+"""The in-memory microphone and speaker, and the stop signal every speaker shares."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from assistant.errors import HardwareUnavailable
+from hal.audio import AudioChunk, Microphone, Speaker
+from hal.audio.fake import FakeMicrophone, FakeSpeaker
+from hal.audio.playback import Playback, StopSignal, next_or_stop, race_stop, stoppable_sleep
+
+
+class FakeClock:
+    """Time that only moves when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+def chunk(index: int, samples: int = 320) -> AudioChunk:
+    return AudioChunk(bytes([index % 256]) * (2 * samples), 16_000, timestamp=index * 0.02)
+
+
+async def source(chunks: list[AudioChunk], delay: float = 0.0) -> AsyncIterator[AudioChunk]:
+    for item in chunks:
+        if delay:
+            await asyncio.sleep(delay)
+        yield item
+
+
+def test_fakes_satisfy_the_protocols() -> None:
+    microphone: Microphone = FakeMicrophone([])
+    speaker: Speaker = FakeSpeaker()
+    assert microphone.rate == 16_000 and speaker.name == "fake speaker"
+
+
+async def test_fake_microphone_hands_out_its_chunks_and_records_them() -> None:
+    chunks = [chunk(i) for i in range(5)]
+    microphone = FakeMicrophone(chunks)
+    received = [item async for item in microphone.chunks()]
+    assert received == chunks == microphone.delivered
+    assert microphone.iterations == 1
+
+
+async def test_fake_microphone_paces_chunks_with_an_injected_clock() -> None:
+    clock = FakeClock()
+    microphone = FakeMicrophone([chunk(i) for i in range(4)], realtime=True, sleep=clock.sleep)
+    async for _ in microphone.chunks():
+        pass
+    assert clock.now == pytest.approx(0.08)
+
+
+async def test_fake_microphone_held_open_ends_on_close() -> None:
+    microphone = FakeMicrophone([chunk(0)], hold_open=True)
+    received: list[AudioChunk] = []
+
+    async def consume() -> None:
+        async for item in microphone.chunks():
+            received.append(item)
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.01)
+    assert not task.done() and len(received) == 1
+    await microphone.close()
+    await asyncio.wait_for(task, 1.0)
+    assert microphone.closed
+
+
+async def test_fake_microphone_can_be_unplugged() -> None:
+    microphone = FakeMicrophone([chunk(i) for i in range(5)], fail_after=2)
+    received = []
+    with pytest.raises(HardwareUnavailable, match="unplugged"):
+        async for item in microphone.chunks():
+            received.append(item)
+    assert len(received) == 2
+
+
+async def test_fake_speaker_keeps_every_chunk_and_every_playback() -> None:
+    speaker = FakeSpeaker()
+    first, second = [chunk(i) for i in range(3)], [chunk(i) for i in range(3, 5)]
+    assert await speaker.play(source(first)) is True
+    assert await speaker.play(source(second)) is True
+    assert speaker.chunks == first + second
+    assert [p.chunks for p in speaker.playbacks] == [first, second]
+    assert [p.completed for p in speaker.playbacks] == [True, True]
+    assert speaker.audio == b"".join(c.audio for c in first + second)
+    assert speaker.records() == [
+        Playback(0.0, pytest.approx(0.06), 3, True),  # type: ignore[arg-type]
+        Playback(pytest.approx(0.06), pytest.approx(0.1), 2, True),  # type: ignore[arg-type]
+    ]
+
+
+async def test_fake_speaker_simulates_slow_playback_with_an_injected_sleep() -> None:
+    clock = FakeClock()
+    speaker = FakeSpeaker(realtime=True, speed=2.0, sleep=clock.sleep)
+    assert await speaker.play(source([chunk(i) for i in range(5)]))
+    assert clock.now == pytest.approx(0.2)  # 100 ms of audio, twice as slow
+
+
+async def test_stop_cuts_a_real_time_playback_at_once() -> None:
+    speaker = FakeSpeaker(realtime=True)
+    playing = asyncio.create_task(speaker.play(source([chunk(i, 16_000) for i in range(5)])))
+    await asyncio.sleep(0.05)
+    assert speaker.playing
+    started = time.perf_counter()
+    speaker.stop()
+    assert await asyncio.wait_for(playing, 0.5) is False
+    assert time.perf_counter() - started < 0.05
+    assert speaker.playbacks[-1].completed is False
+    assert len(speaker.playbacks[-1].chunks) == 1  # five one-second chunks: stopped in the first
+    assert speaker.stop_calls == 1
+
+
+async def test_stop_while_waiting_for_the_next_chunk() -> None:
+    speaker = FakeSpeaker()
+    closed = asyncio.Event()
+
+    async def slow_tts() -> AsyncIterator[AudioChunk]:
+        try:
+            yield chunk(0)
+            await asyncio.sleep(10)  # the next sentence takes a long time
+            yield chunk(1)
+        finally:
+            closed.set()
+
+    playing = asyncio.create_task(speaker.play(slow_tts()))
+    await asyncio.sleep(0.02)
+    speaker.stop()
+    assert await asyncio.wait_for(playing, 0.5) is False
+    assert speaker.chunks == [chunk(0)]
+    await asyncio.wait_for(closed.wait(), 0.5)  # the source was closed, not left hanging
+
+
+async def test_stop_from_another_thread() -> None:
+    speaker = FakeSpeaker(realtime=True)
+    playing = asyncio.create_task(speaker.play(source([chunk(0, 160_000)])))
+    await asyncio.sleep(0.02)
+    threading.Thread(target=speaker.stop).start()
+    assert await asyncio.wait_for(playing, 0.5) is False
+
+
+async def test_stop_between_playbacks_does_not_cancel_the_next_one() -> None:
+    speaker = FakeSpeaker()
+    speaker.stop()
+    assert await speaker.play(source([chunk(0)])) is True
+
+
+async def test_an_empty_playback_completes() -> None:
+    speaker = FakeSpeaker()
+    assert await speaker.play(source([])) is True
+    assert speaker.playbacks[0].chunks == []
+
+
+async def test_fake_speaker_failure_is_raised() -> None:
+    speaker = FakeSpeaker(fail_with=HardwareUnavailable("speaker gone"))
+    with pytest.raises(HardwareUnavailable):
+        await speaker.play(source([chunk(0)]))
+    await speaker.close()
+    assert speaker.closed
+
+
+async def test_race_stop_returns_the_result_or_gives_up() -> None:
+    stop = StopSignal()
+    stop.arm()
+    assert await race_stop(asyncio.sleep(0, result=5), stop) == (True, 5)
+    stop.set()
+    assert await race_stop(asyncio.sleep(10), stop) == (False, None)
+
+
+async def test_race_stop_passes_errors_on() -> None:
+    stop = StopSignal()
+    stop.arm()
+
+    async def broken() -> None:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await race_stop(broken(), stop)
+
+
+async def test_next_or_stop_and_stoppable_sleep() -> None:
+    stop = StopSignal()
+    stop.arm()
+    iterator = aiter(source([chunk(0)]))
+    assert await next_or_stop(iterator, stop) == (True, chunk(0))
+    assert await next_or_stop(iterator, stop) == (True, None)
+    clock = FakeClock()
+    assert await stoppable_sleep(1.5, stop, clock.sleep) is True
+    asyncio.get_running_loop().call_later(0.01, stop.set)
+    started = time.perf_counter()
+    assert await stoppable_sleep(5.0, stop) is False
+    assert time.perf_counter() - started < 0.5
