@@ -7,6 +7,7 @@ edge (``raise BackendError(...) from exc``). The server maps the tree to RFC 945
 
     AssistantError
     ├── InvalidInput            bad values from a caller (names the field)
+    │   ├── UnreadableMedia     audio or an image that cannot be decoded at all
     │   └── PayloadTooLarge     a body, file or message over a limit
     ├── Unauthorized            no or bad credentials
     ├── Forbidden               authenticated, but not allowed
@@ -49,6 +50,13 @@ class InvalidInput(AssistantError):
     def __init__(self, detail: str, *, field: str | None = None, **fields: Any) -> None:
         super().__init__(detail, field=field, **fields)
         self.field = field
+
+
+class UnreadableMedia(InvalidInput):
+    """An upload that is empty, corrupt, truncated or in no format we read."""
+
+    code = "unreadable-media"
+    title = "Unreadable media"
 
 
 class PayloadTooLarge(InvalidInput):

@@ -13,6 +13,7 @@ from assistant.profile import ProfileService
 from assistant.settings import Settings
 from assistant.store import Database
 from assistant.store.blobs import BlobStore
+from assistant.voice.service import VoiceDefaults, VoiceService
 from runtime.convert import CONVERTERS
 from runtime.download import Downloader
 from runtime.engines import Capability
@@ -37,6 +38,7 @@ class Services:
     models: ModelStore
     manager: ModelManager
     chat: ChatService
+    voice: VoiceService
     closed: bool = field(default=False)
 
     def close(self) -> None:
@@ -105,6 +107,32 @@ def build_services(
         models=models,
         manager=manager,
         chat=build_chat(settings, db, manager, models, profile, clock),
+        voice=build_voice(settings, manager, models, profile),
+    )
+
+
+def build_voice(
+    settings: Settings, manager: ModelManager, models: ModelStore, profile: ProfileService
+) -> VoiceService:
+    """The voice service with its default models from settings and the active profile."""
+    voice = settings.voice
+    manifest, active = models.manifest, settings.models.profile
+
+    def default(configured: str | None, capability: Capability) -> str | None:
+        return configured or manifest.default_for(active, capability)
+
+    return VoiceService(
+        manager,
+        models,
+        profile,
+        VoiceDefaults(
+            stt=default(voice.stt_model, Capability.STT),
+            tts=default(voice.tts_model, Capability.TTS),
+            vad=default(voice.vad_model, Capability.VAD),
+            wake=default(voice.wake_model, Capability.WAKE),
+            max_upload_seconds=voice.max_upload_seconds,
+            max_synthesis_chars=voice.max_synthesis_chars,
+        ),
     )
 
 

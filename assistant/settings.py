@@ -140,6 +140,29 @@ class ChatSettings(BaseModel):
     """Tokens a summary may take."""
 
 
+class VoiceSettings(BaseModel):
+    """Speech in and out, and the wake-and-talk loop."""
+
+    model_config = {"extra": "forbid"}
+
+    stt_model: str | None = None
+    """Speech-to-text model; default: the active profile's."""
+    tts_model: str | None = None
+    """Voice used when the user chose none; default: the active profile's."""
+    vad_model: str | None = None
+    """Voice activity detector; default: the active profile's."""
+    wake_model: str | None = None
+    """Wake-word model; default: the active profile's."""
+    input_device: str | None = None
+    """Microphone (name substring or index) for ``assistant talk``; default: the system's."""
+    output_device: str | None = None
+    """Speaker for ``assistant talk``; default: the system's."""
+    max_upload_seconds: float = Field(default=600.0, gt=0)
+    """Longest audio accepted for transcription."""
+    max_synthesis_chars: int = Field(default=5000, ge=1)
+    """Longest text accepted for synthesis."""
+
+
 class SyncSettings(BaseModel):
     """Optional bridge to a cloud profile service."""
 
@@ -170,6 +193,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
 
     @classmethod

@@ -22,7 +22,9 @@ from server.controllers.health import HealthController
 from server.controllers.models import ModelsController
 from server.controllers.ollama import OllamaController
 from server.controllers.openai import OpenAIController
+from server.controllers.openai_audio import OpenAIAudioController
 from server.controllers.profile import ProfileController
+from server.controllers.voice import VoiceController
 from server.deps import DEPENDENCIES
 from server.docs import docs_router, openapi_config
 from server.problems import EXCEPTION_HANDLERS
@@ -84,8 +86,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             AuthController,
             ProfileController,
             ChatController,
+            VoiceController,
             ModelsController,
             OpenAIController,
+            OpenAIAudioController,
             OllamaController,
             docs_router(),
         ],

@@ -13,11 +13,13 @@ from assistant.chat.service import ChatService
 from assistant.errors import Unauthorized
 from assistant.profile import ProfileService
 from assistant.services import Services
+from assistant.voice.service import VoiceService
 
 ServicesDep = NamedDependency[Services]
 AuthDep = NamedDependency[AuthService]
 ProfileDep = NamedDependency[ProfileService]
 ChatDep = NamedDependency[ChatService]
+VoiceDep = NamedDependency[VoiceService]
 PrincipalDep = NamedDependency[Principal]
 
 
@@ -37,6 +39,10 @@ def _chat(state: State) -> ChatService:
     return _services(state).chat
 
 
+def _voice(state: State) -> VoiceService:
+    return _services(state).voice
+
+
 def _principal(request: Request[Any, Any, Any]) -> Principal:
     user = request.scope.get("user")
     if not isinstance(user, Principal):
@@ -49,5 +55,6 @@ DEPENDENCIES: dict[str, Provide] = {
     "auth": Provide(_auth, sync_to_thread=False),
     "profile": Provide(_profile, sync_to_thread=False),
     "chat": Provide(_chat, sync_to_thread=False),
+    "voice": Provide(_voice, sync_to_thread=False),
     "principal": Provide(_principal, sync_to_thread=False),
 }

@@ -21,6 +21,7 @@ TYPE_PREFIX = "urn:edge-assistant:problem:"
 
 STATUS: dict[type[errors.AssistantError], int] = {
     errors.PayloadTooLarge: 413,
+    errors.UnreadableMedia: 400,
     errors.InvalidInput: 422,
     errors.Unauthorized: 401,
     errors.Forbidden: 403,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
@@ -36,6 +37,12 @@ def model_dir() -> Callable[[str], Path]:
         return path
 
     return resolve
+
+
+def real_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """A fresh data directory sharing the real model store (filled by scripts/test)."""
+    models = {"dir": Settings.load().models_dir, **overrides.pop("models", {})}
+    return Settings.load(data_dir=tmp_path / "data", models=models, **overrides)
 
 
 @pytest.fixture

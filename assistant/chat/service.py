@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from assistant.chat import store
 from assistant.chat.context import (
@@ -34,6 +33,7 @@ from assistant.clock import Clock, new_id, system_clock, to_ms
 from assistant.errors import InvalidInput, ModelNotInstalled, NotFound, PayloadTooLarge
 from assistant.profile import ProfileService, UsageMetric
 from assistant.store import Database
+from assistant.streaming import iterate_in_thread
 from runtime.engines import Capability
 from runtime.llm.base import ChatDelta, ChatMessage, ChatModel, GenerationOptions
 from runtime.manager import ModelManager
@@ -211,28 +211,11 @@ class ChatService:
         worker has stopped (within one token), so the model is free when the caller's
         lock on it is released.
         """
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[ChatDelta | BaseException | None] = asyncio.Queue()
-        cancel = threading.Event()
-
-        def work() -> None:
-            try:
-                for delta in model.stream(messages, options, cancel):
-                    loop.call_soon_threadsafe(queue.put_nowait, delta)
-            except BaseException as exc:  # handed to the event loop side, raised there
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, None)
-
-        worker = loop.run_in_executor(None, work)
-        try:
-            while (item := await queue.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            cancel.set()
-            await _wait_for(worker)
+        async with contextlib.aclosing(
+            iterate_in_thread(lambda cancel: model.stream(messages, options, cancel))
+        ) as deltas:
+            async for delta in deltas:
+                yield delta
 
     # Conversations ----------------------------------------------------------------
 
@@ -585,15 +568,3 @@ class ChatService:
             )
 
         return done
-
-
-async def _wait_for(worker: asyncio.Future[Any]) -> None:
-    """Wait for a worker even if this task is being cancelled, then re-raise that."""
-    cancelled = False
-    while not worker.done():
-        try:
-            await asyncio.shield(worker)
-        except asyncio.CancelledError:
-            cancelled = True
-    if cancelled:
-        raise asyncio.CancelledError

@@ -7,7 +7,8 @@ bytes and only these demuxers are ever used, so an upload can never make FFmpeg 
 playlist, a device or another file. Whatever the input, the result is one
 :class:`AudioChunk` in the requested rate and channels (16 kHz mono 16-bit by default).
 
-Failures are ``InvalidInput`` with ``field="audio"`` and a message a user can act on;
+Decoding failures are ``UnreadableMedia`` (an ``InvalidInput``) with ``field="audio"``
+and a message a user can act on;
 audio longer than ``max_seconds`` is ``PayloadTooLarge``, detected while decoding, so a
 long file costs no more than ``max_seconds`` of decoding. A file cut short decodes to
 the audio it holds; one cut inside its header holds none and is refused.
@@ -32,7 +33,7 @@ from typing import Any, Literal, Protocol, get_args
 import numpy as np
 import numpy.typing as npt
 
-from assistant.errors import BackendError, InvalidInput, PayloadTooLarge
+from assistant.errors import BackendError, InvalidInput, PayloadTooLarge, UnreadableMedia
 from hal.audio.chunk import AudioChunk
 from hal.audio.convert import (
     ChunkConverter,
@@ -133,16 +134,16 @@ def decode(
 ) -> AudioChunk:
     """Decode an uploaded audio file to one 16-bit chunk at ``rate`` with ``channels``.
 
-    Raises ``InvalidInput`` (field ``audio``) for empty, unrecognised, corrupt or
+    Raises ``UnreadableMedia`` (field ``audio``) for empty, unrecognised, corrupt or
     sample-less input, and ``PayloadTooLarge`` for audio over ``limits.max_seconds``.
     Silent audio is valid: check it with ``convert.is_silent`` where speech is expected.
     """
     limits = limits or DecodeLimits()
     if not data:
-        raise InvalidInput("audio is empty (0 bytes)", field="audio")
+        raise UnreadableMedia("audio is empty (0 bytes)", field="audio")
     container = sniff_container(data)
     if container is None:
-        raise InvalidInput(
+        raise UnreadableMedia(
             "audio is not in a supported format (WAV, FLAC, Ogg/Opus, MP3, M4A/AAC, WebM)",
             field="audio",
         )
@@ -170,7 +171,9 @@ def _check_duration(seconds: float, limits: DecodeLimits) -> None:
 
 def _finish(frames: Samples, source_rate: int, rate: int, channels: int) -> AudioChunk:
     if len(frames) == 0:
-        raise InvalidInput("audio holds no samples (empty or cut off in its header)", field="audio")
+        raise UnreadableMedia(
+            "audio holds no samples (empty or cut off in its header)", field="audio"
+        )
     frames = mix_channels(frames, channels)
     if source_rate != rate:
         frames = resample(frames, source_rate, rate)
@@ -233,7 +236,7 @@ class _AvDecoder:
         stream = container.streams.audio[0]
         for packet in container.demux(stream):
             if time.monotonic() > self.deadline:
-                raise InvalidInput(
+                raise UnreadableMedia(
                     f"audio took longer than {self.limits.timeout_seconds:g} s to decode",
                     field="audio",
                 )
@@ -262,7 +265,7 @@ def _decode_av(
 ) -> tuple[Samples, int]:
     """Float samples ``(frames, channels)`` and their rate."""
     av = _load_av()
-    bad = InvalidInput(
+    bad = UnreadableMedia(
         f"audio could not be decoded: not a valid {container_format} file, or corrupt",
         field="audio",
     )
@@ -273,7 +276,7 @@ def _decode_av(
     decoder = _AvDecoder(av, limits, deadline)
     with container:
         if not container.streams.audio:
-            raise InvalidInput("the file holds no audio track", field="audio")
+            raise UnreadableMedia("the file holds no audio track", field="audio")
         try:
             decoder.run(container)
         except av.error.FFmpegError as exc:

@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from assistant.errors import HardwareUnavailable, InvalidInput
+from assistant.errors import HardwareUnavailable, InvalidInput, UnreadableMedia
 from hal.audio.chunk import AudioChunk
 from hal.audio.convert import (
     ChunkConverter,
@@ -71,7 +71,7 @@ class WavAudio:
 
 
 def _invalid(message: str) -> InvalidInput:
-    return InvalidInput(message, field="audio")
+    return UnreadableMedia(message, field="audio")
 
 
 def parse_wav(data: bytes) -> WavAudio:

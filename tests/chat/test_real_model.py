@@ -11,9 +11,8 @@ from litestar.testing import TestClient
 
 from assistant.auth import PasswordHasher
 from assistant.services import Services, build_services
-from assistant.settings import Settings
 from server.app import create_app
-from tests.conftest import Accounts
+from tests.conftest import Accounts, real_settings
 
 pytestmark = pytest.mark.real_model
 QWEN = "qwen2.5-coder:0.5b-q4"
@@ -21,8 +20,7 @@ QWEN = "qwen2.5-coder:0.5b-q4"
 
 def real_services(tmp_path: Path, **model_settings: Any) -> Services:
     """Fresh database, the shared model store (installed by scripts/test)."""
-    store = Settings.load().models_dir
-    settings = Settings.load(data_dir=tmp_path / "data", models={"dir": store, **model_settings})
+    settings = real_settings(tmp_path, models=model_settings)
     return build_services(settings, hasher=PasswordHasher.fast_for_tests())
 
 
@@ -90,6 +88,7 @@ def test_a_long_conversation_is_summarised_and_flagged(tmp_path: Path, model_dir
             f"/api/v1/chat/history?conversation_id={conversation_id}&limit=200", headers=ada
         ).json()["messages"]
         assert len(history) == 2 * len(facts)  # nothing deleted, only summarised
+        assert conversation_id is not None
         conversation = services.chat.conversation(
             client.get("/api/v1/auth/me", headers=ada).json()["id"], conversation_id
         )

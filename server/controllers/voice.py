@@ -1,0 +1,108 @@
+"""``/api/v1/voice``: transcription and streamed speech synthesis."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, post
+from litestar.params import JSONBody, Parameter
+from litestar.response import Stream
+from litestar.status_codes import HTTP_200_OK
+from pydantic import ValidationError
+
+from assistant.errors import InvalidInput
+from assistant.profile.service import validation_message
+from assistant.settings import Settings
+from assistant.voice.subtitles import to_srt, to_vtt
+from runtime.stt.base import TranscribeOptions
+from server.deps import PrincipalDep, VoiceDep
+from server.problems import problems
+from server.schemas.voice import SynthesizeIn, TranscribeParams, TranscriptionOut
+from server.uploads import UPLOAD_HARD_LIMIT, read_upload
+
+
+def parse_params(query: dict[str, Any], form: dict[str, str]) -> TranscribeParams:
+    """Transcription options from the query string and form fields (form wins)."""
+    values = {k: v for k, v in {**query, **form}.items() if k != "file" and v not in (None, "")}
+    try:
+        return TranscribeParams.model_validate(values)
+    except ValidationError as exc:
+        field, message = validation_message(exc)
+        raise InvalidInput(message, field=field) from exc
+
+
+class VoiceController(Controller):
+    """Speech in and out for the signed-in user."""
+
+    path = "/api/v1/voice"
+    tags = ["voice"]
+
+    @post(
+        "/transcribe",
+        status_code=HTTP_200_OK,
+        request_max_body_size=UPLOAD_HARD_LIMIT,
+        responses=problems(400, 401, 413, 422, 503),
+        summary="Transcribe audio",
+    )
+    async def transcribe(
+        self,
+        request: Request[Any, Any, Any],
+        voice: VoiceDep,
+        principal: PrincipalDep,
+        language: Annotated[str | None, Parameter(description="ISO 639-1; default: detect")] = None,
+        model: Annotated[str | None, Parameter(description="Speech-to-text model")] = None,
+        initial_prompt: Annotated[str | None, Parameter(description="Priming text")] = None,
+        timestamps: Annotated[bool, Parameter(description="Include timed segments")] = True,
+        format: Annotated[str, Parameter(description="json, text, srt or vtt")] = "json",
+    ) -> Response[Any]:
+        """Send a multipart form with the audio as ``file`` (options as fields or query
+        parameters), or the raw file as the body. WAV, FLAC, Ogg/Opus, MP3, M4A and WebM
+        are decoded to 16 kHz mono. Corrupt, empty or silent audio answers 400 or 422,
+        audio over the length or size limit 413."""
+        settings: Settings = request.app.state.settings
+        data, form = await read_upload(request, settings.server.max_upload_bytes)
+        params = parse_params(
+            {
+                "language": language,
+                "model": model,
+                "initial_prompt": initial_prompt,
+                "timestamps": timestamps,
+                "format": format,
+            },
+            form,
+        )
+        result = await voice.transcribe(
+            principal.user_id,
+            data,
+            TranscribeOptions(language=params.language, initial_prompt=params.initial_prompt),
+            params.model,
+        )
+        segments = result.transcript.segments
+        if params.format == "text":
+            return Response(result.transcript.text, media_type="text/plain")
+        if params.format == "srt":
+            return Response(to_srt(segments), media_type="application/x-subrip")
+        if params.format == "vtt":
+            return Response(to_vtt(segments), media_type="text/vtt")
+        return Response(TranscriptionOut.of(result, timestamps=params.timestamps))
+
+    @post(
+        "/synthesize",
+        status_code=HTTP_200_OK,
+        responses=problems(400, 401, 413, 422, 503),
+        summary="Speak text (streamed audio)",
+    )
+    async def synthesize(
+        self, data: JSONBody[SynthesizeIn], voice: VoiceDep, principal: PrincipalDep
+    ) -> Stream:
+        """The audio streams as it is made: the first sentence plays before the last is
+        synthesised. Headers carry the voice (``X-Voice``) and the sample rate
+        (``X-Sample-Rate``). WAV is streamed with an open-ended header."""
+        speech = await voice.speech(
+            principal.user_id, data.text, voice=data.voice, rate=data.rate, audio_format=data.format
+        )
+        return Stream(
+            speech.chunks,
+            media_type=speech.content_type,
+            headers={"X-Voice": speech.voice, "X-Sample-Rate": str(speech.rate)},
+        )

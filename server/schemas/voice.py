@@ -1,0 +1,82 @@
+"""Bodies of ``/api/v1/voice``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.voice.service import Transcription
+
+TranscriptFormat = Literal["json", "text", "srt", "vtt"]
+
+
+class TranscribeParams(BaseModel):
+    """Options of a transcription (query parameters, or multipart form fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")] | None = None
+    """ISO 639-1 code; leave out to detect it."""
+    model: Annotated[str, Field(max_length=100)] | None = None
+    """Speech-to-text model; leave out for the default."""
+    initial_prompt: Annotated[str, Field(max_length=1000)] | None = None
+    """Text that primes spelling and vocabulary."""
+    timestamps: bool = True
+    """Include timed segments."""
+    format: TranscriptFormat = "json"
+    """json, text, srt or vtt."""
+
+
+class SegmentOut(msgspec.Struct, kw_only=True):
+    """A timed piece of the transcript."""
+
+    start: float
+    end: float
+    text: str
+
+
+class TranscriptionOut(msgspec.Struct, kw_only=True):
+    """What was said."""
+
+    text: str
+    language: str
+    language_probability: float
+    duration: float
+    """Seconds of audio."""
+    processing_seconds: float
+    model: str
+    segments: list[SegmentOut] | None
+
+    @classmethod
+    def of(cls, result: Transcription, *, timestamps: bool) -> TranscriptionOut:
+        transcript = result.transcript
+        return cls(
+            text=transcript.text,
+            language=transcript.language,
+            language_probability=round(transcript.language_probability, 4),
+            duration=round(transcript.duration, 3),
+            processing_seconds=round(result.processing_seconds, 3),
+            model=result.model,
+            segments=[
+                SegmentOut(start=round(s.start, 2), end=round(s.end, 2), text=s.text.strip())
+                for s in transcript.segments
+            ]
+            if timestamps
+            else None,
+        )
+
+
+class SynthesizeIn(BaseModel):
+    """Text to speak."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, Field(min_length=1, max_length=100_000)]
+    voice: Annotated[str, Field(max_length=100)] | None = None
+    """A voice model id; default: your preference, else the device's."""
+    rate: Annotated[float, Field(ge=0.5, le=2.0)] | None = None
+    """Speaking rate; default: your preference (1.0)."""
+    format: Literal["wav", "pcm", "mp3", "ogg", "opus", "flac"] = "wav"
+    """Audio format of the answer; pcm is raw 16-bit little-endian mono."""
