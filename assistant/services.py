@@ -13,7 +13,7 @@ from assistant.profile import ProfileService
 from assistant.settings import Settings
 from assistant.store import Database
 from assistant.store.blobs import BlobStore
-from assistant.voice.service import VoiceDefaults, VoiceService
+from assistant.voice.service import VoiceDefaults, VoiceLoops, VoiceService
 from runtime.convert import CONVERTERS
 from runtime.download import Downloader
 from runtime.engines import Capability
@@ -39,6 +39,7 @@ class Services:
     manager: ModelManager
     chat: ChatService
     voice: VoiceService
+    loops: VoiceLoops
     closed: bool = field(default=False)
 
     def close(self) -> None:
@@ -99,6 +100,8 @@ def build_services(
     profile = ProfileService(db, BlobStore(settings.blobs_dir), clock)
     models = build_model_store(settings)
     manager = build_manager(settings, models)
+    chat = build_chat(settings, db, manager, models, profile, clock)
+    voice = build_voice(settings, manager, models, profile)
     return Services(
         settings=settings,
         db=db,
@@ -106,8 +109,9 @@ def build_services(
         profile=profile,
         models=models,
         manager=manager,
-        chat=build_chat(settings, db, manager, models, profile, clock),
-        voice=build_voice(settings, manager, models, profile),
+        chat=chat,
+        voice=voice,
+        loops=VoiceLoops(voice, chat),
     )
 
 
@@ -121,6 +125,10 @@ def build_voice(
     def default(configured: str | None, capability: Capability) -> str | None:
         return configured or manifest.default_for(active, capability)
 
+    def languages(model_id: str) -> tuple[str, ...]:
+        entry = manifest.models.get(model_id)
+        return entry.languages if entry else ()
+
     return VoiceService(
         manager,
         models,
@@ -133,6 +141,7 @@ def build_voice(
             max_upload_seconds=voice.max_upload_seconds,
             max_synthesis_chars=voice.max_synthesis_chars,
         ),
+        languages,
     )
 
 

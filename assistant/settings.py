@@ -161,6 +161,30 @@ class VoiceSettings(BaseModel):
     """Longest audio accepted for transcription."""
     max_synthesis_chars: int = Field(default=5000, ge=1)
     """Longest text accepted for synthesis."""
+    silence_seconds: float = Field(default=0.6, gt=0)
+    """Silence that ends a spoken command."""
+    max_utterance_seconds: float = Field(default=15.0, gt=0)
+    """Longest spoken command."""
+    follow_up_seconds: float = Field(default=5.0, ge=0)
+    """After a reply, listen this long without the wake word (0 = off)."""
+    barge_in: Literal["wake", "speech", "off"] = "wake"
+    """What interrupts a spoken reply: the wake word, any speech (headsets only), nothing."""
+    reply_max_tokens: int = Field(default=256, ge=16)
+    """Longest spoken reply, in tokens."""
+
+    def loop_options(
+        self, *, push_to_talk: bool = False, conversation_id: str | None = None
+    ) -> dict[str, Any]:
+        """Keyword arguments for the voice loop's options."""
+        return {
+            "push_to_talk": push_to_talk,
+            "conversation_id": conversation_id,
+            "silence_seconds": self.silence_seconds,
+            "max_utterance_seconds": self.max_utterance_seconds,
+            "follow_up_seconds": self.follow_up_seconds,
+            "barge_in": self.barge_in,
+            "reply_max_tokens": self.reply_max_tokens,
+        }
 
 
 class SyncSettings(BaseModel):

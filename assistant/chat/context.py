@@ -63,7 +63,6 @@ def system_prompt(
         f"Speak with {_TONES[preferences.tone]}. {_VERBOSITY[preferences.verbosity]}",
         f"Reply in {language_name} unless the user writes in another language.",
         f"Use {preferences.units} units.",
-        f"The current local date and time is {when} ({zone_name}).",
     ]
     if profile.display_name:
         lines.append(f"The user's name is {profile.display_name}.")
@@ -74,6 +73,8 @@ def system_prompt(
         )
     if summary:
         lines.append(f"Summary of the earlier conversation: {summary}")
+    # Last, because it changes every minute: everything above stays a cacheable prefix.
+    lines.append(f"The current local date and time is {when} ({zone_name}).")
     return "\n".join(lines)
 
 

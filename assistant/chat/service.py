@@ -286,7 +286,30 @@ class ChatService:
                 return message
         raise NotFound("This conversation has no user message to answer again")
 
+    async def prime(self, user_id: str, *, spoken: bool = False, model: str | None = None) -> None:
+        """Evaluate a new conversation's system prompt now, so the first turn reuses it."""
+        request = ChatRequest(text="Hello?", model=model, source="voice" if spoken else "text")
+        chosen = await asyncio.to_thread(self._route, user_id, request)
+        profile = await asyncio.to_thread(self.profile.get_profile, user_id)
+        stored = await asyncio.to_thread(self.profile.get_preferences, user_id)
+        prompt = system_prompt(profile, stored.preferences, self.clock(), spoken=spoken)
+        messages = [ChatMessage("system", prompt), ChatMessage("user", "Hello?")]
+        assert chosen.model is not None
+        async with (
+            self.manager.use(chosen.model) as engine,
+            contextlib.aclosing(
+                self.generate(engine, messages, GenerationOptions(max_tokens=1))
+            ) as deltas,
+        ):
+            async for _ in deltas:
+                pass
+
     # Models -----------------------------------------------------------------------
+
+    @property
+    def default_model(self) -> str | None:
+        """The chat model used when no request, preference or rule picks another."""
+        return self.rules.default_model
 
     def candidates(self) -> list[Candidate]:
         """Installed chat and vision models."""

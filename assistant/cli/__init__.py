@@ -14,6 +14,7 @@ from assistant.cli import config as config_cmd
 from assistant.cli import db as db_cmd
 from assistant.cli import models as models_cmd
 from assistant.cli import serve as serve_cmd
+from assistant.cli import talk as talk_cmd
 from assistant.cli import users as users_cmd
 from assistant.cli.common import CliState, err_console
 from assistant.errors import AssistantError
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve_cmd.serve)
 app.command("chat")(chat_cmd.chat)
+app.command("talk")(talk_cmd.talk)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(users_cmd.app, name="users")

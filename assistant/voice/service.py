@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import inspect
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
+from assistant.chat.models import ChatRequest, TurnEvent
 from assistant.errors import InvalidInput, ModelNotInstalled, PayloadTooLarge
 from assistant.profile import ProfileService, UsageMetric
 from assistant.streaming import iterate_in_thread
+from assistant.voice.events import PipelineEvent, SttEnd, TtsStart
+from assistant.voice.pipeline import AudioOutput, PipelineSettings, VoicePipeline
 from hal.audio import AudioChunk
 from hal.audio.codecs import DecodeLimits, check_format, decode, stream_encoder
 from hal.audio.convert import is_silent
 from runtime.engines import Capability
+from runtime.llm.base import GenerationOptions
 from runtime.manager import ModelManager
 from runtime.modelstore import InstalledModel
 from runtime.stt.base import SpeechToText, TranscribeOptions, Transcript
@@ -92,11 +98,14 @@ class VoiceService:
         catalogue: InstalledVoices,
         profile: ProfileService,
         defaults: VoiceDefaults,
+        languages: Callable[[str], tuple[str, ...]] = lambda model_id: (),
     ) -> None:
         self.manager = manager
         self.catalogue = catalogue
         self.profile = profile
         self.defaults = defaults
+        self.languages = languages
+        """The languages a model handles (from the manifest), empty when unknown."""
 
     # Choosing models --------------------------------------------------------------
 
@@ -128,6 +137,25 @@ class VoiceService:
             }.get(capability, "?")
             raise ModelNotInstalled(fallback)
         return installed[0]
+
+    def preferred_voice(self, voice_id: str | None) -> str:
+        """The user's chosen voice if it is installed, else the default voice."""
+        if voice_id:
+            installed = {m.id for m in self.catalogue.installed() if m.capability is Capability.TTS}
+            if voice_id in installed:
+                return voice_id
+            log.warning("preferred voice %s is not installed; using the default", voice_id)
+        return self.model_for(Capability.TTS)
+
+    def language_for(self, stt_model: str, preferred: Sequence[str]) -> str | None:
+        """The language to transcribe in: English for English-only models, else the
+        user's first language when the model knows it, else detect."""
+        model = self.catalogue.require(stt_model)
+        languages = self.languages(model.id)
+        if languages == ("en",):
+            return "en"
+        first = preferred[0].split("-")[0] if preferred else None
+        return first if first and (not languages or first in languages) else None
 
     # Transcription ----------------------------------------------------------------
 
@@ -238,3 +266,134 @@ class VoiceService:
             ) as chunks:
                 async for chunk in chunks:
                     yield chunk
+
+
+@dataclass(frozen=True)
+class LoopOptions:
+    """How a wake-and-talk loop listens (from settings, the CLI or a WebSocket client)."""
+
+    push_to_talk: bool = False
+    """Listen when told to (a key, a message) instead of for the wake word."""
+    conversation_id: str | None = None
+    """Continue this conversation (the same memory as text chat)."""
+    silence_seconds: float = 0.6
+    """Silence that ends a command."""
+    max_utterance_seconds: float = 15.0
+    """Longest command."""
+    follow_up_seconds: float = 5.0
+    """After a reply, listen this long without the wake word (0 = off)."""
+    barge_in: Literal["wake", "speech", "off"] = "wake"
+    """What interrupts a reply: the wake word, any speech (use a headset), or nothing."""
+    reply_max_tokens: int = 256
+    """Longest spoken reply."""
+
+
+class VoiceLoops:
+    """Builds voice pipelines on the real engines, for a user (``assistant talk``, WS)."""
+
+    def __init__(self, voice: VoiceService, chat: ChatTurns) -> None:
+        self.voice = voice
+        self.chat = chat
+
+    async def warm_up(self, user_id: str, options: LoopOptions) -> list[str]:
+        """Load the loop's models now, so the first turn does not wait for them."""
+        voice = self.voice
+        preferences = (await asyncio.to_thread(voice.profile.get_preferences, user_id)).preferences
+        wanted = [
+            await asyncio.to_thread(voice.model_for, Capability.VAD),
+            await asyncio.to_thread(voice.model_for, Capability.STT),
+            await asyncio.to_thread(voice.preferred_voice, preferences.voice_id),
+        ]
+        if not options.push_to_talk:
+            wanted.append(await asyncio.to_thread(voice.model_for, Capability.WAKE))
+        for model_id in wanted:
+            await voice.manager.load(model_id)
+        await self.chat.prime(user_id, spoken=True)  # loads the chat model, caches its prompt
+        return wanted
+
+    async def pipeline(
+        self,
+        user_id: str,
+        speaker: AudioOutput,
+        options: LoopOptions,
+        on_event: Callable[[PipelineEvent], Awaitable[None] | None] | None = None,
+    ) -> VoicePipeline:
+        """A pipeline with the user's voice preferences, engines borrowed from the manager."""
+        voice = self.voice
+        preferences = (await asyncio.to_thread(voice.profile.get_preferences, user_id)).preferences
+        stt = await asyncio.to_thread(voice.model_for, Capability.STT)
+        vad = await asyncio.to_thread(voice.model_for, Capability.VAD)
+        tts = await asyncio.to_thread(voice.preferred_voice, preferences.voice_id)
+        wake = None
+        if not options.push_to_talk:
+            wake = await asyncio.to_thread(voice.model_for, Capability.WAKE)
+        language = await asyncio.to_thread(voice.language_for, stt, preferences.preferred_languages)
+        settings = PipelineSettings(
+            push_to_talk=options.push_to_talk,
+            silence_seconds=options.silence_seconds,
+            max_utterance_seconds=options.max_utterance_seconds,
+            follow_up_seconds=options.follow_up_seconds,
+            barge_in_on_wake=options.barge_in == "wake",
+            barge_in_on_speech=options.barge_in == "speech",
+            language=language,
+            voice=SynthesisOptions(rate=preferences.speaking_rate),
+            chat_options=GenerationOptions(max_tokens=options.reply_max_tokens),
+        )
+        manager = voice.manager
+        counted = _UsageCounter(voice.profile, user_id, on_event)
+        return VoicePipeline(
+            vad=lambda: manager.use(vad),
+            stt=lambda: manager.use(stt),
+            tts=lambda: manager.use(tts),
+            wake=(lambda: manager.use(wake)) if wake is not None else None,
+            chat=functools.partial(self.chat.stream, user_id),
+            speaker=speaker,
+            on_event=counted,
+            settings=settings,
+            conversation_id=options.conversation_id,
+        )
+
+
+class ChatTurns(Protocol):
+    """What a voice loop needs of the chat service."""
+
+    async def prime(self, user_id: str, *, spoken: bool = False) -> None:
+        """Load the chat model and evaluate the system prompt ahead of the first turn."""
+        ...
+
+    def stream(self, user_id: str, request: ChatRequest) -> AsyncGenerator[TurnEvent, None]:
+        """One turn's events."""
+        ...
+
+
+class _UsageCounter:
+    """Counts a loop's transcriptions and spoken replies, then passes events on."""
+
+    def __init__(
+        self,
+        profile: ProfileService,
+        user_id: str,
+        forward: Callable[[PipelineEvent], Awaitable[None] | None] | None,
+    ) -> None:
+        self.profile = profile
+        self.user_id = user_id
+        self.forward = forward
+
+    async def __call__(self, event: PipelineEvent) -> None:
+        counts: dict[UsageMetric, int] = {}
+        if isinstance(event, SttEnd):
+            counts = {
+                UsageMetric.TRANSCRIPTIONS: 1,
+                UsageMetric.TRANSCRIBED_SECONDS: round(event.audio_seconds),
+            }
+        elif isinstance(event, TtsStart):
+            counts = {
+                UsageMetric.SYNTHESES: 1,
+                UsageMetric.SYNTHESIZED_CHARACTERS: len(event.text),
+            }
+        if counts:
+            await asyncio.to_thread(self.profile.record_usage, self.user_id, counts)
+        if self.forward is not None:
+            result = self.forward(event)
+            if inspect.isawaitable(result):
+                await result

@@ -60,7 +60,10 @@ class LlamaCppChatParams:
     context_length: int = 4096
     """Tokens of context (prompt plus reply) the KV cache holds."""
     threads: int = 0
-    """CPU threads for decoding and prompt evaluation; 0 picks ``default_threads()``."""
+    """CPU threads for decoding; 0 picks ``default_threads()``."""
+    batch_threads: int = 0
+    """CPU threads for prompt evaluation; 0 = every core (prompts come in short bursts
+    that gain from all of them, unlike the long decode)."""
     batch_size: int = 512
     """Prompt tokens evaluated per llama_decode call."""
     gpu_layers: int = 0
@@ -75,7 +78,7 @@ class LlamaCppChatParams:
     def __post_init__(self) -> None:
         if self.context_length < 64:
             raise ValueError("context_length must be at least 64")
-        if self.threads < 0:
+        if self.threads < 0 or self.batch_threads < 0:
             raise ValueError("threads must be 0 (automatic) or positive")
         if self.batch_size < 1:
             raise ValueError("batch_size must be positive")
@@ -222,6 +225,7 @@ class LlamaCppChatModel:
         import llama_cpp
 
         threads = parsed.threads or default_threads(os.cpu_count())
+        batch_threads = parsed.batch_threads or os.cpu_count() or threads
         try:
             llama = llama_cpp.Llama(
                 model_path=str(path),
@@ -229,7 +233,7 @@ class LlamaCppChatModel:
                 n_batch=parsed.batch_size,
                 n_ubatch=parsed.batch_size,
                 n_threads=threads,
-                n_threads_batch=threads,
+                n_threads_batch=batch_threads,
                 n_gpu_layers=parsed.gpu_layers,
                 flash_attn=parsed.flash_attention,
                 seed=parsed.seed if parsed.seed is not None else _DEFAULT_SEED,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Request, Response, WebSocket, post, websocket
 from litestar.params import JSONBody, Parameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK
@@ -15,10 +15,11 @@ from assistant.profile.service import validation_message
 from assistant.settings import Settings
 from assistant.voice.subtitles import to_srt, to_vtt
 from runtime.stt.base import TranscribeOptions
-from server.deps import PrincipalDep, VoiceDep
+from server.deps import PrincipalDep, ServicesDep, VoiceDep
 from server.problems import problems
 from server.schemas.voice import SynthesizeIn, TranscribeParams, TranscriptionOut
 from server.uploads import UPLOAD_HARD_LIMIT, read_upload
+from server.voicestream import VoiceStream
 
 
 def parse_params(query: dict[str, Any], form: dict[str, str]) -> TranscribeParams:
@@ -106,3 +107,18 @@ class VoiceController(Controller):
             media_type=speech.content_type,
             headers={"X-Voice": speech.voice, "X-Sample-Rate": str(speech.rate)},
         )
+
+    @websocket("/stream")
+    async def stream(self, socket: WebSocket[Any, Any, Any], services: ServicesDep) -> None:
+        """Real-time voice (browsers: ``?access_token=``). Send a start message
+        ``{"type": "start", "rate": 16000, "channels": 1, "mode": "conversation"|"transcribe",
+        "wake_word": false, "conversation_id"?, "language"?}``, then binary 16-bit PCM frames.
+
+        transcribe: ``speech-start``, ``partial`` and ``transcript`` messages per utterance.
+        conversation: the voice pipeline's events (``stt-vad-start``, ``stt-end``,
+        ``chat-delta``, ``tts-start``, ``run-end``...) and the reply as ``audio-start``
+        (rate, width, channels), binary PCM frames and ``audio-end``. Send
+        ``{"type": "cancel"}`` to barge in (stop the reply and listen), ``{"type": "stop"}``
+        to end the input; ``end`` follows once the last turn is done.
+        """
+        await VoiceStream(socket, services).run()

@@ -1,0 +1,238 @@
+"""Streaming sentence splitting of a chat reply, so speech can start at the first sentence.
+
+Pure: text in, sentences out; no I/O, no clock. The splitter only cuts where the text
+already seen decides it, so the sentences do not depend on how the text was chunked:
+``push`` of the whole reply at once and ``push`` of one character at a time give the same
+list. Every emitted sentence is a contiguous piece of the input with the whitespace at
+its edges removed; nothing else is dropped, added or repeated.
+
+A sentence ends at:
+
+- ``.``, ``!``, ``?``, ``…`` (and runs of them, ``?!``, ``...``), with closing quotes or
+  brackets after them, then whitespace and a next word that does not start in lower case
+  (``"Really?" she asked`` and ``approx. five`` go on); not after titles and other
+  abbreviations (``Mr.``, ``Dr.``, ``vs.``), dotted initialisms (``U.S.``, ``e.g.``),
+  single initials (``J. R. R.``) or a list number at the start of a line (``1. First``).
+  Decimals, URLs and e-mail addresses have no whitespace after their dots, so they stay;
+- the CJK full stop, exclamation and question marks, which need no whitespace after them;
+- a line break (list items, paragraphs).
+
+Sentences shorter than ``min_chars`` are merged with the next one; text that runs past
+``max_chars`` without a sentence end is cut at the last clause mark (``,;:`` and their CJK
+forms) before it, else the last space, else at ``max_chars`` itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+_CJK_STOPS = "\u3002\uff01\uff1f\uff61"
+"""Ideographic full stop, fullwidth exclamation and question marks, halfwidth full stop."""
+
+TERMINATORS = frozenset(".!?\u2026\u203c\u2047\u2048\u2049" + _CJK_STOPS)
+"""Characters that can end a sentence."""
+WIDE_TERMINATORS = frozenset(_CJK_STOPS)
+"""Full stops of scripts written without spaces: they end a sentence on their own."""
+CLOSERS = frozenset("\"')]}*_\u00bb\u201d\u2019\u300d\u300f\uff09\u3011\u3015\u3009\u300b")
+"""Closing quotes, brackets and emphasis marks that belong to the sentence before them."""
+OPENERS = "\"'([{*_\u00ab\u00bf\u00a1\u201c\u2018"
+"""Opening marks stripped from a word before the abbreviation check."""
+CLAUSE_MARKS = frozenset(",;:\u2014")
+"""Clause ends (comma, semicolon, colon, em dash) where an over-long sentence may be cut,
+when whitespace follows."""
+WIDE_CLAUSE_MARKS = frozenset("\uff0c\u3001\uff1b\uff1a")
+"""CJK comma, enumeration comma, semicolon and colon: no whitespace needed after them."""
+ABBREVIATIONS = frozenset(
+    {
+        "mr", "mrs", "ms", "mx", "dr", "prof", "sr", "jr", "st", "mt", "rev", "gen", "col",
+        "capt", "lt", "sgt", "gov", "sen", "rep", "hon", "fr", "vs", "approx", "cf", "viz",
+        "al", "fig", "figs", "vol", "ch", "pp", "dept",
+    }
+)  # fmt: skip
+"""Words (lower case, without the dot) after which a period never ends a sentence."""
+
+_INITIALISM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
+_LIST_NUMBER = re.compile(r"\d{1,3}")
+
+
+@dataclass(frozen=True)
+class SplitterOptions:
+    """How long sentences may be, in characters."""
+
+    min_chars: int = 10
+    """Shorter sentences are merged with the next (``Okay.`` alone sounds choppy)."""
+    max_chars: int | None = 200
+    """Longer text is cut at a clause mark so speech can start; None: never cut."""
+
+    def __post_init__(self) -> None:
+        if self.min_chars < 0:
+            raise ValueError("min_chars must not be negative")
+        if self.max_chars is not None and self.max_chars <= max(self.min_chars, 1):
+            raise ValueError("max_chars must be larger than min_chars (and 1)")
+
+
+class _Decision(Enum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    WAIT = "wait"
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    decision: _Decision
+    end: int
+    """Where the sentence would end (exclusive)."""
+    resume: int
+    """Where the scan goes on when this candidate is not taken."""
+
+
+class SentenceSplitter:
+    """Cuts a streamed reply into sentences as soon as each is certain."""
+
+    def __init__(self, options: SplitterOptions | None = None) -> None:
+        self.options = options or SplitterOptions()
+        """Length limits."""
+        self._buffer = ""
+        self._line_start = True
+
+    @property
+    def pending(self) -> str:
+        """Text received but not yet emitted."""
+        return self._buffer
+
+    def push(self, text: str) -> list[str]:
+        """Add text; the sentences it completes, in order."""
+        if not self._buffer:
+            text = self._skip_space(text)
+        self._buffer += text
+        sentences = []
+        while (cut := self._next_cut()) is not None:
+            sentences.append(self._buffer[:cut].strip())
+            self._buffer = self._skip_space(self._buffer[cut:], reset=True)
+        return sentences
+
+    def flush(self) -> str | None:
+        """The end of the reply: the rest as the last sentence (None if only whitespace)."""
+        rest = self._buffer.strip()
+        self._buffer = ""
+        self._line_start = True
+        return rest or None
+
+    def _skip_space(self, text: str, *, reset: bool = False) -> str:
+        """Drop leading whitespace, noting whether it broke the line."""
+        stripped = text.lstrip()
+        lead = text[: len(text) - len(stripped)]
+        if reset:
+            self._line_start = "\n" in lead
+        elif "\n" in lead:
+            self._line_start = True
+        return stripped
+
+    def _next_cut(self) -> int | None:
+        """End of the next sentence if the buffer already decides it."""
+        buffer, max_chars = self._buffer, self.options.max_chars
+        index = 0
+        while True:
+            position = _next_candidate(buffer, index)
+            if position is None or (max_chars is not None and position >= max_chars):
+                if max_chars is not None and len(buffer) > max_chars:
+                    return self._forced_cut(buffer, max_chars)
+                return None
+            candidate = self._decide(buffer, position)
+            if candidate.decision is _Decision.WAIT:
+                return None
+            if (
+                candidate.decision is _Decision.ACCEPT
+                and len(buffer[: candidate.end].strip()) >= self.options.min_chars
+            ):
+                if max_chars is not None and candidate.end > max_chars:
+                    return self._forced_cut(buffer, max_chars)
+                return candidate.end
+            index = candidate.resume
+
+    def _decide(self, buffer: str, position: int) -> _Candidate:
+        if buffer[position] == "\n":
+            return _Candidate(_Decision.ACCEPT, position, position + 1)
+        run_end = _skip(buffer, position, TERMINATORS)
+        end = _skip(buffer, run_end, CLOSERS)
+        return _Candidate(self._judge(buffer, position, run_end, end), end, end)
+
+    def _judge(self, buffer: str, position: int, run_end: int, end: int) -> _Decision:
+        """Whether terminators at ``position:run_end`` (closers up to ``end``) end a sentence."""
+        if end == len(buffer):
+            return _Decision.WAIT
+        if any(mark in WIDE_TERMINATORS for mark in buffer[position:run_end]):
+            return _Decision.ACCEPT
+        if not buffer[end].isspace():
+            return _Decision.REJECT
+        word_start = end
+        while word_start < len(buffer) and buffer[word_start].isspace():
+            word_start += 1
+        if "\n" in buffer[end:word_start]:
+            return _Decision.ACCEPT
+        if word_start == len(buffer):
+            return _Decision.WAIT
+        goes_on = buffer[word_start].islower() or (
+            run_end - position == 1
+            and buffer[position] == "."
+            and self._abbreviated(buffer, position)
+        )
+        return _Decision.REJECT if goes_on else _Decision.ACCEPT
+
+    def _abbreviated(self, buffer: str, period: int) -> bool:
+        """Whether the word before the period at ``period`` makes it no sentence end."""
+        start = period
+        while start > 0 and not buffer[start - 1].isspace():
+            start -= 1
+        word = buffer[start:period].lstrip(OPENERS)
+        lowered = word.lower()
+        if lowered in ABBREVIATIONS or _INITIALISM.fullmatch(lowered):
+            return True
+        if len(word) == 1 and word.isalpha() and word.isupper():
+            return True  # an initial: J. R. R. Tolkien
+        if _LIST_NUMBER.fullmatch(word):
+            line_break = buffer.rfind("\n", 0, start)
+            before = buffer[line_break + 1 : start]
+            return before.strip() == "" and (line_break >= 0 or self._line_start)
+        return False
+
+    def _forced_cut(self, buffer: str, max_chars: int) -> int:
+        """Where to cut text that runs past ``max_chars`` (seen up to ``max_chars + 1``)."""
+        min_chars = self.options.min_chars
+        for mark in range(max_chars - 1, -1, -1):
+            char = buffer[mark]
+            if (
+                char in WIDE_CLAUSE_MARKS or (char in CLAUSE_MARKS and buffer[mark + 1].isspace())
+            ) and (len(buffer[: mark + 1].strip()) >= min_chars):
+                return mark + 1
+        for space in range(max_chars, 0, -1):
+            if buffer[space].isspace() and buffer[:space].strip():
+                return space
+        return max_chars
+
+
+def _skip(buffer: str, start: int, chars: frozenset[str]) -> int:
+    """Index of the first character at or after ``start`` that is not in ``chars``."""
+    while start < len(buffer) and buffer[start] in chars:
+        start += 1
+    return start
+
+
+def _next_candidate(buffer: str, start: int) -> int | None:
+    """Index of the next terminator or line break at or after ``start``."""
+    for index in range(start, len(buffer)):
+        char = buffer[index]
+        if char in TERMINATORS or char == "\n":
+            return index
+    return None
+
+
+def split_sentences(text: str, options: SplitterOptions | None = None) -> list[str]:
+    """Every sentence of a whole text (the streaming splitter run over it at once)."""
+    splitter = SentenceSplitter(options)
+    sentences = splitter.push(text)
+    if (rest := splitter.flush()) is not None:
+        sentences.append(rest)
+    return sentences

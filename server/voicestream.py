@@ -1,0 +1,248 @@
+"""The voice WebSocket: PCM in, events (and synthesised PCM) out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from assistant.auth import Principal
+from assistant.errors import AssistantError, InvalidInput
+from assistant.profile.service import validation_message
+from assistant.services import Services
+from assistant.voice.dictation import Dictation
+from assistant.voice.events import PipelineEvent, RunEnd
+from assistant.voice.service import LoopOptions
+from hal.audio import AudioChunk
+from hal.audio.convert import ChunkConverter
+from runtime.engines import Capability
+from runtime.stt.base import TranscribeOptions, Transcript
+from server.problems import problem_of
+
+log = logging.getLogger(__name__)
+
+STREAM_RATE = 16_000
+
+
+class StreamStart(BaseModel):
+    """The first message of a voice stream."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["start"]
+    rate: Annotated[int, Field(ge=8000, le=192_000)] = 16_000
+    """Sample rate of the PCM frames the client sends."""
+    width: Literal[2] = 2
+    """Bytes per sample (16-bit little-endian)."""
+    channels: Annotated[int, Field(ge=1, le=2)] = 1
+    mode: Literal["conversation", "transcribe"] = "conversation"
+    """conversation: whole voice turns (transcript, chat, speech); transcribe: dictation."""
+    wake_word: bool = False
+    """conversation: wait for the wake word; otherwise listen at once and after each turn."""
+    conversation_id: str | None = None
+    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")] | None = None
+    """transcribe: the language spoken; default: detect."""
+
+
+class SocketSpeaker:
+    """Plays replies by sending them down the socket: audio-start, binary PCM, audio-end."""
+
+    name = "websocket"
+
+    def __init__(self, send_json: Any, send_bytes: Any) -> None:
+        self.send_json = send_json
+        self.send_bytes = send_bytes
+        self._stopped = False
+
+    async def play(self, chunks: AsyncIterable[AudioChunk]) -> bool:
+        self._stopped = False
+        started = False
+        async for chunk in chunks:
+            if self._stopped:
+                break
+            if not started:
+                started = True
+                await self.send_json(
+                    {
+                        "type": "audio-start",
+                        "rate": chunk.rate,
+                        "width": chunk.width,
+                        "channels": chunk.channels,
+                    }
+                )
+            await self.send_bytes(chunk.audio)
+        if started:
+            await self.send_json({"type": "audio-end", "stopped": self._stopped})
+        return not self._stopped
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+class VoiceStream:
+    """One voice WebSocket connection."""
+
+    def __init__(self, socket: WebSocket[Any, Any, Any], services: Services) -> None:
+        self.socket = socket
+        self.services = services
+        principal = socket.scope.get("user")
+        assert isinstance(principal, Principal)
+        self.user_id = principal.user_id
+        self.audio: asyncio.Queue[AudioChunk | None] = asyncio.Queue(maxsize=500)
+        self._send_lock = asyncio.Lock()
+        self._position = 0.0
+        self.pipeline_control: dict[str, Callable[[], None]] = {}
+
+    async def send_json(self, data: dict[str, Any]) -> None:
+        async with self._send_lock:
+            await self.socket.send_json(data)
+
+    async def send_bytes(self, data: bytes) -> None:
+        async with self._send_lock:
+            await self.socket.send_bytes(data)
+
+    async def run(self) -> None:
+        await self.socket.accept()
+        try:
+            start = await self._start()
+        except (AssistantError, WebSocketDisconnect) as exc:
+            if isinstance(exc, AssistantError):
+                await self._error(exc)
+            await self.socket.close()
+            return
+        converter = ChunkConverter(STREAM_RATE, 1, 2)
+        receiver = asyncio.create_task(self._receive(start, converter))
+        try:
+            await self.send_json({"type": "ready", "rate": STREAM_RATE, "mode": start.mode})
+            if start.mode == "transcribe":
+                await self._dictate(start)
+            else:
+                await self._converse(start)
+            await self.send_json({"type": "end"})
+        except AssistantError as exc:
+            await self._error(exc)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiver
+            with contextlib.suppress(Exception):
+                await self.socket.close()
+
+    async def _start(self) -> StreamStart:
+        message = await self.socket.receive_json()
+        try:
+            return StreamStart.model_validate(message)
+        except ValidationError as exc:
+            field, text = validation_message(exc)
+            raise InvalidInput(
+                f"The first message must be a start message: {text}", field=field
+            ) from exc
+
+    async def _receive(self, start: StreamStart, converter: ChunkConverter) -> None:
+        """Client messages: binary PCM frames, or JSON {type: cancel | listen | stop}."""
+        try:
+            while True:
+                message: dict[str, Any] = dict(await self.socket.receive())
+                if message["type"] == "websocket.disconnect":
+                    break
+                if message.get("bytes") is not None:
+                    data = message["bytes"]
+                    usable = len(data) - len(data) % (start.width * start.channels)
+                    chunk = AudioChunk(
+                        data[:usable], start.rate, start.width, start.channels, self._position
+                    )
+                    self._position += chunk.seconds
+                    await self.audio.put(converter.convert(chunk))
+                elif message.get("text") is not None:
+                    command = _command(message["text"])
+                    if command == "stop":
+                        break
+                    handler = self.pipeline_control.get(command or "")
+                    if handler is not None:
+                        handler()
+                    else:
+                        await self._error(
+                            InvalidInput(
+                                "Send binary PCM, or JSON with type cancel, listen or stop",
+                                field="type",
+                            )
+                        )
+        finally:
+            await self.audio.put(None)
+
+    async def _chunks(self) -> AsyncIterator[AudioChunk]:
+        while (chunk := await self.audio.get()) is not None:
+            yield chunk
+
+    async def _converse(self, start: StreamStart) -> None:
+        speaker = SocketSpeaker(self.send_json, self.send_bytes)
+        listen_again = not start.wake_word
+
+        async def forward(event: PipelineEvent) -> None:
+            await self.send_json({"type": event.type.value, **event.to_dict()})
+            if listen_again and isinstance(event, RunEnd):
+                asyncio.get_running_loop().call_soon(pipeline.start_listening)
+
+        options = LoopOptions(
+            **self.services.settings.voice.loop_options(
+                push_to_talk=not start.wake_word, conversation_id=start.conversation_id
+            )
+        )
+        pipeline = await self.services.loops.pipeline(
+            self.user_id, speaker, options, on_event=forward
+        )
+        self.pipeline_control.update(
+            cancel=pipeline.start_listening, listen=pipeline.start_listening
+        )
+
+        async def open_microphone() -> AsyncIterator[AudioChunk]:
+            first = True
+            async for chunk in self._chunks():
+                if first and listen_again:
+                    pipeline.start_listening()  # hands-free: listen from the start
+                first = False
+                yield chunk
+
+        await pipeline.run(open_microphone())
+
+    async def _dictate(self, start: StreamStart) -> None:
+        voice = self.services.voice
+        vad_id = await asyncio.to_thread(voice.model_for, Capability.VAD)
+        options = TranscribeOptions(language=start.language)
+
+        async def transcribe(audio: AudioChunk) -> Transcript:
+            result = await voice.transcribe_audio(self.user_id, audio, options)
+            return result.transcript
+
+        async with voice.manager.use(vad_id) as vad:
+            vad.reset()
+            dictation = Dictation(vad, transcribe, self.send_json)
+            async for chunk in self._chunks():
+                await dictation.feed(chunk)
+            await dictation.finish()
+
+    async def _error(self, exc: AssistantError) -> None:
+        problem = msgspec.structs.asdict(problem_of(exc, instance=self.socket.url.path))
+        with contextlib.suppress(Exception):
+            await self.send_json({"type": "error", "problem": problem})
+
+
+def _command(text: str) -> str | None:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return data.get("type") if isinstance(data, dict) else None

@@ -1,0 +1,1027 @@
+"""The voice pipeline with fake engines, a scripted microphone and a recording speaker.
+
+Audio in these tests is symbolic: a 0.1 s chunk of constant samples, 0 for silence,
+1000 for speech and 2000 for the wake word (which the fake VAD also calls speech). The
+microphone script can wait for an event between chunks, so each test is deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Sequence,
+)
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from assistant.chat.models import (
+    ChatRequest,
+    ContextFlags,
+    Timings,
+    TurnDelta,
+    TurnDone,
+    TurnEvent,
+    TurnStarted,
+    TurnUsage,
+)
+from assistant.clock import ManualClock
+from assistant.errors import BackendError, Conflict, InvalidInput
+from assistant.voice.events import (
+    PipelineEvent,
+    PipelineEventType,
+    RunEnd,
+    RunOutcome,
+    RunStart,
+    StageFailed,
+    StageLatencies,
+    SttStart,
+    SttVadEnd,
+    TtsAudio,
+    WakeWordEnd,
+    stage_latencies,
+    strip_timestamps,
+)
+from assistant.voice.pipeline import (
+    PipelineSettings,
+    PipelineState,
+    VoicePipeline,
+    held,
+)
+from hal.audio import AudioChunk
+from runtime.stt.base import TranscribeOptions, Transcript
+from runtime.tts.base import SynthesisOptions
+from runtime.wake.base import WakeDetection
+
+RATE = 16_000
+CHUNK_SAMPLES = 1_600
+SILENCE, SPEECH, WAKE = 0, 1_000, 2_000
+
+
+def chunk(value: int, count: int = 1) -> list[AudioChunk]:
+    """``count`` chunks of 0.1 s of constant samples."""
+    audio = np.full(CHUNK_SAMPLES, value, dtype="<i2").tobytes()
+    return [AudioChunk(audio=audio, rate=RATE) for _ in range(count)]
+
+
+def silence(count: int = 1) -> list[AudioChunk]:
+    return chunk(SILENCE, count)
+
+
+def speech(count: int = 1) -> list[AudioChunk]:
+    return chunk(SPEECH, count)
+
+
+def wake() -> list[AudioChunk]:
+    return chunk(WAKE)
+
+
+COMMAND = [*speech(5), *silence(8)]
+"""0.5 s of speech, then the 0.8 s of silence that ends it."""
+
+
+# Fakes ------------------------------------------------------------------------------
+
+
+class FakeVad:
+    """Speech wherever a sample is not zero."""
+
+    sample_rate = RATE
+    frame_samples = 800
+
+    def __init__(self) -> None:
+        self.resets = 0
+        self.fail = False
+
+    def probability(self, frame: AudioChunk) -> float:
+        assert frame.frames == self.frame_samples
+        if self.fail:
+            raise BackendError("the VAD broke")
+        return 1.0 if np.any(np.frombuffer(frame.audio, dtype="<i2")) else 0.0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+class FakeWake:
+    """Fires on a chunk of wake-word samples."""
+
+    def __init__(self) -> None:
+        self.resets = 0
+        self.fail = False
+
+    def process(self, chunk: AudioChunk) -> WakeDetection | None:
+        if self.fail:
+            raise BackendError("the wake-word model broke")
+        samples = np.frombuffer(chunk.audio, dtype="<i2")
+        if samples.size and samples[0] == WAKE:
+            return WakeDetection("hey_test", 0.9, chunk.timestamp + chunk.seconds)
+        return None
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+class FakeStt:
+    """Answers each transcription from a list (an exception in it is raised)."""
+
+    def __init__(self, clock: ManualClock, *answers: str | Exception) -> None:
+        self.clock = clock
+        self.answers = list(answers) or ["what time is it"]
+        self.heard: list[AudioChunk] = []
+        self.options: list[TranscribeOptions] = []
+
+    def transcribe(self, audio: AudioChunk, options: TranscribeOptions) -> Transcript:
+        self.heard.append(audio)
+        self.options.append(options)
+        self.clock.advance(0.3)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return Transcript(answer, "en", 1.0, (), audio.seconds)
+
+
+class FakeTts:
+    """0.1 s of audio per sentence; records what it was asked, in a shared log."""
+
+    sample_rate = 22_050
+
+    def __init__(self, clock: ManualClock, log: list[str], fail: bool = False) -> None:
+        self.clock = clock
+        self.log = log
+        self.fail = fail
+        self.texts: list[str] = []
+        self.options: list[SynthesisOptions] = []
+        self.spoken = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+
+    def synthesize(self, text: str, options: SynthesisOptions) -> Iterator[AudioChunk]:
+        self.texts.append(text)
+        self.options.append(options)
+        self.log.append(f"tts:{text}")
+        self._loop.call_soon_threadsafe(self.spoken.set)
+        if self.fail:
+            raise BackendError("the voice broke")
+        self.clock.advance(0.05)
+        yield AudioChunk(audio=b"\x01\x00" * 2_205, rate=self.sample_rate)
+
+
+class RecordingSpeaker:
+    """Plays instantly, records what it got; ``stop()`` ends the current playback."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.chunks: list[AudioChunk] = []
+        self.plays = 0
+        self.stops = 0
+        self.stopped_while_playing = 0
+        self.playing = False
+        self._stop = asyncio.Event()
+
+    async def play(self, chunks: AsyncIterable[AudioChunk]) -> bool:
+        self.plays += 1
+        self.playing = True
+        self._stop.clear()
+        try:
+            async for item in chunks:
+                if self._stop.is_set():
+                    return False
+                self.chunks.append(item)
+            return not self._stop.is_set()
+        finally:
+            self.playing = False
+
+    def stop(self) -> None:
+        self.stops += 1
+        self.stopped_while_playing += self.playing
+        self._stop.set()
+
+
+Reply = Callable[[ChatRequest], AsyncIterator[TurnEvent]]
+
+
+def scripted(*deltas: str, conversation: str = "conv-1") -> Reply:
+    """A chat turn that streams ``deltas`` without pausing."""
+
+    async def reply(request: ChatRequest) -> AsyncIterator[TurnEvent]:
+        conversation_id = request.conversation_id or conversation
+        yield TurnStarted(conversation_id, "user-1", "fake:1", "test", ContextFlags())
+        for delta in deltas:
+            yield TurnDelta(delta)
+        yield TurnDone(
+            conversation_id, "reply-1", "".join(deltas), "stop", TurnUsage(3, 5), Timings()
+        )
+
+    return reply
+
+
+class FakeChat:
+    """Serves one scripted reply per request; records requests and closed streams."""
+
+    def __init__(self, *replies: Reply) -> None:
+        self.replies = list(replies)
+        self.requests: list[ChatRequest] = []
+
+    def __call__(self, request: ChatRequest) -> AsyncIterator[TurnEvent]:
+        self.requests.append(request)
+        reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+        return reply(request)
+
+
+class Recorder:
+    """The event callback: keeps every event and lets the microphone wait for one."""
+
+    def __init__(self) -> None:
+        self.events: list[PipelineEvent] = []
+        self._arrived = asyncio.Event()
+
+    def __call__(self, event: PipelineEvent) -> None:
+        self.events.append(event)
+        self._arrived.set()
+
+    async def wait_for(self, predicate: Callable[[PipelineEvent], bool]) -> PipelineEvent:
+        async def seen() -> PipelineEvent:
+            while True:
+                for event in self.events:
+                    if predicate(event):
+                        return event
+                self._arrived.clear()
+                await self._arrived.wait()
+
+        return await asyncio.wait_for(seen(), timeout=5)
+
+    def runs(self) -> list[str]:
+        return list(dict.fromkeys(event.run_id for event in self.events))
+
+    def of(self, run_id: str) -> list[PipelineEvent]:
+        return [event for event in self.events if event.run_id == run_id]
+
+    def types(self, run_id: str) -> list[str]:
+        return [str(event.type) for event in self.of(run_id)]
+
+
+Step = AudioChunk | Callable[[], Awaitable[Any] | None]
+
+
+async def microphone(script: Sequence[Step]) -> AsyncIterator[AudioChunk]:
+    """Yields the chunks with stream timestamps; runs the actions between them."""
+    timestamp = 0.0
+    for step in script:
+        if isinstance(step, AudioChunk):
+            yield replace(step, timestamp=timestamp)
+            timestamp += step.seconds
+        else:
+            result = step()
+            if inspect.isawaitable(result):
+                await result
+
+
+def ended(recorder: Recorder, outcome: RunOutcome, count: int = 1) -> Callable[[], Awaitable[Any]]:
+    """A script step: wait until ``count`` runs have ended with ``outcome``."""
+
+    async def wait() -> None:
+        async def enough() -> None:
+            while (
+                sum(isinstance(e, RunEnd) and e.outcome is outcome for e in recorder.events) < count
+            ):
+                await recorder.wait_for(lambda e: isinstance(e, RunEnd))
+                await asyncio.sleep(0)
+
+        await asyncio.wait_for(enough(), timeout=5)
+
+    return wait
+
+
+class Rig:
+    """A pipeline over fakes."""
+
+    def __init__(
+        self,
+        *replies: Reply,
+        answers: tuple[str | Exception, ...] = (),
+        settings: PipelineSettings | None = None,
+        with_wake: bool = True,
+        tts_fails: bool = False,
+    ) -> None:
+        self.clock = ManualClock(start=100.0)
+        self.log: list[str] = []
+        self.vad = FakeVad()
+        self.wake = FakeWake()
+        self.stt = FakeStt(self.clock, *answers)
+        self.tts = FakeTts(self.clock, self.log, fail=tts_fails)
+        self.chat = FakeChat(*(replies or (scripted("Hello there, ", "friend. How ", "are you?"),)))
+        self.speaker = RecordingSpeaker()
+        self.recorder = Recorder()
+        counter = iter(range(1, 1000))
+        self.pipeline = VoicePipeline(
+            vad=held(self.vad),
+            stt=held(self.stt),
+            tts=held(self.tts),
+            chat=self.chat,
+            speaker=self.speaker,
+            wake=held(self.wake) if with_wake else None,
+            on_event=self.recorder,
+            settings=settings or PipelineSettings(follow_up_seconds=0),
+            clock=self.clock,
+            new_run_id=lambda: f"run-{next(counter)}",
+        )
+
+    async def run(self, script: Sequence[Step]) -> Recorder:
+        await asyncio.wait_for(self.pipeline.run(microphone(script)), timeout=8)
+        return self.recorder
+
+
+def snapshot(events: list[PipelineEvent]) -> list[dict[str, Any]]:
+    """Events without timestamps, floats rounded (sums of 0.05 s frames)."""
+    return [
+        {k: round(v, 3) if isinstance(v, float) else v for k, v in item.items()}
+        for item in strip_timestamps(events)
+    ]
+
+
+# A normal turn ----------------------------------------------------------------------
+
+
+async def test_a_turn_from_wake_word_to_spoken_reply() -> None:
+    rig = Rig()
+    recorder = rig.recorder
+    await rig.run([*silence(3), *wake(), *COMMAND, ended(recorder, RunOutcome.COMPLETED)])
+
+    assert snapshot(recorder.events) == [
+        {"type": "run-start", "run_id": "run-1", "start_stage": "wake-word",
+         "conversation_id": None},
+        {"type": "wake-word-start", "run_id": "run-1"},
+        {"type": "wake-word-end", "run_id": "run-1", "word": "hey_test", "score": 0.9},
+        {"type": "stt-start", "run_id": "run-1", "trigger": "wake-word", "language": None},
+        {"type": "stt-vad-start", "run_id": "run-1", "offset_seconds": 0.0},
+        {
+            "type": "stt-vad-end",
+            "run_id": "run-1",
+            "offset_seconds": 1.3,
+            "speech_end_seconds": 0.5,
+            "timed_out": False,
+        },
+        {
+            "type": "stt-end",
+            "run_id": "run-1",
+            "text": "what time is it",
+            "language": "en",
+            "audio_seconds": 1.3,
+        },
+        {"type": "chat-start", "run_id": "run-1", "text": "what time is it",
+         "conversation_id": None},
+        {"type": "chat-delta", "run_id": "run-1", "text": "Hello there, "},
+        {"type": "chat-delta", "run_id": "run-1", "text": "friend. How "},
+        {"type": "chat-delta", "run_id": "run-1", "text": "are you?"},
+        {
+            "type": "chat-end",
+            "run_id": "run-1",
+            "conversation_id": "conv-1",
+            "text": "Hello there, friend. How are you?",
+            "finish_reason": "stop",
+        },
+        {"type": "tts-start", "run_id": "run-1", "sentence": 0, "text": "Hello there, friend."},
+        {"type": "tts-audio", "run_id": "run-1", "sentence": 0, "audio_seconds": 0.1,
+         "rate": 22050},
+        {"type": "tts-end", "run_id": "run-1", "sentence": 0, "audio_seconds": 0.1},
+        {"type": "tts-start", "run_id": "run-1", "sentence": 1, "text": "How are you?"},
+        {"type": "tts-audio", "run_id": "run-1", "sentence": 1, "audio_seconds": 0.1,
+         "rate": 22050},
+        {"type": "tts-end", "run_id": "run-1", "sentence": 1, "audio_seconds": 0.1},
+        {"type": "run-end", "run_id": "run-1", "outcome": "completed"},
+    ]  # fmt: skip
+    # What the engines and the speaker got.
+    assert [round(a.seconds, 3) for a in rig.stt.heard] == [1.3]
+    assert rig.stt.options == [TranscribeOptions(language=None)]
+    assert rig.tts.texts == ["Hello there, friend.", "How are you?"]
+    assert len(rig.speaker.chunks) == 2
+    assert rig.chat.requests[0].source == "voice"
+    assert rig.pipeline.conversation_id == "conv-1"
+    assert rig.pipeline.state is PipelineState.IDLE
+    # Every event is JSON as it is.
+    json.dumps([event.to_dict() for event in recorder.events])
+
+
+async def test_timestamps_come_from_the_injected_clock() -> None:
+    rig = Rig()
+    recorder = rig.recorder
+    await rig.run([*wake(), *COMMAND, ended(recorder, RunOutcome.COMPLETED)])
+    latencies = stage_latencies(recorder.events, "run-1")
+    # The fakes move the clock: STT 0.3 s, TTS 0.05 s per sentence; nothing else does.
+    assert latencies.to_dict() == pytest.approx(
+        {
+            "wake_to_speech_end": 0.0,
+            "vad_tail": 0.8,
+            "stt": 0.3,
+            "chat_first_delta": 0.0,
+            "chat_first_sentence": 0.0,
+            "tts_first_chunk": 0.05,
+            "speech_end_to_first_audio": 0.35,
+            "total": 0.4,
+        }
+    )
+    times = [event.timestamp for event in recorder.events]
+    assert times == sorted(times)
+    assert times[0] == 100.0
+
+
+async def test_speech_starts_at_the_first_sentence_not_at_the_end_of_the_reply() -> None:
+    log: list[str] = []
+
+    def slow_reply(recorder: Recorder) -> Reply:
+        async def reply(request: ChatRequest) -> AsyncIterator[TurnEvent]:
+            yield TurnStarted("conv-1", "user-1", "fake:1", "test", ContextFlags())
+            for delta in ("The first sentence is here. ", "The second one "):
+                log.append(f"delta:{delta}")
+                yield TurnDelta(delta)
+            # The rest of the reply only comes once the first sentence's audio is on its
+            # way to the speaker; a pipeline that waited for the whole reply would time
+            # out here (and the turn would end in a chat error).
+            await asyncio.wait_for(recorder.wait_for(lambda e: isinstance(e, TtsAudio)), timeout=3)
+            log.append("delta:last")
+            yield TurnDelta("follows later.")
+            yield TurnDone("conv-1", "r", "...", "stop", TurnUsage(1, 1), Timings())
+
+        return reply
+
+    rig = Rig(scripted())
+    rig.tts.log = log
+    rig.chat.replies = [slow_reply(rig.recorder)]
+    await rig.run([*wake(), *COMMAND, ended(rig.recorder, RunOutcome.COMPLETED)])
+
+    assert log.index("tts:The first sentence is here.") < log.index("delta:last")
+    assert rig.tts.texts == ["The first sentence is here.", "The second one follows later."]
+    types = rig.recorder.types("run-1")
+    assert types.index("tts-audio") < types.index("chat-end")
+    assert "error" not in types
+
+
+# Barge-in ---------------------------------------------------------------------------
+
+
+def endless(first_sentence: str, closed: list[str]) -> Reply:
+    """A reply that says one sentence, then thinks for ever (until it is closed)."""
+
+    async def reply(request: ChatRequest) -> AsyncIterator[TurnEvent]:
+        try:
+            yield TurnStarted("conv-1", "user-1", "fake:1", "test", ContextFlags())
+            yield TurnDelta(first_sentence + " And")
+            await asyncio.Event().wait()
+            yield TurnDelta("never")
+        finally:
+            closed.append(request.text)
+
+    return reply
+
+
+async def test_the_wake_word_interrupts_the_reply() -> None:
+    closed: list[str] = []
+    rig = Rig(
+        endless("This reply goes on and on.", closed),
+        scripted("Sure, stopped."),
+        answers=("tell me a story", "stop"),
+    )
+    recorder = rig.recorder
+
+    def speaking() -> Callable[[], Awaitable[Any]]:
+        async def wait() -> None:
+            await recorder.wait_for(lambda e: isinstance(e, TtsAudio))
+            assert rig.pipeline.state is PipelineState.SPEAKING
+
+        return wait
+
+    await rig.run(
+        [
+            *wake(),
+            *COMMAND,
+            speaking(),
+            *silence(2),
+            *wake(),  # barge-in
+            *COMMAND,
+            ended(recorder, RunOutcome.COMPLETED),
+        ]
+    )
+
+    assert recorder.runs() == ["run-1", "run-2"]
+    first = recorder.types("run-1")
+    assert first[-1] == "run-end"
+    assert recorder.of("run-1")[-1] == RunEnd(
+        run_id="run-1", timestamp=recorder.of("run-1")[-1].timestamp, outcome=RunOutcome.INTERRUPTED
+    )
+    assert "chat-end" not in first and "error" not in first
+    # The playback was stopped and the generation cancelled (its stream closed).
+    assert rig.speaker.stopped_while_playing >= 1
+    assert closed == ["tell me a story"]
+    # A new run started at the wake word and answered the new command.
+    assert recorder.types("run-2") == [
+        "run-start",
+        "wake-word-start",
+        "wake-word-end",
+        "stt-start",
+        "stt-vad-start",
+        "stt-vad-end",
+        "stt-end",
+        "chat-start",
+        "chat-delta",
+        "chat-end",
+        "tts-start",
+        "tts-audio",
+        "tts-end",
+        "run-end",
+    ]
+    assert recorder.of("run-2")[-1].to_dict()["outcome"] == "completed"
+    # Same conversation: the interrupted turn had already named it.
+    assert [r.conversation_id for r in rig.chat.requests] == [None, "conv-1"]
+
+
+async def test_speech_interrupts_the_reply_when_enabled() -> None:
+    closed: list[str] = []
+    rig = Rig(
+        endless("This reply goes on and on.", closed),
+        scripted("Okay then, I will stop."),
+        answers=("tell me a story", "stop it"),
+        settings=PipelineSettings(
+            follow_up_seconds=0, barge_in_on_speech=True, barge_in_speech_seconds=0.3
+        ),
+    )
+    recorder = rig.recorder
+    await rig.run(
+        [
+            *wake(),
+            *COMMAND,
+            lambda: recorder.wait_for(lambda e: isinstance(e, TtsAudio)),
+            *silence(2),
+            *COMMAND,  # no wake word: the user just talks over the reply
+            ended(recorder, RunOutcome.COMPLETED),
+        ]
+    )
+    assert closed == ["tell me a story"]
+    assert recorder.of("run-1")[-1].to_dict()["outcome"] == "interrupted"
+    second = recorder.of("run-2")
+    assert isinstance(second[0], RunStart) and second[0].start_stage == "stt"
+    assert isinstance(second[1], SttStart) and second[1].trigger == "speech"
+    assert "wake-word-end" not in recorder.types("run-2")
+    # The speech that barged in is the start of the new command (the ring buffer).
+    # All 0.5 s of it, behind 0.4 s of pre-roll and before the 0.8 s of silence that ended it.
+    heard = rig.stt.heard[1]
+    assert heard.seconds == pytest.approx(1.7)
+    assert np.count_nonzero(np.frombuffer(heard.audio, dtype="<i2")) == 5 * CHUNK_SAMPLES
+    assert second[-1].to_dict()["outcome"] == "completed"
+
+
+async def test_speech_does_not_interrupt_by_default() -> None:
+    rig = Rig(scripted("A reply that is long enough."), answers=("hello",))
+    recorder = rig.recorder
+    await rig.run(
+        [*wake(), *COMMAND, *speech(10), *silence(2), ended(recorder, RunOutcome.COMPLETED)]
+    )
+    assert [e.to_dict()["outcome"] for e in recorder.events if isinstance(e, RunEnd)] == [
+        "completed",
+        "cancelled",
+    ]
+
+
+# Follow-up, push-to-talk, timeouts --------------------------------------------------
+
+
+async def test_follow_up_window_needs_no_wake_word() -> None:
+    rig = Rig(
+        scripted("It is noon, friend."),
+        scripted("You are welcome."),
+        answers=("what time is it", "thanks"),
+        settings=PipelineSettings(follow_up_seconds=1.0),
+    )
+    recorder = rig.recorder
+
+    def follow_up() -> None:
+        assert rig.pipeline.state is PipelineState.FOLLOW_UP
+
+    await rig.run(
+        [
+            *wake(),
+            *COMMAND,
+            ended(recorder, RunOutcome.COMPLETED),
+            *silence(1),  # the window opens with the next chunk
+            follow_up,
+            *COMMAND,  # answered without the wake word
+            ended(recorder, RunOutcome.COMPLETED, count=2),
+            *silence(1),
+            follow_up,
+            *silence(10),  # nobody speaks: the window closes
+            *silence(2),
+        ]
+    )
+    assert recorder.types("run-2")[:5] == [
+        "run-start",
+        "stt-start",
+        "stt-vad-start",
+        "stt-vad-end",
+        "stt-end",
+    ]
+    start = recorder.of("run-2")[1]
+    assert isinstance(start, SttStart) and start.trigger == "follow-up"
+    assert recorder.of("run-2")[-1].to_dict()["outcome"] == "completed"
+    assert rig.chat.requests[1].conversation_id == "conv-1"
+    assert recorder.types("run-3") == ["run-start", "stt-start", "run-end"]
+    assert recorder.of("run-3")[-1].to_dict()["outcome"] == "no-speech"
+    # Then back to the wake word.
+    assert recorder.types("run-4") == ["run-start", "wake-word-start", "run-end"]
+
+
+async def test_no_speech_after_the_wake_word_goes_back_to_waiting() -> None:
+    rig = Rig(settings=PipelineSettings(follow_up_seconds=0, listen_seconds=1.0))
+    recorder = rig.recorder
+    await rig.run([*wake(), *silence(12), *wake(), *COMMAND, ended(recorder, RunOutcome.COMPLETED)])
+    assert recorder.types("run-1") == [
+        "run-start",
+        "wake-word-start",
+        "wake-word-end",
+        "stt-start",
+        "run-end",
+    ]
+    assert recorder.of("run-1")[-1].to_dict()["outcome"] == "no-speech"
+    assert recorder.of("run-2")[-1].to_dict()["outcome"] == "completed"
+    assert len(rig.stt.heard) == 1
+
+
+async def test_push_to_talk_keeps_the_pre_roll() -> None:
+    rig = Rig(
+        settings=PipelineSettings(push_to_talk=True, follow_up_seconds=0, pre_roll_seconds=0.4),
+        with_wake=False,
+    )
+    recorder = rig.recorder
+    pipeline = rig.pipeline
+    await rig.run(
+        [
+            *silence(5),
+            *speech(1),  # said just before the button went down
+            pipeline.start_listening,
+            *speech(3),
+            pipeline.stop_listening,
+            *silence(1),  # the release takes effect here; this chunk is not part of it
+            ended(recorder, RunOutcome.COMPLETED),
+        ]
+    )
+    assert recorder.types("run-1")[:6] == [
+        "run-start",
+        "stt-start",
+        "stt-vad-start",
+        "stt-vad-end",
+        "stt-end",
+        "chat-start",
+    ]
+    start = recorder.of("run-1")[1]
+    assert isinstance(start, SttStart) and start.trigger == "push-to-talk"
+    heard = rig.stt.heard[0]
+    # 0.4 s of pre-roll (three chunks of silence and the early speech) plus 0.3 s.
+    assert heard.seconds == pytest.approx(0.7)
+    assert np.count_nonzero(np.frombuffer(heard.audio, dtype="<i2")) == 4 * CHUNK_SAMPLES
+    vad_end = recorder.of("run-1")[3]
+    assert isinstance(vad_end, SttVadEnd) and not vad_end.timed_out
+    # Push-to-talk mode has no wake-word stage and no run while it waits.
+    assert "wake-word-start" not in [str(e.type) for e in recorder.events]
+    assert recorder.runs() == ["run-1"]
+
+
+async def test_push_to_talk_pre_empts_the_wake_word_and_can_barge_in() -> None:
+    closed: list[str] = []
+    rig = Rig(endless("This reply goes on and on.", closed), scripted("Fine, I will stop."))
+    recorder = rig.recorder
+    pipeline = rig.pipeline
+    await rig.run(
+        [
+            *silence(2),
+            pipeline.start_listening,
+            *COMMAND,
+            lambda: recorder.wait_for(lambda e: isinstance(e, TtsAudio)),
+            pipeline.start_listening,  # the button during the reply
+            *COMMAND,
+            ended(recorder, RunOutcome.COMPLETED),
+        ]
+    )
+    first = recorder.of("run-1")
+    assert recorder.types("run-1")[:4] == [
+        "run-start",
+        "wake-word-start",
+        "wake-word-end",
+        "stt-start",
+    ]
+    assert isinstance(first[2], WakeWordEnd) and first[2].word is None
+    assert first[-1].to_dict()["outcome"] == "interrupted"
+    assert closed == ["what time is it"]
+    assert recorder.types("run-2")[:2] == ["run-start", "stt-start"]
+    assert recorder.of("run-2")[-1].to_dict()["outcome"] == "completed"
+
+
+async def test_a_command_cut_at_the_longest_utterance() -> None:
+    rig = Rig(settings=PipelineSettings(follow_up_seconds=0, max_utterance_seconds=1.0))
+    recorder = rig.recorder
+    await rig.run([*wake(), *speech(15), ended(recorder, RunOutcome.COMPLETED)])
+    vad_end = next(e for e in recorder.events if isinstance(e, SttVadEnd))
+    assert vad_end.timed_out
+    assert rig.stt.heard[0].seconds == pytest.approx(1.0)
+
+
+async def test_a_command_under_way_when_the_microphone_ends_is_answered() -> None:
+    rig = Rig()
+    recorder = await rig.run([*wake(), *speech(5), *silence(2)])
+    assert recorder.types("run-1")[-1] == "run-end"
+    assert recorder.of("run-1")[-1].to_dict()["outcome"] == "completed"
+    assert rig.stt.heard[0].seconds == pytest.approx(0.7)
+    assert recorder.runs() == ["run-1"]  # no new run once the microphone has ended
+
+
+# Errors -----------------------------------------------------------------------------
+
+
+async def test_a_failing_transcription_is_reported_and_the_next_turn_works() -> None:
+    rig = Rig(answers=(BackendError("whisper crashed"), "what time is it"))
+    recorder = rig.recorder
+    await rig.run(
+        [
+            *wake(),
+            *COMMAND,
+            ended(recorder, RunOutcome.ERROR),
+            *wake(),
+            *COMMAND,
+            ended(recorder, RunOutcome.COMPLETED),
+        ]
+    )
+    failed = [e for e in recorder.events if isinstance(e, StageFailed)]
+    assert [strip_timestamps([e])[0] for e in failed] == [
+        {
+            "type": "error",
+            "run_id": "run-1",
+            "stage": "stt",
+            "code": "stt-failed",
+            "message": "whisper crashed",
+            "cause": "backend-error",
+        }
+    ]
+    assert recorder.types("run-1")[-2:] == ["error", "run-end"]
+    assert recorder.of("run-1")[-1].to_dict()["outcome"] == "error"
+    assert recorder.of("run-2")[-1].to_dict()["outcome"] == "completed"
+
+
+async def test_nothing_recognised_is_an_error_of_its_own() -> None:
+    rig = Rig(answers=("  ",))
+    recorder = rig.recorder
+    await rig.run([*wake(), *COMMAND, ended(recorder, RunOutcome.ERROR)])
+    failed = next(e for e in recorder.events if isinstance(e, StageFailed))
+    assert (failed.stage, failed.code, failed.cause) == ("stt", "stt-no-text-recognized", None)
+    assert rig.chat.requests == []
+
+
+async def test_a_failing_chat_is_reported_and_the_next_turn_works() -> None:
+    async def broken(request: ChatRequest) -> AsyncIterator[TurnEvent]:
+        yield TurnStarted("conv-1", "user-1", "fake:1", "test", ContextFlags())
+        yield TurnDelta("I was about to say something. ")
+        raise RuntimeError("llama.cpp fell over")
+
+    rig = Rig(broken, scripted("Now it works again."))
+    recorder = rig.recorder
+    await rig.run(
+        [
+            *wake(),
+            *COMMAND,
+            ended(recorder, RunOutcome.ERROR),
+            *wake(),
+            *COMMAND,
+            ended(recorder, RunOutcome.COMPLETED),
+        ]
+    )
+    failed = next(e for e in recorder.events if isinstance(e, StageFailed))
+    assert (failed.stage, failed.code) == ("chat", "chat-failed")
+    assert failed.message == "RuntimeError: llama.cpp fell over"
+    assert "chat-end" not in recorder.types("run-1")
+    assert rig.speaker.stops >= 1
+    assert recorder.of("run-2")[-1].to_dict()["outcome"] == "completed"
+    assert rig.tts.texts[-1] == "Now it works again."
+
+
+async def test_a_failing_voice_cancels_the_chat() -> None:
+    closed: list[str] = []
+    rig = Rig(endless("This sentence cannot be spoken.", closed), tts_fails=True)
+    recorder = rig.recorder
+    await rig.run([*wake(), *COMMAND, ended(recorder, RunOutcome.ERROR), *silence(1)])
+    failed = next(e for e in recorder.events if isinstance(e, StageFailed))
+    assert (failed.stage, failed.code, failed.cause) == ("tts", "tts-failed", "backend-error")
+    assert closed == ["what time is it"]  # the generation was stopped, not left running
+    assert recorder.types("run-1")[-2:] == ["error", "run-end"]
+    assert recorder.types("run-2") == ["run-start", "wake-word-start", "run-end"]
+
+
+async def test_a_broken_wake_word_engine_is_reported_then_gives_up() -> None:
+    rig = Rig(settings=PipelineSettings(follow_up_seconds=0, max_consecutive_errors=3))
+    rig.wake.fail = True
+    with pytest.raises(BackendError, match="3 failures in a row"):
+        await rig.run(silence(10))
+    failed = [e for e in rig.recorder.events if isinstance(e, StageFailed)]
+    assert [(e.stage, e.code) for e in failed] == [("wake-word", "wake-word-failed")] * 3
+    assert [e.to_dict()["outcome"] for e in rig.recorder.events if isinstance(e, RunEnd)] == [
+        "error",
+        "error",
+        "error",
+    ]
+
+
+async def test_a_broken_vad_is_reported_as_an_stt_error() -> None:
+    rig = Rig()
+    recorder = rig.recorder
+
+    def break_vad() -> None:
+        rig.vad.fail = True
+
+    def mend_vad() -> None:
+        rig.vad.fail = False
+
+    await rig.run(
+        [
+            *wake(),
+            break_vad,
+            *speech(1),
+            mend_vad,
+            *wake(),
+            *COMMAND,
+            ended(recorder, RunOutcome.COMPLETED),
+        ]
+    )
+    failed = next(e for e in recorder.events if isinstance(e, StageFailed))
+    assert (failed.run_id, failed.stage, failed.code) == ("run-1", "stt", "stt-vad-failed")
+    assert recorder.of("run-2")[-1].to_dict()["outcome"] == "completed"
+
+
+async def test_a_broken_event_listener_does_not_stop_the_pipeline() -> None:
+    rig = Rig()
+    seen: list[PipelineEvent] = []
+
+    async def listener(event: PipelineEvent) -> None:
+        seen.append(event)
+        if event.type is PipelineEventType.CHAT_DELTA:
+            raise RuntimeError("the websocket went away")
+
+    rig.pipeline._on_event = listener
+    await rig.pipeline.run(microphone([*wake(), *COMMAND]))
+    assert [e.to_dict()["outcome"] for e in seen if isinstance(e, RunEnd)] == ["completed"]
+
+
+# File mode, configuration -----------------------------------------------------------
+
+
+async def test_run_once_answers_a_recording() -> None:
+    rig = Rig(settings=PipelineSettings(voice=SynthesisOptions(rate=1.25), language="en"))
+    audio = AudioChunk(audio=b"".join(c.audio for c in speech(10)), rate=RATE)
+    result = await rig.pipeline.run_once(audio)
+    assert result.outcome is RunOutcome.COMPLETED
+    assert result.transcript == "what time is it"
+    assert result.reply == "Hello there, friend. How are you?"
+    assert result.error is None
+    assert rig.stt.heard == [audio]
+    assert rig.stt.options == [TranscribeOptions(language="en")]
+    assert rig.tts.options[0].rate == 1.25
+    assert rig.recorder.types(result.run_id) == [
+        "run-start",
+        "stt-start",
+        "stt-end",
+        "chat-start",
+        "chat-delta",
+        "chat-delta",
+        "chat-delta",
+        "chat-end",
+        "tts-start",
+        "tts-audio",
+        "tts-end",
+        "tts-start",
+        "tts-audio",
+        "tts-end",
+        "run-end",
+    ]
+    # A second turn continues the conversation.
+    await rig.pipeline.run_once(audio)
+    assert [r.conversation_id for r in rig.chat.requests] == [None, "conv-1"]
+
+
+async def test_run_once_reports_a_failure() -> None:
+    rig = Rig(answers=(BackendError("no"),))
+    result = await rig.pipeline.run_once(AudioChunk(audio=b"\x00\x01" * 1600, rate=RATE))
+    assert result.outcome is RunOutcome.ERROR
+    assert result.error is not None and result.error.code == "stt-failed"
+    assert result.transcript is None and result.reply is None
+
+
+async def test_the_microphone_must_match_the_vad() -> None:
+    rig = Rig()
+    wrong = AudioChunk(audio=b"\x00\x00" * 800, rate=8_000)
+    with pytest.raises(InvalidInput, match="16000 Hz"):
+        await rig.pipeline.run(microphone([wrong]))
+    assert rig.recorder.types("run-1") == ["run-start", "wake-word-start", "run-end"]
+    assert rig.pipeline.state is PipelineState.IDLE
+
+
+async def test_one_run_at_a_time() -> None:
+    rig = Rig()
+    gate = asyncio.Event()
+
+    async def mic() -> AsyncIterator[AudioChunk]:
+        await gate.wait()
+        yield silence(1)[0]
+
+    running = asyncio.create_task(rig.pipeline.run(mic()))
+    await rig.recorder.wait_for(lambda e: isinstance(e, RunStart))
+    with pytest.raises(Conflict):
+        await rig.pipeline.run(microphone([]))
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert rig.recorder.types("run-1")[-1] == "run-end"
+    assert rig.pipeline.state is PipelineState.IDLE
+
+
+def test_a_wake_word_detector_is_needed_without_push_to_talk() -> None:
+    with pytest.raises(InvalidInput, match="wake"):
+        VoicePipeline(
+            vad=held(FakeVad()),
+            stt=held(object()),  # type: ignore[arg-type]
+            tts=held(object()),  # type: ignore[arg-type]
+            chat=FakeChat(scripted()),
+            speaker=RecordingSpeaker(),
+        )
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"silence_seconds": -1}, "silence_seconds"),
+        ({"max_utterance_seconds": 0}, "max_utterance_seconds"),
+        ({"vad_threshold": 1.5}, "vad_threshold"),
+        ({"max_consecutive_errors": 0}, "max_consecutive_errors"),
+    ],
+)
+def test_bad_settings(values: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        PipelineSettings(**values)
+    assert raised.value.field == field
+
+
+# Latencies from events --------------------------------------------------------------
+
+
+def test_stage_latencies_of_a_synthetic_run() -> None:
+    def at(t: float) -> dict[str, Any]:
+        return {"run_id": "r", "timestamp": t}
+
+    from assistant.voice import events as ev
+
+    events: list[PipelineEvent] = [
+        ev.RunStart(**at(0.0), start_stage=ev.PipelineStage.WAKE_WORD, conversation_id=None),
+        ev.WakeWordStart(**at(0.0)),
+        ev.WakeWordEnd(**at(10.0), word="hey", score=0.8),
+        ev.SttStart(**at(10.0), trigger=ev.ListenTrigger.WAKE_WORD, language=None),
+        ev.SttVadStart(**at(10.5), offset_seconds=0.4),
+        ev.SttVadEnd(**at(12.0), offset_seconds=2.0, speech_end_seconds=1.3, timed_out=False),
+        ev.SttEnd(**at(12.4), text="hi", language="en", audio_seconds=2.0),
+        ev.ChatStart(**at(12.4), text="hi", conversation_id=None),
+        ev.ChatDelta(**at(12.7), text="Hello"),
+        ev.ChatDelta(**at(12.8), text=" you."),
+        ev.TtsStart(**at(13.0), sentence=0, text="Hello you."),
+        ev.ChatEnd(**at(13.1), conversation_id="c", text="Hello you.", finish_reason="stop"),
+        ev.TtsAudio(**at(13.25), sentence=0, audio_seconds=1.0, rate=22050),
+        ev.TtsEnd(**at(13.3), sentence=0, audio_seconds=1.0),
+        ev.RunEnd(**at(15.0), outcome=ev.RunOutcome.COMPLETED),
+        ev.RunStart(run_id="other", timestamp=16.0, start_stage=ev.PipelineStage.STT,
+                    conversation_id="c"),
+    ]  # fmt: skip
+    latencies = stage_latencies(events)
+    assert latencies.to_dict() == pytest.approx(
+        {
+            "wake_to_speech_end": 2.0,
+            "vad_tail": 0.7,
+            "stt": 0.4,
+            "chat_first_delta": 0.3,
+            "chat_first_sentence": 0.6,
+            "tts_first_chunk": 0.25,
+            "speech_end_to_first_audio": 1.25,
+            "total": 5.0,
+        }
+    )
+    # A run that stopped early has no later stages; a run with no wake word counts from
+    # the start of listening.
+    partial = stage_latencies(
+        [
+            ev.RunStart(**at(0.0), start_stage=ev.PipelineStage.STT, conversation_id=None),
+            ev.SttStart(**at(1.0), trigger=ev.ListenTrigger.FOLLOW_UP, language=None),
+            ev.RunEnd(**at(4.0), outcome=ev.RunOutcome.NO_SPEECH),
+        ]
+    )
+    assert partial == StageLatencies(total=3.0)
+    assert stage_latencies([]) == StageLatencies()
