@@ -102,3 +102,48 @@ def test_binding_to_all_interfaces_is_announced(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     assert "reachable from the network" in output
+
+
+def test_models_ps_talks_to_the_running_server(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    port = free_port()
+    env = {**os.environ, "ASSISTANT_SERVER__PORT": str(port)}
+    created = subprocess.run(
+        [str(BIN), "--data-dir", str(data), "users", "add", "ada", "--password-stdin"],
+        input="correct horse\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert "created ada" in created.stdout
+    key = (
+        subprocess.run(
+            [str(BIN), "--data-dir", str(data), "users", "api-key", "ada", "cli"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    assert key.startswith("ak_")
+    process = subprocess.Popen(
+        [str(BIN), "--data-dir", str(data), "serve"], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}", process)
+        ps = subprocess.run(
+            [str(BIN), "--data-dir", str(data), "models", "ps", "--api-key", key],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert ps.returncode == 0, ps.stdout + ps.stderr
+        assert "MB budget in use" in ps.stdout
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)

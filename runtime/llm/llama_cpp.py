@@ -103,6 +103,34 @@ class FormattedPrompt:
     """Whether the tokenizer must prepend BOS (the template did not write it)."""
 
 
+def open_llama(
+    llama_cpp: Any,
+    model_id: str,
+    path: Path,
+    params: Any,
+    threads: int,
+    batch_threads: int | None = None,
+    **extra: Any,
+) -> Any:
+    """A ``llama_cpp.Llama`` from the parameters both llama.cpp engines share."""
+    try:
+        return llama_cpp.Llama(
+            model_path=str(path),
+            n_ctx=params.context_length,
+            n_batch=params.batch_size,
+            n_ubatch=params.batch_size,
+            n_threads=threads,
+            n_threads_batch=batch_threads or threads,
+            n_gpu_layers=params.gpu_layers,
+            flash_attn=params.flash_attention,
+            seed=params.seed if params.seed is not None else _DEFAULT_SEED,
+            verbose=False,
+            **extra,
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise BackendError(f"llama.cpp could not load {model_id!r}: {exc}") from exc
+
+
 def default_threads(cpu_count: int | None) -> int:
     """Threads when none are set: every core but one (for audio, STT and TTS), at most 8.
 
@@ -225,22 +253,9 @@ class LlamaCppChatModel:
         import llama_cpp
 
         threads = parsed.threads or default_threads(os.cpu_count())
-        batch_threads = parsed.batch_threads or os.cpu_count() or threads
-        try:
-            llama = llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=parsed.context_length,
-                n_batch=parsed.batch_size,
-                n_ubatch=parsed.batch_size,
-                n_threads=threads,
-                n_threads_batch=batch_threads,
-                n_gpu_layers=parsed.gpu_layers,
-                flash_attn=parsed.flash_attention,
-                seed=parsed.seed if parsed.seed is not None else _DEFAULT_SEED,
-                verbose=False,
-            )
-        except (ValueError, RuntimeError) as exc:
-            raise BackendError(f"llama.cpp could not load {model_id!r}: {exc}") from exc
+        llama = open_llama(
+            llama_cpp, model_id, path, parsed, threads, parsed.batch_threads or os.cpu_count()
+        )
         try:
             formatter = _make_formatter(model_id, llama, parsed.chat_format)
         except BaseException:

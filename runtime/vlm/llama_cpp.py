@@ -20,7 +20,7 @@ from typing import Any
 
 from assistant.errors import BackendError, InvalidInput, ModelNotInstalled, ResourceExhausted
 from runtime.llm.base import ChatDelta, GenerationOptions, Usage
-from runtime.llm.llama_cpp import default_threads, validate_options
+from runtime.llm.llama_cpp import default_threads, open_llama, validate_options
 from runtime.params import parse_params
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,6 @@ IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 """Largest encoded image accepted."""
-
-_DEFAULT_SEED = 0xFFFFFFFF
 
 
 @dataclass(frozen=True)
@@ -172,21 +170,11 @@ class LlamaCppVisionLanguageModel:
         threads = parsed.threads or default_threads(os.cpu_count())
         try:
             handler = handler_type(clip_model_path=str(model_dir / PROJECTOR_FILE), verbose=False)
-            llama = llama_cpp.Llama(
-                model_path=str(model_dir / MODEL_FILE),
-                chat_handler=handler,
-                n_ctx=parsed.context_length,
-                n_batch=parsed.batch_size,
-                n_ubatch=parsed.batch_size,
-                n_threads=threads,
-                n_threads_batch=threads,
-                n_gpu_layers=parsed.gpu_layers,
-                flash_attn=parsed.flash_attention,
-                seed=parsed.seed if parsed.seed is not None else _DEFAULT_SEED,
-                verbose=False,
-            )
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"llama.cpp could not load {model_id!r}: {exc}") from exc
+        llama = open_llama(
+            llama_cpp, model_id, model_dir / MODEL_FILE, parsed, threads, chat_handler=handler
+        )
         log.info("loaded %s (handler %s, %d threads)", model_id, parsed.handler, threads)
         return cls(model_id, llama, parsed)
 
