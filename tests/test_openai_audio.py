@@ -11,8 +11,8 @@ import pytest
 from assistant.auth import PasswordHasher, Principal
 from assistant.services import build_services
 from server.app import create_app
+from server.background import serve_in_thread as serve
 from tests.conftest import real_settings
-from tests.serving import serve
 
 pytestmark = pytest.mark.real_model
 

@@ -45,15 +45,16 @@ _LANGUAGES = {
 def system_prompt(
     profile: Profile,
     preferences: Preferences,
-    now: float,
     *,
     summary: str | None = None,
     spoken: bool = False,
 ) -> str:
-    """The system message for a user, at a moment, for text or speech."""
-    zone = ZoneInfo(profile.time_zone) if profile.time_zone else None
-    local = datetime.fromtimestamp(now, tz=zone or ZoneInfo("UTC"))
-    when = local.strftime("%A %d %B %Y, %H:%M")
+    """The system message for a user, for text or speech.
+
+    It holds no clock: the time travels with each user message (``stamped``), so the
+    prompt of a conversation only ever grows at its end and llama.cpp's prompt cache
+    stays valid however long the user pauses between turns.
+    """
     zone_name = profile.time_zone or "UTC"
     language = preferences.preferred_languages[0]
     language_name = _LANGUAGES.get(language.split("-")[0], language)
@@ -71,11 +72,27 @@ def system_prompt(
             "Your reply will be spoken aloud: plain sentences only, no markdown, lists,"
             " code blocks or emoji."
         )
+    lines.append(
+        f"Each user message starts with the local date and time it was sent ({zone_name}"
+        " time): use it only when asked about the date or the time."
+    )
     if summary:
         lines.append(f"Summary of the earlier conversation: {summary}")
-    # Last, because it changes every minute: everything above stays a cacheable prefix.
-    lines.append(f"The current local date and time is {when} ({zone_name}).")
     return "\n".join(lines)
+
+
+def stamped(text: str, sent_at: float, time_zone: str | None) -> str:
+    """A user message as the model sees it: the local time it was sent, then the text.
+
+    The stamp of a stored message never changes, so earlier turns render the same
+    tokens on every later turn (a prompt-cache hit). This wording, in front, is the one
+    small models copy least into their replies (a trailing ``[date]`` they echo back);
+    a 12-hour clock with AM/PM is the one they read back right (``02:12`` became "2:12 PM").
+    """
+    local = datetime.fromtimestamp(sent_at, tz=ZoneInfo(time_zone or "UTC"))
+    hour = local.hour % 12 or 12
+    half = "AM" if local.hour < 12 else "PM"
+    return f"(Sent {local.strftime('%A %d %B %Y')}, {hour}:{local.minute:02d} {half}.) {text}"
 
 
 @dataclass(frozen=True)

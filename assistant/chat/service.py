@@ -15,6 +15,7 @@ from assistant.chat.context import (
     SUMMARY_INSTRUCTION,
     MessageTooLong,
     plan_context,
+    stamped,
     system_prompt,
     title_from,
 )
@@ -292,8 +293,9 @@ class ChatService:
         chosen = await asyncio.to_thread(self._route, user_id, request)
         profile = await asyncio.to_thread(self.profile.get_profile, user_id)
         stored = await asyncio.to_thread(self.profile.get_preferences, user_id)
-        prompt = system_prompt(profile, stored.preferences, self.clock(), spoken=spoken)
-        messages = [ChatMessage("system", prompt), ChatMessage("user", "Hello?")]
+        prompt = system_prompt(profile, stored.preferences, spoken=spoken)
+        hello = stamped("Hello?", self.clock(), profile.time_zone)
+        messages = [ChatMessage("system", prompt), ChatMessage("user", hello)]
         assert chosen.model is not None
         async with (
             self.manager.use(chosen.model) as engine,
@@ -392,17 +394,17 @@ class ChatService:
         history = [m for m in history if m.seq > summarised_through]
 
         spoken = request.source == "voice"
-        prompt = system_prompt(profile, preferences, now, summary=summary, spoken=spoken)
-        new_message = ChatMessage("user", request.text, request.images)
+        prompt = system_prompt(profile, preferences, summary=summary, spoken=spoken)
+        zone = profile.time_zone
+        turns = [_model_message(m, zone) for m in history]
+        new_message = ChatMessage("user", stamped(request.text, now, zone), request.images)
         try:
             plan = plan_context(
                 context_length=model.context_length,
                 reply_tokens=min(request.options.max_tokens, model.context_length // 4),
                 system_tokens=model.count_tokens([ChatMessage("system", prompt)]),
                 summary_tokens=0,
-                history_tokens=[
-                    model.count_tokens([ChatMessage(m.role, m.content)]) for m in history
-                ],
+                history_tokens=[model.count_tokens([m]) for m in turns],
                 history_roles=[m.role for m in history],
                 new_tokens=model.count_tokens([new_message]),
                 summary_budget=self.limits.summary_max_tokens,
@@ -419,7 +421,8 @@ class ChatService:
             summary = self._summarize(model, summary, folded)
             summarised_through = folded[-1].seq
             history = history[plan.summarize_upto :]
-            prompt = system_prompt(profile, preferences, now, summary=summary, spoken=spoken)
+            turns = turns[plan.summarize_upto :]
+            prompt = system_prompt(profile, preferences, summary=summary, spoken=spoken)
             log.info("folded %d older messages into the running summary", len(folded))
 
         conversation_id = conversation.id if conversation else new_id(now)
@@ -459,11 +462,7 @@ class ChatService:
                 model=chosen.model,
             )
             store.recount(conn, conversation_id)
-        messages = [
-            ChatMessage("system", prompt),
-            *(ChatMessage(m.role, m.content) for m in history),
-            new_message,
-        ]
+        messages = [ChatMessage("system", prompt), *turns, new_message]
         return _Prepared(
             conversation_id=conversation_id,
             user_message_id=user_message_id,
@@ -591,3 +590,10 @@ class ChatService:
             )
 
         return done
+
+
+def _model_message(message: store.Message, time_zone: str | None) -> ChatMessage:
+    """A stored message as the model sees it: user messages stamped with their send time."""
+    if message.role == "user":
+        return ChatMessage("user", stamped(message.content, message.created_at / 1000, time_zone))
+    return ChatMessage(message.role, message.content)

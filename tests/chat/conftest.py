@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,23 @@ from assistant.chat.service import ChatLimits, ChatService
 from assistant.errors import ModelNotInstalled
 from assistant.services import Services
 from runtime.engines import Capability
+from runtime.llm.base import ChatMessage
 from runtime.llm.fake import FakeChatModel, Reply, echo
 from runtime.manager import ModelManager
 from runtime.modelstore import InstalledModel
+
+STAMP = re.compile(r"\A\(Sent [^)\n]*\.\) ")
+"""The send time the chat service appends to user messages (``context.stamped``)."""
+
+
+def unstamped(text: str) -> str:
+    """A user message as the user wrote it."""
+    return STAMP.sub("", text)
+
+
+def echo_said(messages: Sequence[ChatMessage]) -> str:
+    """``echo`` of what the user wrote, without the send time the model also sees."""
+    return echo([ChatMessage(m.role, unstamped(m.content)) for m in messages])
 
 
 @dataclass
@@ -79,7 +94,7 @@ def chat_env(services: Services) -> Iterator[ChatEnv]:
     def loader(engine: str, model_id: str, path: Path, params: Mapping[str, Any]) -> FakeChatModel:
         model = FakeChatModel(
             model_id,
-            reply=replies.get(model_id, echo),
+            reply=replies.get(model_id, echo_said),
             context_length=context_length.get(model_id, 4096),
             token_seconds=token_seconds.get(model_id, 0.0),
         )

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.chat.context import MessageTooLong, plan_context, system_prompt, title_from
+from assistant.chat.context import (
+    MessageTooLong,
+    plan_context,
+    stamped,
+    system_prompt,
+    title_from,
+)
 from assistant.profile.models import Preferences, Profile
 
 ROLES = ["user", "assistant"] * 10
@@ -97,13 +103,36 @@ def test_system_prompt_is_personal_and_local() -> None:
     preferences = Preferences(
         assistant_name="Jarvis", tone="formal", verbosity="brief", preferred_languages=["fr"]
     )
-    prompt = system_prompt(profile, preferences, 1_800_000_000.0, summary="Ada likes tea.")
+    prompt = system_prompt(profile, preferences, summary="Ada likes tea.")
     assert "You are Jarvis" in prompt
     assert "formal" in prompt
     assert "one to three sentences" in prompt
     assert "Reply in French" in prompt
     assert "The user's name is Ada." in prompt
-    assert "Friday 15 January 2027, 09:00 (Europe/Paris)" in prompt
-    assert "Ada likes tea." in prompt
-    spoken = system_prompt(profile, preferences, 1_800_000_000.0, spoken=True)
+    assert "(Europe/Paris time)" in prompt
+    assert prompt.endswith("Summary of the earlier conversation: Ada likes tea.")
+    spoken = system_prompt(profile, preferences, spoken=True)
     assert "spoken aloud" in spoken
+
+
+@pytest.mark.parametrize(
+    ("sent_at", "zone", "stamp"),
+    [
+        (1_800_000_000.0, "Europe/Paris", "Friday 15 January 2027, 9:00 AM"),
+        (1_800_000_000.0, None, "Friday 15 January 2027, 8:00 AM"),  # UTC
+        (1_800_000_059.9, "America/New_York", "Friday 15 January 2027, 3:00 AM"),
+        (1_800_000_060.0, "Asia/Kolkata", "Friday 15 January 2027, 1:31 PM"),
+        (1_799_971_200.0, "UTC", "Friday 15 January 2027, 12:00 AM"),  # midnight
+        (1_800_028_800.0, "UTC", "Friday 15 January 2027, 4:00 PM"),
+        (1_800_014_400.0, "UTC", "Friday 15 January 2027, 12:00 PM"),  # noon
+    ],
+)
+def test_stamped_adds_the_local_send_time(sent_at: float, zone: str | None, stamp: str) -> None:
+    assert stamped("What time is it?", sent_at, zone) == f"(Sent {stamp}.) What time is it?"
+
+
+def test_the_system_prompt_has_no_clock() -> None:
+    """A pause between turns must not change the prompt prefix (llama.cpp's cache)."""
+    profile = Profile("u", "Ada", "en-GB", "Europe/Paris", None, 1, 1)
+    assert system_prompt(profile, Preferences()) == system_prompt(profile, Preferences())
+    assert "2027" not in system_prompt(profile, Preferences())

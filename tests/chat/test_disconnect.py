@@ -12,8 +12,8 @@ from assistant.services import Services
 from assistant.settings import Settings
 from runtime.llm.fake import FakeChatModel
 from server.app import create_app
+from server.background import serve_in_thread as serve
 from tests.chat.conftest import ChatEnv
-from tests.serving import serve
 
 
 def test_disconnect_cancels_within_a_token(

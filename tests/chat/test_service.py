@@ -7,8 +7,10 @@ import asyncio
 import pytest
 
 from assistant.chat.models import ChatRequest, TurnDelta, TurnDone, TurnEvent, TurnStarted
+from assistant.clock import ManualClock
 from assistant.errors import InvalidInput, ModelNotInstalled, NotFound, PayloadTooLarge
 from assistant.profile import UsageMetric
+from assistant.profile.models import ProfileFields
 from runtime.engines import Capability
 from runtime.llm.base import ChatMessage, GenerationOptions
 from tests.chat.conftest import ChatEnv
@@ -41,18 +43,27 @@ async def test_a_turn_streams_and_is_stored(chat_env: ChatEnv) -> None:
     assert stats.totals[UsageMetric.COMPLETION_TOKENS.value] == 5
 
 
-async def test_the_model_sees_the_conversation_and_the_profile(chat_env: ChatEnv) -> None:
+async def test_the_model_sees_the_conversation_and_the_profile(
+    chat_env: ChatEnv, clock: ManualClock
+) -> None:
     ada = chat_env.user("ada")
     chat_env.services.profile.patch_preferences(ada, {"assistant_name": "Jarvis"})
+    chat_env.services.profile.update_profile(
+        ada, ProfileFields(time_zone="Europe/Paris"), replace=False
+    )
     _, first = await chat_env.chat.reply(ada, ChatRequest(text="My name is Ada."))
+    clock.advance(3 * 3600 + 60)  # a long pause
     await chat_env.chat.reply(
         ada, ChatRequest(text="What is my name?", conversation_id=first.conversation_id)
     )
-    sent = chat_env.engines["fake:big"].calls[-1]
+    before, sent = chat_env.engines["fake:big"].calls[-2:]
     assert [m.role for m in sent] == ["system", "user", "assistant", "user"]
     assert "You are Jarvis" in sent[0].content
-    assert sent[1].content == "My name is Ada."
-    assert sent[3].content == "What is my name?"
+    # Each user message carries the local time it was sent; the model sees it.
+    assert sent[1].content == "(Sent Friday 15 January 2027, 9:00 AM.) My name is Ada."
+    assert sent[3].content == "(Sent Friday 15 January 2027, 12:01 PM.) What is my name?"
+    # Nothing the model saw before changed: the whole earlier prompt is a cache hit.
+    assert sent[: len(before)] == before
 
 
 async def test_other_users_conversations_are_not_found(chat_env: ChatEnv) -> None:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from litestar import Litestar
 from litestar.testing import TestClient
 
@@ -25,12 +22,13 @@ from assistant.services import Services
 from assistant.settings import Settings
 from runtime.engines import Capability
 from runtime.llm.base import ChatDelta, ChatMessage, GenerationOptions
-from runtime.llm.fake import FakeChatModel, Reply, echo
+from runtime.llm.fake import FakeChatModel, Reply
 from runtime.manager import ModelManager
 from server.app import create_app
+from server.background import serve_in_thread
 from server.controllers.ollama import OllamaController
 from server.controllers.openai import OpenAIController
-from tests.chat.conftest import FakeCatalogue
+from tests.chat.conftest import FakeCatalogue, echo_said
 
 Client = TestClient[Any]
 PASSWORD = "correct horse battery"
@@ -110,7 +108,7 @@ def compat_env(services: Services) -> CompatEnv:
     ) -> RecordingChatModel:
         model = RecordingChatModel(
             model_id,
-            reply=env.replies.get(model_id, echo),
+            reply=env.replies.get(model_id, echo_said),
             token_seconds=env.token_seconds.get(model_id, 0.0),
             fail_after=env.fail_after.get(model_id),
         )
@@ -164,43 +162,10 @@ def compat_client(compat_app: Litestar) -> Iterator[Client]:
         yield client
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serving(app: Litestar) -> Iterator[str]:
-    """Serve the app with uvicorn on a free port in a background thread; its base URL."""
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=free_port(),
-        loop="asyncio",
-        lifespan="on",
-        log_config=None,
-        log_level="warning",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 @pytest.fixture
 def live_url(compat_app: Litestar) -> Iterator[str]:
     """Base URL of the app served for real (real sockets: disconnects, real clients)."""
-    with serving(compat_app) as url:
+    with serve_in_thread(compat_app) as url:
         yield url
 
 

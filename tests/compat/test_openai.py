@@ -21,6 +21,7 @@ from assistant.services import build_services
 from assistant.settings import Settings
 from runtime.llm.base import ChatMessage, GenerationOptions
 from server.app import create_app
+from server.background import serve_in_thread
 from server.controllers.openai import compat_error, resolve_model
 from server.schemas.openai import (
     UNLIMITED_TOKENS,
@@ -29,7 +30,7 @@ from server.schemas.openai import (
     chat_messages,
     finish_reason,
 )
-from tests.compat.conftest import Client, CompatEnv, eventually, serving, with_compat
+from tests.compat.conftest import Client, CompatEnv, eventually, with_compat
 
 PNG = b"\x89PNG\r\n\x1a\nnot really a png"
 PNG_URI = "data:image/png;base64," + base64.b64encode(PNG).decode()
@@ -695,7 +696,7 @@ def test_real_model_through_the_sdk(tmp_path: Path, model_dir: Any) -> None:
         user = services.auth.create_user("ada", "correct horse battery")
         principal = Principal(user_id=user.id, username=user.username, role=user.role)
         _, key = services.auth.create_api_key(principal, "sdk")
-        with serving(with_compat(create_app(settings, services))) as url:
+        with serve_in_thread(with_compat(create_app(settings, services))) as url:
             client = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=120)
             assert model_id in [m.id for m in client.models.list()]
             completion = client.chat.completions.create(

@@ -17,8 +17,8 @@ from websockets.sync.client import ClientConnection, connect
 from assistant.auth import ClientInfo, PasswordHasher
 from assistant.services import build_services
 from server.app import create_app
+from server.background import serve_in_thread as serve
 from tests.conftest import real_settings
-from tests.serving import serve
 from tests.voice.speech import chunk_of, say, silence
 
 pytestmark = pytest.mark.real_model
