@@ -33,6 +33,7 @@ from runtime.detect.geometry import (
     unletterbox_boxes,
     xywh_to_xyxy,
 )
+from runtime.onnx import cpu_session
 from runtime.params import parse_params
 
 if TYPE_CHECKING:
@@ -234,18 +235,8 @@ class YoloOnnxObjectDetector:
         path = find_model(model_dir, parsed.model_file)
         if path is None:
             raise ModelNotInstalled(model_id)
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = parsed.threads
-        options.log_severity_level = 3
-        try:
-            session = onnxruntime.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-            metadata: dict[str, str] = dict(session.get_modelmeta().custom_metadata_map)
-        except Exception as exc:  # onnxruntime's errors derive from Exception only
-            raise BackendError(f"onnxruntime cannot load {path.name}: {exc}") from exc
+        session = cpu_session(path, parsed.threads)
+        metadata: dict[str, str] = dict(session.get_modelmeta().custom_metadata_map)
 
         inputs, outputs = session.get_inputs(), session.get_outputs()
         input_shape, output_shape = list(inputs[0].shape), list(outputs[0].shape)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.audio import AudioChunk
+from runtime.onnx import cpu_session
 from runtime.params import parse_params
 from runtime.tts.base import SynthesisOptions
 
@@ -122,7 +123,6 @@ class PiperTextToSpeech:
         if not config_path.is_file():
             raise ModelNotInstalled(model_id)
 
-        import onnxruntime
         from piper import PiperVoice
         from piper.config import PiperConfig
 
@@ -130,15 +130,7 @@ class PiperTextToSpeech:
             config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
         except (ValueError, KeyError, TypeError) as exc:
             raise BackendError(f"{config_path.name} is not a Piper voice config: {exc}") from exc
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = parsed.threads
-        options.log_severity_level = 3
-        try:
-            session = onnxruntime.InferenceSession(
-                str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime's errors derive from Exception only
-            raise BackendError(f"onnxruntime cannot load {model_path.name}: {exc}") from exc
+        session = cpu_session(model_path, parsed.threads)
         log.info("loaded Piper voice %s (%d Hz)", model_path.name, config.sample_rate)
         return cls(model_id, parsed, PiperVoice(session=session, config=config))
 

@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.audio import AudioChunk
+from runtime.onnx import cpu_session
 from runtime.params import parse_params
 from runtime.vad.framing import check_format
 
@@ -86,18 +87,7 @@ class SileroVoiceActivityDetector:
         path = model_dir / MODEL_FILE
         if not path.is_file():
             raise ModelNotInstalled(model_id)
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = parsed.threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        try:
-            session = onnxruntime.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime's errors derive from Exception only
-            raise BackendError(f"onnxruntime cannot load {path.name}: {exc}") from exc
+        session = cpu_session(path, parsed.threads)
         names = {i.name for i in session.get_inputs()}
         if names != {"input", "state", "sr"}:
             raise BackendError(

@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.audio import AudioChunk
+from runtime.onnx import cpu_session
 from runtime.params import parse_params
 from runtime.vad.framing import PcmFramer
 from runtime.wake.base import WakeDetection
@@ -182,21 +183,6 @@ class OpenWakeWordParams:
             raise ValueError("threads must be at least 1")
 
 
-def _session(path: Path, threads: int) -> onnxruntime.InferenceSession:
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    try:
-        return onnxruntime.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
-    except Exception as exc:  # onnxruntime's errors derive from Exception only
-        raise BackendError(f"onnxruntime cannot load {path.name}: {exc}") from exc
-
-
 @dataclass(frozen=True)
 class _Classifier:
     word: str
@@ -264,11 +250,11 @@ class OpenWakeWordDetector:
                 f" it has: {', '.join(available)}",
                 field="words",
             )
-        melspec = _session(model_dir / MELSPEC_FILE, parsed.threads)
-        embedding = _session(model_dir / EMBEDDING_FILE, parsed.threads)
+        melspec = cpu_session(model_dir / MELSPEC_FILE, parsed.threads)
+        embedding = cpu_session(model_dir / EMBEDDING_FILE, parsed.threads)
         classifiers = []
         for word in chosen:
-            session = _session(available[word], parsed.threads)
+            session = cpu_session(available[word], parsed.threads)
             shape = session.get_inputs()[0].shape
             window = shape[1] if len(shape) == 3 and isinstance(shape[1], int) else None
             classifiers.append(
