@@ -155,7 +155,7 @@ class ChatController(Controller):
         self,
         chat: ChatDep,
         principal: PrincipalDep,
-        conversation_id: str,
+        conversation_id: Annotated[str, Parameter(description="The conversation")],
         before: Annotated[
             str | None, Parameter(description="Message id: return older messages")
         ] = None,
@@ -178,7 +178,12 @@ class ChatController(Controller):
         summary="Delete one conversation's history, or all of it",
     )
     async def delete_history(
-        self, chat: ChatDep, principal: PrincipalDep, conversation_id: str | None = None
+        self,
+        chat: ChatDep,
+        principal: PrincipalDep,
+        conversation_id: Annotated[
+            str | None, Parameter(description="The conversation; none: all of yours")
+        ] = None,
     ) -> HistoryDeleted:
         """With ``conversation_id``: that conversation, its messages and summary. Without:
         every conversation of yours. Deleted data is overwritten on disk."""

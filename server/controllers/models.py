@@ -45,7 +45,7 @@ class ModelsController(Controller):
         model_id: FromPath[str],
         services: ServicesDep,
         principal: PrincipalDep,
-        data: JSONBody[LoadRequest] | None = None,
+        data: JSONBody[LoadRequest | None] = None,
     ) -> LoadedModelOut:
         """Evicts least recently used models if the budget requires; 503 when it cannot fit."""
         require_admin(principal)
