@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from assistant.profile.models import Preferences, Profile
+from runtime.llm.base import ChatMessage
 
 _TONES = {
     "neutral": "a neutral, matter-of-fact tone",
@@ -73,26 +74,58 @@ def system_prompt(
             " code blocks or emoji."
         )
     lines.append(
-        f"Each user message starts with the local date and time it was sent ({zone_name}"
-        " time): use it only when asked about the date or the time."
+        f"Each user message starts with the local time it was sent ({zone_name} time),"
+        " with the date where a new day begins: use them only when asked about the date"
+        " or the time."
     )
     if summary:
         lines.append(f"Summary of the earlier conversation: {summary}")
     return "\n".join(lines)
 
 
-def stamped(text: str, sent_at: float, time_zone: str | None) -> str:
+def stamped(text: str, sent_at: float, time_zone: str | None, *, with_date: bool = True) -> str:
     """A user message as the model sees it: the local time it was sent, then the text.
 
-    The stamp of a stored message never changes, so earlier turns render the same
-    tokens on every later turn (a prompt-cache hit). This wording, in front, is the one
-    small models copy least into their replies (a trailing ``[date]`` they echo back);
-    a 12-hour clock with AM/PM is the one they read back right (``02:12`` became "2:12 PM").
+    This wording, in front, is the one small models copy least into their replies (a
+    trailing ``[date]`` they echo back); a 12-hour clock with AM/PM is the one they read
+    back right (``02:12`` became "2:12 PM").
     """
     local = datetime.fromtimestamp(sent_at, tz=ZoneInfo(time_zone or "UTC"))
     hour = local.hour % 12 or 12
-    half = "AM" if local.hour < 12 else "PM"
-    return f"(Sent {local.strftime('%A %d %B %Y')}, {hour}:{local.minute:02d} {half}.) {text}"
+    clock = f"{hour}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
+    when = f"{local.strftime('%A %d %B %Y')}, {clock}" if with_date else clock
+    return f"(Sent {when}.) {text}"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A message of the conversation, with the time it was sent (epoch seconds)."""
+
+    role: str
+    text: str
+    sent_at: float
+
+
+def model_turns(turns: Sequence[Turn], time_zone: str | None) -> list[ChatMessage]:
+    """The turns as the model sees them: user messages stamped with their send time.
+
+    The date goes on the first user message and wherever a new day begins, the time on
+    every one (a date costs about twenty tokens, a time ten). A stamp depends only on the
+    messages before it, so earlier turns render the same tokens on every later turn and
+    stay a prompt-cache hit, however long the pause.
+    """
+    zone = ZoneInfo(time_zone or "UTC")
+    shown: date | None = None
+    messages = []
+    for turn in turns:
+        if turn.role != "user":
+            messages.append(ChatMessage(turn.role, turn.text))
+            continue
+        day = datetime.fromtimestamp(turn.sent_at, tz=zone).date()
+        text = stamped(turn.text, turn.sent_at, time_zone, with_date=day != shown)
+        messages.append(ChatMessage("user", text))
+        shown = day
+    return messages
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from assistant.chat import store
 from assistant.chat.context import (
     SUMMARY_INSTRUCTION,
     MessageTooLong,
+    Turn,
+    model_turns,
     plan_context,
     stamped,
     system_prompt,
@@ -395,18 +397,16 @@ class ChatService:
 
         spoken = request.source == "voice"
         prompt = system_prompt(profile, preferences, summary=summary, spoken=spoken)
-        zone = profile.time_zone
-        turns = [_model_message(m, zone) for m in history]
-        new_message = ChatMessage("user", stamped(request.text, now, zone), request.images)
+        turns = self._turns(history, request, now, profile.time_zone)
         try:
             plan = plan_context(
                 context_length=model.context_length,
                 reply_tokens=min(request.options.max_tokens, model.context_length // 4),
                 system_tokens=model.count_tokens([ChatMessage("system", prompt)]),
                 summary_tokens=0,
-                history_tokens=[model.count_tokens([m]) for m in turns],
+                history_tokens=[model.count_tokens([m]) for m in turns[:-1]],
                 history_roles=[m.role for m in history],
-                new_tokens=model.count_tokens([new_message]),
+                new_tokens=model.count_tokens(turns[-1:]),
                 summary_budget=self.limits.summary_max_tokens,
             )
         except MessageTooLong as exc:
@@ -421,7 +421,8 @@ class ChatService:
             summary = self._summarize(model, summary, folded)
             summarised_through = folded[-1].seq
             history = history[plan.summarize_upto :]
-            turns = turns[plan.summarize_upto :]
+            # The first message kept now carries the date.
+            turns = self._turns(history, request, now, profile.time_zone)
             prompt = system_prompt(profile, preferences, summary=summary, spoken=spoken)
             log.info("folded %d older messages into the running summary", len(folded))
 
@@ -462,7 +463,7 @@ class ChatService:
                 model=chosen.model,
             )
             store.recount(conn, conversation_id)
-        messages = [ChatMessage("system", prompt), *turns, new_message]
+        messages = [ChatMessage("system", prompt), *turns]
         return _Prepared(
             conversation_id=conversation_id,
             user_message_id=user_message_id,
@@ -473,6 +474,15 @@ class ChatService:
                 summary_used=bool(summary),
             ),
         )
+
+    @staticmethod
+    def _turns(
+        history: Sequence[store.Message], request: ChatRequest, now: float, time_zone: str | None
+    ) -> list[ChatMessage]:
+        """The stored turns and the new message as the model sees them (send times added)."""
+        turns = [Turn(m.role, m.content, m.created_at / 1000) for m in history]
+        *earlier, new = model_turns([*turns, Turn("user", request.text, now)], time_zone)
+        return [*earlier, ChatMessage("user", new.content, request.images)]
 
     def _read_turn_state(
         self, user_id: str, request: ChatRequest
@@ -590,10 +600,3 @@ class ChatService:
             )
 
         return done
-
-
-def _model_message(message: store.Message, time_zone: str | None) -> ChatMessage:
-    """A stored message as the model sees it: user messages stamped with their send time."""
-    if message.role == "user":
-        return ChatMessage("user", stamped(message.content, message.created_at / 1000, time_zone))
-    return ChatMessage(message.role, message.content)

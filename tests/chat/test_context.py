@@ -4,6 +4,8 @@ import pytest
 
 from assistant.chat.context import (
     MessageTooLong,
+    Turn,
+    model_turns,
     plan_context,
     stamped,
     system_prompt,
@@ -129,6 +131,57 @@ def test_system_prompt_is_personal_and_local() -> None:
 )
 def test_stamped_adds_the_local_send_time(sent_at: float, zone: str | None, stamp: str) -> None:
     assert stamped("What time is it?", sent_at, zone) == f"(Sent {stamp}.) What time is it?"
+
+
+DAY = 86_400.0
+NOON = 1_800_014_400.0  # Friday 15 January 2027, 12:00 UTC
+
+
+@pytest.mark.parametrize(
+    ("turns", "stamps"),
+    [
+        ([], []),
+        ([("user", NOON)], ["Friday 15 January 2027, 12:00 PM"]),
+        # The date once, then times only; replies are never stamped.
+        (
+            [("user", NOON), ("assistant", NOON + 5), ("user", NOON + 600)],
+            ["Friday 15 January 2027, 12:00 PM", None, "12:10 PM"],
+        ),
+        # A new day brings the date again.
+        (
+            [("user", NOON), ("assistant", NOON), ("user", NOON + DAY), ("user", NOON + DAY)],
+            [
+                "Friday 15 January 2027, 12:00 PM",
+                None,
+                "Saturday 16 January 2027, 12:00 PM",
+                "12:00 PM",
+            ],
+        ),
+        # A window that starts with a reply (after a summary) still dates its first question.
+        (
+            [("assistant", NOON), ("user", NOON + 60)],
+            [None, "Friday 15 January 2027, 12:01 PM"],
+        ),
+    ],
+)
+def test_model_turns_date_the_first_message_of_each_day(
+    turns: list[tuple[str, float]], stamps: list[str | None]
+) -> None:
+    sent = model_turns([Turn(role, "hi", at) for role, at in turns], "UTC")
+    assert [m.role for m in sent] == [role for role, _ in turns]
+    assert [m.content for m in sent] == [
+        "hi" if stamp is None else f"(Sent {stamp}.) hi" for stamp in stamps
+    ]
+
+
+def test_model_turns_are_stable_as_the_conversation_grows() -> None:
+    """Adding turns never changes how earlier ones render (the prompt cache stays valid)."""
+    turns = [
+        Turn("user" if i % 2 == 0 else "assistant", f"m{i}", NOON + i * 40_000) for i in range(9)
+    ]
+    full = model_turns(turns, "Europe/Paris")
+    for end in range(len(turns)):
+        assert model_turns(turns[:end], "Europe/Paris") == full[:end]
 
 
 def test_the_system_prompt_has_no_clock() -> None:
