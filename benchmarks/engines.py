@@ -70,7 +70,7 @@ from runtime.onnx import cpu_session
 from runtime.params import parse_params
 from runtime.stt.audio_context import audio_context_positions
 from runtime.stt.audio_context import default_threads as stt_default_threads
-from runtime.stt.base import TranscribeOptions
+from runtime.stt.base import SpeechToText, TranscribeOptions
 from runtime.stt.faster_whisper import FasterWhisperParams, FasterWhisperSpeechToText
 from runtime.stt.whispercpp import WhisperCppParams, WhisperCppSpeechToText, find_model_file
 from runtime.tts.base import SynthesisOptions
@@ -692,21 +692,12 @@ def bench_whispercpp(store: ModelStore, plan: Plan, clip: AudioChunk) -> Section
         )
         return seconds, " ".join(s.text.strip() for s in segments if s.text.strip())
 
-    def runtime() -> tuple[float, str]:
-        seconds, transcript = timed(lambda: engine.transcribe(clip, TranscribeOptions()))
-        return seconds, transcript.text
-
-    progress(f"stt whisper.cpp: {plan.repetitions} rounds, {threads} thread(s)")
-    try:
-        runs = interleaved({"raw": bare, "runtime": runtime}, plan.repetitions)
-    finally:
-        engine.close()
-
-    return stt_section(
+    return compare_stt(
         f"STT whisper.cpp ({threads} threads)",
-        model.id,
+        engine,
+        bare,
         clip,
-        runs,
+        plan,
         f"audio_ctx {positions} on both sides",
     )
 
@@ -737,23 +728,36 @@ def bench_faster_whisper(store: ModelStore, plan: Plan, clip: AudioChunk) -> Sec
 
         return timed(run)
 
+    return compare_stt(
+        f"STT faster-whisper ({threads} threads)",
+        engine,
+        bare,
+        clip,
+        plan,
+        f"{settings.compute_type}, full 30 s window on both sides",
+    )
+
+
+def compare_stt(
+    name: str,
+    engine: SpeechToText,
+    bare: Callable[[], tuple[float, str]],
+    clip: AudioChunk,
+    plan: Plan,
+    how: str,
+) -> Section:
+    """``bare`` and the engine turn about on ``clip``; the engine is closed after."""
+
     def runtime() -> tuple[float, str]:
         seconds, transcript = timed(lambda: engine.transcribe(clip, TranscribeOptions()))
         return seconds, transcript.text
 
-    progress(f"stt faster-whisper: {plan.repetitions} rounds, {threads} thread(s)")
+    progress(f"{name}: {plan.repetitions} rounds")
     try:
         runs = interleaved({"raw": bare, "runtime": runtime}, plan.repetitions)
     finally:
         engine.close()
-
-    return stt_section(
-        f"STT faster-whisper ({threads} threads)",
-        model.id,
-        clip,
-        runs,
-        f"{settings.compute_type}, full 30 s window on both sides",
-    )
+    return stt_section(name, engine.model_id, clip, runs, how)
 
 
 def stt_section(
