@@ -182,6 +182,11 @@ class Plan:
         fast = repetitions or (3 if quick else 15)
         return cls(slow, fast, max_tokens or (24 if quick else 200), threads, workdir)
 
+    @property
+    def thread_params(self) -> dict[str, int]:
+        """Engine parameters that set ``--threads`` (none: the engine's own default)."""
+        return {"threads": self.threads} if self.threads else {}
+
 
 @dataclass
 class Section:
@@ -798,8 +803,7 @@ def stt_section(
 
 def bench_piper(store: ModelStore, plan: Plan) -> Section:
     """Time to first audio and real-time factor: PiperVoice alone against the engine."""
-    overrides = {"threads": plan.threads} if plan.threads else {}
-    loaded, model, params = load_runtime(store, PIPER_MODEL, overrides)
+    loaded, model, params = load_runtime(store, PIPER_MODEL, plan.thread_params)
     engine = cast(PiperTextToSpeech, loaded)
     settings = parse_params(PiperParams, params, PIPER_MODEL)
     voice_path = find_voice(model.path, settings.voice)
@@ -884,8 +888,7 @@ def ocr_image() -> npt.NDArray[np.uint8]:
 
 def bench_ocr(store: ModelStore, plan: Plan) -> Section:
     """Latency of RapidOCR alone (the engine's arguments) against the engine."""
-    overrides = {"threads": plan.threads} if plan.threads else {}
-    loaded, model, params = load_runtime(store, OCR_MODEL, overrides)
+    loaded, model, params = load_runtime(store, OCR_MODEL, plan.thread_params)
     engine = cast(RapidOcrTextRecognizer, loaded)
     from rapidocr_onnxruntime import RapidOCR
 
@@ -946,8 +949,7 @@ def detection_frame() -> npt.NDArray[np.uint8]:
 
 def bench_detect(store: ModelStore, plan: Plan) -> Section:
     """Latency of onnxruntime + the same postprocessing against ``detect`` on a frame."""
-    overrides = {"threads": plan.threads} if plan.threads else {}
-    loaded, model, params = load_runtime(store, DETECT_MODEL, overrides)
+    loaded, model, params = load_runtime(store, DETECT_MODEL, plan.thread_params)
     engine = cast(YoloOnnxObjectDetector, loaded)
     settings = parse_params(YoloOnnxParams, params, DETECT_MODEL)
     path = find_model(model.path, settings.model_file)
@@ -1034,8 +1036,7 @@ def frames_of(clip: AudioChunk, samples: int) -> list[AudioChunk]:
 
 def bench_vad(store: ModelStore, plan: Plan, clip: AudioChunk) -> Section:
     """Cost per window of Silero VAD: session.run alone against ``probability``."""
-    overrides = {"threads": plan.threads} if plan.threads else {}
-    loaded, model, params = load_runtime(store, VAD_MODEL, overrides)
+    loaded, model, params = load_runtime(store, VAD_MODEL, plan.thread_params)
     engine = cast(SileroVoiceActivityDetector, loaded)
     settings = parse_params(SileroVadParams, params, VAD_MODEL)
     session = cpu_session(model.path / SILERO_FILE, settings.threads)
@@ -1096,8 +1097,7 @@ def bench_vad(store: ModelStore, plan: Plan, clip: AudioChunk) -> Section:
 
 def bench_wake(store: ModelStore, plan: Plan, clip: AudioChunk) -> Section:
     """Cost per 80 ms frame of openWakeWord: its three sessions alone against ``process``."""
-    overrides = {"threads": plan.threads} if plan.threads else {}
-    loaded, model, params = load_runtime(store, WAKE_MODEL, overrides)
+    loaded, model, params = load_runtime(store, WAKE_MODEL, plan.thread_params)
     engine = cast(OpenWakeWordDetector, loaded)
     settings = parse_params(OpenWakeWordParams, params, WAKE_MODEL)
     melspec = cpu_session(model.path / MELSPEC_FILE, settings.threads)

@@ -10,6 +10,7 @@ import time
 import wave
 from pathlib import Path
 
+import av
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -433,7 +434,6 @@ def test_a_streamed_wav_says_its_length_is_unknown_and_still_reads(speech16: Aud
     assert decode(data).audio == speech16.audio
     with wave.open(io.BytesIO(data)) as reader:  # Python's reader stops at the end
         assert reader.readframes(10**9) == speech16.audio
-    av = pytest.importorskip("av")
     with av.open(io.BytesIO(data), format="wav") as container:  # and so does FFmpeg
         frames = sum(frame.samples for frame in container.decode(audio=0))
     assert frames == speech16.frames
