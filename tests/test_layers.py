@@ -61,3 +61,10 @@ def test_controllers_hold_no_sql() -> None:
         text = path.read_text()
         for word in ("SELECT ", "INSERT ", "UPDATE ", "DELETE FROM"):
             assert word not in text, f"{path.relative_to(ROOT)} contains SQL"
+
+
+def test_the_error_tree_is_a_leaf() -> None:
+    """runtime/ and hal/ may import assistant.errors only because it imports nothing of ours."""
+    ours = {"assistant", "runtime", "hal", "server"}
+    found = imports(ROOT / "assistant" / "errors.py")
+    assert not {m for m in found if m.split(".")[0] in ours}
