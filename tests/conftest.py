@@ -39,9 +39,15 @@ def model_dir() -> Callable[[str], Path]:
     return resolve
 
 
+REPEATABLE_VOICE = {"piper:en_US-joe-medium": {"noise_scale": 0.0, "noise_w_scale": 0.0}}
+"""Piper without its random noise: the same text gives the same audio on every run, so a
+test that transcribes synthesised speech cannot pass or fail by the luck of the draw."""
+
+
 def real_settings(tmp_path: Path, **overrides: Any) -> Settings:
     """A fresh data directory sharing the real model store (filled by scripts/test)."""
     models = {"dir": Settings.load().models_dir, **overrides.pop("models", {})}
+    models["params"] = {**REPEATABLE_VOICE, **models.get("params", {})}
     return Settings.load(data_dir=tmp_path / "data", models=models, **overrides)
 
 

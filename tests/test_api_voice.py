@@ -63,6 +63,15 @@ def test_synthesized_speech_is_real_audio(spoken: bytes) -> None:
     assert np.abs(audio).max() > 3000
 
 
+def test_engine_params_from_settings_reach_the_voice(
+    voice_client: tuple[TestClient[Any], dict[str, str], Services], spoken: bytes
+) -> None:
+    # real_settings turns Piper's noise off through `models.params`, so speech repeats exactly
+    client, headers, _ = voice_client
+    again = client.post("/api/v1/voice/synthesize", json={"text": SENTENCE}, headers=headers)
+    assert again.content == spoken
+
+
 def test_transcribe_multipart_and_raw(
     voice_client: tuple[TestClient[Any], dict[str, str], Services], spoken: bytes
 ) -> None:

@@ -42,9 +42,9 @@ class PiperParams:
     length_scale: float | None = None
     """Phoneme duration at rate 1.0 (> 1 slower); None: the voice's own (usually 1.0)."""
     noise_scale: float | None = None
-    """Generator noise (expressiveness); None: the voice's own."""
+    """Generator noise (expressiveness); 0 is flat and repeatable; None: the voice's own."""
     noise_w_scale: float | None = None
-    """Phoneme-duration noise; None: the voice's own."""
+    """Phoneme-duration noise; 0 gives the same timing every run; None: the voice's own."""
     normalize_audio: bool = True
     """Scale each sentence to full range (Piper's default)."""
     volume: float = 1.0
@@ -55,10 +55,14 @@ class PiperParams:
     """onnxruntime intra-op threads; 0 lets onnxruntime use every core."""
 
     def __post_init__(self) -> None:
-        for name in ("length_scale", "noise_scale", "noise_w_scale"):
+        if self.length_scale is not None and not (
+            math.isfinite(self.length_scale) and self.length_scale > 0
+        ):
+            raise ValueError("length_scale must be positive")
+        for name in ("noise_scale", "noise_w_scale"):
             value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be positive")
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be zero or positive")
         if not (math.isfinite(self.volume) and self.volume > 0):
             raise ValueError("volume must be positive")
         if not 0.0 <= self.sentence_silence_seconds <= 5.0:
