@@ -6,9 +6,9 @@ import io
 import shutil
 import struct
 import subprocess
-import time
 import wave
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant.errors import InvalidInput, PayloadTooLarge
-from hal.audio import AudioChunk
+from hal.audio import AudioChunk, codecs
 from hal.audio.codecs import (
     AUDIO_FORMATS,
     DecodeLimits,
@@ -102,9 +102,7 @@ def aligned_snr(reference: Floats, out: Floats, max_lag: int = 3000) -> tuple[in
 def test_decodes_every_common_format_to_16k_mono(
     name: str, encoded: dict[str, bytes], reference: Floats
 ) -> None:
-    started = time.perf_counter()
     chunk = decode(encoded[name])
-    assert time.perf_counter() - started < 2.0
     assert (chunk.rate, chunk.channels, chunk.width) == (16_000, 1, 2)
     assert abs(chunk.seconds - len(reference) / 16_000) < 0.1  # codec padding at most
     _lag, snr, correlation = aligned_snr(reference, chunk_frames(chunk).reshape(-1))
@@ -166,11 +164,9 @@ def test_unusable_uploads_are_invalid_input(data: bytes, message: str) -> None:
 def test_uploads_cut_in_their_header_are_invalid_input(
     name: str, keep: int, encoded: dict[str, bytes]
 ) -> None:
-    started = time.perf_counter()
     with pytest.raises(InvalidInput) as caught:
         decode(encoded[name][:keep])
     assert caught.value.field == "audio"
-    assert time.perf_counter() - started < 1.0
 
 
 @pytest.mark.parametrize("name", ["flac", "mp3", "ogg", "webm", "aac", "stereo24.wav"])
@@ -238,20 +234,18 @@ def test_a_video_without_sound_is_invalid_input(tmp_path: Path) -> None:
     name=st.sampled_from(["flac", "ogg", "mp3", "m4a", "webm", "aac"]),
     flips=st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(1, 255)), min_size=1, max_size=40),
 )
-def test_damaged_uploads_decode_or_fail_cleanly_and_fast(
+def test_damaged_uploads_decode_or_fail_cleanly(
     name: str, flips: list[tuple[float, int]], encoded: dict[str, bytes]
 ) -> None:
     data = bytearray(encoded[name])
     for where, mask in flips:
         data[min(len(data) - 1, int(where * len(data)))] ^= mask
-    started = time.perf_counter()
-    try:
+    try:  # a decode that runs away hits its time budget (tested below)
         chunk = decode(bytes(data))
     except InvalidInput as exc:
         assert exc.field == "audio"
     else:
         assert chunk.rate == 16_000 and chunk.frames > 0
-    assert time.perf_counter() - started < 2.0
 
 
 @pytest.fixture(scope="module")
@@ -270,13 +264,22 @@ def long_audio(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("name", ["long.mp3", "long.wav"])
 def test_long_audio_is_payload_too_large_without_decoding_it_all(
-    name: str, long_audio: dict[str, bytes]
+    name: str, long_audio: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    started = time.perf_counter()
+    decoded: list[float] = []
+    keep = codecs._AvDecoder.keep
+
+    def counting(decoder: codecs._AvDecoder, out: Any) -> None:
+        keep(decoder, out)
+        decoded.append(decoder.frames / decoder.rate)
+
+    monkeypatch.setattr(codecs._AvDecoder, "keep", counting)
     with pytest.raises(PayloadTooLarge, match="longer than the limit of 5 seconds") as caught:
         decode(long_audio[name], limits=DecodeLimits(max_seconds=5))
     assert caught.value.field == "audio"
-    assert time.perf_counter() - started < 1.0
+    # WAV is refused from its header alone; MP3 stops a packet past the limit, not at 10 min
+    assert max(decoded, default=0.0) < 5.5
+    assert name == "long.wav" or decoded
 
 
 def test_audio_within_the_limit_decodes(long_audio: dict[str, bytes]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -110,15 +109,15 @@ async def test_fake_speaker_simulates_slow_playback_with_an_injected_sleep() -> 
 
 async def test_stop_cuts_a_real_time_playback_at_once() -> None:
     speaker = FakeSpeaker(realtime=True)
-    playing = asyncio.create_task(speaker.play(source([chunk(i, 16_000) for i in range(5)])))
+    minute = 60 * 16_000
+    playing = asyncio.create_task(speaker.play(source([chunk(i, minute) for i in range(5)])))
     await asyncio.sleep(0.05)
     assert speaker.playing
-    started = time.perf_counter()
     speaker.stop()
-    assert await asyncio.wait_for(playing, 0.5) is False
-    assert time.perf_counter() - started < 0.05
+    # five one-minute chunks: only a stop that cuts the chunk being played returns in time
+    assert await asyncio.wait_for(playing, 10) is False
     assert speaker.playbacks[-1].completed is False
-    assert len(speaker.playbacks[-1].chunks) == 1  # five one-second chunks: stopped in the first
+    assert len(speaker.playbacks[-1].chunks) == 1
     assert speaker.stop_calls == 1
 
 
@@ -137,9 +136,9 @@ async def test_stop_while_waiting_for_the_next_chunk() -> None:
     playing = asyncio.create_task(speaker.play(slow_tts()))
     await asyncio.sleep(0.02)
     speaker.stop()
-    assert await asyncio.wait_for(playing, 0.5) is False
+    assert await asyncio.wait_for(playing, 5) is False
     assert speaker.chunks == [chunk(0)]
-    await asyncio.wait_for(closed.wait(), 0.5)  # the source was closed, not left hanging
+    await asyncio.wait_for(closed.wait(), 5)  # the source was closed, not left hanging
 
 
 async def test_stop_from_another_thread() -> None:
@@ -147,7 +146,7 @@ async def test_stop_from_another_thread() -> None:
     playing = asyncio.create_task(speaker.play(source([chunk(0, 160_000)])))
     await asyncio.sleep(0.02)
     threading.Thread(target=speaker.stop).start()
-    assert await asyncio.wait_for(playing, 0.5) is False
+    assert await asyncio.wait_for(playing, 5) is False
 
 
 async def test_stop_between_playbacks_does_not_cancel_the_next_one() -> None:
@@ -198,6 +197,4 @@ async def test_next_or_stop_and_stoppable_sleep() -> None:
     clock = FakeClock()
     assert await stoppable_sleep(1.5, stop, clock.sleep) is True
     asyncio.get_running_loop().call_later(0.01, stop.set)
-    started = time.perf_counter()
-    assert await stoppable_sleep(5.0, stop) is False
-    assert time.perf_counter() - started < 0.5
+    assert await stoppable_sleep(5.0, stop) is False  # True only after sleeping it all

@@ -175,7 +175,7 @@ class Behaviour:
     unplug_after: int | None = None  # blocks, then finished_callback
     hang_after: int | None = None  # blocks, then silence from PortAudio
     fail_open: bool = False
-    abort_seconds: float = 0.0
+    hung_abort: threading.Event | None = None  # abort() blocks until it is set
     signal: Callable[[int, int, int], npt.NDArray[np.float32]] | None = None
 
 
@@ -222,7 +222,8 @@ class FakeStream:
                 time.sleep(0)
 
     def abort(self, ignore_errors: bool = True) -> None:
-        time.sleep(self.module.behaviour.abort_seconds)
+        if self.module.behaviour.hung_abort is not None:
+            self.module.behaviour.hung_abort.wait()
         self._halt.set()
         if self._thread is not None:
             self._thread.join()
@@ -367,10 +368,8 @@ async def test_overflows_are_counted() -> None:
 async def test_an_unplugged_microphone_raises_hardware_unavailable() -> None:
     behaviour = Behaviour(unplug_after=5, block_seconds_real=0.001)
     microphone = SoundDeviceMicrophone(module=FakeSoundDevice(behaviour), queue_chunks=1000)
-    started = time.perf_counter()
     with pytest.raises(HardwareUnavailable, match="stopped \\(unplugged\\?\\)"):
         await take(microphone, 100)
-    assert time.perf_counter() - started < 1.0
     await microphone.close()
 
 
@@ -379,10 +378,8 @@ async def test_a_microphone_that_goes_quiet_raises_instead_of_hanging() -> None:
     microphone = SoundDeviceMicrophone(
         module=FakeSoundDevice(behaviour), stall_timeout_seconds=0.2, queue_chunks=1000
     )
-    started = time.perf_counter()
     with pytest.raises(HardwareUnavailable, match=r"stopped delivering audio for 0\.2 s"):
-        await take(microphone, 100)
-    assert time.perf_counter() - started < 1.0
+        await asyncio.wait_for(take(microphone, 100), 10)  # without the check: forever
     await microphone.close()
 
 
@@ -406,14 +403,13 @@ async def test_microphone_by_name_and_a_clear_error_for_a_missing_one() -> None:
 
 
 async def test_closing_never_blocks_on_a_hung_device() -> None:
-    behaviour = Behaviour(abort_seconds=0.5, block_seconds_real=0.01)
-    microphone = SoundDeviceMicrophone(
-        module=FakeSoundDevice(behaviour), close_timeout_seconds=0.1, queue_chunks=1000
-    )
+    driver = threading.Event()
+    module = FakeSoundDevice(Behaviour(hung_abort=driver, block_seconds_real=0.01))
+    microphone = SoundDeviceMicrophone(module=module, close_timeout_seconds=0.1, queue_chunks=1000)
     await take(microphone, 2)
-    started = time.perf_counter()
-    await microphone.close()
-    assert time.perf_counter() - started < 0.5
+    await microphone.close()  # returns although abort() is stuck in the driver
+    assert not module.streams[0]._halt.is_set()
+    driver.set()
 
 
 async def chunks_of(
@@ -463,10 +459,13 @@ async def test_speaker_stop_returns_at_once_and_play_returns_false() -> None:
     speaker = SoundDeviceSpeaker(module=module)
     playing = asyncio.create_task(speaker.play(chunks_of(tone(16_000, 5.0), 16_000, 320)))
     await asyncio.sleep(0.2)
-    started = time.perf_counter()
+    card = module.streams[0]
+    before = len(card.played)
     speaker.stop()
-    assert time.perf_counter() - started < 0.005
-    assert await asyncio.wait_for(playing, 0.2) is False
+    assert await asyncio.wait_for(playing, 2) is False  # not after the 5 s tone has played
+    await asyncio.sleep(0.3)  # longer than the 0.25 s queue would take to play out
+    after = np.count_nonzero(np.frombuffer(bytes(card.played[before:]), "<i2"))
+    assert after <= 1600  # a block or two in flight; the queued quarter second was dropped
     # A next playback works on the same stream.
     assert await speaker.play(chunks_of(tone(16_000, 0.05), 16_000, 320)) is True
     await speaker.close()
@@ -485,10 +484,9 @@ async def test_speaker_counts_underflows_and_reports_an_unplug() -> None:
 async def test_speaker_that_stops_consuming_raises_instead_of_hanging() -> None:
     behaviour = Behaviour(hang_after=2, block_seconds_real=0.005)
     speaker = SoundDeviceSpeaker(module=FakeSoundDevice(behaviour), stall_timeout_seconds=0.2)
-    started = time.perf_counter()
     with pytest.raises(HardwareUnavailable, match="stopped taking audio"):
-        await speaker.play(chunks_of(tone(16_000, 3.0), 16_000, 320))
-    assert time.perf_counter() - started < 1.5
+        # without the stall check this would wait forever
+        await asyncio.wait_for(speaker.play(chunks_of(tone(16_000, 3.0), 16_000, 320)), 10)
     await speaker.close()
 
 
@@ -601,7 +599,6 @@ def test_sounddevice_for_real_through_alsa_files(tmp_path: Path) -> None:
     played[played == 0] = 1
     (tmp_path / "play.raw").write_bytes(played.tobytes())
     env = {**os.environ, "HOME": folder, "PYTHONPATH": str(ROOT)}
-    started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, "-c", SCRIPT, folder],
         env=env,
@@ -611,7 +608,6 @@ def test_sounddevice_for_real_through_alsa_files(tmp_path: Path) -> None:
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert time.perf_counter() - started < 15
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert {"default", "mic", "mic16", "speaker"} <= set(result["devices"])
 
