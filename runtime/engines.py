@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from assistant.errors import BackendError, InvalidInput
 
@@ -34,6 +34,16 @@ class Engine(Protocol):
     def close(self) -> None:
         """Free the model."""
         ...
+
+
+Handle = TypeVar("Handle")
+
+
+def require_open(handle: Handle | None, model_id: str) -> Handle:
+    """An engine's native handle, or ``BackendError`` once ``close()`` has dropped it."""
+    if handle is None:
+        raise BackendError(f"model {model_id!r} is closed")
+    return handle
 
 
 @dataclass(frozen=True)

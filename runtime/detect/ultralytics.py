@@ -21,6 +21,7 @@ from hal.camera import Frame
 from runtime.detect.base import Detection, DetectOptions
 from runtime.detect.geometry import check_image
 from runtime.detect.yolo_onnx import check_options, class_ids_for, detections_from_arrays
+from runtime.engines import require_open
 from runtime.params import parse_params
 
 log = logging.getLogger(__name__)
@@ -128,10 +129,9 @@ class UltralyticsObjectDetector:
         image = check_image(frame.image)
         check_options(options)
         wanted = class_ids_for(self.labels, options.classes)
-        if self._model is None:
-            raise BackendError(f"{self.model_id} is closed")
+        model = require_open(self._model, self.model_id)
         try:
-            results = self._model.predict(
+            results = model.predict(
                 source=np.ascontiguousarray(image[..., ::-1]),  # Ultralytics takes BGR arrays
                 conf=options.confidence_threshold,
                 iou=options.iou_threshold,

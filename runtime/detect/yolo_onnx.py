@@ -33,6 +33,7 @@ from runtime.detect.geometry import (
     unletterbox_boxes,
     xywh_to_xyxy,
 )
+from runtime.engines import require_open
 from runtime.onnx import cpu_session
 from runtime.params import parse_params
 
@@ -294,11 +295,10 @@ class YoloOnnxObjectDetector:
         image = check_image(frame.image)
         check_options(options)
         wanted = class_ids_for(self.labels, options.classes)
-        if self._session is None:
-            raise BackendError(f"{self.model_id} is closed")
+        session = require_open(self._session, self.model_id)
         tensor, layout = model_input(image, self.input_width, self.input_height, self._input_dtype)
         try:
-            output = self._session.run([self._output_name], {self._input_name: tensor})[0]
+            output = session.run([self._output_name], {self._input_name: tensor})[0]
         except Exception as exc:  # onnxruntime's errors derive from Exception only
             raise BackendError(f"YOLO inference failed: {exc}") from exc
         prediction = np.asarray(output, dtype=np.float32)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import BackendError, InvalidInput, ModelNotInstalled, ResourceExhausted
+from runtime.engines import require_open
 from runtime.llm.base import ChatDelta, ChatMessage, GenerationOptions, Usage
 from runtime.params import parse_params
 
@@ -305,16 +306,11 @@ class LlamaCppChatModel:
             llama.close()
 
     def _tokenize(self, prompt: FormattedPrompt) -> list[int]:
-        llama = self._require_llama()
+        llama = require_open(self._llama, self.model_id)
         tokens: list[int] = llama.tokenize(
             prompt.text.encode("utf-8"), add_bos=prompt.add_bos, special=True
         )
         return tokens
-
-    def _require_llama(self) -> Any:
-        if self._llama is None:
-            raise BackendError(f"model {self.model_id!r} is closed")
-        return self._llama
 
     def _piece(self, token: int) -> bytes:
         piece = self._pieces.get(token)
@@ -346,7 +342,7 @@ class LlamaCppChatModel:
         cancel: threading.Event | None,
         started: float,
     ) -> Iterator[ChatDelta]:
-        llama = self._require_llama()
+        llama = require_open(self._llama, self.model_id)
         if not self._busy.acquire(blocking=False):
             raise ResourceExhausted(f"model {self.model_id!r} is busy with another generation")
         try:

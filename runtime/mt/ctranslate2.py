@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
+from runtime.engines import require_open
 from runtime.mt.base import TranslateOptions, Translation
 from runtime.mt.languages import is_flores_code, to_flores
 from runtime.params import parse_params
@@ -238,12 +239,11 @@ class CTranslate2Translator:
             source_prefix, target_prefix = [], []
         if not texts:
             return []
-        if self._translator is None:
-            raise BackendError(f"model {self.model_id!r} is closed")
+        translator = require_open(self._translator, self.model_id)
         pieces: list[list[str]] = self._source_tokenizer.encode(list(texts), out_type=str)
         batch = [[*source_prefix, *sentence, END_OF_SENTENCE] for sentence in pieces]
         try:
-            results = self._translator.translate_batch(
+            results = translator.translate_batch(
                 batch,
                 target_prefix=[target_prefix] * len(batch) if target_prefix else None,
                 beam_size=options.beam_size,

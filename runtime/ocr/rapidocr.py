@@ -20,6 +20,7 @@ import numpy as np
 from assistant.errors import BackendError, ModelNotInstalled
 from hal.camera import Frame
 from runtime.detect.geometry import check_image
+from runtime.engines import require_open
 from runtime.ocr.base import OcrLine
 from runtime.params import parse_params
 
@@ -144,12 +145,11 @@ class RapidOcrTextRecognizer:
     def recognize(self, frame: Frame) -> list[OcrLine]:
         """Lines of text, top to bottom."""
         image = check_image(frame.image)
-        if self._engine is None:
-            raise BackendError(f"{self.model_id} is closed")
+        engine = require_open(self._engine, self.model_id)
         bgr = np.ascontiguousarray(image[..., ::-1])  # RapidOCR takes arrays as BGR
         try:
             # No keyword arguments: any of them makes RapidOCR reset its thresholds.
-            result, _elapsed = self._engine(bgr)
+            result, _elapsed = engine(bgr)
         except Exception as exc:  # onnxruntime, OpenCV and RapidOCR raise plain Exceptions
             raise BackendError(f"RapidOCR failed: {exc}") from exc
         return lines_from_result(result)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.audio import AudioChunk
+from runtime.engines import require_open
 from runtime.params import parse_params
 from runtime.stt.audio_context import SAMPLE_RATE, default_threads, pcm_samples
 from runtime.stt.base import Segment, TranscribeOptions, Transcript
@@ -108,7 +109,7 @@ class FasterWhisperSpeechToText:
         if options.beam_size < 1:
             raise InvalidInput("beam_size must be >= 1", field="beam_size")
         with self._lock:
-            model = self._open_model()
+            model = require_open(self._model, self.model_id)
             languages = model.supported_languages
             if options.language is not None and options.language not in languages:
                 raise InvalidInput(
@@ -142,11 +143,6 @@ class FasterWhisperSpeechToText:
         """Free the CTranslate2 model."""
         with self._lock:
             self._model = None
-
-    def _open_model(self) -> WhisperModel:
-        if self._model is None:
-            raise BackendError(f"Model {self.model_id!r} was closed")
-        return self._model
 
 
 def _segments(found: Iterable[Any]) -> tuple[Segment, ...]:

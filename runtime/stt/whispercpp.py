@@ -17,6 +17,7 @@ import numpy.typing as npt
 from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.audio import AudioChunk
 from runtime.convert.whisper_ggml import read_ggml_index
+from runtime.engines import require_open
 from runtime.params import parse_params
 from runtime.stt.audio_context import (
     DEFAULT_MARGIN_POSITIONS,
@@ -181,7 +182,7 @@ class WhisperCppSpeechToText:
         if options.beam_size < 1:
             raise InvalidInput("beam_size must be >= 1", field="beam_size")
         with self._lock:
-            model = self._open_model()
+            model = require_open(self._model, self.model_id)
             language, probability = self._language(model, samples, options.language)
             if samples.size == 0:
                 return Transcript("", language, probability, (), 0.0)
@@ -220,11 +221,6 @@ class WhisperCppSpeechToText:
         with self._lock:
             # pywhispercpp frees the context when the Model object goes away.
             self._model = None
-
-    def _open_model(self) -> WhisperCppModel:
-        if self._model is None:
-            raise BackendError(f"Model {self.model_id!r} was closed")
-        return self._model
 
     def _language(
         self, model: WhisperCppModel, samples: npt.NDArray[np.float32], language: str | None

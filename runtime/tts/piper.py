@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.audio import AudioChunk
+from runtime.engines import require_open
 from runtime.onnx import cpu_session
 from runtime.params import parse_params
 from runtime.tts.base import SynthesisOptions
@@ -143,10 +144,9 @@ class PiperTextToSpeech:
 
         Options are checked at once; the voice runs as the iterator is consumed.
         """
-        if self._voice is None:
-            raise BackendError(f"{self.model_id} is closed")
+        voice = require_open(self._voice, self.model_id)
         check_options(options, self.num_speakers)
-        return self._chunks(self._voice, text, self._synthesis_config(self._voice, options))
+        return self._chunks(voice, text, self._synthesis_config(voice, options))
 
     def close(self) -> None:
         """Drop the voice."""

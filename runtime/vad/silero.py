@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.audio import AudioChunk
+from runtime.engines import require_open
 from runtime.onnx import cpu_session
 from runtime.params import parse_params
 from runtime.vad.framing import check_format
@@ -104,12 +105,11 @@ class SileroVoiceActivityDetector:
                 f"a Silero VAD frame must hold {self.frame_samples} samples, not {frame.frames}",
                 field="audio",
             )
-        if self._session is None:
-            raise BackendError(f"{self.model_id} is closed")
+        session = require_open(self._session, self.model_id)
         window = frame.samples()
         feed = {"input": model_input(self._context, window), "state": self._state, "sr": self._rate}
         try:
-            output, state = self._session.run(None, feed)
+            output, state = session.run(None, feed)
         except Exception as exc:  # onnxruntime's errors derive from Exception only
             raise BackendError(f"Silero VAD inference failed: {exc}") from exc
         self._state = np.asarray(state, dtype=np.float32)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.errors import BackendError, InvalidInput
 from hal.audio import AudioChunk
+from runtime.engines import require_open
 from runtime.params import parse_params
 from runtime.vad.framing import check_format, frame_samples_for
 
@@ -77,10 +78,9 @@ class WebRtcVoiceActivityDetector:
                 f" ({self.params.frame_ms} ms), not {frame.frames}",
                 field="audio",
             )
-        if self._vad is None:
-            raise BackendError(f"{self.model_id} is closed")
+        vad = require_open(self._vad, self.model_id)
         try:
-            speech = self._vad.is_speech(frame.audio, self.sample_rate)
+            speech = vad.is_speech(frame.audio, self.sample_rate)
         except Exception as exc:  # webrtcvad.Error derives from Exception only
             raise BackendError(f"WebRTC VAD failed: {exc}") from exc
         return 1.0 if speech else 0.0

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import BackendError, InvalidInput, ModelNotInstalled, ResourceExhausted
+from runtime.engines import require_open
 from runtime.llm.base import ChatDelta, GenerationOptions, Usage
 from runtime.llm.llama_cpp import default_threads, open_llama, validate_options
 from runtime.params import parse_params
@@ -191,9 +192,8 @@ class LlamaCppVisionLanguageModel:
         if not question.strip():
             raise InvalidInput("the question is empty", field="question")
         messages = question_messages(image_data_uri(image), question)
-        if self._llama is None:
-            raise BackendError(f"model {self.model_id!r} is closed")
-        return self._stream(messages, options, cancel, started)
+        llama = require_open(self._llama, self.model_id)
+        return self._stream(llama, messages, options, cancel, started)
 
     def close(self) -> None:
         """Free the model, its context and the projector."""
@@ -203,6 +203,7 @@ class LlamaCppVisionLanguageModel:
 
     def _stream(
         self,
+        llama: Any,
         messages: list[dict[str, Any]],
         options: GenerationOptions,
         cancel: threading.Event | None,
@@ -216,7 +217,7 @@ class LlamaCppVisionLanguageModel:
             if cancel is not None and cancel.is_set():
                 progress.finish = "cancelled"
             else:
-                yield from self._chunks(messages, options, seed, cancel, progress)
+                yield from self._chunks(llama, messages, options, seed, cancel, progress)
             first = progress.first_at if progress.first_at is not None else progress.last_at
             usage = Usage(
                 prompt_tokens=progress.prompt_tokens,
@@ -230,13 +231,13 @@ class LlamaCppVisionLanguageModel:
 
     def _chunks(
         self,
+        llama: Any,
         messages: list[dict[str, Any]],
         options: GenerationOptions,
         seed: int | None,
         cancel: threading.Event | None,
         progress: _Progress,
     ) -> Iterator[ChatDelta]:
-        llama = self._llama
         try:
             chunks = llama.create_chat_completion(
                 messages=messages,

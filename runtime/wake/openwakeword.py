@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.audio import AudioChunk
+from runtime.engines import require_open
 from runtime.onnx import cpu_session
 from runtime.params import parse_params
 from runtime.vad.framing import PcmFramer
@@ -268,11 +269,10 @@ class OpenWakeWordDetector:
 
     def process(self, chunk: AudioChunk) -> WakeDetection | None:
         """Feed any amount of audio; the first detection it completes, if any."""
-        if self._models is None:
-            raise BackendError(f"{self.model_id} is closed")
+        models = require_open(self._models, self.model_id)
         detection: WakeDetection | None = None
         for frame in self._framer.push(chunk):
-            scores = self._score_frame(self._models, np.frombuffer(frame.audio, dtype="<i2"))
+            scores = self._score_frame(models, np.frombuffer(frame.audio, dtype="<i2"))
             self.last_scores = scores
             fired = self._trigger.update(scores)
             if fired is not None and detection is None:
