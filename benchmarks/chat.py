@@ -33,9 +33,9 @@ from benchmarks.common import (
     load_average,
     machine_info,
     markdown_table,
+    parse_with_groups,
     progress,
     rows_table,
-    selected_groups,
     write_json,
 )
 from benchmarks.engines import (
@@ -602,11 +602,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from assistant.settings import Settings
 
     parser = base_parser(__doc__.splitlines()[0] if __doc__ else "", GROUPS)
-    args = parser.parse_args(argv)
-    try:
-        groups = selected_groups(args.only, GROUPS)
-    except ValueError as exc:
-        parser.error(str(exc))
+    args, groups = parse_with_groups(parser, argv, GROUPS)
     repetitions = args.repetitions or (1 if args.quick else 5)
     concurrent_rounds = args.repetitions or (1 if args.quick else 3)
     max_tokens = args.max_tokens or (24 if args.quick else 200)

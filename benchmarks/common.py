@@ -295,30 +295,35 @@ def header_line(info: MachineInfo) -> str:
 # Command line and output -------------------------------------------------------------
 
 
-def base_parser(description: str, groups: Sequence[str]) -> argparse.ArgumentParser:
-    """The options every benchmark takes."""
+def base_parser(
+    description: str, groups: Sequence[str] = (), *, tuning: bool = True
+) -> argparse.ArgumentParser:
+    """The options a benchmark takes: ``--only`` when it has ``groups`` to choose from,
+    ``--max-tokens`` and ``--threads`` when ``tuning`` (it honours them)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--quick", action="store_true", help="few repetitions and short outputs (smoke runs)"
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")
-    parser.add_argument(
-        "--only",
-        metavar="GROUPS",
-        help=f"comma-separated subset of: {', '.join(groups)}",
-    )
+    if groups:
+        parser.add_argument(
+            "--only",
+            metavar="GROUPS",
+            help=f"comma-separated subset of: {', '.join(groups)}",
+        )
     parser.add_argument(
         "--repetitions", type=int, metavar="N", help="measured repetitions (after one warm-up)"
     )
-    parser.add_argument(
-        "--max-tokens", type=int, metavar="N", help="tokens per LLM generation (decode runs)"
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        metavar="N",
-        help="CPU threads for both sides (default: each engine's own default, set explicitly)",
-    )
+    if tuning:
+        parser.add_argument(
+            "--max-tokens", type=int, metavar="N", help="tokens per LLM generation (decode runs)"
+        )
+        parser.add_argument(
+            "--threads",
+            type=int,
+            metavar="N",
+            help="CPU threads for both sides (default: each engine's own default, set explicitly)",
+        )
     parser.add_argument(
         "--models-dir",
         type=Path,
@@ -326,6 +331,17 @@ def base_parser(description: str, groups: Sequence[str]) -> argparse.ArgumentPar
         help="model store to read (default: the settings' models folder)",
     )
     return parser
+
+
+def parse_with_groups(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, groups: Sequence[str]
+) -> tuple[argparse.Namespace, tuple[str, ...]]:
+    """The parsed arguments and the groups ``--only`` picked (a usage error if unknown)."""
+    args = parser.parse_args(argv)
+    try:
+        return args, selected_groups(args.only, groups)
+    except ValueError as exc:
+        parser.error(str(exc))
 
 
 def selected_groups(only: str | None, groups: Sequence[str]) -> tuple[str, ...]:

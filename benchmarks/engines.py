@@ -40,9 +40,9 @@ from benchmarks.common import (
     load_average,
     machine_info,
     model_store,
+    parse_with_groups,
     progress,
     rows_table,
-    selected_groups,
     write_json,
 )
 from hal.audio import AudioChunk
@@ -1216,11 +1216,7 @@ def run_groups(
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the engine benchmarks; print the header and the table; 1 if a group failed."""
     parser = base_parser(__doc__.splitlines()[0] if __doc__ else "", GROUPS)
-    args = parser.parse_args(argv)
-    try:
-        groups = selected_groups(args.only, GROUPS)
-    except ValueError as exc:
-        parser.error(str(exc))
+    args, groups = parse_with_groups(parser, argv, GROUPS)
     info = machine_info(LIBRARIES)
     store = model_store(args.models_dir)
     with tempfile.TemporaryDirectory(prefix="bench-engines-") as scratch:

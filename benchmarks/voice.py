@@ -289,7 +289,7 @@ def report(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__.splitlines()[0], groups=("turns",))
+    parser = base_parser(__doc__.splitlines()[0], tuning=False)
     parser.add_argument(
         "--questions",
         type=int,

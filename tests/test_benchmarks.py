@@ -17,8 +17,10 @@ from benchmarks.common import (
     Row,
     Stats,
     Target,
+    base_parser,
     interleaved,
     markdown_table,
+    parse_with_groups,
     percentile,
     selected_groups,
     speed_ratio,
@@ -156,6 +158,25 @@ def test_selected_groups(only: str | None, expected: tuple[str, ...]) -> None:
 def test_selected_groups_refuses_unknown_names(only: str) -> None:
     with pytest.raises(ValueError):
         selected_groups(only, ("llm", "stt"))
+
+
+def test_an_unknown_group_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = base_parser("bench", ("llm", "stt"))
+    args, groups = parse_with_groups(parser, ["--only", "stt"], ("llm", "stt"))
+    assert groups == ("stt",) and args.only == "stt"
+    with pytest.raises(SystemExit) as exit_info:
+        parse_with_groups(parser, ["--only", "gpu"], ("llm", "stt"))
+    assert exit_info.value.code == 2
+    assert "unknown group(s) gpu" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--only", "turns"], ["--threads", "2"], ["--max-tokens", "8"]])
+def test_the_voice_benchmark_refuses_options_it_would_ignore(option: list[str]) -> None:
+    from benchmarks.voice import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(option)
+    assert exit_info.value.code == 2
 
 
 def test_parse_sse_reads_the_chat_stream() -> None:
