@@ -1,23 +1,19 @@
-"""The one error tree of the runtime.
+"""The domain's errors: what the services raise about requests, accounts and state.
 
-Every layer raises these; engines and stores translate library exceptions at their
-edge (``raise BackendError(...) from exc``). The server maps the tree to RFC 9457
-``application/problem+json`` in one place (``server/problems.py``); the CLI prints
-``detail`` and exits non-zero.
+Each layer owns its errors: ``hal.errors`` (devices and media), ``runtime.errors``
+(models and engines) and these. None of them knows how it is shown: the faces classify
+all three trees by their stable ``code`` in one place (``assistant.problems``, used by
+``server/problems.py`` for HTTP and by the CLI), and add hints there.
 
     AssistantError
     ├── InvalidInput            bad values from a caller (names the field)
-    │   ├── UnreadableMedia     audio or an image that cannot be decoded at all
     │   └── PayloadTooLarge     a body, file or message over a limit
     ├── Unauthorized            no or bad credentials
     ├── Forbidden               authenticated, but not allowed
     ├── NotFound                no such thing for this user
     ├── Conflict                already exists, or a stale version
     ├── RateLimited             too many attempts; retry later
-    ├── ModelNotInstalled       a model must be pulled first (names the command)
-    ├── ResourceExhausted       memory budget or queue full
-    ├── HardwareUnavailable     microphone, speaker or camera missing or gone
-    └── BackendError            a native engine or library failed
+    └── BackendError            the database, a key file or a migration failed
 """
 
 from __future__ import annotations
@@ -26,7 +22,7 @@ from typing import Any, ClassVar
 
 
 class AssistantError(Exception):
-    """Base of every error the runtime raises on purpose."""
+    """Base of every error the services raise on purpose."""
 
     code: ClassVar[str] = "internal-error"
     """Stable slug, used as the problem ``type`` suffix and by the CLI."""
@@ -50,13 +46,6 @@ class InvalidInput(AssistantError):
     def __init__(self, detail: str, *, field: str | None = None, **fields: Any) -> None:
         super().__init__(detail, field=field, **fields)
         self.field = field
-
-
-class UnreadableMedia(InvalidInput):
-    """An upload that is empty, corrupt, truncated or in no format we read."""
-
-    code = "unreadable-media"
-    title = "Unreadable media"
 
 
 class PayloadTooLarge(InvalidInput):
@@ -105,45 +94,8 @@ class RateLimited(AssistantError):
         self.retry_after_seconds = retry_after_seconds
 
 
-class ModelNotInstalled(AssistantError):
-    """A model is needed that is not in the model store."""
-
-    code = "model-not-installed"
-    title = "Model not installed"
-
-    def __init__(self, model_id: str, *, install_command: str | None = None) -> None:
-        command = install_command or f"assistant models pull {model_id}"
-        super().__init__(
-            f"Model {model_id!r} is not installed. Install it with: {command}",
-            model_id=model_id,
-            install_command=command,
-        )
-        self.model_id = model_id
-        self.install_command = command
-
-
-class ResourceExhausted(AssistantError):
-    """Memory budget, queue or disk is full; may succeed later."""
-
-    code = "resource-exhausted"
-    title = "Resource exhausted"
-
-    def __init__(
-        self, detail: str, *, retry_after_seconds: int | None = None, **fields: Any
-    ) -> None:
-        super().__init__(detail, retry_after_seconds=retry_after_seconds, **fields)
-        self.retry_after_seconds = retry_after_seconds
-
-
-class HardwareUnavailable(AssistantError):
-    """A microphone, speaker or camera is missing, busy or was unplugged."""
-
-    code = "hardware-unavailable"
-    title = "Hardware unavailable"
-
-
 class BackendError(AssistantError):
-    """A native engine or library failed in a way the caller cannot fix."""
+    """Something the service depends on (the database, a key file) failed."""
 
     code = "backend-error"
     title = "Backend error"

@@ -29,7 +29,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from assistant.errors import AssistantError
+from assistant.problems import OWN_ERRORS
 from benchmarks.common import (
     Row,
     Stats,
@@ -1202,7 +1202,7 @@ def run_groups(
             else:
                 assert clip is not None
                 parts = [bench_wake(store, plan, clip)]
-        except (AssistantError, RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        except (*OWN_ERRORS, RuntimeError, OSError, subprocess.CalledProcessError) as exc:
             errors[group] = f"{type(exc).__name__}: {exc}"
             progress(f"{group} failed: {errors[group]}")
             continue

@@ -9,9 +9,9 @@ file again and the part restarts from zero.
 
 Errors::
 
-    DownloadError (BackendError)   a URL failed for good: status, timeout, mismatch
+    DownloadError (EngineError)   a URL failed for good: status, timeout, mismatch
     ResourceExhausted              not enough free disk (check_free_space, disk full)
-    Conflict                       another process is downloading the same file
+    ModelBusy                       another process is downloading the same file
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from assistant.errors import AssistantError, BackendError, Conflict, ResourceExhausted
+from runtime.errors import EngineError, ModelBusy, ModelRuntimeError, ResourceExhausted
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class Fetched:
     """Bytes."""
 
 
-class DownloadError(BackendError):
+class DownloadError(EngineError):
     """A download failed for good (after retries when retrying could help)."""
 
     code = "download-failed"
@@ -231,7 +231,7 @@ class _PartFile:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             handle.close()
-            raise Conflict(
+            raise ModelBusy(
                 f"{self.path} is being downloaded by another process; wait for it to finish"
             ) from exc
         return handle
@@ -721,7 +721,7 @@ class Downloader:
         return f"timed out talking to {host} ({type(exc).__name__})"
 
 
-def disk_write_error(url: str, target: Path, exc: OSError) -> AssistantError:
+def disk_write_error(url: str, target: Path, exc: OSError) -> ModelRuntimeError:
     """The error for a failed write while downloading: a full disk is ResourceExhausted."""
     if exc.errno == errno.ENOSPC:
         return ResourceExhausted(

@@ -9,7 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
-from assistant.errors import BackendError, InvalidInput
+from runtime.errors import EngineError, UnsupportedInput
 
 
 class Capability(StrEnum):
@@ -40,9 +40,9 @@ Handle = TypeVar("Handle")
 
 
 def require_open(handle: Handle | None, model_id: str) -> Handle:
-    """An engine's native handle, or ``BackendError`` once ``close()`` has dropped it."""
+    """An engine's native handle, or ``EngineError`` once ``close()`` has dropped it."""
     if handle is None:
-        raise BackendError(f"model {model_id!r} is closed")
+        raise EngineError(f"model {model_id!r} is closed")
     return handle
 
 
@@ -94,7 +94,9 @@ def engine_spec(engine: str) -> EngineSpec:
         return ENGINES[engine]
     except KeyError as exc:
         known = ", ".join(sorted(ENGINES))
-        raise InvalidInput(f"Unknown engine {engine!r}; known: {known}", field="engine") from exc
+        raise UnsupportedInput(
+            f"Unknown engine {engine!r}; known: {known}", field="engine"
+        ) from exc
 
 
 def load_engine(engine: str, model_id: str, model_dir: Path, params: Mapping[str, Any]) -> Engine:
@@ -104,7 +106,7 @@ def load_engine(engine: str, model_id: str, model_dir: Path, params: Mapping[str
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise BackendError(
+        raise EngineError(
             f"The {engine} engine cannot be imported ({exc.name or exc}); install it with:"
             f" pip install 'edge-assistant[{spec.extra}]'",
             engine=engine,

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.errors import AssistantError, Conflict, ResourceExhausted
 from runtime.engines import Capability, Engine, load_engine
+from runtime.errors import ModelBusy, ModelRuntimeError, ResourceExhausted
 from runtime.modelstore import InstalledModel
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ class ModelManager:
         if slot is None or slot.engine is None:
             return False
         if slot.reserved or slot.lock.locked():
-            raise Conflict(f"{model_id} is in use; try again when the request finishes")
+            raise ModelBusy(f"{model_id} is in use; try again when the request finishes")
         async with slot.lock:
             await self._unload(slot)
         return True
@@ -200,7 +200,7 @@ class ModelManager:
         for model_id in model_ids:
             try:
                 await self.load(model_id)
-            except AssistantError as exc:
+            except ModelRuntimeError as exc:
                 self.preload_state[model_id] = f"failed: {exc.detail}"
                 log.error("preloading %s failed: %s", model_id, exc.detail)
             else:

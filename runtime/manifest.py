@@ -14,8 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from assistant.errors import InvalidInput, NotFound
 from runtime.engines import ENGINES, Capability
+from runtime.errors import UnknownModel, UnsupportedInput
 from runtime.registry import PackagePart
 
 MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*:[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -25,7 +25,7 @@ CONVERTERS = frozenset({"whisper-ct2-to-ggml"})
 SourceKind = Literal["https", "pypi", "npm", "convert", "local"]
 
 
-class ManifestError(InvalidInput):
+class ManifestError(UnsupportedInput):
     """The manifest has one or more errors."""
 
     code = "invalid-manifest"
@@ -151,13 +151,13 @@ class Manifest:
     profiles: Mapping[str, Profile] = field(default_factory=dict)
 
     def get(self, model_id: str) -> ModelEntry:
-        """One entry; ``NotFound`` lists close matches."""
+        """One entry; ``UnknownModel`` lists close matches."""
         try:
             return self.models[model_id]
         except KeyError as exc:
             name = model_id.partition(":")[0]
             similar = [m for m in self.models if m.startswith(name)] or sorted(self.models)[:5]
-            raise NotFound(
+            raise UnknownModel(
                 f"No model {model_id!r} in the manifest; did you mean: {', '.join(similar)}?"
                 " (`assistant models list` shows them all)"
             ) from exc
@@ -167,7 +167,7 @@ class Manifest:
         try:
             return self.profiles[name]
         except KeyError as exc:
-            raise NotFound(
+            raise UnknownModel(
                 f"No profile {name!r}; profiles: {', '.join(sorted(self.profiles))}"
             ) from exc
 

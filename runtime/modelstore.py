@@ -29,9 +29,9 @@ from typing import Any
 
 import apsw
 
-from assistant.errors import BackendError, Conflict, InvalidInput, ModelNotInstalled, NotFound
 from runtime.download import Downloader, Fetched, NullProgress, Progress, check_free_space
 from runtime.engines import Capability, engine_spec
+from runtime.errors import EngineError, ModelBusy, ModelNotInstalled, UnknownModel, UnsupportedInput
 from runtime.manifest import MODEL_ID, Manifest, ModelEntry, ModelFile, Source
 from runtime.registry import Registries
 
@@ -128,7 +128,7 @@ class VerifyResult:
 def model_slug(model_id: str) -> Path:
     """``name:tag`` as the relative folder ``name/tag``."""
     if not MODEL_ID.match(model_id):
-        raise InvalidInput(f"{model_id!r} is not a model id of the form name:tag", field="id")
+        raise UnsupportedInput(f"{model_id!r} is not a model id of the form name:tag", field="id")
     name, _, tag = model_id.partition(":")
     return Path(name) / tag
 
@@ -242,18 +242,10 @@ class ModelStore:
         )
 
     def require(self, model_id: str) -> InstalledModel:
-        """An installed model, or ``ModelNotInstalled`` naming the command that installs it."""
+        """An installed model, or ``ModelNotInstalled`` (saying whether the manifest has it)."""
         model = self.get(model_id)
         if model is None:
-            if model_id in self.manifest.models:
-                raise ModelNotInstalled(model_id)
-            raise ModelNotInstalled(
-                model_id,
-                install_command=(
-                    f"assistant models add PATH --id {model_id} --capability C --engine E"
-                    " (it is not in the manifest)"
-                ),
-            )
+            raise ModelNotInstalled(model_id, in_catalogue=model_id in self.manifest.models)
         return model
 
     # Installing -------------------------------------------------------------------
@@ -315,15 +307,15 @@ class ModelStore:
         model_slug(model_id)
         spec = engine_spec(engine)
         if spec.capability is not capability:
-            raise InvalidInput(
+            raise UnsupportedInput(
                 f"The {engine} engine serves {spec.capability.value}, not {capability.value}",
                 field="engine",
             )
         if not path.exists():
-            raise NotFound(f"{path} does not exist")
+            raise UnknownModel(f"{path} does not exist")
         sources = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
         if not sources:
-            raise InvalidInput(f"{path} holds no files", field="path")
+            raise UnsupportedInput(f"{path} holds no files", field="path")
         progress = progress or NullProgress()
         fetched = []
         for source in sources:
@@ -349,7 +341,7 @@ class ModelStore:
         """Run a converter on a folder, writing ``target``."""
         function = self.converters.get(converter)
         if function is None:
-            raise InvalidInput(f"Unknown converter {converter!r}", field="converter")
+            raise UnsupportedInput(f"Unknown converter {converter!r}", field="converter")
         function(source_dir, target)
         sha, size = sha256_file(target)
         return Fetched(target, sha, size)
@@ -439,12 +431,12 @@ class ModelStore:
             try:
                 fetched = self._fetch_from(entry, model_file, source, target, progress)
                 self._check(entry, model_file, fetched)
-            except (BackendError, InvalidInput, NotFound, ModelNotInstalled) as exc:
+            except (EngineError, UnsupportedInput, UnknownModel, ModelNotInstalled) as exc:
                 log.warning("%s %s from %s failed: %s", entry.id, model_file.name, source.kind, exc)
                 failures.append(f"{source.describe()}: {exc.detail}")
                 continue
             return fetched, source.describe()
-        raise BackendError(
+        raise EngineError(
             f"Could not get {model_file.name} of {entry.id} from any source:\n  - "
             + "\n  - ".join(failures),
             model_id=entry.id,
@@ -495,7 +487,7 @@ class ModelStore:
             problems.append(f"{model_file.size} bytes expected, got {fetched.size}")
         if problems:
             fetched.path.unlink(missing_ok=True)
-            raise BackendError(
+            raise EngineError(
                 f"{entry.id} {model_file.name} failed verification ({'; '.join(problems)});"
                 " the bad file was removed",
                 model_id=entry.id,
@@ -561,7 +553,7 @@ class ModelStore:
                     )
             except apsw.Error as exc:
                 self._db.execute("ROLLBACK")
-                raise Conflict(f"Could not record {model_id} in the index: {exc}") from exc
+                raise ModelBusy(f"Could not record {model_id} in the index: {exc}") from exc
             self._db.execute("COMMIT")
         for name, fetched, pinned in files:
             if not pinned:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.errors import BackendError
+from runtime.errors import ModelLoadFailed
 
 if TYPE_CHECKING:
     import onnxruntime
 
 
 def cpu_session(path: Path, threads: int) -> onnxruntime.InferenceSession:
-    """A CPU session on ``threads`` intra-op threads, quiet, load errors as ``BackendError``.
+    """A CPU session on ``threads`` intra-op threads, quiet, load errors as ``ModelLoadFailed``.
 
     One inter-op thread: the graphs run sequentially, so more would only sit idle.
     """
@@ -27,4 +27,4 @@ def cpu_session(path: Path, threads: int) -> onnxruntime.InferenceSession:
             str(path), sess_options=options, providers=["CPUExecutionProvider"]
         )
     except Exception as exc:  # onnxruntime's errors derive from Exception only
-        raise BackendError(f"onnxruntime cannot load {path.name}: {exc}") from exc
+        raise ModelLoadFailed(f"onnxruntime cannot load {path.name}: {exc}") from exc

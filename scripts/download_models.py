@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant.cli.progress import RichProgress
-from assistant.errors import AssistantError
+from assistant.problems import OWN_ERRORS, explain
 from assistant.services import build_model_store
 from assistant.settings import Settings
 
@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"installed {model.id} at {model.path}")
         finally:
             store.close()
-    except AssistantError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
+    except OWN_ERRORS as exc:
+        print(f"error: {explain(exc).detail}", file=sys.stderr)
         return 1
     return 0
 

@@ -1,8 +1,17 @@
-"""The one place where errors become RFC 9457 ``application/problem+json`` answers."""
+"""The one place where errors are classified for HTTP, and the problem+json renderer.
+
+:func:`classify` turns any exception into an :class:`assistant.problems.Problem`: the
+three error trees (through ``assistant.problems.explain``), Litestar's request
+validation and HTTP errors, undecodable bodies, and the unexpected. Every face renders
+that one classification in its own shape: RFC 9457 ``application/problem+json`` here
+(answers, and the ``error`` events of SSE and WebSocket streams), OpenAI's and Ollama's
+error documents in ``server/compat.py``.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -10,29 +19,15 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
-from assistant import errors
+from assistant.problems import OWN_ERRORS, FieldProblem, Problem, explain
 from server.requestid import ensure_request_id
-from server.schemas.common import FieldError, Problem
+from server.schemas.common import FieldError
+from server.schemas.common import Problem as ProblemDocument
 
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:edge-assistant:problem:"
-
-STATUS: dict[type[errors.AssistantError], int] = {
-    errors.PayloadTooLarge: 413,
-    errors.UnreadableMedia: 400,
-    errors.InvalidInput: 422,
-    errors.Unauthorized: 401,
-    errors.Forbidden: 403,
-    errors.NotFound: 404,
-    errors.Conflict: 409,
-    errors.RateLimited: 429,
-    errors.ModelNotInstalled: 503,
-    errors.ResourceExhausted: 503,
-    errors.HardwareUnavailable: 503,
-    errors.BackendError: 500,
-}
 
 _HTTP_CODES = {
     400: ("bad-request", "Bad request"),
@@ -48,165 +43,24 @@ _HTTP_CODES = {
 }
 
 
-def status_of(exc: errors.AssistantError) -> int:
-    """HTTP status for a domain error (most specific class wins)."""
-    for cls in type(exc).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
-    return 500
-
-
-def problem_response(
-    request: Request[Any, Any, Any],
-    *,
-    status: int,
-    code: str,
-    title: str,
-    detail: str,
-    headers: dict[str, str] | None = None,
-    **extensions: Any,
-) -> Response[bytes]:
-    """A problem+json response carrying the request id."""
-    problem = Problem(
-        type=TYPE_PREFIX + code,
-        title=title,
-        status=status,
-        detail=detail,
-        code=code,
-        instance=request.url.path,
-        request_id=ensure_request_id(request.scope),
-        **extensions,
-    )
-    return Response(
-        content=msgspec.json.encode(problem),
-        status_code=status,
-        media_type=PROBLEM_MEDIA_TYPE,
-        headers=headers,
-    )
-
-
-def problem_of(
-    exc: errors.AssistantError, *, instance: str | None = None, request_id: str | None = None
+def classify(
+    exc: BaseException, *, method: str = "", path: str = "", request_id: str = ""
 ) -> Problem:
-    """The problem document of a domain error (also sent inside SSE and WebSocket events)."""
-    fields = dict(exc.fields)
-    retry = fields.pop("retry_after_seconds", None)
-    field = fields.pop("field", None)
-    return Problem(
-        type=TYPE_PREFIX + exc.code,
-        title=exc.title,
-        status=status_of(exc),
-        detail=exc.detail,
-        code=exc.code,
-        instance=instance,
-        request_id=request_id,
-        field=field,
-        retry_after_seconds=None if retry is None else int(retry),
-        extra=fields or None,
-    )
-
-
-def handle_domain_error(
-    request: Request[Any, Any, Any], exc: errors.AssistantError
-) -> Response[bytes]:
-    """Domain errors: status from the table, structured fields kept."""
-    problem = problem_of(
-        exc, instance=request.url.path, request_id=ensure_request_id(request.scope)
-    )
-    headers: dict[str, str] = {}
-    if problem.retry_after_seconds is not None:
-        headers["Retry-After"] = str(problem.retry_after_seconds)
-    if problem.status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="edge-assistant"'
-    if problem.status >= 500:
-        log.error("%s: %s", exc.code, exc.detail)
-    return Response(
-        content=msgspec.json.encode(problem),
-        status_code=problem.status,
-        media_type=PROBLEM_MEDIA_TYPE,
-        headers=headers,
-    )
-
-
-def _field_of(item: dict[str, Any]) -> str:
-    key = item.get("key")
-    # Litestar calls the whole body "data"; no request schema has a field of that name.
-    return "body" if key in (None, "", "data") else str(key)
-
-
-def handle_validation_error(
-    request: Request[Any, Any, Any], exc: ValidationException
-) -> Response[bytes]:
-    """Litestar's request validation (bad JSON, wrong types, missing fields)."""
-    items = exc.extra if isinstance(exc.extra, list) else []
-    errors_out = [
-        FieldError(
-            field=_field_of(item),
-            message=str(item.get("message", "invalid")).removeprefix("Value error, "),
-            source=item.get("source"),
-        )
-        for item in items
-        if isinstance(item, dict)
-    ]
-    malformed = not errors_out or all(e.field == "body" for e in errors_out)
-    if errors_out:
-        detail = "; ".join(f"{e.field}: {e.message}" for e in errors_out)
-    else:
-        detail = str(exc.detail) or "The request could not be read"
-    if malformed:
-        return problem_response(
-            request,
+    """What went wrong, for any exception (pure: no I/O, no logging)."""
+    if isinstance(exc, OWN_ERRORS):
+        return explain(exc)
+    if isinstance(exc, ValidationException):
+        return _invalid_request(exc)
+    if isinstance(exc, HTTPException):
+        return _http_error(exc, method, path)
+    if isinstance(exc, UnicodeDecodeError):
+        return Problem(
             status=400,
             code="bad-request",
             title="Bad request",
-            detail=detail,
-            errors=errors_out or None,
+            detail=f"The request body is not valid UTF-8 (byte {exc.start})",
         )
-    return problem_response(
-        request,
-        status=422,
-        code="invalid-input",
-        title="Invalid input",
-        detail=detail,
-        field=errors_out[0].field,
-        errors=errors_out,
-    )
-
-
-def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
-    """Framework HTTP errors (unknown route, wrong method, body too large...)."""
-    status = exc.status_code
-    code, title = _HTTP_CODES.get(status, ("http-error", "HTTP error"))
-    detail = str(exc.detail) if exc.detail else title
-    if status == 404 and detail == "Not Found":
-        detail = f"No endpoint at {request.method} {request.url.path}"
-    elif status == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}"
-    elif status == 413:
-        detail = "The request body is larger than this endpoint accepts"
-    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
-    return problem_response(
-        request, status=status, code=code, title=title, detail=detail, headers=headers
-    )
-
-
-def handle_undecodable(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[bytes]:
-    """A body that is not UTF-8 where text was expected."""
-    return problem_response(
-        request,
-        status=400,
-        code="bad-request",
-        title="Bad request",
-        detail=f"The request body is not valid UTF-8 (byte {exc.start})",
-    )
-
-
-def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    """Anything else: logged with its traceback and request id, answered without it."""
-    request_id = ensure_request_id(request.scope)
-    log.exception("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
-    return problem_response(
-        request,
+    return Problem(
         status=500,
         code="internal-error",
         title="Internal error",
@@ -217,13 +71,147 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     )
 
 
-EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
-    errors.AssistantError: handle_domain_error,
-    ValidationException: handle_validation_error,
-    HTTPException: handle_http_error,
-    UnicodeDecodeError: handle_undecodable,
-    Exception: handle_unexpected,
-}
+def _field_of(item: dict[str, Any]) -> str:
+    key = item.get("key")
+    # Litestar calls the whole body "data"; no request schema has a field of that name.
+    return "body" if key in (None, "", "data") else str(key)
+
+
+def _invalid_request(exc: ValidationException) -> Problem:
+    """Litestar's request validation: malformed (400) or invalid fields (422)."""
+    items = exc.extra if isinstance(exc.extra, list) else []
+    found = tuple(
+        FieldProblem(
+            field=_field_of(item),
+            message=str(item.get("message", "invalid")).removeprefix("Value error, "),
+            source=item.get("source"),
+        )
+        for item in items
+        if isinstance(item, dict)
+    )
+    if found:
+        detail = "; ".join(f"{e.field}: {e.message}" for e in found)
+    else:
+        detail = str(exc.detail) or "The request could not be read"
+    if not found or all(e.field == "body" for e in found):
+        return Problem(
+            status=400, code="bad-request", title="Bad request", detail=detail, errors=found
+        )
+    return Problem(
+        status=422,
+        code="invalid-input",
+        title="Invalid input",
+        detail=detail,
+        field=found[0].field,
+        errors=found,
+    )
+
+
+def _http_error(exc: HTTPException, method: str, path: str) -> Problem:
+    """The framework's own errors: unknown route, wrong method, body too large..."""
+    status = exc.status_code
+    code, title = _HTTP_CODES.get(status, ("http-error", "HTTP error"))
+    detail = str(exc.detail) if exc.detail else title
+    if status == 404 and detail == "Not Found":
+        detail = f"No endpoint at {method} {path}"
+    elif status == 405:
+        detail = f"{method} is not allowed on {path}"
+    elif status == 413:
+        detail = "The request body is larger than this endpoint accepts"
+    allow = next((v for k, v in (exc.headers or {}).items() if k.lower() == "allow"), None)
+    return Problem(
+        status=status, code=code, title=title, detail=detail, framework=True, allow=allow
+    )
+
+
+def report(problem: Problem, exc: BaseException, where: str) -> None:
+    """Log a problem once, at the level it deserves: the unexpected with its traceback,
+    failures as errors, missing models and full queues as warnings, client mistakes not
+    at all (the access log has their status)."""
+    if problem.code == "internal-error":
+        log.error("unhandled error in %s", where, exc_info=exc)
+    elif problem.status == 503:
+        log.warning("%s: %s: %s", where, problem.code, problem.detail)
+    elif problem.status >= 500:
+        log.error("%s: %s: %s", where, problem.code, problem.detail)
+
+
+def headers_of(problem: Problem) -> dict[str, str]:
+    """The HTTP headers a problem answer carries, whatever its body's shape."""
+    headers: dict[str, str] = {}
+    if problem.retry_after_seconds is not None:
+        headers["Retry-After"] = str(problem.retry_after_seconds)
+    if problem.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="edge-assistant"'
+    if problem.allow is not None:
+        headers["Allow"] = problem.allow
+    return headers
+
+
+def problem_document(
+    problem: Problem, *, instance: str | None = None, request_id: str | None = None
+) -> ProblemDocument:
+    """The RFC 9457 document of a problem (also the body of stream ``error`` events)."""
+    return ProblemDocument(
+        type=TYPE_PREFIX + problem.code,
+        title=problem.title,
+        status=problem.status,
+        detail=problem.detail,
+        code=problem.code,
+        instance=instance,
+        request_id=request_id,
+        field=problem.field,
+        errors=[
+            FieldError(field=e.field, message=e.message, source=e.source) for e in problem.errors
+        ]
+        or None,
+        retry_after_seconds=problem.retry_after_seconds,
+        extra=dict(problem.extra) or None,
+    )
+
+
+def problem_event(exc: BaseException, *, instance: str, request_id: str) -> dict[str, Any]:
+    """An exception as the problem an SSE or WebSocket ``error`` event carries (logged)."""
+    problem = classify(exc, path=instance, request_id=request_id)
+    report(problem, exc, instance)
+    return msgspec.structs.asdict(
+        problem_document(problem, instance=instance, request_id=request_id)
+    )
+
+
+Renderer = Callable[[Problem, Request[Any, Any, Any]], Response[bytes]]
+"""Writes a classified problem as one face's error answer."""
+
+
+def problem_json(problem: Problem, request: Request[Any, Any, Any]) -> Response[bytes]:
+    """problem+json, carrying the request id and the request path."""
+    document = problem_document(
+        problem, instance=request.url.path, request_id=ensure_request_id(request.scope)
+    )
+    return Response(
+        content=msgspec.json.encode(document),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers_of(problem),
+    )
+
+
+def exception_handlers(render: Renderer) -> dict[type[Exception] | int, Any]:
+    """Exception handlers that classify every exception and answer through ``render``."""
+
+    def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+        path = request.url.path
+        problem = classify(
+            exc, method=request.method, path=path, request_id=ensure_request_id(request.scope)
+        )
+        report(problem, exc, f"{request.method} {path}")
+        return render(problem, request)
+
+    return {Exception: handle}
+
+
+EXCEPTION_HANDLERS = exception_handlers(problem_json)
+"""The app's handlers: every error is a problem+json answer."""
 
 _DESCRIPTIONS = {
     400: "Malformed request (bad JSON, wrong encoding)",
@@ -242,7 +230,7 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI descriptions of the problem answers an endpoint can give."""
     return {
         status: ResponseSpec(
-            data_container=Problem,
+            data_container=ProblemDocument,
             description=_DESCRIPTIONS.get(status, "Problem"),
             media_type=PROBLEM_MEDIA_TYPE,
         )

@@ -9,13 +9,13 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Annotated, Any, Literal
 
-import msgspec
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.auth import Principal
-from assistant.errors import AssistantError, InvalidInput
+from assistant.errors import InvalidInput
+from assistant.problems import OWN_ERRORS
 from assistant.profile.service import validation_message
 from assistant.services import Services
 from assistant.voice.dictation import Dictation
@@ -25,7 +25,8 @@ from hal.audio import AudioChunk
 from hal.audio.convert import ChunkConverter
 from runtime.engines import Capability
 from runtime.stt.base import TranscribeOptions, Transcript
-from server.problems import problem_of
+from server.problems import problem_event
+from server.requestid import ensure_request_id
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +117,8 @@ class VoiceStream:
         await self.socket.accept()
         try:
             start = await self._start()
-        except (AssistantError, WebSocketDisconnect) as exc:
-            if isinstance(exc, AssistantError):
+        except (*OWN_ERRORS, WebSocketDisconnect) as exc:
+            if not isinstance(exc, WebSocketDisconnect):
                 await self._error(exc)
             await self.socket.close()
             return
@@ -130,7 +131,7 @@ class VoiceStream:
             else:
                 await self._converse(start)
             await self.send_json({"type": "end"})
-        except AssistantError as exc:
+        except OWN_ERRORS as exc:
             await self._error(exc)
         except WebSocketDisconnect:
             pass
@@ -234,8 +235,10 @@ class VoiceStream:
                 await dictation.feed(chunk)
             await dictation.finish()
 
-    async def _error(self, exc: AssistantError) -> None:
-        problem = msgspec.structs.asdict(problem_of(exc, instance=self.socket.url.path))
+    async def _error(self, exc: Exception) -> None:
+        problem = problem_event(
+            exc, instance=self.socket.url.path, request_id=ensure_request_id(self.socket.scope)
+        )
         with contextlib.suppress(Exception):
             await self.send_json({"type": "error", "problem": problem})
 

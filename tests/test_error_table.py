@@ -16,6 +16,7 @@ import os
 import threading
 import wave
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from assistant.chat.service import ChatService
 from assistant.services import Services, build_services
 from assistant.settings import Settings
 from runtime.engines import Capability
-from assistant.errors import ResourceExhausted
+from runtime.errors import ResourceExhausted
 from runtime.llm.base import ChatDelta, ChatMessage, GenerationOptions
 from runtime.llm.fake import FakeChatModel
 from runtime.manager import ModelManager
@@ -69,33 +70,41 @@ class Face:
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
+@contextmanager
 def _app(settings: Settings) -> Iterator[Face]:
     services = build_services(settings, hasher=PasswordHasher.fast_for_tests())
-    with TestClient(app=create_app(settings, services)) as client:
-        accounts = Accounts(client, services)
-        face = Face(client, services)
-        face.headers = {"admin": accounts.register("ada"), "user": accounts.register("bob")}
-        yield face
-    services.close()
+    try:
+        with TestClient(app=create_app(settings, services)) as client:
+            accounts = Accounts(client, services)
+            face = Face(client, services)
+            face.headers = {"admin": accounts.register("ada"), "user": accounts.register("bob")}
+            yield face
+    finally:
+        services.close()
+
+
+FAILURES: dict[str, Callable[[], Exception]] = {
+    "fake:unexpected": lambda: RuntimeError("boom"),
+    "fake:busy": lambda: ResourceExhausted("the model ran out of room", model_id="x"),
+}
+
+
+def _failing_model(engine: str, model_id: str, path: Path, params: Mapping[str, Any]) -> Any:
+    return FailingChatModel(model_id, FAILURES[model_id])
 
 
 @pytest.fixture(scope="module")
 def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Face]:
-    """No models installed; a fake chat service whose models fail mid-reply."""
+    """No models installed; a chat service whose fake models fail mid-reply."""
     settings = Settings.load(data_dir=tmp_path_factory.mktemp("bare") / "data")
-    for face in _app(settings):
-        catalogue = FakeCatalogue(
-            {"fake:unexpected": (Capability.LLM, 10), "fake:busy": (Capability.LLM, 10)}
+    with _app(settings) as face:
+        catalogue = FakeCatalogue({model_id: (Capability.LLM, 10) for model_id in FAILURES})
+        manager = ModelManager(
+            catalogue,  # type: ignore[arg-type]
+            budget_mb=1000,
+            loader=_failing_model,
+            memory_probe=lambda: 0.0,
         )
-        errors: dict[str, Callable[[], Exception]] = {
-            "fake:unexpected": lambda: RuntimeError("boom"),
-            "fake:busy": lambda: ResourceExhausted("the model ran out of room", model_id="x"),
-        }
-
-        def loader(engine: str, model_id: str, path: Path, params: Mapping[str, Any]) -> Any:
-            return FailingChatModel(model_id, errors[model_id])
-
-        manager = ModelManager(catalogue, budget_mb=1000, loader=loader, memory_probe=lambda: 0.0)  # type: ignore[arg-type]
         face.services.chat = ChatService(
             face.services.db,
             manager,
@@ -109,7 +118,8 @@ def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Face]:
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Face]:
     """The offline profile's real voice models."""
-    yield from _app(real_settings(tmp_path_factory.mktemp("real")))
+    with _app(real_settings(tmp_path_factory.mktemp("real"))) as face:
+        yield face
 
 
 def _wav(samples: bytes, rate: int = 16_000) -> bytes:
@@ -350,6 +360,11 @@ def _sse(block: str) -> Any:
     return {"event": event, "data": json.loads(data)}
 
 
+def _header(value: str) -> str:
+    # Litestar lists allowed methods in set order: compare them as a set.
+    return ", ".join(sorted(value.split(", ")))
+
+
 def _answer(faces: dict[str, Face], case: Case) -> dict[str, Any]:
     face = faces[case.face]
     if case.before is not None:
@@ -369,7 +384,7 @@ def _answer(faces: dict[str, Face], case: Case) -> dict[str, Any]:
     return {
         "status": response.status_code,
         "media_type": media_type,
-        "headers": {h: response.headers[h] for h in HEADERS if h in response.headers},
+        "headers": {h: _header(response.headers[h]) for h in HEADERS if h in response.headers},
         "body": _body(response.text, media_type, request_id),
     }
 

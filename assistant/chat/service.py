@@ -33,11 +33,12 @@ from assistant.chat.models import (
 )
 from assistant.chat.routing import Candidate, Route, RoutingRules, route
 from assistant.clock import Clock, new_id, system_clock, to_ms
-from assistant.errors import InvalidInput, ModelNotInstalled, NotFound, PayloadTooLarge
+from assistant.errors import InvalidInput, NotFound, PayloadTooLarge
 from assistant.profile import ProfileService, UsageMetric
 from assistant.store import Database
 from assistant.streaming import iterate_in_thread
 from runtime.engines import Capability
+from runtime.errors import ModelNotInstalled
 from runtime.llm.base import ChatDelta, ChatMessage, ChatModel, GenerationOptions
 from runtime.manager import ModelManager
 from runtime.modelstore import InstalledModel
@@ -362,14 +363,8 @@ class ChatService:
         )
         if chosen.model is None:
             if request.images:
-                raise ModelNotInstalled(
-                    "moondream2:f16", install_command="assistant models pull moondream2:f16"
-                )
-            raise ModelNotInstalled(
-                "qwen2.5-coder:0.5b-q4",
-                install_command="assistant models pull qwen2.5-coder:0.5b-q4"
-                " (or any chat model: `assistant models list`)",
-            )
+                raise ModelNotInstalled("moondream2:f16")
+            raise ModelNotInstalled("qwen2.5-coder:0.5b-q4", capability="chat")
         if chosen.model not in {c.id for c in candidates}:
             raise ModelNotInstalled(chosen.model)
         return chosen

@@ -17,8 +17,8 @@ from assistant.cli import serve as serve_cmd
 from assistant.cli import talk as talk_cmd
 from assistant.cli import users as users_cmd
 from assistant.cli.common import CliState, err_console
-from assistant.errors import AssistantError
 from assistant.logs import configure_logging
+from assistant.problems import OWN_ERRORS, explain
 
 app = typer.Typer(
     name="assistant",
@@ -85,8 +85,9 @@ def main() -> None:
     """Entry point of the ``assistant`` console script."""
     try:
         app()
-    except AssistantError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.detail}", highlight=False)
-        raise SystemExit(2 if exc.code == "invalid-input" else 1) from None
+    except OWN_ERRORS as exc:
+        problem = explain(exc)
+        err_console.print(f"[bold red]error:[/] {problem.detail}", highlight=False)
+        raise SystemExit(2 if problem.code == "invalid-input" else 1) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None

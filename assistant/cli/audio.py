@@ -14,8 +14,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from assistant.cli.common import console, fail, print_json
-from assistant.errors import AssistantError
+from assistant.cli.common import console, error_message, fail, print_json
+from assistant.problems import OWN_ERRORS
 from hal.audio.base import Microphone, Speaker
 from hal.audio.chunk import AudioChunk
 from hal.audio.convert import is_silent, levels, loudest_window_dbfs
@@ -88,8 +88,8 @@ def devices(
     """List the sound devices PortAudio sees; the defaults are marked."""
     try:
         found = list_devices()
-    except AssistantError as exc:
-        raise fail(exc.detail) from None
+    except OWN_ERRORS as exc:
+        raise fail(error_message(exc)) from None
     if as_json:
         print_json([asdict(device) for device in found])
         return
@@ -168,8 +168,8 @@ def test(
     try:
         with Live(level, console=console, transient=True, auto_refresh=False) as live:
             recorded = asyncio.run(_record(microphone, seconds, show))
-    except AssistantError as exc:
-        raise fail(exc.detail) from None
+    except OWN_ERRORS as exc:
+        raise fail(error_message(exc)) from None
     if not recorded:
         raise fail(f"{microphone.name} delivered no audio")
     audio = AudioChunk(
@@ -205,6 +205,6 @@ def test(
     console.print(f"playing back on {speaker.name} ...")
     try:
         completed = asyncio.run(_replay(speaker, recorded))
-    except AssistantError as exc:
-        raise fail(exc.detail) from None
+    except OWN_ERRORS as exc:
+        raise fail(error_message(exc)) from None
     console.print("played back" if completed else "[yellow]playback was cut short[/]")

@@ -35,8 +35,9 @@ from assistant.chat.models import (
     TurnUsage,
 )
 from assistant.chat.service import ChatService
-from assistant.cli.common import console, fail, open_services
+from assistant.cli.common import console, error_message, fail, open_services
 from assistant.errors import AssistantError
+from assistant.problems import OWN_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -345,10 +346,10 @@ class ChatRepl:
                 elif isinstance(event, TurnDone):
                     done = event
                 event = await anext(events, None)
-        except AssistantError as exc:
+        except OWN_ERRORS as exc:
             if first_token is not None:
                 self._say()
-            self._say(f"error: {exc.detail}", style="bold red")
+            self._say(f"error: {error_message(exc)}", style="bold red")
             return
         finally:
             close = getattr(events, "aclose", None)
@@ -394,8 +395,8 @@ class ChatRepl:
         limit = int(argument) if argument.isdigit() and int(argument) > 0 else 10
         try:
             messages = runner.run(self.backend.history(self.conversation_id, limit))
-        except AssistantError as exc:
-            self._say(f"error: {exc.detail}", style="bold red")
+        except OWN_ERRORS as exc:
+            self._say(f"error: {error_message(exc)}", style="bold red")
             return
         for role, text in messages:
             who = "you" if role == "user" else role
@@ -405,8 +406,8 @@ class ChatRepl:
     def _switch_model(self, runner: asyncio.Runner, argument: str) -> None:
         try:
             installed = runner.run(self.backend.models())
-        except AssistantError as exc:
-            self._say(f"error: {exc.detail}", style="bold red")
+        except OWN_ERRORS as exc:
+            self._say(f"error: {error_message(exc)}", style="bold red")
             return
         if not argument:
             current = self.model or "automatic (the assistant chooses per message)"

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from assistant.problems import OwnError, explain
 from assistant.services import Services, build_services
 from assistant.settings import Settings
 
@@ -60,6 +61,12 @@ def print_json(data: Any) -> None:
         console.print_json(text)
     else:
         typer.echo(text)
+
+
+def error_message(exc: OwnError) -> str:
+    """What the CLI says about an error: the detail of the same problem the API answers,
+    hints included (such as the command that installs a missing model)."""
+    return explain(exc).detail
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -56,7 +56,8 @@ from enum import StrEnum
 from typing import ParamSpec, Protocol, TypeAlias, TypedDict, TypeVar
 
 from assistant.chat.models import ChatRequest, TurnDelta, TurnDone, TurnEvent, TurnStarted
-from assistant.errors import AssistantError, BackendError, Conflict, InvalidInput
+from assistant.errors import BackendError, Conflict, InvalidInput
+from assistant.problems import OWN_ERRORS, explain
 from assistant.voice.events import (
     ChatDelta,
     ChatEnd,
@@ -304,8 +305,9 @@ class _StageFailure(Exception):
     """A stage failed: becomes an ``error`` event."""
 
     def __init__(self, stage: PipelineStage, code: ErrorCode, error: BaseException | str) -> None:
-        if isinstance(error, AssistantError):
-            message, cause = error.detail, error.code
+        if isinstance(error, OWN_ERRORS):
+            problem = explain(error)
+            message, cause = problem.detail, problem.code
         elif isinstance(error, BaseException):
             message, cause = f"{type(error).__name__}: {error}", None
         else:

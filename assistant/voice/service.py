@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from assistant.chat.models import ChatRequest, TurnEvent
-from assistant.errors import InvalidInput, ModelNotInstalled, PayloadTooLarge
+from assistant.errors import InvalidInput, PayloadTooLarge
 from assistant.profile import ProfileService, UsageMetric
 from assistant.streaming import iterate_in_thread
 from assistant.voice.events import PipelineEvent, SttEnd, TtsStart
@@ -22,6 +22,7 @@ from hal.audio import AudioChunk
 from hal.audio.codecs import DecodeLimits, check_format, decode, stream_encoder
 from hal.audio.convert import is_silent
 from runtime.engines import Capability
+from runtime.errors import ModelNotInstalled
 from runtime.llm.base import GenerationOptions
 from runtime.manager import ModelManager
 from runtime.modelstore import InstalledModel

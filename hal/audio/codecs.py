@@ -7,9 +7,9 @@ bytes and only these demuxers are ever used, so an upload can never make FFmpeg 
 playlist, a device or another file. Whatever the input, the result is one
 :class:`AudioChunk` in the requested rate and channels (16 kHz mono 16-bit by default).
 
-Decoding failures are ``UnreadableMedia`` (an ``InvalidInput``) with ``field="audio"``
+Decoding failures are ``UnreadableMedia`` (an ``UnsupportedMedia``) with ``field="audio"``
 and a message a user can act on;
-audio longer than ``max_seconds`` is ``PayloadTooLarge``, detected while decoding, so a
+audio longer than ``max_seconds`` is ``MediaTooLarge``, detected while decoding, so a
 long file costs no more than ``max_seconds`` of decoding. A file cut short decodes to
 the audio it holds; one cut inside its header holds none and is refused.
 
@@ -33,7 +33,6 @@ from typing import Any, Literal, Protocol, get_args
 import numpy as np
 import numpy.typing as npt
 
-from assistant.errors import BackendError, InvalidInput, PayloadTooLarge, UnreadableMedia
 from hal.audio.chunk import AudioChunk
 from hal.audio.convert import (
     ChunkConverter,
@@ -43,6 +42,7 @@ from hal.audio.convert import (
     resample,
 )
 from hal.audio.wavfile import UnsupportedWav, parse_wav
+from hal.errors import CodecFailed, MediaTooLarge, UnreadableMedia, UnsupportedMedia
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,9 @@ def content_type(audio_format: str) -> str:
 
 
 def check_format(audio_format: str) -> AudioFormat:
-    """``audio_format`` if it is one :func:`encode` writes, else ``InvalidInput``."""
+    """``audio_format`` if it is one :func:`encode` writes, else ``UnsupportedMedia``."""
     if audio_format not in AUDIO_FORMATS:
-        raise InvalidInput(
+        raise UnsupportedMedia(
             f"unsupported audio format {audio_format!r}; use one of {', '.join(AUDIO_FORMATS)}",
             field="format",
         )
@@ -120,7 +120,7 @@ class DecodeLimits:
     """Bounds on one decode."""
 
     max_seconds: float | None = None
-    """Longest audio accepted (``PayloadTooLarge`` beyond); None: no limit."""
+    """Longest audio accepted (``MediaTooLarge`` beyond); None: no limit."""
     timeout_seconds: float = DEFAULT_DECODE_TIMEOUT_SECONDS
     """Wall-clock time the decode may take."""
 
@@ -135,7 +135,7 @@ def decode(
     """Decode an uploaded audio file to one 16-bit chunk at ``rate`` with ``channels``.
 
     Raises ``UnreadableMedia`` (field ``audio``) for empty, unrecognised, corrupt or
-    sample-less input, and ``PayloadTooLarge`` for audio over ``limits.max_seconds``.
+    sample-less input, and ``MediaTooLarge`` for audio over ``limits.max_seconds``.
     Silent audio is valid: check it with ``convert.is_silent`` where speech is expected.
     """
     limits = limits or DecodeLimits()
@@ -162,7 +162,7 @@ def decode(
 
 def _check_duration(seconds: float, limits: DecodeLimits) -> None:
     if limits.max_seconds is not None and seconds > limits.max_seconds:
-        raise PayloadTooLarge(
+        raise MediaTooLarge(
             f"audio is longer than the limit of {limits.max_seconds:g} seconds",
             field="audio",
             max_seconds=limits.max_seconds,
@@ -184,7 +184,7 @@ def _load_av() -> Any:
     try:
         import av
     except ImportError as exc:  # pragma: no cover - the audio extra is missing
-        raise BackendError(
+        raise CodecFailed(
             "compressed audio needs PyAV: pip install 'edge-assistant[audio]'"
         ) from exc
     return av
@@ -425,7 +425,7 @@ class AvStreamEncoder:
     ) -> None:
         fmt = "opus" if audio_format == "ogg" else audio_format
         if fmt not in _AV_FORMATS:
-            raise InvalidInput(f"{audio_format} is not a compressed format", field="format")
+            raise UnsupportedMedia(f"{audio_format} is not a compressed format", field="format")
         av = self._av = _load_av()
         muxer, codec, _ = _AV_FORMATS[fmt]
         self.rate = encoder_rate(fmt, rate)
@@ -435,7 +435,7 @@ class AvStreamEncoder:
         self._channels = channels
         self._layout = "mono" if channels == 1 else "stereo"
         if channels not in (1, 2):
-            raise InvalidInput("compressed output is mono or stereo", field="channels")
+            raise UnsupportedMedia("compressed output is mono or stereo", field="channels")
         self._converter = ChunkConverter(self.rate, channels, 2)
         # A whole file goes to a seekable buffer, so muxers fix up their headers at the end
         # (MP3's gapless-playback header, FLAC's STREAMINFO); a stream cannot seek back.
@@ -452,7 +452,7 @@ class AvStreamEncoder:
                 stream.bit_rate = bitrate
             self._stream = stream
         except av.error.FFmpegError as exc:
-            raise BackendError(f"cannot start the {fmt} encoder") from exc
+            raise CodecFailed(f"cannot start the {fmt} encoder") from exc
         self._pts = 0
         self._closed = False
 
@@ -468,7 +468,7 @@ class AvStreamEncoder:
             for packet in self._stream.encode(frame):
                 self._container.mux(packet)
         except self._av.error.FFmpegError as exc:
-            raise BackendError("the audio encoder failed") from exc
+            raise CodecFailed("the audio encoder failed") from exc
         return self._sink.drain()
 
     def encode(self, chunk: AudioChunk) -> bytes:
@@ -486,7 +486,7 @@ class AvStreamEncoder:
                 self._container.mux(packet)
             self._container.close()
         except self._av.error.FFmpegError as exc:
-            raise BackendError("the audio encoder failed") from exc
+            raise CodecFailed("the audio encoder failed") from exc
         if self._whole is not None:
             return self._whole.getvalue()
         return out + self._sink.drain()

@@ -24,8 +24,8 @@ from math import gcd
 import numpy as np
 import numpy.typing as npt
 
-from assistant.errors import InvalidInput
 from hal.audio.chunk import AudioChunk
+from hal.errors import UnsupportedMedia
 
 Samples = npt.NDArray[np.float32]
 """Float samples in [-1, 1]: ``(frames,)`` mono or ``(frames, channels)``."""
@@ -47,9 +47,9 @@ def pcm_to_float(audio: bytes, width: int = 2, channels: int = 1) -> Samples:
     Widths 1, 2, 3 (packed 24-bit) and 4 bytes; a trailing partial frame is ignored.
     """
     if width not in (1, 2, 3, 4):
-        raise InvalidInput(f"unsupported sample width {width} bytes", field="width")
+        raise UnsupportedMedia(f"unsupported sample width {width} bytes", field="width")
     if channels < 1:
-        raise InvalidInput("channels must be at least 1", field="channels")
+        raise UnsupportedMedia("channels must be at least 1", field="channels")
     frame_bytes = width * channels
     usable = len(audio) - len(audio) % frame_bytes
     raw = memoryview(audio)[:usable]
@@ -71,7 +71,7 @@ def float_to_pcm(samples: Samples, width: int = 2) -> bytes:
     integer and +1.0 to the most positive one.
     """
     if width not in (1, 2, 3, 4):
-        raise InvalidInput(f"unsupported sample width {width} bytes", field="width")
+        raise UnsupportedMedia(f"unsupported sample width {width} bytes", field="width")
     scale = float(2 ** (8 * width - 1))
     flat = np.nan_to_num(np.asarray(samples, dtype=np.float64).reshape(-1))
     ints = np.clip(np.rint(flat * scale), -scale, scale - 1).astype(np.int64)
@@ -90,7 +90,7 @@ def as_frames(samples: Samples) -> Samples:
     if array.ndim == 1:
         return array.reshape(-1, 1)
     if array.ndim != 2:
-        raise InvalidInput("samples must be 1-D or (frames, channels)", field="audio")
+        raise UnsupportedMedia("samples must be 1-D or (frames, channels)", field="audio")
     return array
 
 
@@ -102,7 +102,7 @@ def mix_channels(frames: Samples, channels: int) -> Samples:
     frames = as_frames(frames)
     have = frames.shape[1]
     if channels < 1:
-        raise InvalidInput("channels must be at least 1", field="channels")
+        raise UnsupportedMedia("channels must be at least 1", field="channels")
     if have == channels:
         return frames
     mono = frames if have == 1 else frames.mean(axis=1, keepdims=True, dtype=np.float32)
@@ -168,9 +168,9 @@ class Resampler:
         quality: ResamplerQuality = DEFAULT_QUALITY,
     ) -> None:
         if from_rate <= 0 or to_rate <= 0:
-            raise InvalidInput("sample rates must be positive", field="rate")
+            raise UnsupportedMedia("sample rates must be positive", field="rate")
         if channels < 1:
-            raise InvalidInput("channels must be at least 1", field="channels")
+            raise UnsupportedMedia("channels must be at least 1", field="channels")
         self.from_rate = from_rate
         """Input sample rate."""
         self.to_rate = to_rate
@@ -230,7 +230,7 @@ class Resampler:
     def _check(self, samples: Samples) -> Samples:
         frames = as_frames(samples)
         if frames.shape[1] != self.channels:
-            raise InvalidInput(
+            raise UnsupportedMedia(
                 f"expected {self.channels} channel(s), got {frames.shape[1]}", field="channels"
             )
         return frames

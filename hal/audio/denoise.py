@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from assistant.errors import InvalidInput
 from hal.audio.chunk import AudioChunk
 from hal.audio.convert import chunk_frames, chunk_from_frames
+from hal.errors import UnsupportedMedia
 
 Floats = npt.NDArray[np.float32]
 
@@ -94,7 +94,7 @@ def estimate_noise_profile(
     hop = size // 4
     values = np.asarray(samples, dtype=np.float64).reshape(-1)
     if len(values) < size:
-        raise InvalidInput(
+        raise UnsupportedMedia(
             f"audio for the noise profile must be at least {size / rate * 1000:.0f} ms",
             field="noise",
         )
@@ -268,7 +268,9 @@ def denoise(
     noise_samples = None
     if noise is not None:
         if noise.rate != chunk.rate:
-            raise InvalidInput("the noise clip must have the audio's sample rate", field="noise")
+            raise UnsupportedMedia(
+                "the noise clip must have the audio's sample rate", field="noise"
+            )
         noise_samples = chunk_frames(noise).mean(axis=1)
     cleaned = reduce_noise(samples, chunk.rate, noise=noise_samples, options=options)
     return chunk_from_frames(cleaned, chunk.rate, 2, chunk.timestamp)

@@ -10,7 +10,6 @@ import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
-from assistant.errors import HardwareUnavailable
 from hal.audio.chunk import AudioChunk
 from hal.audio.playback import (
     Playback,
@@ -20,13 +19,14 @@ from hal.audio.playback import (
     next_or_stop,
     stoppable_sleep,
 )
+from hal.errors import DeviceUnavailable
 
 
 class FakeMicrophone:
     """Hands out the given chunks, then ends (or, with ``hold_open``, waits for close).
 
     ``realtime`` sleeps each chunk's duration before handing it out (through ``sleep``
-    when given, e.g. a fake clock's). ``fail_after`` raises ``HardwareUnavailable`` after
+    when given, e.g. a fake clock's). ``fail_after`` raises ``DeviceUnavailable`` after
     that many chunks, as an unplugged microphone does.
     """
 
@@ -67,7 +67,7 @@ class FakeMicrophone:
         self._closed.bind()
         for chunk in self._chunks:
             if self.fail_after is not None and len(self.delivered) >= self.fail_after:
-                raise HardwareUnavailable(f"{self.name} was unplugged")
+                raise DeviceUnavailable(f"{self.name} was unplugged")
             if self.realtime and not await stoppable_sleep(
                 chunk.seconds, self._closed, self._sleep
             ):
@@ -130,7 +130,7 @@ class FakeSpeaker:
         self.speed = speed
         """Slow-down factor of real-time playback (0.5: twice as fast)."""
         self.fail_with = fail_with
-        """Raised by ``play()`` (e.g. ``HardwareUnavailable``), to test error paths."""
+        """Raised by ``play()`` (e.g. ``DeviceUnavailable``), to test error paths."""
         self.chunks: list[AudioChunk] = []
         """Every chunk ever received."""
         self.playbacks: list[FakePlayback] = []

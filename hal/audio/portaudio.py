@@ -10,7 +10,7 @@ default rate, and the audio is resampled in between (``convert.Resampler``), so 
 microphone always yields the requested format (16 kHz mono 16-bit by default).
 
 An unplugged device, a PortAudio error, or a stream whose callbacks stop arriving for
-``stall_timeout_seconds`` raises ``HardwareUnavailable`` from ``chunks()``/``play()``;
+``stall_timeout_seconds`` raises ``DeviceUnavailable`` from ``chunks()``/``play()``;
 nothing waits forever, and closing never blocks the event loop (a PortAudio call that
 hangs on a vanished device is left to its thread after a timeout).
 """
@@ -27,10 +27,10 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Seq
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from assistant.errors import HardwareUnavailable
 from hal.audio.chunk import AudioChunk
 from hal.audio.convert import FAST_QUALITY, ChunkConverter
 from hal.audio.playback import StopSignal, close_source, next_or_stop, race_stop
+from hal.errors import DeviceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +43,15 @@ CLOSE_TIMEOUT_SECONDS = 2.0
 
 
 def load_sounddevice() -> Any:
-    """The ``sounddevice`` module, or ``HardwareUnavailable`` saying what to install."""
+    """The ``sounddevice`` module, or ``DeviceUnavailable`` saying what to install."""
     try:
         import sounddevice
     except OSError as exc:  # the package is there, libportaudio is not
-        raise HardwareUnavailable(
+        raise DeviceUnavailable(
             "PortAudio is not installed; install it with: sudo apt-get install libportaudio2"
         ) from exc
     except ImportError as exc:
-        raise HardwareUnavailable(
+        raise DeviceUnavailable(
             "the sounddevice package is missing; install it with:"
             " pip install 'edge-assistant[audio]'"
         ) from exc
@@ -112,14 +112,14 @@ def devices_from(
 
 
 def list_devices(module: Any = None) -> list[AudioDevice]:
-    """Every device PortAudio sees (``HardwareUnavailable`` if PortAudio is missing)."""
+    """Every device PortAudio sees (``DeviceUnavailable`` if PortAudio is missing)."""
     sd = module or load_sounddevice()
     try:
         raw = list(sd.query_devices())
         apis = list(sd.query_hostapis())
         default_input, default_output = _defaults(sd)
     except sd.PortAudioError as exc:
-        raise HardwareUnavailable(f"PortAudio cannot list devices: {exc}") from exc
+        raise DeviceUnavailable(f"PortAudio cannot list devices: {exc}") from exc
     return devices_from(raw, apis, default_input, default_output)
 
 
@@ -145,12 +145,12 @@ def select_device(
 
     None: the system default (else the first usable device); an int or a string of
     digits: that index; any other string: an exact name, else the first name containing
-    it (case-insensitive). ``HardwareUnavailable`` lists the usable devices otherwise.
+    it (case-insensitive). ``DeviceUnavailable`` lists the usable devices otherwise.
     """
     kind = "microphone" if direction == "input" else "speaker"
     usable = [d for d in devices if d.channels(direction) > 0]
     if not usable:
-        raise HardwareUnavailable(f"no {kind} found (PortAudio sees no {direction} device)")
+        raise DeviceUnavailable(f"no {kind} found (PortAudio sees no {direction} device)")
     if spec is None or (isinstance(spec, str) and not spec.strip()):
         for device in usable:
             if device.is_default_input if direction == "input" else device.is_default_output:
@@ -161,7 +161,7 @@ def select_device(
         for device in usable:
             if device.index == index:
                 return device
-        raise HardwareUnavailable(
+        raise DeviceUnavailable(
             f"no {kind} with index {index}; {direction} devices: {describe(devices, direction)}"
         )
     wanted = spec.strip().casefold()
@@ -169,7 +169,7 @@ def select_device(
     partial = [d for d in usable if wanted in d.name.casefold()]
     if exact or partial:
         return (exact or partial)[0]
-    raise HardwareUnavailable(
+    raise DeviceUnavailable(
         f"no {kind} matches {spec!r}; {direction} devices: {describe(devices, direction)}"
     )
 
@@ -192,7 +192,7 @@ def negotiate_format(
         for count in counts:
             if supports(candidate_rate, count):
                 return candidate_rate, count
-    raise HardwareUnavailable(
+    raise DeviceUnavailable(
         f"{device.name!r} supports neither {rate} Hz nor its default"
         f" {device.default_rate} Hz with {channels} channel(s)"
     )
@@ -211,8 +211,8 @@ def _supports(sd: Any, direction: Direction, index: int) -> Callable[[int, int],
     return supports
 
 
-def _open_error(kind: str, device: AudioDevice, exc: Exception) -> HardwareUnavailable:
-    return HardwareUnavailable(f"cannot open {kind} {device.name!r}: {exc}")
+def _open_error(kind: str, device: AudioDevice, exc: Exception) -> DeviceUnavailable:
+    return DeviceUnavailable(f"cannot open {kind} {device.name!r}: {exc}")
 
 
 async def _shutdown(stream: Any, what: str, timeout_seconds: float) -> None:
@@ -368,7 +368,7 @@ class SoundDeviceMicrophone:
             return self._queue.popleft() if self._queue else None
 
     async def chunks(self) -> AsyncIterator[AudioChunk]:
-        """Captured chunks until ``close()``; ``HardwareUnavailable`` if the device goes."""
+        """Captured chunks until ``close()``; ``DeviceUnavailable`` if the device goes."""
         if self.is_closed():
             return
         self._loop = asyncio.get_running_loop()
@@ -389,16 +389,16 @@ class SoundDeviceMicrophone:
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self.stall_timeout_seconds)
             except TimeoutError:
-                raise HardwareUnavailable(
+                raise DeviceUnavailable(
                     f"microphone {self.name!r} stopped delivering audio"
                     f" for {self.stall_timeout_seconds:g} s (unplugged?)"
                 ) from None
 
     def _check(self) -> None:
         if self._error is not None:
-            raise HardwareUnavailable(f"microphone {self.name!r} failed") from self._error
+            raise DeviceUnavailable(f"microphone {self.name!r} failed") from self._error
         if self._finished:
-            raise HardwareUnavailable(f"microphone {self.name!r} stopped (unplugged?)")
+            raise DeviceUnavailable(f"microphone {self.name!r} stopped (unplugged?)")
 
     async def close(self) -> None:
         """Stop capturing and release the device."""
@@ -527,10 +527,10 @@ class SoundDeviceSpeaker:
         if self._error is not None or self._finished:
             self._source = None  # reopen next time: the device may be back
             cause = self._error
-            raise HardwareUnavailable(f"speaker {self.name!r} stopped (unplugged?)") from cause
+            raise DeviceUnavailable(f"speaker {self.name!r} stopped (unplugged?)") from cause
         if time.monotonic() - self._last_callback > self.stall_timeout_seconds:
             self._source = None
-            raise HardwareUnavailable(
+            raise DeviceUnavailable(
                 f"speaker {self.name!r} stopped taking audio"
                 f" for {self.stall_timeout_seconds:g} s (unplugged?)"
             )

@@ -19,7 +19,6 @@ from typing import BinaryIO
 
 import numpy as np
 
-from assistant.errors import HardwareUnavailable, InvalidInput, UnreadableMedia
 from hal.audio.chunk import AudioChunk
 from hal.audio.convert import (
     ChunkConverter,
@@ -37,6 +36,7 @@ from hal.audio.playback import (
     next_or_stop,
     stoppable_sleep,
 )
+from hal.errors import DeviceUnavailable, UnreadableMedia, UnsupportedMedia
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ WAVE_FORMAT_IEEE_FLOAT = 0x0003
 WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 
 
-class UnsupportedWav(InvalidInput):
+class UnsupportedWav(UnsupportedMedia):
     """A well-formed WAV in an encoding this reader does not decode (ADPCM, mu-law...)."""
 
 
@@ -70,14 +70,14 @@ class WavAudio:
         return len(self.frames) / self.rate
 
 
-def _invalid(message: str) -> InvalidInput:
+def _invalid(message: str) -> UnsupportedMedia:
     return UnreadableMedia(message, field="audio")
 
 
 def parse_wav(data: bytes) -> WavAudio:
     """Decode a RIFF/WAVE file held in memory.
 
-    Raises ``InvalidInput`` (field ``audio``) when it is not a WAV file or its header is
+    Raises ``UnsupportedMedia`` (field ``audio``) when it is not a WAV file or its header is
     broken, and :class:`UnsupportedWav` for compressed encodings.
     """
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
@@ -141,7 +141,7 @@ def read_wav(
     try:
         audio = parse_wav(path.read_bytes())
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}", field="path") from exc
+        raise UnsupportedMedia(f"cannot read {path}: {exc.strerror}", field="path") from exc
     frames = mix_channels(audio.frames, channels or audio.channels)
     target = rate or audio.rate
     if target != audio.rate:
@@ -185,9 +185,11 @@ class WavFileMicrophone:
         sleep: Sleep | None = None,
     ) -> None:
         if chunk_ms <= 0 or rate * chunk_ms < 1000:
-            raise InvalidInput("chunk_ms must give at least one sample per chunk", field="chunk_ms")
+            raise UnsupportedMedia(
+                "chunk_ms must give at least one sample per chunk", field="chunk_ms"
+            )
         if trailing_silence_seconds < 0:
-            raise InvalidInput("trailing silence cannot be negative", field="trailing_silence")
+            raise UnsupportedMedia("trailing silence cannot be negative", field="trailing_silence")
         self.path = path
         """The WAV file."""
         self.name = str(path)
@@ -300,7 +302,7 @@ class WavFileSpeaker:
             try:
                 self._file = self.path.open("wb")
             except OSError as exc:
-                raise HardwareUnavailable(f"cannot write {self.path}: {exc.strerror}") from exc
+                raise DeviceUnavailable(f"cannot write {self.path}: {exc.strerror}") from exc
             writer = wave.open(self._file, "wb")  # noqa: SIM115 - stays open across plays
             writer.setnchannels(self.channels)
             writer.setsampwidth(self.width)

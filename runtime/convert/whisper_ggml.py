@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from assistant.errors import InvalidInput
+from runtime.errors import UnsupportedInput
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ def whisper_hparams(
             layers[match.group(1)].add(int(match.group(2)))
     for side, found in layers.items():
         if found != set(range(len(found))):
-            raise InvalidInput(f"{side} layers are not numbered 0..n-1: {sorted(found)}")
+            raise UnsupportedInput(f"{side} layers are not numbered 0..n-1: {sorted(found)}")
     try:
         conv1 = shapes["encoder/conv1/weight"]
         embeddings = shapes["decoder/embeddings/weight"]
@@ -290,7 +290,7 @@ def whisper_hparams(
             n_mels=conv1[1],
         )
     except (KeyError, IndexError) as exc:
-        raise InvalidInput(f"not a CTranslate2 Whisper model: no usable {exc}") from exc
+        raise UnsupportedInput(f"not a CTranslate2 Whisper model: no usable {exc}") from exc
 
 
 @cache
@@ -317,7 +317,7 @@ def token_bytes(token: str) -> bytes:
     try:
         return bytes(decoder[char] for char in token)
     except KeyError as exc:
-        raise InvalidInput(f"vocabulary token {token!r} is not byte-level BPE") from exc
+        raise UnsupportedInput(f"vocabulary token {token!r} is not byte-level BPE") from exc
 
 
 def ggml_vocabulary(tokens: list[str]) -> list[bytes]:
@@ -329,7 +329,7 @@ def ggml_vocabulary(tokens: list[str]) -> list[bytes]:
     try:
         end = tokens.index("<|endoftext|>")
     except ValueError as exc:
-        raise InvalidInput("vocabulary.txt has no <|endoftext|> token") from exc
+        raise UnsupportedInput("vocabulary.txt has no <|endoftext|> token") from exc
     return [token_bytes(token) for token in tokens[:end]]
 
 
@@ -337,7 +337,7 @@ def split_rows(array: npt.NDArray[Any], part: int, parts: int) -> npt.NDArray[An
     """Row block ``part`` of ``parts`` equal blocks along the first axis."""
     rows = array.shape[0]
     if rows % parts:
-        raise InvalidInput(f"cannot cut {rows} rows into {parts} equal parts")
+        raise UnsupportedInput(f"cannot cut {rows} rows into {parts} equal parts")
     size = rows // parts
     return array[part * size : (part + 1) * size]
 
@@ -378,7 +378,7 @@ class Ct2Index:
 def _read(stream: BinaryIO, size: int) -> bytes:
     data = stream.read(size)
     if len(data) != size:
-        raise InvalidInput("CTranslate2 model.bin is truncated")
+        raise UnsupportedInput("CTranslate2 model.bin is truncated")
     return data
 
 
@@ -394,7 +394,7 @@ def _read_string(stream: BinaryIO) -> str:
     try:
         return raw.rstrip(b"\0").decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidInput("CTranslate2 model.bin has a name that is not UTF-8") from exc
+        raise UnsupportedInput("CTranslate2 model.bin has a name that is not UTF-8") from exc
 
 
 def read_ct2_index(path: Path) -> Ct2Index:
@@ -402,7 +402,7 @@ def read_ct2_index(path: Path) -> Ct2Index:
     with path.open("rb") as stream:
         version = _read_uint(stream, "<I")
         if version not in CT2_BINARY_VERSIONS:
-            raise InvalidInput(
+            raise UnsupportedInput(
                 f"{path}: CTranslate2 binary version {version} is not supported"
                 f" (supported: {', '.join(map(str, CT2_BINARY_VERSIONS))})"
             )
@@ -416,7 +416,7 @@ def read_ct2_index(path: Path) -> Ct2Index:
             dtype_id = _read_uint(stream, "<B")
             num_bytes = _read_uint(stream, "<I")
             if dtype_id not in _CT2_DTYPES:
-                raise InvalidInput(f"{path}: variable {name} has unknown dtype id {dtype_id}")
+                raise UnsupportedInput(f"{path}: variable {name} has unknown dtype id {dtype_id}")
             offset = stream.tell()
             stream.seek(num_bytes, os.SEEK_CUR)
             variables[name] = Ct2Variable(name, tuple(shape), dtype_id, offset, num_bytes)
@@ -427,7 +427,7 @@ def read_ct2_index(path: Path) -> Ct2Index:
         end = stream.tell()
         stream.seek(0, os.SEEK_END)
         if stream.tell() < end or (variables and _data_end(variables) > stream.tell()):
-            raise InvalidInput(f"{path}: CTranslate2 model.bin is truncated")
+            raise UnsupportedInput(f"{path}: CTranslate2 model.bin is truncated")
     return Ct2Index(spec=spec, binary_version=version, variables=variables, aliases=aliases)
 
 
@@ -447,7 +447,9 @@ class _Ct2Reader:
         dtype = np.dtype(_CT2_DTYPES[variable.dtype_id])
         count = variable.num_bytes // dtype.itemsize
         if count != int(np.prod(variable.shape, dtype=np.int64)):
-            raise InvalidInput(f"variable {name}: {variable.num_bytes} bytes for {variable.shape}")
+            raise UnsupportedInput(
+                f"variable {name}: {variable.num_bytes} bytes for {variable.shape}"
+            )
         chunk = self._data[variable.offset : variable.offset + variable.num_bytes]
         array = np.frombuffer(chunk, dtype=dtype).reshape(variable.shape)
         if variable.dtype_id == _CT2_BFLOAT16:
@@ -459,21 +461,23 @@ class _Ct2Reader:
 
     def scalar(self, name: str) -> int:
         if not self.has(name):
-            raise InvalidInput(f"not a CTranslate2 Whisper model: no variable {name}")
+            raise UnsupportedInput(f"not a CTranslate2 Whisper model: no variable {name}")
         return int(self.raw(name).reshape(-1)[0])
 
     def floats(self, name: str) -> npt.NDArray[np.float32] | npt.NDArray[np.float16]:
         """The variable as a float array; quantised weights are scaled back."""
         if not self.has(name):
-            raise InvalidInput(f"not a CTranslate2 Whisper model: no variable {name}")
+            raise UnsupportedInput(f"not a CTranslate2 Whisper model: no variable {name}")
         array = self.raw(name)
         if np.issubdtype(array.dtype, np.floating):
             return array  # type: ignore[return-value]
         scale_name = f"{name}_scale"
         if not self.has(scale_name):
-            raise InvalidInput(f"variable {name} is {array.dtype} without {scale_name}")
+            raise UnsupportedInput(f"variable {name} is {array.dtype} without {scale_name}")
         if self.has(f"{name}_zero"):
-            raise InvalidInput(f"variable {name}: zero-point (AWQ) quantisation is not supported")
+            raise UnsupportedInput(
+                f"variable {name}: zero-point (AWQ) quantisation is not supported"
+            )
         # CTranslate2 quantises as round(weight * scale): one scale per output row for
         # int8, one for the whole matrix for int16.
         scale = self.raw(scale_name).astype(np.float32)
@@ -524,18 +528,18 @@ _GGML_ITEM_BYTES = {GGML_TYPE_F32: 4, GGML_TYPE_F16: 2}
 
 
 def read_ggml_index(path: Path) -> GgmlIndex:
-    """Walk a ggml Whisper file; raise InvalidInput unless it is complete and well formed.
+    """Walk a ggml Whisper file; raise UnsupportedInput unless it is complete and well formed.
 
     Only float (f32/f16) files, as this module writes and whisper.cpp's converter does;
     quantised files are refused.
     """
     with path.open("rb") as stream:
         if _read_uint(stream, "<I") != GGML_MAGIC:
-            raise InvalidInput(f"{path} is not a ggml file (bad magic)")
+            raise UnsupportedInput(f"{path} is not a ggml file (bad magic)")
         hparams = WhisperHparams(*struct.unpack("<11i", _read(stream, 44)))
         n_mels, n_freqs = struct.unpack("<ii", _read(stream, 8))
         if n_mels <= 0 or n_freqs <= 0:
-            raise InvalidInput(f"{path}: bad mel filterbank shape {n_mels}x{n_freqs}")
+            raise UnsupportedInput(f"{path}: bad mel filterbank shape {n_mels}x{n_freqs}")
         stream.seek(4 * n_mels * n_freqs, os.SEEK_CUR)
         n_tokens = _read_uint(stream, "<i")
         for _ in range(n_tokens):
@@ -543,10 +547,12 @@ def read_ggml_index(path: Path) -> GgmlIndex:
         tensors: dict[str, GgmlTensor] = {}
         while header := stream.read(12):
             if len(header) != 12:
-                raise InvalidInput(f"{path} is truncated")
+                raise UnsupportedInput(f"{path} is truncated")
             n_dims, name_length, ggml_type = struct.unpack("<iii", header)
             if not 1 <= n_dims <= 4 or ggml_type not in _GGML_ITEM_BYTES:
-                raise InvalidInput(f"{path}: unsupported tensor record ({n_dims}-d, {ggml_type=})")
+                raise UnsupportedInput(
+                    f"{path}: unsupported tensor record ({n_dims}-d, {ggml_type=})"
+                )
             dims = struct.unpack(f"<{n_dims}i", _read(stream, 4 * n_dims))
             name = _read(stream, name_length).decode("utf-8", errors="replace")
             offset = stream.tell()
@@ -555,11 +561,11 @@ def read_ggml_index(path: Path) -> GgmlIndex:
             tensors[name] = GgmlTensor(tuple(reversed(dims)), ggml_type, offset)
         end = stream.tell()
     if end > path.stat().st_size:
-        raise InvalidInput(f"{path} is truncated")
+        raise UnsupportedInput(f"{path} is truncated")
     expected = {name for name, _ in ggml_tensor_plan(hparams.n_audio_layer, hparams.n_text_layer)}
     if set(tensors) != expected:
         missing = sorted(expected - set(tensors))[:3]
-        raise InvalidInput(f"{path} is not a complete Whisper model (missing {missing})")
+        raise UnsupportedInput(f"{path} is not a complete Whisper model (missing {missing})")
     return GgmlIndex(hparams, (n_mels, n_freqs), n_tokens, tensors)
 
 
@@ -581,14 +587,14 @@ VOCABULARY_FILES = ("vocabulary.json", "vocabulary.txt")
 
 def _check_source(source_dir: Path) -> tuple[Path, Path]:
     if not source_dir.is_dir():
-        raise InvalidInput(f"{source_dir} is not a folder", field="source_dir")
+        raise UnsupportedInput(f"{source_dir} is not a folder", field="source_dir")
     model_bin = source_dir / "model.bin"
     vocabularies = [source_dir / name for name in VOCABULARY_FILES]
     missing = [] if model_bin.is_file() else ["model.bin"]
     if not any(p.is_file() for p in vocabularies):
         missing.append(" or ".join(VOCABULARY_FILES))
     if missing:
-        raise InvalidInput(
+        raise UnsupportedInput(
             f"{source_dir} is not a CTranslate2 Whisper model (faster-whisper layout):"
             f" missing {', '.join(missing)}",
             field="source_dir",
@@ -602,9 +608,9 @@ def _read_vocabulary(path: Path) -> list[str]:
         try:
             tokens = json.loads(text)
         except ValueError as exc:
-            raise InvalidInput(f"{path} is not valid JSON") from exc
+            raise UnsupportedInput(f"{path} is not valid JSON") from exc
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-            raise InvalidInput(f"{path} is not a list of tokens")
+            raise UnsupportedInput(f"{path} is not a list of tokens")
         return tokens
     # One token per line; byte-level BPE never contains a raw newline, but other
     # characters that str.splitlines() would break on (U+0085...) can occur.
@@ -620,7 +626,7 @@ def _check_projection(reader: _Ct2Reader, index: Ct2Index) -> None:
     if index.aliases.get(name) == "decoder/embeddings/weight" or not reader.has(name):
         return
     if not np.array_equal(reader.floats(name), reader.floats("decoder/embeddings/weight")):
-        raise InvalidInput("the model's output projection is not tied to its token embedding")
+        raise UnsupportedInput("the model's output projection is not tied to its token embedding")
 
 
 def convert_whisper_ct2_to_ggml(
@@ -636,7 +642,7 @@ def convert_whisper_ct2_to_ggml(
     model_bin, vocabulary_txt = _check_source(source_dir)
     index = read_ct2_index(model_bin)
     if index.spec != CT2_SPEC_NAME:
-        raise InvalidInput(
+        raise UnsupportedInput(
             f"{source_dir} holds a CTranslate2 {index.spec or 'unnamed'} model,"
             f" not {CT2_SPEC_NAME}",
             field="source_dir",
@@ -646,13 +652,13 @@ def convert_whisper_ct2_to_ggml(
         shapes = {name: v.shape for name, v in index.variables.items()}
         prescaled = sorted(name for name in shapes if name.endswith("/queries_scale"))
         if prescaled:
-            raise InvalidInput(f"{prescaled[0]}: pre-scaled attention is not supported")
+            raise UnsupportedInput(f"{prescaled[0]}: pre-scaled attention is not supported")
         hparams = whisper_hparams(
             shapes, reader.scalar("encoder/num_heads"), reader.scalar("decoder/num_heads")
         )
         tokens = _read_vocabulary(vocabulary_txt)
         if len(tokens) != hparams.n_vocab:
-            raise InvalidInput(
+            raise UnsupportedInput(
                 f"{vocabulary_txt.name} has {len(tokens)} tokens but the model {hparams.n_vocab}"
             )
         vocabulary = ggml_vocabulary(tokens)

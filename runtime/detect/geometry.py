@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from assistant.errors import InvalidInput
+from runtime.errors import UnsupportedInput
 
 FloatArray = npt.NDArray[np.float32]
 IndexArray = npt.NDArray[np.int64]
@@ -24,15 +24,15 @@ PAD_VALUE = 114
 
 
 def check_image(image: Any) -> npt.NDArray[np.uint8]:
-    """The frame's pixels if they are a non-empty H x W x 3 uint8 array, else InvalidInput."""
+    """The frame's pixels if they are a non-empty H x W x 3 uint8 array, else UnsupportedInput."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        raise InvalidInput("the image must be a uint8 array", field="image")
+        raise UnsupportedInput("the image must be a uint8 array", field="image")
     if image.ndim != 3 or image.shape[2] != 3:
-        raise InvalidInput(
+        raise UnsupportedInput(
             f"the image must be height x width x 3 (RGB), not {image.shape}", field="image"
         )
     if image.shape[0] == 0 or image.shape[1] == 0:
-        raise InvalidInput("the image is empty (zero width or height)", field="image")
+        raise UnsupportedInput("the image is empty (zero width or height)", field="image")
     return image
 
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.camera import Frame
 from runtime.detect.base import Detection, DetectOptions
 from runtime.detect.geometry import check_image
 from runtime.detect.yolo_onnx import check_options, class_ids_for, detections_from_arrays
 from runtime.engines import require_open
+from runtime.errors import EngineError, ModelLoadFailed, ModelNotInstalled, UnsupportedInput
 from runtime.params import parse_params
 
 log = logging.getLogger(__name__)
@@ -49,11 +49,11 @@ class UltralyticsParams:
 
 
 def _yolo_class() -> Any:
-    """Ultralytics' ``YOLO`` class, or BackendError naming the extra to install."""
+    """Ultralytics' ``YOLO`` class, or EngineError naming the extra to install."""
     try:
         from ultralytics import YOLO
     except ImportError as exc:
-        raise BackendError(
+        raise EngineError(
             f"The ultralytics engine needs the ultralytics extra; install it with: {INSTALL_HINT}",
             engine="ultralytics",
         ) from exc
@@ -68,7 +68,7 @@ def find_weights(model_dir: Path, model_file: str | None) -> Path | None:
     found = sorted(p for p in model_dir.glob("*.pt") if p.is_file())
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
-        raise InvalidInput(f"several weights in {model_dir} ({names}); set `model_file`")
+        raise UnsupportedInput(f"several weights in {model_dir} ({names}); set `model_file`")
     return found[0] if found else None
 
 
@@ -79,7 +79,7 @@ def export_to_onnx(pt_path: Path, target: Path, input_size: int = 640) -> Path:
     the ``names`` metadata ``YoloOnnxObjectDetector`` reads.
     """
     if not pt_path.is_file():
-        raise InvalidInput(f"{pt_path} does not exist", field="pt_path")
+        raise UnsupportedInput(f"{pt_path} does not exist", field="pt_path")
     yolo = _yolo_class()
     try:
         model = yolo(str(pt_path))
@@ -87,7 +87,7 @@ def export_to_onnx(pt_path: Path, target: Path, input_size: int = 640) -> Path:
             model.export(format="onnx", imgsz=input_size, dynamic=False, nms=False, half=False)
         )
     except Exception as exc:  # torch and ultralytics raise many unrelated types
-        raise BackendError(f"Ultralytics cannot export {pt_path.name} to ONNX: {exc}") from exc
+        raise EngineError(f"Ultralytics cannot export {pt_path.name} to ONNX: {exc}") from exc
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(exported, target)
     log.info("exported %s to %s", pt_path, target)
@@ -119,7 +119,7 @@ class UltralyticsObjectDetector:
             model = yolo(str(path))
             names: Mapping[int, str] = model.names
         except Exception as exc:  # torch and ultralytics raise many unrelated types
-            raise BackendError(f"Ultralytics cannot load {path.name}: {exc}") from exc
+            raise ModelLoadFailed(f"Ultralytics cannot load {path.name}: {exc}") from exc
         labels = tuple(str(names[i]) for i in range(len(names)))
         log.info("loaded %s from %s (%d classes)", model_id, path, len(labels))
         return cls(model_id, labels, model, parsed)
@@ -147,7 +147,7 @@ class UltralyticsObjectDetector:
             scores = np.asarray(boxes.conf.cpu().numpy(), dtype=np.float32).reshape(-1)
             class_ids = np.asarray(boxes.cls.cpu().numpy()).astype(np.int64).reshape(-1)
         except Exception as exc:  # torch and ultralytics raise many unrelated types
-            raise BackendError(f"Ultralytics inference failed: {exc}") from exc
+            raise EngineError(f"Ultralytics inference failed: {exc}") from exc
         order = np.argsort(-scores, kind="stable")
         return detections_from_arrays(xyxy[order], scores[order], class_ids[order], self.labels)
 

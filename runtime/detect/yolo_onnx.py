@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.camera import Frame
 from runtime.detect.base import Detection, DetectOptions
 from runtime.detect.geometry import (
@@ -34,6 +33,7 @@ from runtime.detect.geometry import (
     xywh_to_xyxy,
 )
 from runtime.engines import require_open
+from runtime.errors import EngineError, ModelLoadFailed, ModelNotInstalled, UnsupportedInput
 from runtime.onnx import cpu_session
 from runtime.params import parse_params
 
@@ -91,23 +91,23 @@ def parse_names(text: str) -> tuple[str, ...]:
 
 
 def check_options(options: DetectOptions) -> None:
-    """Raise InvalidInput for thresholds or limits out of range."""
+    """Raise UnsupportedInput for thresholds or limits out of range."""
     for name in ("confidence_threshold", "iou_threshold"):
         value = getattr(options, name)
         if not 0.0 <= value <= 1.0:  # also rejects NaN
-            raise InvalidInput(f"{name} must be between 0 and 1", field=name)
+            raise UnsupportedInput(f"{name} must be between 0 and 1", field=name)
     if options.max_detections < 1:
-        raise InvalidInput("max_detections must be at least 1", field="max_detections")
+        raise UnsupportedInput("max_detections must be at least 1", field="max_detections")
 
 
 def class_ids_for(labels: Sequence[str], classes: Sequence[str]) -> IndexArray | None:
-    """Ids of the wanted ``classes`` (None: all); an unknown name is InvalidInput."""
+    """Ids of the wanted ``classes`` (None: all); an unknown name is UnsupportedInput."""
     if not classes:
         return None
     index = {label: i for i, label in enumerate(labels)}
     unknown = [name for name in classes if name not in index]
     if unknown:
-        raise InvalidInput(
+        raise UnsupportedInput(
             f"unknown class(es) {', '.join(unknown)}; this model knows: {', '.join(labels)}",
             field="classes",
         )
@@ -175,7 +175,7 @@ def model_input(
 def find_model(model_dir: Path, model_file: str | None) -> Path | None:
     """The ``.onnx`` in ``model_dir`` (or ``model_file``), if there is one.
 
-    Raises InvalidInput when several are there and ``model_file`` does not pick one.
+    Raises UnsupportedInput when several are there and ``model_file`` does not pick one.
     """
     if model_file is not None:
         path = model_dir / model_file
@@ -183,7 +183,7 @@ def find_model(model_dir: Path, model_file: str | None) -> Path | None:
     found = sorted(p for p in model_dir.glob("*.onnx") if p.is_file())
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
-        raise InvalidInput(f"several models in {model_dir} ({names}); set `model_file`")
+        raise UnsupportedInput(f"several models in {model_dir} ({names}); set `model_file`")
     return found[0] if found else None
 
 
@@ -242,9 +242,11 @@ class YoloOnnxObjectDetector:
         inputs, outputs = session.get_inputs(), session.get_outputs()
         input_shape, output_shape = list(inputs[0].shape), list(outputs[0].shape)
         if len(inputs) != 1 or len(input_shape) != 4 or input_shape[1] != 3:
-            raise BackendError(f"{path.name} is not a YOLO detect export (input {input_shape})")
+            raise ModelLoadFailed(f"{path.name} is not a YOLO detect export (input {input_shape})")
         if len(output_shape) != 3:
-            raise BackendError(f"{path.name} is not a YOLO detect export (output {output_shape})")
+            raise ModelLoadFailed(
+                f"{path.name} is not a YOLO detect export (output {output_shape})"
+            )
         fallback = parsed.input_size or _metadata_size(metadata) or DEFAULT_INPUT_SIZE
         height = _input_side(input_shape[2], fallback)
         width = _input_side(input_shape[3], fallback)
@@ -268,7 +270,7 @@ class YoloOnnxObjectDetector:
         if parsed.labels is not None:
             labels = tuple(parsed.labels)
             if num_classes is not None and len(labels) != num_classes:
-                raise InvalidInput(
+                raise UnsupportedInput(
                     f"Model {model_id!r} has {num_classes} classes but labels names {len(labels)}",
                     field="labels",
                 )
@@ -277,14 +279,14 @@ class YoloOnnxObjectDetector:
             try:
                 labels = parse_names(metadata["names"])
             except ValueError as exc:
-                raise BackendError(f"{path.name}: bad names metadata: {exc}") from exc
+                raise ModelLoadFailed(f"{path.name}: bad names metadata: {exc}") from exc
             if num_classes is not None and len(labels) != num_classes:
-                raise BackendError(
+                raise ModelLoadFailed(
                     f"{path.name} has {num_classes} classes but its metadata names {len(labels)}"
                 )
             return labels
         if num_classes is None or num_classes < 1:
-            raise BackendError(
+            raise ModelLoadFailed(
                 f"{path.name} has no names metadata and no fixed class count; set `labels`"
             )
         log.warning("%s has no names metadata; labels are class0..class%d", path, num_classes - 1)
@@ -300,10 +302,10 @@ class YoloOnnxObjectDetector:
         try:
             output = session.run([self._output_name], {self._input_name: tensor})[0]
         except Exception as exc:  # onnxruntime's errors derive from Exception only
-            raise BackendError(f"YOLO inference failed: {exc}") from exc
+            raise EngineError(f"YOLO inference failed: {exc}") from exc
         prediction = np.asarray(output, dtype=np.float32)
         if prediction.ndim != 3 or prediction.shape[:2] != (1, 4 + len(self.labels)):
-            raise BackendError(
+            raise EngineError(
                 f"{self.model_id}: unexpected output shape {prediction.shape} for"
                 f" {len(self.labels)} classes"
             )

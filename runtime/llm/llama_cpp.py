@@ -20,8 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled, ResourceExhausted
 from runtime.engines import require_open
+from runtime.errors import (
+    EngineError,
+    ModelLoadFailed,
+    ModelNotInstalled,
+    ResourceExhausted,
+    UnsupportedInput,
+)
 from runtime.llm.base import ChatDelta, ChatMessage, GenerationOptions, Usage
 from runtime.params import parse_params
 
@@ -129,7 +135,7 @@ def open_llama(
             **extra,
         )
     except (ValueError, RuntimeError) as exc:
-        raise BackendError(f"llama.cpp could not load {model_id!r}: {exc}") from exc
+        raise ModelLoadFailed(f"llama.cpp could not load {model_id!r}: {exc}") from exc
 
 
 def default_threads(cpu_count: int | None) -> int:
@@ -144,34 +150,34 @@ def default_threads(cpu_count: int | None) -> int:
 
 
 def validate_options(options: GenerationOptions) -> None:
-    """Raise InvalidInput for sampling options llama.cpp cannot honour."""
+    """Raise UnsupportedInput for sampling options llama.cpp cannot honour."""
     if options.max_tokens < 1:
-        raise InvalidInput("max_tokens must be at least 1", field="max_tokens")
+        raise UnsupportedInput("max_tokens must be at least 1", field="max_tokens")
     if options.temperature < 0:
-        raise InvalidInput("temperature must not be negative", field="temperature")
+        raise UnsupportedInput("temperature must not be negative", field="temperature")
     if not 0 < options.top_p <= 1:
-        raise InvalidInput("top_p must be in (0, 1]", field="top_p")
+        raise UnsupportedInput("top_p must be in (0, 1]", field="top_p")
     if options.top_k < 0:
-        raise InvalidInput("top_k must not be negative", field="top_k")
+        raise UnsupportedInput("top_k must not be negative", field="top_k")
     if options.repeat_penalty <= 0:
-        raise InvalidInput("repeat_penalty must be positive", field="repeat_penalty")
+        raise UnsupportedInput("repeat_penalty must be positive", field="repeat_penalty")
     if any(not stop for stop in options.stop):
-        raise InvalidInput("stop strings must not be empty", field="stop")
+        raise UnsupportedInput("stop strings must not be empty", field="stop")
     if options.seed is not None and not 0 <= options.seed < 0xFFFFFFFF:
-        raise InvalidInput("seed must be between 0 and 2**32 - 2", field="seed")
+        raise UnsupportedInput("seed must be between 0 and 2**32 - 2", field="seed")
 
 
 def validate_messages(messages: Sequence[ChatMessage], *, accepts_images: bool) -> None:
-    """Raise InvalidInput for an empty conversation, unknown roles or unwanted images."""
+    """Raise UnsupportedInput for an empty conversation, unknown roles or unwanted images."""
     if not messages:
-        raise InvalidInput("at least one message is needed", field="messages")
+        raise UnsupportedInput("at least one message is needed", field="messages")
     for message in messages:
         if message.role not in ROLES:
-            raise InvalidInput(
+            raise UnsupportedInput(
                 f"unknown role {message.role!r}; use system, user or assistant", field="role"
             )
         if message.images and not accepts_images:
-            raise InvalidInput("this model does not read images", field="images")
+            raise UnsupportedInput("this model does not read images", field="images")
 
 
 def split_at_stop(text: str, stops: Sequence[str]) -> tuple[str, str, bool]:
@@ -290,7 +296,7 @@ class LlamaCppChatModel:
         tokens = self._tokenize(prompt)
         room = self.context_length - len(tokens)
         if room < 1:
-            raise InvalidInput(
+            raise UnsupportedInput(
                 f"the prompt takes {len(tokens)} tokens; the context holds {self.context_length}",
                 field="messages",
             )
@@ -363,7 +369,7 @@ class LlamaCppChatModel:
             try:
                 yield from self._decode(tokens, reply, max_tokens, cancel, progress)
             except (RuntimeError, ValueError) as exc:  # llama_decode or the token buffer failed
-                raise BackendError(f"llama.cpp failed while generating: {exc}") from exc
+                raise EngineError(f"llama.cpp failed while generating: {exc}") from exc
             finally:
                 tokens.close()
             first = progress.first_at if progress.first_at is not None else progress.last_at
@@ -468,7 +474,7 @@ def _make_formatter(
         return _builtin_formatter(builtin)
     template = llama.metadata.get("tokenizer.chat_template")
     if not template:
-        raise InvalidInput(
+        raise UnsupportedInput(
             f"model {model_id!r} has no chat template; set the chat_format parameter",
             field="chat_format",
         )
@@ -480,7 +486,7 @@ def _make_formatter(
             bos_token=llama.detokenize([bos], special=True).decode("utf-8") if bos >= 0 else "",
         )
     except Exception as exc:  # jinja2 raises its own TemplateSyntaxError tree
-        raise BackendError(f"model {model_id!r} has a broken chat template: {exc}") from exc
+        raise EngineError(f"model {model_id!r} has a broken chat template: {exc}") from exc
     # The template's stop string is the EOS token's text; llama.cpp already ends on EOS (and
     # on every end-of-generation token), and control tokens are never detokenized to text.
     return _builtin_formatter(jinja, use_stops=False)
@@ -496,9 +502,9 @@ def _builtin_formatter(
         try:
             response = formatter(messages=plain)
         except ValueError as exc:  # the template's raise_exception(): a conversation it refuses
-            raise InvalidInput(f"the chat template refused the messages: {exc}") from exc
+            raise UnsupportedInput(f"the chat template refused the messages: {exc}") from exc
         except jinja2.TemplateError as exc:
-            raise BackendError(f"the chat template failed: {exc}") from exc
+            raise EngineError(f"the chat template failed: {exc}") from exc
         stop = response.stop
         stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
         if not use_stops:

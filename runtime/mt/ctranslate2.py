@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from runtime.engines import require_open
+from runtime.errors import EngineError, ModelLoadFailed, ModelNotInstalled, UnsupportedInput
 from runtime.mt.base import TranslateOptions, Translation
 from runtime.mt.languages import is_flores_code, to_flores
 from runtime.params import parse_params
@@ -107,15 +107,19 @@ def resolve_language(code: str, languages: Sequence[str], field: str) -> str:
         if flores is not None and to_flores(language) == flores:
             return language
     shown = ", ".join(languages[:8]) + (", ..." if len(languages) > 8 else "")
-    raise InvalidInput(f"language {code!r} is not supported by this model ({shown})", field=field)
+    raise UnsupportedInput(
+        f"language {code!r} is not supported by this model ({shown})", field=field
+    )
 
 
 def validate_translate_options(options: TranslateOptions) -> None:
-    """Raise InvalidInput for options CTranslate2 cannot honour."""
+    """Raise UnsupportedInput for options CTranslate2 cannot honour."""
     if options.beam_size < 1:
-        raise InvalidInput("beam_size must be at least 1", field="beam_size")
+        raise UnsupportedInput("beam_size must be at least 1", field="beam_size")
     if options.max_decoding_length < 1:
-        raise InvalidInput("max_decoding_length must be at least 1", field="max_decoding_length")
+        raise UnsupportedInput(
+            "max_decoding_length must be at least 1", field="max_decoding_length"
+        )
 
 
 def hypothesis_pieces(tokens: Sequence[str], prefix: Sequence[str]) -> list[str]:
@@ -190,7 +194,7 @@ class CTranslate2Translator:
                 raise ModelNotInstalled(model_id)
             languages = language_tokens(vocabulary)
             if not languages:
-                raise BackendError(f"model {model_id!r} has no FLORES-200 language tokens")
+                raise ModelLoadFailed(f"model {model_id!r} has no FLORES-200 language tokens")
             tokenizer_files = ("sentencepiece.bpe.model", "sentencepiece.bpe.model")
         else:
             assert parsed.source_language and parsed.target_language
@@ -212,7 +216,7 @@ class CTranslate2Translator:
                 for name in tokenizer_files
             )
         except (RuntimeError, ValueError, OSError) as exc:
-            raise BackendError(f"CTranslate2 could not load {model_id!r}: {exc}") from exc
+            raise ModelLoadFailed(f"CTranslate2 could not load {model_id!r}: {exc}") from exc
         log.info("loaded %s (%s, %d languages)", model_id, parsed.style, len(languages))
         return cls(
             model_id,
@@ -254,7 +258,7 @@ class CTranslate2Translator:
                 return_end_token=True,
             )
         except (RuntimeError, ValueError) as exc:
-            raise BackendError(f"CTranslate2 failed to translate: {exc}") from exc
+            raise EngineError(f"CTranslate2 failed to translate: {exc}") from exc
         translations = []
         for result in results:
             tokens = list(result.hypotheses[0])

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from assistant.errors import BackendError, ModelNotInstalled
 from hal.camera import Frame
 from runtime.detect.geometry import check_image
 from runtime.engines import require_open
+from runtime.errors import EngineError, ModelLoadFailed, ModelNotInstalled
 from runtime.ocr.base import OcrLine
 from runtime.params import parse_params
 
@@ -138,7 +138,7 @@ class RapidOcrTextRecognizer:
         try:
             engine = RapidOCR(**rapidocr_arguments(model_dir, parsed))
         except Exception as exc:  # onnxruntime and RapidOCR raise plain Exceptions
-            raise BackendError(f"RapidOCR cannot load the models in {model_dir}: {exc}") from exc
+            raise ModelLoadFailed(f"RapidOCR cannot load the models in {model_dir}: {exc}") from exc
         log.info("loaded %s from %s", model_id, model_dir)
         return cls(model_id, parsed, engine)
 
@@ -151,7 +151,7 @@ class RapidOcrTextRecognizer:
             # No keyword arguments: any of them makes RapidOCR reset its thresholds.
             result, _elapsed = engine(bgr)
         except Exception as exc:  # onnxruntime, OpenCV and RapidOCR raise plain Exceptions
-            raise BackendError(f"RapidOCR failed: {exc}") from exc
+            raise EngineError(f"RapidOCR failed: {exc}") from exc
         return lines_from_result(result)
 
     def close(self) -> None:

@@ -14,8 +14,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from assistant.errors import InvalidInput
 from hal.audio import AudioChunk
+from runtime.errors import UnsupportedInput
 
 SAMPLE_RATE = 16_000
 """Whisper takes 16 kHz mono audio."""
@@ -74,10 +74,10 @@ def default_threads(cpu_count: int | None) -> int:
 def pcm_samples(audio: AudioChunk) -> npt.NDArray[np.float32]:
     """Mono float32 samples of 16 kHz audio; anything else is refused."""
     if audio.rate != SAMPLE_RATE:
-        raise InvalidInput(
+        raise UnsupportedInput(
             f"speech to text takes {SAMPLE_RATE} Hz audio, got {audio.rate} Hz", field="audio"
         )
     try:
         return np.ascontiguousarray(audio.samples(), dtype=np.float32)
     except ValueError as exc:
-        raise InvalidInput(f"unsupported audio: {exc}", field="audio") from exc
+        raise UnsupportedInput(f"unsupported audio: {exc}", field="audio") from exc

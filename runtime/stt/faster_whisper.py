@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.audio import AudioChunk
 from runtime.engines import require_open
+from runtime.errors import EngineError, ModelLoadFailed, ModelNotInstalled, UnsupportedInput
 from runtime.params import parse_params
 from runtime.stt.audio_context import SAMPLE_RATE, default_threads, pcm_samples
 from runtime.stt.base import Segment, TranscribeOptions, Transcript
@@ -96,7 +96,7 @@ class FasterWhisperSpeechToText:
                 local_files_only=True,
             )
         except (RuntimeError, ValueError, OSError) as exc:
-            raise BackendError(f"Model {model_id!r}: faster-whisper could not load it") from exc
+            raise ModelLoadFailed(f"Model {model_id!r}: faster-whisper could not load it") from exc
         log.info(
             "Loaded %s from %s (%s, %d threads)", model_id, model_dir, parsed.compute_type, threads
         )
@@ -107,12 +107,12 @@ class FasterWhisperSpeechToText:
         samples = pcm_samples(audio)
         seconds = samples.size / SAMPLE_RATE
         if options.beam_size < 1:
-            raise InvalidInput("beam_size must be >= 1", field="beam_size")
+            raise UnsupportedInput("beam_size must be >= 1", field="beam_size")
         with self._lock:
             model = require_open(self._model, self.model_id)
             languages = model.supported_languages
             if options.language is not None and options.language not in languages:
-                raise InvalidInput(
+                raise UnsupportedInput(
                     f"Model {self.model_id!r} cannot transcribe {options.language!r}",
                     field="language",
                 )
@@ -130,7 +130,7 @@ class FasterWhisperSpeechToText:
                 # The segments come from a generator: decoding happens while it is read.
                 segments = _segments(found)
             except (RuntimeError, ValueError) as exc:
-                raise BackendError(f"Model {self.model_id!r}: faster-whisper failed") from exc
+                raise EngineError(f"Model {self.model_id!r}: faster-whisper failed") from exc
         return Transcript(
             text=" ".join(s.text for s in segments),
             language=info.language,

@@ -14,10 +14,10 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.audio import AudioChunk
 from runtime.convert.whisper_ggml import read_ggml_index
 from runtime.engines import require_open
+from runtime.errors import EngineError, ModelLoadFailed, ModelNotInstalled, UnsupportedInput
 from runtime.params import parse_params
 from runtime.stt.audio_context import (
     DEFAULT_MARGIN_POSITIONS,
@@ -128,10 +128,10 @@ class WhisperCppSpeechToText:
             raise ModelNotInstalled(model_id)
         try:
             index = read_ggml_index(path)
-        except InvalidInput as exc:
+        except UnsupportedInput as exc:
             # pywhispercpp hands back a context even when whisper.cpp failed to load the
             # file, and using it crashes the process: refuse bad files before.
-            raise BackendError(f"Model {model_id!r}: {exc.detail}") from exc
+            raise ModelLoadFailed(f"Model {model_id!r}: {exc.detail}") from exc
         threads = parsed.threads or default_threads(os.cpu_count())
         from pywhispercpp.model import Model
 
@@ -158,7 +158,7 @@ class WhisperCppSpeechToText:
                 print_timestamps=False,
             )
         except (RuntimeError, OSError, ValueError, TypeError) as exc:
-            raise BackendError(f"Model {model_id!r}: whisper.cpp could not load {path}") from exc
+            raise ModelLoadFailed(f"Model {model_id!r}: whisper.cpp could not load {path}") from exc
         log.info(
             "Loaded %s from %s (%s, %d threads)",
             model_id,
@@ -180,7 +180,7 @@ class WhisperCppSpeechToText:
         samples = pcm_samples(audio)
         seconds = samples.size / SAMPLE_RATE
         if options.beam_size < 1:
-            raise InvalidInput("beam_size must be >= 1", field="beam_size")
+            raise UnsupportedInput("beam_size must be >= 1", field="beam_size")
         with self._lock:
             model = require_open(self._model, self.model_id)
             language, probability = self._language(model, samples, options.language)
@@ -227,14 +227,14 @@ class WhisperCppSpeechToText:
     ) -> tuple[str, float]:
         if not self._multilingual:
             if language not in (None, "en"):
-                raise InvalidInput(
+                raise UnsupportedInput(
                     f"Model {self.model_id!r} is English only; cannot transcribe {language!r}",
                     field="language",
                 )
             return "en", 1.0
         if language is not None:
             if language not in model.available_languages():
-                raise InvalidInput(f"unknown language {language!r}", field="language")
+                raise UnsupportedInput(f"unknown language {language!r}", field="language")
             return language, 1.0
         if samples.size == 0:
             return "und", 0.0
@@ -243,11 +243,11 @@ class WhisperCppSpeechToText:
         try:
             _, probabilities = model.auto_detect_language(samples, n_threads=self._threads)
         except (RuntimeError, ValueError, TypeError) as exc:
-            raise BackendError(f"Model {self.model_id!r}: language detection failed") from exc
+            raise EngineError(f"Model {self.model_id!r}: language detection failed") from exc
         best = max(probabilities, key=lambda code: float(probabilities[code]))
         score = float(probabilities[best])
         if not score > 0.0:
-            raise BackendError(f"Model {self.model_id!r}: language detection failed")
+            raise EngineError(f"Model {self.model_id!r}: language detection failed")
         return best, score
 
     def _run(
@@ -288,7 +288,7 @@ class WhisperCppSpeechToText:
                 **decoding,
             )
         except (RuntimeError, ValueError, TypeError) as exc:
-            raise BackendError(f"Model {self.model_id!r}: whisper.cpp failed: {exc}") from exc
+            raise EngineError(f"Model {self.model_id!r}: whisper.cpp failed: {exc}") from exc
         return _segments(found)
 
 

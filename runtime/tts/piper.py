@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.audio import AudioChunk
 from runtime.engines import require_open
+from runtime.errors import EngineError, ModelLoadFailed, ModelNotInstalled, UnsupportedInput
 from runtime.onnx import cpu_session
 from runtime.params import parse_params
 from runtime.tts.base import SynthesisOptions
@@ -73,16 +73,16 @@ class PiperParams:
 
 
 def check_options(options: SynthesisOptions, num_speakers: int) -> None:
-    """Raise InvalidInput for a rate or speaker the voice cannot honour."""
+    """Raise UnsupportedInput for a rate or speaker the voice cannot honour."""
     if not (math.isfinite(options.rate) and MIN_RATE <= options.rate <= MAX_RATE):
-        raise InvalidInput(f"rate must be between {MIN_RATE} and {MAX_RATE}", field="rate")
+        raise UnsupportedInput(f"rate must be between {MIN_RATE} and {MAX_RATE}", field="rate")
     speaker = options.speaker_id
     if speaker is None:
         return
     if num_speakers <= 1 and speaker != 0:
-        raise InvalidInput("this voice has a single speaker (id 0)", field="speaker_id")
+        raise UnsupportedInput("this voice has a single speaker (id 0)", field="speaker_id")
     if num_speakers > 1 and not 0 <= speaker < num_speakers:
-        raise InvalidInput(
+        raise UnsupportedInput(
             f"speaker_id must be between 0 and {num_speakers - 1}", field="speaker_id"
         )
 
@@ -95,7 +95,7 @@ def length_scale_for(rate: float, base_length_scale: float) -> float:
 def find_voice(model_dir: Path, voice: str | None) -> Path | None:
     """The voice's ``.onnx`` in ``model_dir`` (its ``.onnx.json`` beside it), if there is one.
 
-    Raises InvalidInput when several voices are there and ``voice`` does not pick one.
+    Raises UnsupportedInput when several voices are there and ``voice`` does not pick one.
     """
     if voice is not None:
         path = model_dir / voice
@@ -103,7 +103,9 @@ def find_voice(model_dir: Path, voice: str | None) -> Path | None:
     voices = sorted(p for p in model_dir.glob("*.onnx") if p.is_file())
     if len(voices) > 1:
         names = ", ".join(p.name for p in voices)
-        raise InvalidInput(f"several voices in {model_dir} ({names}); set `voice`", field="voice")
+        raise UnsupportedInput(
+            f"several voices in {model_dir} ({names}); set `voice`", field="voice"
+        )
     return voices[0] if voices else None
 
 
@@ -134,7 +136,7 @@ class PiperTextToSpeech:
         try:
             config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
         except (ValueError, KeyError, TypeError) as exc:
-            raise BackendError(f"{config_path.name} is not a Piper voice config: {exc}") from exc
+            raise ModelLoadFailed(f"{config_path.name} is not a Piper voice config: {exc}") from exc
         session = cpu_session(model_path, parsed.threads)
         log.info("loaded Piper voice %s (%d Hz)", model_path.name, config.sample_rate)
         return cls(model_id, parsed, PiperVoice(session=session, config=config))
@@ -176,7 +178,7 @@ class PiperTextToSpeech:
                 sentence = next(sentences, None)
                 audio = None if sentence is None else sentence.audio_int16_bytes + silence
             except Exception as exc:  # espeak-ng and onnxruntime raise plain exceptions
-                raise BackendError(f"Piper synthesis failed: {exc}") from exc
+                raise EngineError(f"Piper synthesis failed: {exc}") from exc
             if audio is None:
                 return
             chunk = AudioChunk(audio=audio, rate=self.sample_rate, timestamp=elapsed)

@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
-from assistant.errors import InvalidInput
 from hal.audio import AudioChunk
+from runtime.errors import UnsupportedInput
 
 SAMPLE_WIDTH = 2
 """Bytes per sample of the frames (16-bit PCM)."""
 
 
 def check_format(chunk: AudioChunk, rate: int, what: str = "audio") -> None:
-    """Raise InvalidInput unless ``chunk`` is 16-bit mono PCM at ``rate``."""
+    """Raise UnsupportedInput unless ``chunk`` is 16-bit mono PCM at ``rate``."""
     if chunk.rate != rate:
-        raise InvalidInput(
+        raise UnsupportedInput(
             f"{what} must be sampled at {rate} Hz, not {chunk.rate} Hz", field="rate"
         )
     if chunk.width != SAMPLE_WIDTH:
-        raise InvalidInput(f"{what} must be 16-bit PCM, not {8 * chunk.width}-bit", field="width")
+        raise UnsupportedInput(
+            f"{what} must be 16-bit PCM, not {8 * chunk.width}-bit", field="width"
+        )
     if chunk.channels != 1:
-        raise InvalidInput(f"{what} must be mono, not {chunk.channels} channels", field="channels")
+        raise UnsupportedInput(
+            f"{what} must be mono, not {chunk.channels} channels", field="channels"
+        )
     if len(chunk.audio) % SAMPLE_WIDTH:
-        raise InvalidInput(f"{what} ends in the middle of a sample", field="audio")
+        raise UnsupportedInput(f"{what} ends in the middle of a sample", field="audio")
 
 
 def frame_samples_for(rate: int, milliseconds: int) -> int:

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.audio import AudioChunk
 from runtime.engines import require_open
+from runtime.errors import EngineError, ModelLoadFailed, ModelNotInstalled, UnsupportedInput
 from runtime.onnx import cpu_session
 from runtime.params import parse_params
 from runtime.vad.framing import check_format
@@ -91,7 +91,7 @@ class SileroVoiceActivityDetector:
         session = cpu_session(path, parsed.threads)
         names = {i.name for i in session.get_inputs()}
         if names != {"input", "state", "sr"}:
-            raise BackendError(
+            raise ModelLoadFailed(
                 f"{path.name} is not a Silero VAD v5/v6 model (inputs: {', '.join(sorted(names))})"
             )
         log.info("loaded Silero VAD from %s", path)
@@ -101,7 +101,7 @@ class SileroVoiceActivityDetector:
         """Probability that ``frame`` (exactly ``frame_samples`` long) holds speech."""
         check_format(frame, self.sample_rate, "a VAD frame")
         if frame.frames != self.frame_samples:
-            raise InvalidInput(
+            raise UnsupportedInput(
                 f"a Silero VAD frame must hold {self.frame_samples} samples, not {frame.frames}",
                 field="audio",
             )
@@ -111,7 +111,7 @@ class SileroVoiceActivityDetector:
         try:
             output, state = session.run(None, feed)
         except Exception as exc:  # onnxruntime's errors derive from Exception only
-            raise BackendError(f"Silero VAD inference failed: {exc}") from exc
+            raise EngineError(f"Silero VAD inference failed: {exc}") from exc
         self._state = np.asarray(state, dtype=np.float32)
         self._context = window[-self._context_samples :]
         return float(np.clip(np.asarray(output).reshape(-1)[0], 0.0, 1.0))

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.errors import BackendError, InvalidInput
 from hal.audio import AudioChunk
 from runtime.engines import require_open
+from runtime.errors import EngineError, UnsupportedInput
 from runtime.params import parse_params
 from runtime.vad.framing import check_format, frame_samples_for
 
@@ -73,7 +73,7 @@ class WebRtcVoiceActivityDetector:
         """1.0 if ``frame`` (exactly ``frame_samples`` long) holds speech, else 0.0."""
         check_format(frame, self.sample_rate, "a VAD frame")
         if frame.frames != self.frame_samples:
-            raise InvalidInput(
+            raise UnsupportedInput(
                 f"a WebRTC VAD frame must hold {self.frame_samples} samples"
                 f" ({self.params.frame_ms} ms), not {frame.frames}",
                 field="audio",
@@ -82,7 +82,7 @@ class WebRtcVoiceActivityDetector:
         try:
             speech = vad.is_speech(frame.audio, self.sample_rate)
         except Exception as exc:  # webrtcvad.Error derives from Exception only
-            raise BackendError(f"WebRTC VAD failed: {exc}") from exc
+            raise EngineError(f"WebRTC VAD failed: {exc}") from exc
         return 1.0 if speech else 0.0
 
     def reset(self) -> None:

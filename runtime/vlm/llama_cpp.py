@@ -18,8 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled, ResourceExhausted
 from runtime.engines import require_open
+from runtime.errors import (
+    EngineError,
+    ModelLoadFailed,
+    ModelNotInstalled,
+    ResourceExhausted,
+    UnsupportedInput,
+)
 from runtime.llm.base import ChatDelta, GenerationOptions, Usage
 from runtime.llm.llama_cpp import default_threads, open_llama, validate_options
 from runtime.params import parse_params
@@ -112,17 +118,17 @@ def image_media_type(image: bytes) -> str | None:
 
 
 def image_data_uri(image: bytes) -> str:
-    """The image as a ``data:`` URI; InvalidInput if it is empty, too big or not an image."""
+    """The image as a ``data:`` URI; UnsupportedInput if it is empty, too big or not an image."""
     if not image:
-        raise InvalidInput("the image is empty", field="image")
+        raise UnsupportedInput("the image is empty", field="image")
     if len(image) > MAX_IMAGE_BYTES:
-        raise InvalidInput(
+        raise UnsupportedInput(
             f"the image has {len(image)} bytes; at most {MAX_IMAGE_BYTES} are accepted",
             field="image",
         )
     media_type = image_media_type(image)
     if media_type is None:
-        raise InvalidInput("the image is not a PNG, JPEG, GIF or BMP file", field="image")
+        raise UnsupportedInput("the image is not a PNG, JPEG, GIF or BMP file", field="image")
     return f"data:{media_type};base64,{base64.b64encode(image).decode('ascii')}"
 
 
@@ -172,7 +178,7 @@ class LlamaCppVisionLanguageModel:
         try:
             handler = handler_type(clip_model_path=str(model_dir / PROJECTOR_FILE), verbose=False)
         except (ValueError, RuntimeError) as exc:
-            raise BackendError(f"llama.cpp could not load {model_id!r}: {exc}") from exc
+            raise ModelLoadFailed(f"llama.cpp could not load {model_id!r}: {exc}") from exc
         llama = open_llama(
             llama_cpp, model_id, model_dir / MODEL_FILE, parsed, threads, chat_handler=handler
         )
@@ -190,7 +196,7 @@ class LlamaCppVisionLanguageModel:
         started = time.perf_counter()
         validate_options(options)
         if not question.strip():
-            raise InvalidInput("the question is empty", field="question")
+            raise UnsupportedInput("the question is empty", field="question")
         messages = question_messages(image_data_uri(image), question)
         llama = require_open(self._llama, self.model_id)
         return self._stream(llama, messages, options, cancel, started)
@@ -271,7 +277,7 @@ class LlamaCppVisionLanguageModel:
             finally:
                 chunks.close()
         except (ValueError, RuntimeError) as exc:
-            raise BackendError(f"llama.cpp failed to answer: {exc}") from exc
+            raise EngineError(f"llama.cpp failed to answer: {exc}") from exc
 
 
 @dataclass

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.audio import AudioChunk
 from runtime.engines import require_open
+from runtime.errors import EngineError, ModelNotInstalled, UnsupportedInput
 from runtime.onnx import cpu_session
 from runtime.params import parse_params
 from runtime.vad.framing import PcmFramer
@@ -246,7 +246,7 @@ class OpenWakeWordDetector:
         chosen = parsed.words or tuple(available)
         missing = [w for w in (*chosen, *parsed.word_thresholds) if w not in available]
         if missing:
-            raise InvalidInput(
+            raise UnsupportedInput(
                 f"Model {model_id!r} has no wake word {missing[0]!r};"
                 f" it has: {', '.join(available)}",
                 field="words",
@@ -326,5 +326,5 @@ def _run(session: onnxruntime.InferenceSession, value: npt.NDArray[Any]) -> npt.
     try:
         outputs = session.run(None, feed)
     except Exception as exc:  # onnxruntime's errors derive from Exception only
-        raise BackendError(f"openWakeWord inference failed: {exc}") from exc
+        raise EngineError(f"openWakeWord inference failed: {exc}") from exc
     return np.asarray(outputs[0], dtype=np.float32)

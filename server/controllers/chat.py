@@ -8,7 +8,6 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
 
 import anyio
-import msgspec
 from litestar import Controller, Request, WebSocket, delete, get, patch, post, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, JSONBody, Parameter
@@ -19,10 +18,10 @@ from pydantic import ValidationError
 from assistant.auth import Principal
 from assistant.chat.models import ChatRequest, TurnEvent
 from assistant.chat.service import ChatService
-from assistant.errors import AssistantError, BackendError, InvalidInput, Unauthorized
+from assistant.errors import InvalidInput, Unauthorized
 from assistant.profile.service import validation_message
 from server.deps import ChatDep, PrincipalDep
-from server.problems import problem_of, problems
+from server.problems import problem_event, problems
 from server.requestid import ensure_request_id
 from server.schemas.chat import (
     ConversationOut,
@@ -37,6 +36,7 @@ from server.schemas.chat import (
     event_payload,
     sse,
 )
+from server.streams import guarded
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +44,13 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 Limit = Annotated[int, Parameter(ge=1, le=200, description="Page size")]
 
 
-def _problem(exc: Exception, path: str, request_id: str) -> dict[str, Any]:
-    if not isinstance(exc, AssistantError):
-        log.error("turn failed", exc_info=exc)
-        exc = BackendError(f"The turn failed unexpectedly (request id {request_id})")
-    return msgspec.structs.asdict(problem_of(exc, instance=path, request_id=request_id))
-
-
 async def _sse_body(
-    first: TurnEvent, events: AsyncGenerator[TurnEvent, None], path: str, request_id: str
+    first: TurnEvent, events: AsyncGenerator[TurnEvent, None]
 ) -> AsyncIterator[bytes]:
     try:
         yield sse(*event_payload(first))
         async for event in events:
             yield sse(*event_payload(event))
-    except Exception as exc:  # the stream has begun: the error becomes an event
-        yield sse("error", _problem(exc, path, request_id))
     finally:
         await events.aclose()
 
@@ -104,7 +95,11 @@ class ChatController(Controller):
         the generation within one token; the partial reply is kept."""
         events = chat.stream(principal.user_id, data.to_request())
         first = await anext(events)  # errors before the first token are plain problems
-        body = _sse_body(first, events, request.url.path, ensure_request_id(request.scope))
+        path, request_id = request.url.path, ensure_request_id(request.scope)
+        body = guarded(
+            _sse_body(first, events),
+            lambda exc: sse("error", problem_event(exc, instance=path, request_id=request_id)),
+        )
         return Stream(body, media_type="text/event-stream", headers=SSE_HEADERS)
 
     @post(
@@ -332,5 +327,5 @@ class _WebSocketTurns:
         return True
 
     async def _error(self, exc: Exception) -> None:
-        problem = _problem(exc, self.path, self.request_id)
+        problem = problem_event(exc, instance=self.path, request_id=self.request_id)
         await self.socket.send_json({"type": "error", "problem": problem})

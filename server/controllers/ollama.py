@@ -7,7 +7,6 @@ Bearer API keys and tokens as the rest of the API are required.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,35 +14,30 @@ from typing import Any
 import anyio
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK
 
-from assistant import errors
 from assistant.chat.service import ChatService
 from assistant.clock import iso, to_ms
+from runtime.errors import ModelNotInstalled
 from runtime.llm.base import ChatDelta
-from server.controllers.openai import (
-    ClientDisconnected,
-    CompatError,
-    aclose,
+from server.compat import (
     check_images,
-    client_gone,
     collect,
-    compat_error,
-    compat_exception_handlers,
     installed_chat_models,
+    ollama_errors,
+    ollama_line,
+    ollama_response,
     resolve_model,
-    until_disconnect,
 )
 from server.deps import PrincipalDep, ServicesDep
+from server.problems import exception_handlers
 from server.requestid import ensure_request_id
 from server.schemas.ollama import (
     OllamaChatChunk,
     OllamaChatDone,
     OllamaChatRequest,
-    OllamaError,
     OllamaModel,
     OllamaReplyMessage,
     OllamaTags,
@@ -51,38 +45,12 @@ from server.schemas.ollama import (
     finished,
     parse_keep_alive,
 )
-
-log = logging.getLogger(__name__)
+from server.streams import ClientDisconnected, aclose, client_gone, guarded, until_disconnect
 
 NDJSON = "application/x-ndjson"
 NDJSON_HEADERS = {"content-type": NDJSON, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 """Stream headers; the content type is set here because Litestar 2's Stream lets the
 handler's media type (JSON, for the non-streamed answer) win over its own."""
-
-
-def ollama_error_body(error: CompatError, exc: Exception) -> bytes:
-    """Ollama's error document (its wording for a missing model)."""
-    message = error.message
-    if isinstance(exc, errors.ModelNotInstalled):
-        message = f'model "{exc.model_id}" not found, try pulling it first: {exc.install_command}'
-    return msgspec.json.encode(OllamaError(error=message))
-
-
-def _ollama_errors(*statuses: int) -> dict[int, ResponseSpec]:
-    descriptions = {
-        400: "Invalid request",
-        401: "Missing or invalid API key or token",
-        404: "The model is not installed",
-        503: "The model is busy or the memory budget is full; see Retry-After",
-    }
-    return {
-        status: ResponseSpec(
-            data_container=OllamaError,
-            description=descriptions.get(status, "OllamaError"),
-            media_type="application/json",
-        )
-        for status in statuses
-    }
 
 
 def _line(data: Any) -> bytes:
@@ -113,7 +81,7 @@ class _Turn:
 
 
 async def _lines(
-    turn: _Turn, first: ChatDelta | None, deltas: AsyncIterator[ChatDelta], request_id: str
+    turn: _Turn, first: ChatDelta | None, deltas: AsyncIterator[ChatDelta]
 ) -> AsyncIterator[bytes]:
     final: ChatDelta | None = None
     try:
@@ -128,11 +96,6 @@ async def _lines(
                 final = delta
             delta = await anext(deltas, None)
         yield _line(turn.done(final))
-    except Exception as exc:  # the stream has begun: the error becomes a line
-        error = compat_error(exc, request_id)
-        if error.status >= 500:
-            log.error("ollama chat failed: %s", error.message, exc_info=exc)
-        yield _line(OllamaError(error=error.message))
     finally:
         await aclose(deltas)
 
@@ -142,9 +105,9 @@ class OllamaController(Controller):
 
     path = "/api"
     tags = ["ollama"]
-    exception_handlers = compat_exception_handlers(ollama_error_body)
+    exception_handlers = exception_handlers(ollama_response)
 
-    @get("/tags", responses=_ollama_errors(401), summary="Installed chat models (Ollama)")
+    @get("/tags", responses=ollama_errors(401), summary="Installed chat models (Ollama)")
     async def list_tags(self, services: ServicesDep, principal: PrincipalDep) -> OllamaTags:
         """Every installed chat and vision model, in Ollama's shape."""
         models = await anyio.to_thread.run_sync(installed_chat_models, services.chat)
@@ -155,7 +118,7 @@ class OllamaController(Controller):
     @post(
         "/chat",
         status_code=HTTP_200_OK,
-        responses=_ollama_errors(400, 401, 404, 503),
+        responses=ollama_errors(400, 401, 404, 503),
         summary="Chat (Ollama)",
     )
     async def chat(
@@ -194,7 +157,8 @@ class OllamaController(Controller):
                 return turn.done(final, content=text)
         except ClientDisconnected:
             return client_gone()  # type: ignore[return-value]
-        body = _lines(turn, first, deltas, ensure_request_id(request.scope))
+        request_id = ensure_request_id(request.scope)
+        body = guarded(_lines(turn, first, deltas), lambda exc: ollama_line(exc, request_id))
         return Stream(body, media_type=NDJSON, headers=NDJSON_HEADERS)  # type: ignore[return-value]
 
     async def _load_or_unload(
@@ -202,7 +166,7 @@ class OllamaController(Controller):
     ) -> OllamaChatDone:
         installed = {m.id for m in await anyio.to_thread.run_sync(installed_chat_models, chat)}
         if model not in installed:
-            raise errors.ModelNotInstalled(model)
+            raise ModelNotInstalled(model)
         if keep_alive == 0:
             await chat.manager.unload(model)
             reason = "unload"

@@ -14,8 +14,9 @@ from assistant.errors import InvalidInput
 from assistant.settings import Settings
 from assistant.voice.subtitles import to_srt, to_vtt
 from runtime.stt.base import TranscribeOptions
-from server.controllers.openai import compat_exception_handlers, openai_error_body, openai_errors
+from server.compat import openai_errors, openai_response
 from server.deps import PrincipalDep, VoiceDep
+from server.problems import exception_handlers
 from server.uploads import UPLOAD_HARD_LIMIT, read_upload
 
 # OpenAI's model and voice names mean "the device's default".
@@ -73,7 +74,7 @@ class OpenAIAudioController(Controller):
 
     path = "/v1/audio"
     tags = ["openai"]
-    exception_handlers = compat_exception_handlers(openai_error_body)
+    exception_handlers = exception_handlers(openai_response)
 
     @post(
         "/transcriptions",

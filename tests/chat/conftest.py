@@ -12,9 +12,9 @@ import pytest
 
 from assistant.chat.routing import RoutingRules
 from assistant.chat.service import ChatLimits, ChatService
-from assistant.errors import ModelNotInstalled
 from assistant.services import Services
 from runtime.engines import Capability
+from runtime.errors import ModelNotInstalled
 from runtime.llm.base import ChatMessage
 from runtime.llm.fake import FakeChatModel, Reply, echo
 from runtime.manager import ModelManager

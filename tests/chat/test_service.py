@@ -8,10 +8,12 @@ import pytest
 
 from assistant.chat.models import ChatRequest, TurnDelta, TurnDone, TurnEvent, TurnStarted
 from assistant.clock import ManualClock
-from assistant.errors import InvalidInput, ModelNotInstalled, NotFound, PayloadTooLarge
+from assistant.errors import InvalidInput, NotFound, PayloadTooLarge
+from assistant.problems import explain
 from assistant.profile import UsageMetric
 from assistant.profile.models import ProfileFields
 from runtime.engines import Capability
+from runtime.errors import ModelNotInstalled
 from runtime.llm.base import ChatMessage, GenerationOptions
 from tests.chat.conftest import ChatEnv
 
@@ -145,11 +147,13 @@ async def test_bad_messages(chat_env: ChatEnv) -> None:
 
 async def test_missing_models_name_the_pull_command(chat_env: ChatEnv) -> None:
     ada = chat_env.user("ada")
-    with pytest.raises(ModelNotInstalled, match="assistant models pull nope:1"):
+    with pytest.raises(ModelNotInstalled) as named:
         await chat_env.chat.reply(ada, ChatRequest(text="hi", model="nope:1"))
+    assert "Install it with: assistant models pull nope:1" in explain(named.value).detail
     chat_env.catalogue.models.clear()
-    with pytest.raises(ModelNotInstalled, match="assistant models pull"):
+    with pytest.raises(ModelNotInstalled) as any_chat_model:
         await chat_env.chat.reply(ada, ChatRequest(text="hi"))
+    assert "(or any chat model: `assistant models list`)" in explain(any_chat_model.value).detail
     with pytest.raises(ModelNotInstalled, match="moondream2"):
         await chat_env.chat.reply(ada, ChatRequest(text="what is this?", images=(b"png",)))
 

@@ -17,10 +17,10 @@ from litestar.testing import TestClient
 from assistant.auth import Principal
 from assistant.chat.routing import RoutingRules
 from assistant.chat.service import ChatService
-from assistant.errors import BackendError
 from assistant.services import Services
 from assistant.settings import Settings
 from runtime.engines import Capability
+from runtime.errors import EngineError
 from runtime.llm.base import ChatDelta, ChatMessage, GenerationOptions
 from runtime.llm.fake import FakeChatModel, Reply
 from runtime.manager import ModelManager
@@ -60,7 +60,7 @@ class RecordingChatModel(FakeChatModel):
         self.options.append(options)
         for index, delta in enumerate(super().stream(messages, options, cancel)):
             if self.fail_after is not None and index >= self.fail_after:
-                raise BackendError("the engine fell over")
+                raise EngineError("the engine fell over")
             if delta.finish_reason is not None:
                 assert delta.usage is not None
                 self.finishes.append((delta.finish_reason, delta.usage.completion_tokens))

@@ -19,10 +19,13 @@ from assistant.auth import PasswordHasher, Principal
 from assistant.profile import UsageMetric
 from assistant.services import build_services
 from assistant.settings import Settings
+from hal.errors import DeviceUnavailable, UnreadableMedia
+from runtime.errors import EngineError, ModelNotInstalled, ResourceExhausted
 from runtime.llm.base import ChatMessage, GenerationOptions
 from server.app import create_app
 from server.background import serve_in_thread
-from server.controllers.openai import compat_error, resolve_model
+from server.compat import openai_error, resolve_model
+from server.problems import classify, headers_of
 from server.schemas.openai import (
     UNLIMITED_TOKENS,
     ChatCompletionMessage,
@@ -248,7 +251,7 @@ def test_model_names_resolve(requested: str, expected: str) -> None:
         ),
         (
             errors.PayloadTooLarge("long"),
-            400,
+            413,
             "invalid_request_error",
             "payload_too_large",
             None,
@@ -258,7 +261,7 @@ def test_model_names_resolve(requested: str, expected: str) -> None:
         (errors.Forbidden("no"), 403, "permission_error", "forbidden", None, None),
         (errors.NotFound("gone"), 404, "invalid_request_error", "not_found", None, None),
         (
-            errors.ModelNotInstalled("m:1"),
+            ModelNotInstalled("m:1"),
             404,
             "invalid_request_error",
             "model_not_found",
@@ -274,15 +277,18 @@ def test_model_names_resolve(requested: str, expected: str) -> None:
             7,
         ),
         (
-            errors.ResourceExhausted("full", retry_after_seconds=2),
+            ResourceExhausted("full", retry_after_seconds=2),
             503,
             "server_error",
             "server_busy",
             None,
             2,
         ),
-        (errors.ResourceExhausted("full"), 503, "server_error", "server_busy", None, None),
-        (errors.BackendError("boom"), 500, "server_error", "backend_error", None, None),
+        (ResourceExhausted("full"), 503, "server_error", "server_busy", None, None),
+        (EngineError("boom"), 500, "server_error", "backend_error", None, None),
+        (errors.BackendError("disk"), 500, "server_error", "backend_error", None, None),
+        (DeviceUnavailable("no mic"), 503, "server_error", "hardware_unavailable", None, None),
+        (UnreadableMedia("noise", field="file"), 400, "invalid_request_error", None, "file", None),
         (
             ValidationException(extra=[{"key": "data.top_p", "message": "too big"}]),
             400,
@@ -305,9 +311,11 @@ def test_model_names_resolve(requested: str, expected: str) -> None:
 def test_errors_map_to_openai(
     exc: Exception, status: int, kind: str, code: str | None, param: str | None, retry: int | None
 ) -> None:
-    error = compat_error(exc, "rid-1")
-    assert (error.status, error.type, error.code, error.param) == (status, kind, code, param)
-    assert error.retry_after_seconds == retry
+    problem = classify(exc, request_id="rid-1")
+    answered, document = openai_error(problem)
+    error = document.error
+    assert (answered, error.type, error.code, error.param) == (status, kind, code, param)
+    assert headers_of(problem).get("Retry-After") == (None if retry is None else str(retry))
     assert "secret" not in error.message
     if code == "internal_error":
         assert "rid-1" in error.message

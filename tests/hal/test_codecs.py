@@ -17,7 +17,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.errors import InvalidInput, PayloadTooLarge
 from hal.audio import AudioChunk, codecs
 from hal.audio.codecs import (
     AUDIO_FORMATS,
@@ -33,6 +32,7 @@ from hal.audio.codecs import (
 )
 from hal.audio.convert import chunk_frames, float_to_pcm, resample
 from hal.audio.wavfile import UnsupportedWav, parse_wav
+from hal.errors import MediaTooLarge, UnsupportedMedia
 
 Floats = npt.NDArray[np.float32]
 FFMPEG_ARGS: dict[str, list[str]] = {
@@ -151,10 +151,10 @@ def test_sniff_container(head: bytes, container: str | None) -> None:
     ],
 )
 def test_unusable_uploads_are_invalid_input(data: bytes, message: str) -> None:
-    with pytest.raises(InvalidInput, match=message) as caught:
+    with pytest.raises(UnsupportedMedia, match=message) as caught:
         decode(data)
     assert caught.value.field == "audio"
-    assert not isinstance(caught.value, PayloadTooLarge)
+    assert not isinstance(caught.value, MediaTooLarge)
 
 
 @pytest.mark.parametrize(
@@ -164,7 +164,7 @@ def test_unusable_uploads_are_invalid_input(data: bytes, message: str) -> None:
 def test_uploads_cut_in_their_header_are_invalid_input(
     name: str, keep: int, encoded: dict[str, bytes]
 ) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(UnsupportedMedia) as caught:
         decode(encoded[name][:keep])
     assert caught.value.field == "audio"
 
@@ -180,12 +180,12 @@ def test_uploads_cut_in_their_audio_keep_what_they_hold(
 
 def test_an_mp4_cut_before_its_index_is_invalid_input(encoded: dict[str, bytes]) -> None:
     data = encoded["m4a"]  # ffmpeg writes the moov index last: without it nothing decodes
-    with pytest.raises(InvalidInput, match="not a valid mov file"):
+    with pytest.raises(UnsupportedMedia, match="not a valid mov file"):
         decode(data[: len(data) * 2 // 3])
 
 
 def test_a_wav_with_no_frames_is_invalid_input() -> None:
-    with pytest.raises(InvalidInput, match="no samples"):
+    with pytest.raises(UnsupportedMedia, match="no samples"):
         decode(wav_header(16_000, 1, 2, 0))
 
 
@@ -205,7 +205,7 @@ def test_an_ogg_with_no_samples_is_invalid_input(tmp_path: Path) -> None:
         "libopus",
         str(path),
     )
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedMedia):
         decode(path.read_bytes())
 
 
@@ -223,7 +223,7 @@ def test_a_video_without_sound_is_invalid_input(tmp_path: Path) -> None:
         "libvpx",
         str(path),
     )
-    with pytest.raises(InvalidInput, match="no audio track"):
+    with pytest.raises(UnsupportedMedia, match="no audio track"):
         decode(path.read_bytes())
 
 
@@ -242,7 +242,7 @@ def test_damaged_uploads_decode_or_fail_cleanly(
         data[min(len(data) - 1, int(where * len(data)))] ^= mask
     try:  # a decode that runs away hits its time budget (tested below)
         chunk = decode(bytes(data))
-    except InvalidInput as exc:
+    except UnsupportedMedia as exc:
         assert exc.field == "audio"
     else:
         assert chunk.rate == 16_000 and chunk.frames > 0
@@ -274,7 +274,7 @@ def test_long_audio_is_payload_too_large_without_decoding_it_all(
         decoded.append(decoder.frames / decoder.rate)
 
     monkeypatch.setattr(codecs._AvDecoder, "keep", counting)
-    with pytest.raises(PayloadTooLarge, match="longer than the limit of 5 seconds") as caught:
+    with pytest.raises(MediaTooLarge, match="longer than the limit of 5 seconds") as caught:
         decode(long_audio[name], limits=DecodeLimits(max_seconds=5))
     assert caught.value.field == "audio"
     # WAV is refused from its header alone; MP3 stops a packet past the limit, not at 10 min
@@ -287,7 +287,7 @@ def test_audio_within_the_limit_decodes(long_audio: dict[str, bytes]) -> None:
 
 
 def test_a_decode_over_its_time_budget_is_refused(long_audio: dict[str, bytes]) -> None:
-    with pytest.raises(InvalidInput, match="took longer than"):
+    with pytest.raises(UnsupportedMedia, match="took longer than"):
         decode(long_audio["long.mp3"], limits=DecodeLimits(timeout_seconds=0.0))
 
 
@@ -349,12 +349,12 @@ def test_parse_wav_reads_to_the_end_when_the_data_size_is_unknown() -> None:
 @pytest.mark.parametrize(
     ("data", "error", "message"),
     [
-        (b"RIFF\x00\x00\x00\x00WAVX", InvalidInput, "not a WAV"),
-        (riff((b"data", b"\x00\x00"), (b"fmt ", fmt(1, 1, 8000, 16))), InvalidInput, "before"),
-        (riff((b"fmt ", b"\x01\x00\x01\x00")), InvalidInput, "fmt chunk is truncated"),
-        (riff((b"fmt ", fmt(1, 1, 8000, 16))), InvalidInput, "no data chunk"),
-        (riff((b"fmt ", fmt(1, 0, 8000, 16)), (b"data", b"")), InvalidInput, "0 channels"),
-        (riff((b"fmt ", fmt(1, 1, 8000, 12)), (b"data", b"")), InvalidInput, "12-bit"),
+        (b"RIFF\x00\x00\x00\x00WAVX", UnsupportedMedia, "not a WAV"),
+        (riff((b"data", b"\x00\x00"), (b"fmt ", fmt(1, 1, 8000, 16))), UnsupportedMedia, "before"),
+        (riff((b"fmt ", b"\x01\x00\x01\x00")), UnsupportedMedia, "fmt chunk is truncated"),
+        (riff((b"fmt ", fmt(1, 1, 8000, 16))), UnsupportedMedia, "no data chunk"),
+        (riff((b"fmt ", fmt(1, 0, 8000, 16)), (b"data", b"")), UnsupportedMedia, "0 channels"),
+        (riff((b"fmt ", fmt(1, 1, 8000, 12)), (b"data", b"")), UnsupportedMedia, "12-bit"),
         (riff((b"fmt ", fmt(2, 1, 8000, 4)), (b"data", b"")), UnsupportedWav, "0x0002"),
     ],
 )
@@ -469,10 +469,10 @@ def test_content_types(audio_format: str, media_type: str) -> None:
 
 
 def test_unknown_formats_are_invalid_input() -> None:
-    with pytest.raises(InvalidInput, match="unsupported audio format 'wma'") as caught:
+    with pytest.raises(UnsupportedMedia, match="unsupported audio format 'wma'") as caught:
         check_format("wma")
     assert caught.value.field == "format"
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedMedia):
         encode(AudioChunk(b"\x00\x00", 16_000), "wma")
 
 

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.errors import InvalidInput
 from hal.audio import AudioChunk
 from hal.audio.convert import (
     ChunkConverter,
@@ -30,6 +29,7 @@ from hal.audio.convert import (
     resampled_length,
     rms_dbfs,
 )
+from hal.errors import UnsupportedMedia
 
 
 def sine(
@@ -78,7 +78,7 @@ def test_float_to_pcm_rounds_and_clips(value: float, expected: int) -> None:
 
 
 def test_pcm_to_float_rejects_odd_widths_and_drops_partial_frames() -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedMedia):
         pcm_to_float(b"\x00" * 10, 5, 1)
     assert pcm_to_float(b"\x00" * 9, 2, 2).shape == (2, 2)
 
@@ -168,7 +168,7 @@ def test_resample_keeps_channels_apart() -> None:
 
 
 def test_resampler_refuses_bad_rates() -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedMedia):
         Resampler(0, 16_000)
 
 

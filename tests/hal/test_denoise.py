@@ -10,7 +10,6 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from assistant.errors import InvalidInput
 from hal.audio import AudioChunk
 from hal.audio.convert import chunk_frames, float_to_pcm
 from hal.audio.denoise import (
@@ -23,6 +22,7 @@ from hal.audio.denoise import (
     reduce_noise,
 )
 from hal.audio.wavfile import read_wav
+from hal.errors import UnsupportedMedia
 
 Floats = npt.NDArray[np.float32]
 RATE = 16_000
@@ -131,12 +131,12 @@ def test_denoise_a_chunk(speech: Floats) -> None:
     out = denoise(chunk)
     assert (out.rate, out.frames, out.timestamp) == (RATE, chunk.frames, 2.0)
     assert snr(speech, chunk_frames(out).reshape(-1)) - snr(speech, noisy) >= 3.0
-    with pytest.raises(InvalidInput, match="sample rate"):
+    with pytest.raises(UnsupportedMedia, match="sample rate"):
         denoise(chunk, noise=AudioChunk(bytes(2000), 8000))
 
 
 def test_a_noise_clip_shorter_than_a_frame_is_refused() -> None:
-    with pytest.raises(InvalidInput, match="at least 32 ms") as caught:
+    with pytest.raises(UnsupportedMedia, match="at least 32 ms") as caught:
         estimate_noise_profile(np.zeros(100, dtype=np.float32), RATE)
     assert caught.value.field == "noise"
 

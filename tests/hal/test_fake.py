@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from assistant.errors import HardwareUnavailable
 from hal.audio import AudioChunk, Microphone, Speaker
 from hal.audio.fake import FakeMicrophone, FakeSpeaker
 from hal.audio.playback import Playback, StopSignal, next_or_stop, race_stop, stoppable_sleep
+from hal.errors import DeviceUnavailable
 
 
 class FakeClock:
@@ -79,7 +79,7 @@ async def test_fake_microphone_held_open_ends_on_close() -> None:
 async def test_fake_microphone_can_be_unplugged() -> None:
     microphone = FakeMicrophone([chunk(i) for i in range(5)], fail_after=2)
     received = []
-    with pytest.raises(HardwareUnavailable, match="unplugged"):
+    with pytest.raises(DeviceUnavailable, match="unplugged"):
         async for item in microphone.chunks():
             received.append(item)
     assert len(received) == 2
@@ -162,8 +162,8 @@ async def test_an_empty_playback_completes() -> None:
 
 
 async def test_fake_speaker_failure_is_raised() -> None:
-    speaker = FakeSpeaker(fail_with=HardwareUnavailable("speaker gone"))
-    with pytest.raises(HardwareUnavailable):
+    speaker = FakeSpeaker(fail_with=DeviceUnavailable("speaker gone"))
+    with pytest.raises(DeviceUnavailable):
         await speaker.play(source([chunk(0)]))
     await speaker.close()
     assert speaker.closed

@@ -21,7 +21,6 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from assistant.errors import HardwareUnavailable
 from hal.audio import AudioChunk, Microphone, Speaker
 from hal.audio.convert import chunk_frames, float_to_pcm
 from hal.audio.portaudio import (
@@ -33,6 +32,7 @@ from hal.audio.portaudio import (
     negotiate_format,
     select_device,
 )
+from hal.errors import DeviceUnavailable
 
 ROOT = Path(__file__).parent.parent.parent
 
@@ -112,13 +112,13 @@ def test_select_device(spec: str | int | None, direction: Any, index: int) -> No
     ],
 )
 def test_select_device_errors_list_the_devices(spec: Any, direction: Any, message: str) -> None:
-    with pytest.raises(HardwareUnavailable) as caught:
+    with pytest.raises(DeviceUnavailable) as caught:
         select_device(DEVICES, spec, direction)
     assert caught.value.detail.startswith(message)
 
 
 def test_no_devices_at_all() -> None:
-    with pytest.raises(HardwareUnavailable, match="no microphone found"):
+    with pytest.raises(DeviceUnavailable, match="no microphone found"):
         select_device([], None, "input")
     lonely = [AudioDevice(0, "speaker only", "ALSA", 0, 2, 48_000)]
     assert select_device(lonely, None, "output").index == 0  # no default marked: first usable
@@ -146,7 +146,7 @@ def test_negotiate_format(
 
 def test_negotiate_format_gives_up_clearly() -> None:
     device = AudioDevice(0, "odd card", "ALSA", 2, 2, 48_000)
-    with pytest.raises(HardwareUnavailable, match="'odd card' supports neither 16000 Hz"):
+    with pytest.raises(DeviceUnavailable, match="'odd card' supports neither 16000 Hz"):
         negotiate_format(16_000, 1, device, "input", lambda r, c: False)
 
 
@@ -368,7 +368,7 @@ async def test_overflows_are_counted() -> None:
 async def test_an_unplugged_microphone_raises_hardware_unavailable() -> None:
     behaviour = Behaviour(unplug_after=5, block_seconds_real=0.001)
     microphone = SoundDeviceMicrophone(module=FakeSoundDevice(behaviour), queue_chunks=1000)
-    with pytest.raises(HardwareUnavailable, match="stopped \\(unplugged\\?\\)"):
+    with pytest.raises(DeviceUnavailable, match="stopped \\(unplugged\\?\\)"):
         await take(microphone, 100)
     await microphone.close()
 
@@ -378,14 +378,14 @@ async def test_a_microphone_that_goes_quiet_raises_instead_of_hanging() -> None:
     microphone = SoundDeviceMicrophone(
         module=FakeSoundDevice(behaviour), stall_timeout_seconds=0.2, queue_chunks=1000
     )
-    with pytest.raises(HardwareUnavailable, match=r"stopped delivering audio for 0\.2 s"):
+    with pytest.raises(DeviceUnavailable, match=r"stopped delivering audio for 0\.2 s"):
         await asyncio.wait_for(take(microphone, 100), 10)  # without the check: forever
     await microphone.close()
 
 
 async def test_a_device_that_will_not_open() -> None:
     microphone = SoundDeviceMicrophone(module=FakeSoundDevice(Behaviour(fail_open=True)))
-    with pytest.raises(HardwareUnavailable, match="cannot open microphone 'Fake Card'"):
+    with pytest.raises(DeviceUnavailable, match="cannot open microphone 'Fake Card'"):
         await take(microphone, 1)
 
 
@@ -396,7 +396,7 @@ async def test_microphone_by_name_and_a_clear_error_for_a_missing_one() -> None:
     assert microphone.device == list_devices(FakeSoundDevice())[1]
     missing = SoundDeviceMicrophone("usb", module=FakeSoundDevice())
     with pytest.raises(
-        HardwareUnavailable,
+        DeviceUnavailable,
         match="no microphone matches 'usb'; input devices: 0 'Fake Card', 1 'Other Card'",
     ):
         await take(missing, 1)
@@ -475,7 +475,7 @@ async def test_speaker_stop_returns_at_once_and_play_returns_false() -> None:
 async def test_speaker_counts_underflows_and_reports_an_unplug() -> None:
     behaviour = Behaviour(underflow_blocks={1}, unplug_after=10, block_seconds_real=0.005)
     speaker = SoundDeviceSpeaker(module=FakeSoundDevice(behaviour))
-    with pytest.raises(HardwareUnavailable, match="speaker 'Fake Card' stopped"):
+    with pytest.raises(DeviceUnavailable, match="speaker 'Fake Card' stopped"):
         await speaker.play(chunks_of(tone(16_000, 3.0), 16_000, 320))
     assert speaker.underflows == 1
     await speaker.close()
@@ -484,7 +484,7 @@ async def test_speaker_counts_underflows_and_reports_an_unplug() -> None:
 async def test_speaker_that_stops_consuming_raises_instead_of_hanging() -> None:
     behaviour = Behaviour(hang_after=2, block_seconds_real=0.005)
     speaker = SoundDeviceSpeaker(module=FakeSoundDevice(behaviour), stall_timeout_seconds=0.2)
-    with pytest.raises(HardwareUnavailable, match="stopped taking audio"):
+    with pytest.raises(DeviceUnavailable, match="stopped taking audio"):
         # without the stall check this would wait forever
         await asyncio.wait_for(speaker.play(chunks_of(tone(16_000, 3.0), 16_000, 320)), 10)
     await speaker.close()

@@ -12,10 +12,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from assistant.errors import InvalidInput
 from hal.audio import AudioChunk, Microphone, Speaker
 from hal.audio.convert import chunk_frames, float_to_pcm, resampled_length
 from hal.audio.wavfile import WavFileMicrophone, WavFileSpeaker, read_wav, write_wav
+from hal.errors import UnsupportedMedia
 
 
 class FakeClock:
@@ -134,12 +134,12 @@ async def test_stop_ends_the_microphone_too(tmp_path: Path) -> None:
 
 
 async def test_a_missing_or_broken_file_is_invalid_input(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match="cannot read"):
+    with pytest.raises(UnsupportedMedia, match="cannot read"):
         await collect(WavFileMicrophone(tmp_path / "missing.wav"))
     (tmp_path / "broken.wav").write_bytes(b"not a wav")
-    with pytest.raises(InvalidInput, match="not a WAV"):
+    with pytest.raises(UnsupportedMedia, match="not a WAV"):
         await collect(WavFileMicrophone(tmp_path / "broken.wav"))
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedMedia):
         WavFileMicrophone(tmp_path / "x.wav", chunk_ms=0)
 
 

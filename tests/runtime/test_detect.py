@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.camera import Frame
 from runtime.detect.base import Detection, DetectOptions
 from runtime.detect.geometry import Letterbox
@@ -27,6 +26,7 @@ from runtime.detect.yolo_onnx import (
     postprocess,
 )
 from runtime.engines import load_engine
+from runtime.errors import EngineError, ModelNotInstalled, UnsupportedInput
 from runtime.testing.tiny_yolo import COCO_NAMES, NOISE_MAX_SCORE, make_tiny_yolo
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 200, 0), (0, 0, 255), (255, 255, 255)
@@ -95,7 +95,7 @@ def test_class_ids_for(classes: tuple[str, ...], expected: list[int] | None) -> 
 
 
 def test_class_ids_for_unknown_class() -> None:
-    with pytest.raises(InvalidInput, match="unicorn") as caught:
+    with pytest.raises(UnsupportedInput, match="unicorn") as caught:
         class_ids_for(("person",), ("unicorn",))
     assert caught.value.field == "classes"
 
@@ -111,7 +111,7 @@ def test_class_ids_for_unknown_class() -> None:
     ],
 )
 def test_check_options_rejects(options: DetectOptions, field: str) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(UnsupportedInput) as caught:
         check_options(options)
     assert caught.value.field == field
 
@@ -243,7 +243,7 @@ def test_tiny_model_class_filter(tiny: YoloOnnxObjectDetector) -> None:
     frame = picture((640, 480), [((10, 10, 109, 109), RED), ((300, 300, 399, 399), BLUE)])
     assert [d.label for d in tiny.detect(frame, DetectOptions(classes=("car",)))] == ["car"]
     assert tiny.detect(frame, DetectOptions(classes=("dog",))) == []
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         tiny.detect(frame, DetectOptions(classes=("unicorn",)))
 
 
@@ -277,7 +277,7 @@ def test_tiny_model_thresholds_and_limit(tiny: YoloOnnxObjectDetector) -> None:
     ],
 )
 def test_tiny_model_rejects_bad_images(tiny: YoloOnnxObjectDetector, image: Any) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         tiny.detect(Frame(image), DetectOptions())
 
 
@@ -297,7 +297,7 @@ def test_labels_parameter_overrides_the_metadata(tmp_path: Path) -> None:
     detector = YoloOnnxObjectDetector.load("tiny-yolo:3", tmp_path, {"labels": labels})
     (found,) = detector.detect(picture((200, 200), [((0, 0, 49, 49), RED)]), DetectOptions())
     assert found.label == "red thing"
-    with pytest.raises(InvalidInput, match="labels"):
+    with pytest.raises(UnsupportedInput, match="labels"):
         YoloOnnxObjectDetector.load("tiny-yolo:3", tmp_path, {"labels": ["a", "b"]})
 
 
@@ -306,7 +306,7 @@ def test_labels_parameter_overrides_the_metadata(tmp_path: Path) -> None:
     [{"nonsense": 1}, {"threads": -1}, {"labels": "person"}, {"input_size": 7}],
 )
 def test_bad_params(tiny_dir: Path, params: dict[str, Any]) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         YoloOnnxObjectDetector.load("tiny-yolo:test", tiny_dir, params)
 
 
@@ -320,7 +320,7 @@ def test_missing_model(tmp_path: Path, tiny_dir: Path) -> None:
 def test_several_models_need_model_file(tmp_path: Path) -> None:
     make_tiny_yolo(tmp_path / "a.onnx", num_classes=3)
     make_tiny_yolo(tmp_path / "b.onnx", num_classes=4)
-    with pytest.raises(InvalidInput, match="model_file"):
+    with pytest.raises(UnsupportedInput, match="model_file"):
         YoloOnnxObjectDetector.load("tiny-yolo:x", tmp_path, {})
     detector = YoloOnnxObjectDetector.load("tiny-yolo:x", tmp_path, {"model_file": "b.onnx"})
     assert len(detector.labels) == 4
@@ -357,20 +357,20 @@ def test_bad_names_metadata(tmp_path: Path, names: str, message: str) -> None:
         if prop.key == "names":
             prop.value = names
     onnx.save(model, tmp_path / "m.onnx")
-    with pytest.raises(BackendError, match=message):
+    with pytest.raises(EngineError, match=message):
         YoloOnnxObjectDetector.load("m:x", tmp_path, {})
 
 
 def test_not_an_onnx_model(tmp_path: Path) -> None:
     (tmp_path / "broken.onnx").write_bytes(b"not a model")
-    with pytest.raises(BackendError, match=r"broken\.onnx"):
+    with pytest.raises(EngineError, match=r"broken\.onnx"):
         YoloOnnxObjectDetector.load("broken:x", tmp_path, {})
 
 
 def test_closed_detector(tiny_dir: Path) -> None:
     detector = YoloOnnxObjectDetector.load("tiny-yolo:test", tiny_dir, {})
     detector.close()
-    with pytest.raises(BackendError, match="closed"):
+    with pytest.raises(EngineError, match="closed"):
         detector.detect(picture((64, 64), []), DetectOptions())
 
 
@@ -417,16 +417,16 @@ ULTRALYTICS_INSTALLED = importlib.util.find_spec("ultralytics") is not None
 @pytest.mark.skipif(ULTRALYTICS_INSTALLED, reason="the extra is installed: nothing is missing")
 def test_ultralytics_missing_extra_names_the_install_command(tmp_path: Path) -> None:
     (tmp_path / "yolo11n.pt").write_bytes(b"weights")
-    with pytest.raises(BackendError, match=r"pip install 'edge-assistant\[ultralytics\]'"):
+    with pytest.raises(EngineError, match=r"pip install 'edge-assistant\[ultralytics\]'"):
         UltralyticsObjectDetector.load("yolo11n:pt", tmp_path, {})
-    with pytest.raises(BackendError, match=r"pip install 'edge-assistant\[ultralytics\]'"):
+    with pytest.raises(EngineError, match=r"pip install 'edge-assistant\[ultralytics\]'"):
         export_to_onnx(tmp_path / "yolo11n.pt", tmp_path / "yolo11n.onnx")
 
 
 def test_ultralytics_missing_weights(tmp_path: Path) -> None:
     with pytest.raises(ModelNotInstalled):
         UltralyticsObjectDetector.load("yolo11n:pt", tmp_path, {})
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         export_to_onnx(tmp_path / "absent.pt", tmp_path / "out.onnx")
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         UltralyticsObjectDetector.load("yolo11n:pt", tmp_path, {"input_size": 1})

@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.errors import Conflict, ResourceExhausted
 from runtime.download import (
     Downloader,
     DownloadError,
@@ -26,6 +25,7 @@ from runtime.download import (
     parse_retry_after,
     space_shortfall,
 )
+from runtime.errors import ModelBusy, ResourceExhausted
 from tests.runtime.httpserver import (  # noqa: F401 (fixtures)
     LocalServer,
     http_client_fixture,
@@ -575,7 +575,7 @@ def test_another_download_of_the_same_file_is_a_conflict(
     http_server.add("/m", DATA)
     with (tmp_path / "m.part").open("wb") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
-        with pytest.raises(Conflict):
+        with pytest.raises(ModelBusy):
             make_downloader().fetch(http_server.url("/m"), tmp_path / "m")
     assert make_downloader().fetch(http_server.url("/m"), tmp_path / "m").sha256 == SHA
 

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.errors import InvalidInput
 from runtime.detect.geometry import (
     PAD_VALUE,
     Letterbox,
@@ -26,6 +25,7 @@ from runtime.detect.geometry import (
     unletterbox_boxes,
     xywh_to_xyxy,
 )
+from runtime.errors import UnsupportedInput
 
 
 def boxes(*rows: tuple[float, float, float, float]) -> npt.NDArray[np.float32]:
@@ -290,7 +290,7 @@ def test_batched_nms_invariants(
     ],
 )
 def test_check_image_rejects_non_images(image: Any) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(UnsupportedInput) as caught:
         check_image(image)
     assert caught.value.field == "image"
 

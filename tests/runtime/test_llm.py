@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.errors import (
-    BackendError,
-    InvalidInput,
+from runtime.errors import (
+    EngineError,
     ModelNotInstalled,
     ResourceExhausted,
+    UnsupportedInput,
 )
 from runtime.llm.base import ChatDelta, ChatMessage, GenerationOptions, Usage
 from runtime.llm.llama_cpp import (
@@ -139,7 +139,7 @@ def test_default_threads_leave_a_core_free(cpu_count: int | None, threads: int) 
     ],
 )
 def test_validate_options_rejects(options: GenerationOptions, field: str) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(UnsupportedInput) as caught:
         validate_options(options)
     assert caught.value.field == field
 
@@ -158,7 +158,7 @@ def test_validate_options_accepts_defaults_and_greedy() -> None:
     ],
 )
 def test_validate_messages_rejects(messages: list[ChatMessage], field: str) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(UnsupportedInput) as caught:
         validate_messages(messages, accepts_images=False)
     assert caught.value.field == field
 
@@ -354,7 +354,7 @@ def test_prompt_longer_than_the_context_is_invalid(
     model = load_tiny(context_length=64)
     # llama.cpp pads its context to 256, but llama-cpp-python's token buffer holds only 64.
     assert model.context_length == 64
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         model.stream([ChatMessage("user", "x" * 60)], GREEDY)
     # A prompt that fits leaves room for fewer tokens than asked: the reply ends at the edge.
     room = 64 - model.count_tokens([ChatMessage("user", "x" * 30)])
@@ -365,7 +365,7 @@ def test_prompt_longer_than_the_context_is_invalid(
 
 
 def test_bad_options_raise_before_streaming(load_tiny: Callable[..., LlamaCppChatModel]) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         load_tiny().stream(HI, GenerationOptions(max_tokens=0))
 
 
@@ -394,7 +394,7 @@ def test_built_in_chat_format_overrides_the_template(
     ],
 )
 def test_bad_params_are_invalid_input(tiny_dir: Path, params: dict[str, object]) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         LlamaCppChatModel.load("tiny:test", tiny_dir, params)
 
 
@@ -406,14 +406,14 @@ def test_missing_file_is_not_installed(tmp_path: Path) -> None:
 
 def test_corrupt_file_is_a_backend_error(tmp_path: Path) -> None:
     (tmp_path / "model.gguf").write_bytes(b"GGUF" + b"\x00" * 64)
-    with pytest.raises(BackendError):
+    with pytest.raises(EngineError):
         LlamaCppChatModel.load("tiny:corrupt", tmp_path, {})
 
 
 def test_closed_model_refuses_work(load_tiny: Callable[..., LlamaCppChatModel]) -> None:
     model = load_tiny()
     model.close()
-    with pytest.raises(BackendError):
+    with pytest.raises(EngineError):
         model.stream(HI, GREEDY)
     model.close()  # twice is fine
 

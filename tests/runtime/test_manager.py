@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from assistant.errors import Conflict, ModelNotInstalled, ResourceExhausted
 from runtime.engines import Capability
+from runtime.errors import ModelBusy, ModelNotInstalled, ResourceExhausted
 from runtime.manager import ModelManager
 from runtime.modelstore import InstalledModel
 
@@ -91,7 +91,7 @@ async def test_loads_once_on_first_use_and_reuses() -> None:
 
 async def test_missing_model_says_how_to_install_it() -> None:
     mgr, _ = manager({}, budget=1000)
-    with pytest.raises(ModelNotInstalled, match="assistant models pull x:1"):
+    with pytest.raises(ModelNotInstalled, match="'x:1' is not installed"):
         async with mgr.use("x:1"):
             pass
 
@@ -211,7 +211,7 @@ async def test_unload_and_in_use_conflict() -> None:
     mgr, engines = manager({"a:1": 10}, budget=100)
     assert await mgr.unload("a:1") is False
     async with mgr.use("a:1"):
-        with pytest.raises(Conflict):
+        with pytest.raises(ModelBusy):
             await mgr.unload("a:1")
     assert await mgr.unload("a:1") is True
     assert engines[0].closed

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled, ResourceExhausted
 from runtime.download import Downloader
 from runtime.engines import Capability
+from runtime.errors import EngineError, ModelNotInstalled, ResourceExhausted, UnsupportedInput
 from runtime.manifest import Manifest, parse_manifest
 from runtime.modelstore import ModelStore
 from runtime.registry import Registries
@@ -263,7 +263,7 @@ def test_sources_are_tried_in_order(store: ModelStore) -> None:
 
 
 def test_a_bad_download_is_removed_and_named(store: ModelStore) -> None:
-    with pytest.raises(BackendError) as caught:
+    with pytest.raises(EngineError) as caught:
         store.pull("plain:bad")
     message = caught.value.detail
     assert "120000 bytes expected, the server has 28" in message  # size first
@@ -274,7 +274,7 @@ def test_a_bad_download_is_removed_and_named(store: ModelStore) -> None:
 
 
 def test_no_half_installed_model_is_ever_visible(store: ModelStore) -> None:
-    with pytest.raises(BackendError, match="404"):
+    with pytest.raises(EngineError, match="404"):
         store.pull("half:install")
     assert store.get("half:install") is None
     assert not (store.installed_root / "half").exists()
@@ -314,7 +314,7 @@ def test_remove_keeps_blobs_other_models_share(store: ModelStore) -> None:
     store.remove("plain:tofu")
     assert not blob.exists()
     assert not b.path.exists()
-    with pytest.raises(ModelNotInstalled, match="assistant models pull plain:tofu"):
+    with pytest.raises(ModelNotInstalled, match="'plain:tofu' is not installed"):
         store.require("plain:tofu")
 
 
@@ -352,13 +352,17 @@ def test_add_rejects_bad_ids_and_engines(
 ) -> None:
     path = tmp_path / "f.bin"
     path.write_bytes(b"x")
-    with pytest.raises(InvalidInput, match=message):
+    with pytest.raises(UnsupportedInput, match=message):
         store.add(path, model_id, capability, engine)
 
 
-def test_models_not_in_the_manifest_get_the_add_command(store: ModelStore) -> None:
-    with pytest.raises(ModelNotInstalled, match="assistant models add"):
+def test_the_store_says_whether_a_missing_model_is_in_the_manifest(store: ModelStore) -> None:
+    with pytest.raises(ModelNotInstalled) as unknown:
         store.require("unknown:1")
+    assert unknown.value.in_catalogue is False  # the CLI suggests `assistant models add`
+    with pytest.raises(ModelNotInstalled) as pullable:
+        store.require("plain:tofu")
+    assert pullable.value.in_catalogue is True
 
 
 def test_a_download_interrupted_by_a_crash_resumes(

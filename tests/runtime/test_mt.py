@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
+from runtime.errors import EngineError, ModelNotInstalled, UnsupportedInput
 from runtime.mt.base import TranslateOptions
 from runtime.mt.ctranslate2 import (
     CTranslate2Translator,
@@ -132,7 +132,7 @@ def test_resolve_language(code: str, languages: tuple[str, ...], expected: str) 
     [("xx", NLLB_LANGUAGES), ("es", NLLB_LANGUAGES), ("spa_Latn", NLLB_LANGUAGES), ("de", ("en",))],
 )
 def test_resolve_language_rejects(code: str, languages: tuple[str, ...]) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(UnsupportedInput) as caught:
         resolve_language(code, languages, "target")
     assert caught.value.field == "target"
 
@@ -177,7 +177,7 @@ def test_language_tokens_keeps_vocabulary_order() -> None:
     ],
 )
 def test_validate_translate_options(options: TranslateOptions, field: str) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(UnsupportedInput) as caught:
         validate_translate_options(options)
     assert caught.value.field == field
 
@@ -281,7 +281,7 @@ def test_marian_has_no_language_tokens() -> None:
 )
 def test_marian_translates_only_its_pair(source: str, target: str, field: str) -> None:
     engine, fake = recording_engine("marian", ("fr", "en"))
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(UnsupportedInput) as caught:
         engine.translate_batch(["salut"], source, target, SHORT)
     assert caught.value.field == field
     assert fake.calls == []
@@ -370,7 +370,7 @@ def test_tiny_nllb_accepts_iso_codes(nllb: CTranslate2Translator) -> None:
 def test_tiny_nllb_unknown_language_is_invalid(
     nllb: CTranslate2Translator, source: str, target: str
 ) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         nllb.translate_batch(["the cat"], source, target, SHORT)
 
 
@@ -420,10 +420,10 @@ def test_tiny_marian_translates_its_pair(tiny_marian: Path) -> None:
     results = marian.translate_batch(["the cat sat", "a dog"], "eng_Latn", "fr", SHORT)
     assert len(results) == 2
     assert all(r.text and r.score <= 0.0 for r in results)
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         marian.translate_batch(["le chat"], "fr", "en", SHORT)
     marian.close()
-    with pytest.raises(BackendError):
+    with pytest.raises(EngineError):
         marian.translate_batch(["the cat"], "en", "fr", SHORT)
 
 
@@ -440,7 +440,7 @@ def test_tiny_marian_translates_its_pair(tiny_marian: Path) -> None:
     ],
 )
 def test_bad_params_are_invalid_input(tiny_nllb: Path, params: dict[str, object]) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         CTranslate2Translator.load("tiny:nllb", tiny_nllb, params)
 
 

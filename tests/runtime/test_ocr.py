@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.camera import Frame
 from runtime.engines import load_engine
+from runtime.errors import EngineError, ModelNotInstalled, UnsupportedInput
 from runtime.ocr.base import OcrLine
 from runtime.ocr.rapidocr import (
     CLASSIFIER_FILE,
@@ -107,12 +107,12 @@ def test_lines_from_result(result: Any, expected: list[OcrLine]) -> None:
     ],
 )
 def test_bad_params(tmp_path: Path, params: dict[str, Any]) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         RapidOcrTextRecognizer.load(MODEL_ID, tmp_path, params)
 
 
 def test_missing_model_files(tmp_path: Path) -> None:
-    with pytest.raises(ModelNotInstalled, match="assistant models pull rapidocr:ppocrv4"):
+    with pytest.raises(ModelNotInstalled, match="'rapidocr:ppocrv4' is not installed"):
         RapidOcrTextRecognizer.load(MODEL_ID, tmp_path, {})
 
 
@@ -169,7 +169,7 @@ def test_empty_image_has_no_lines(ocr: RapidOcrTextRecognizer) -> None:
     ],
 )
 def test_rejects_non_images(ocr: RapidOcrTextRecognizer, image: Any) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         ocr.recognize(Frame(image))
 
 
@@ -195,7 +195,7 @@ def test_loads_from_any_folder_through_the_registry(
     with pytest.raises(ModelNotInstalled):
         RapidOcrTextRecognizer.load(MODEL_ID, tmp_path, {})
     recognizer.close()
-    with pytest.raises(BackendError, match="closed"):
+    with pytest.raises(EngineError, match="closed"):
         recognizer.recognize(rendered(["x"]))
 
 
@@ -204,5 +204,5 @@ def test_corrupt_model_is_a_backend_error(model_dir: Callable[[str], Path], tmp_
     for name in (DETECTION_FILE, RECOGNITION_FILE, CLASSIFIER_FILE):
         shutil.copy(model_dir(MODEL_ID) / name, tmp_path / name)
     (tmp_path / DETECTION_FILE).write_bytes(b"not onnx")
-    with pytest.raises(BackendError):
+    with pytest.raises(EngineError):
         RapidOcrTextRecognizer.load(MODEL_ID, tmp_path, {})

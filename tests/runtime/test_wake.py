@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.errors import BackendError, InvalidInput, ModelNotInstalled
 from hal.audio import AudioChunk
+from runtime.errors import EngineError, ModelNotInstalled, UnsupportedInput
 from runtime.wake.base import WakeDetection, WakeWordDetector
 from runtime.wake.openwakeword import (
     FRAME_SAMPLES,
@@ -178,7 +178,7 @@ def test_trigger_invariants(
 )
 def test_bad_params_are_invalid_input(params: dict[str, object], field: str | None) -> None:
     # parameters are checked before any file is touched
-    with pytest.raises(InvalidInput) as info:
+    with pytest.raises(UnsupportedInput) as info:
         OpenWakeWordDetector.load(HEY_JARVIS, Path("/nonexistent"), params)
     assert info.value.field == field
 
@@ -186,7 +186,7 @@ def test_bad_params_are_invalid_input(params: dict[str, object], field: str | No
 def test_missing_files_mean_model_not_installed(tmp_path: Path) -> None:
     with pytest.raises(ModelNotInstalled) as info:
         OpenWakeWordDetector.load(HEY_JARVIS, tmp_path, {})
-    assert "assistant models pull openwakeword:hey-jarvis" in info.value.detail
+    assert info.value.model_id == "openwakeword:hey-jarvis"
 
 
 # --- real models ---------------------------------------------------------------------------
@@ -388,16 +388,16 @@ def test_words_param_selects_classifiers(model_dir: Callable[[str], Path]) -> No
     repeated = {"words": ["alexa", "Alexa"]}
     assert OpenWakeWordDetector.load(ALL_WORDS, model_dir(ALL_WORDS), repeated).words == ("alexa",)
     for params in ({"words": ["computer"]}, {"word_thresholds": {"computer": 0.7}}):
-        with pytest.raises(InvalidInput) as info:
+        with pytest.raises(UnsupportedInput) as info:
             OpenWakeWordDetector.load(ALL_WORDS, model_dir(ALL_WORDS), params)
         assert info.value.field == "words"
 
 
 @pytest.mark.real_model
 def test_rejects_audio_it_cannot_hear(jarvis: OpenWakeWordDetector) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         jarvis.process(AudioChunk(audio=b"\x00\x00" * 1280, rate=8000))
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         jarvis.process(AudioChunk(audio=b"\x00\x00" * 1280, rate=RATE, channels=2))
 
 
@@ -405,5 +405,5 @@ def test_rejects_audio_it_cannot_hear(jarvis: OpenWakeWordDetector) -> None:
 def test_closed_detector_raises(model_dir: Callable[[str], Path]) -> None:
     detector = OpenWakeWordDetector.load(HEY_JARVIS, model_dir(HEY_JARVIS), {})
     detector.close()
-    with pytest.raises(BackendError):
+    with pytest.raises(EngineError):
         detector.process(AudioChunk.from_samples(silence(0.08), RATE))

@@ -11,7 +11,6 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from assistant.errors import InvalidInput
 from runtime.convert.whisper_ggml import (
     GGML_TYPE_F16,
     GGML_TYPE_F32,
@@ -28,6 +27,7 @@ from runtime.convert.whisper_ggml import (
     token_bytes,
     whisper_hparams,
 )
+from runtime.errors import UnsupportedInput
 
 # --- mel filterbank ---------------------------------------------------------------------
 
@@ -192,7 +192,7 @@ def test_vocabulary_stops_before_end_of_text() -> None:
 
 @pytest.mark.parametrize("tokens", [["a", "b"], ["a", "<|en|>"]])
 def test_vocabulary_refuses_what_is_not_whisper(tokens: list[str]) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         ggml_vocabulary(tokens)
 
 
@@ -214,7 +214,7 @@ def test_hparams_from_shapes() -> None:
 
 def test_hparams_refuse_gaps_in_layers() -> None:
     shapes = {"encoder/layer_0/x": (1,), "encoder/layer_2/x": (1,)}
-    with pytest.raises(InvalidInput, match="numbered"):
+    with pytest.raises(UnsupportedInput, match="numbered"):
         whisper_hparams(shapes, 1, 1)
 
 
@@ -227,7 +227,7 @@ def test_split_rows(part: int, parts: int, rows: list[int]) -> None:
 
 
 def test_split_rows_refuses_uneven_cut() -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnsupportedInput):
         split_rows(np.arange(5), 0, 3)
 
 
@@ -508,13 +508,13 @@ def test_refuses_what_is_not_a_ct2_whisper_model(
     break_model(folder)
     out = tmp_path / "out"
     out.mkdir()
-    with pytest.raises(InvalidInput, match=message):
+    with pytest.raises(UnsupportedInput, match=message):
         convert_whisper_ct2_to_ggml(folder, out / "ggml.bin")
     assert list(out.iterdir()) == []
 
 
 def test_refuses_a_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match="not a folder"):
+    with pytest.raises(UnsupportedInput, match="not a folder"):
         convert_whisper_ct2_to_ggml(tmp_path / "nothing", tmp_path / "ggml.bin")
 
 
@@ -523,10 +523,10 @@ def test_ggml_reader_refuses_truncated_files(tiny_ct2: Path, tmp_path: Path) -> 
     convert_whisper_ct2_to_ggml(tiny_ct2, target)
     data = target.read_bytes()
     target.write_bytes(data[:-10])
-    with pytest.raises(InvalidInput, match="truncated"):
+    with pytest.raises(UnsupportedInput, match="truncated"):
         read_ggml_index(target)
     target.write_bytes(b"GGUF" + data[4:])
-    with pytest.raises(InvalidInput, match="magic"):
+    with pytest.raises(UnsupportedInput, match="magic"):
         read_ggml_index(target)
 
 

@@ -58,6 +58,7 @@ from assistant.voice.pipeline import (
     held,
 )
 from hal.audio import AudioChunk
+from runtime.errors import EngineError, UnsupportedInput
 from runtime.stt.base import TranscribeOptions, Transcript
 from runtime.tts.base import SynthesisOptions
 from runtime.wake.base import WakeDetection
@@ -105,7 +106,7 @@ class FakeVad:
     def probability(self, frame: AudioChunk) -> float:
         assert frame.frames == self.frame_samples
         if self.fail:
-            raise BackendError("the VAD broke")
+            raise EngineError("the VAD broke")
         return 1.0 if np.any(np.frombuffer(frame.audio, dtype="<i2")) else 0.0
 
     def reset(self) -> None:
@@ -121,7 +122,7 @@ class FakeWake:
 
     def process(self, chunk: AudioChunk) -> WakeDetection | None:
         if self.fail:
-            raise BackendError("the wake-word model broke")
+            raise EngineError("the wake-word model broke")
         samples = np.frombuffer(chunk.audio, dtype="<i2")
         if samples.size and samples[0] == WAKE:
             return WakeDetection("hey_test", 0.9, chunk.timestamp + chunk.seconds)
@@ -170,7 +171,7 @@ class FakeTts:
         self.log.append(f"tts:{text}")
         self._loop.call_soon_threadsafe(self.spoken.set)
         if self.fail:
-            raise BackendError("the voice broke")
+            raise EngineError("the voice broke")
         self.clock.advance(0.05)
         yield AudioChunk(audio=b"\x01\x00" * 2_205, rate=self.sample_rate)
 
@@ -745,7 +746,7 @@ async def test_a_command_under_way_when_the_microphone_ends_is_answered() -> Non
 
 
 async def test_a_failing_transcription_is_reported_and_the_next_turn_works() -> None:
-    rig = Rig(answers=(BackendError("whisper crashed"), "what time is it"))
+    rig = Rig(answers=(EngineError("whisper crashed"), "what time is it"))
     recorder = rig.recorder
     await rig.run(
         [
@@ -912,7 +913,7 @@ async def test_run_once_answers_a_recording() -> None:
 
 
 async def test_run_once_reports_a_failure() -> None:
-    rig = Rig(answers=(BackendError("no"),))
+    rig = Rig(answers=(EngineError("no"),))
     result = await rig.pipeline.run_once(AudioChunk(audio=b"\x00\x01" * 1600, rate=RATE))
     assert result.outcome is RunOutcome.ERROR
     assert result.error is not None and result.error.code == "stt-failed"
@@ -922,7 +923,7 @@ async def test_run_once_reports_a_failure() -> None:
 async def test_the_microphone_must_match_the_vad() -> None:
     rig = Rig()
     wrong = AudioChunk(audio=b"\x00\x00" * 800, rate=8_000)
-    with pytest.raises(InvalidInput, match="16000 Hz"):
+    with pytest.raises(UnsupportedInput, match="16000 Hz"):
         await rig.pipeline.run(microphone([wrong]))
     assert rig.recorder.types("run-1") == ["run-start", "wake-word-start", "run-end"]
     assert rig.pipeline.state is PipelineState.IDLE
