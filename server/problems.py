@@ -18,6 +18,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from pydantic import ValidationError as ModelValidationError
 
 from assistant.problems import OWN_ERRORS, FieldProblem, Problem, explain
 from server.requestid import ensure_request_id
@@ -51,6 +52,8 @@ def classify(
         return explain(exc)
     if isinstance(exc, ValidationException):
         return _invalid_request(exc)
+    if isinstance(exc, ModelValidationError):
+        return _invalid_model(exc)
     if isinstance(exc, HTTPException):
         return _http_error(exc, method, path)
     if isinstance(exc, UnicodeDecodeError):
@@ -89,20 +92,38 @@ def _invalid_request(exc: ValidationException) -> Problem:
         for item in items
         if isinstance(item, dict)
     )
-    if found:
-        detail = "; ".join(f"{e.field}: {e.message}" for e in found)
-    else:
-        detail = str(exc.detail) or "The request could not be read"
     if not found or all(e.field == "body" for e in found):
+        detail = _joined(found) or str(exc.detail) or "The request could not be read"
         return Problem(
             status=400, code="bad-request", title="Bad request", detail=detail, errors=found
         )
+    return _invalid_fields(found)
+
+
+def _invalid_model(exc: ModelValidationError) -> Problem:
+    """A message the server validates itself (WebSocket messages, form fields)."""
+    found = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "body"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key {field!r}"
+        found.append(FieldProblem(field=field, message=message))
+    return _invalid_fields(tuple(found))
+
+
+def _joined(found: tuple[FieldProblem, ...]) -> str:
+    return "; ".join(f"{e.field}: {e.message}" for e in found)
+
+
+def _invalid_fields(found: tuple[FieldProblem, ...]) -> Problem:
+    detail = _joined(found)
     return Problem(
         status=422,
         code="invalid-input",
         title="Invalid input",
         detail=detail,
-        field=found[0].field,
+        field=found[0].field if found else None,
         errors=found,
     )
 

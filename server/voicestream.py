@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from assistant.auth import Principal
 from assistant.errors import InvalidInput
 from assistant.problems import OWN_ERRORS
-from assistant.profile.service import validation_message
 from assistant.services import Services
 from assistant.voice.dictation import Dictation
 from assistant.voice.events import PipelineEvent, RunEnd
@@ -25,7 +24,7 @@ from hal.audio import AudioChunk
 from hal.audio.convert import ChunkConverter
 from runtime.engines import Capability
 from runtime.stt.base import TranscribeOptions, Transcript
-from server.problems import problem_event
+from server.problems import classify, problem_event
 from server.requestid import ensure_request_id
 
 log = logging.getLogger(__name__)
@@ -147,9 +146,9 @@ class VoiceStream:
         try:
             return StreamStart.model_validate(message)
         except ValidationError as exc:
-            field, text = validation_message(exc)
+            problem = classify(exc)
             raise InvalidInput(
-                f"The first message must be a start message: {text}", field=field
+                f"The first message must be a start message: {problem.detail}", field=problem.field
             ) from exc
 
     async def _receive(self, start: StreamStart, converter: ChunkConverter) -> None:

@@ -35,8 +35,8 @@ _IMAGE_SIGNATURES = {
 }
 
 
-def validation_message(exc: ValidationError) -> tuple[str, str]:
-    """The first error of a pydantic validation as (dotted field, message)."""
+def _first_error(exc: ValidationError) -> tuple[str, str]:
+    """The first error of validating preferences as (dotted field, message)."""
     first = exc.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "body"
     message = str(first["msg"]).removeprefix("Value error, ")
@@ -197,7 +197,7 @@ class ProfileService:
             try:
                 validated = Preferences.model_validate(wanted)
             except ValidationError as exc:
-                field, message = validation_message(exc)
+                field, message = _first_error(exc)
                 raise InvalidInput(message, field=field) from exc
             data = validated.model_dump(mode="json", exclude_unset=True)
             for key in set(data) | set(current):

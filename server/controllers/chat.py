@@ -19,7 +19,6 @@ from assistant.auth import Principal
 from assistant.chat.models import ChatRequest, TurnEvent
 from assistant.chat.service import ChatService
 from assistant.errors import InvalidInput, Unauthorized
-from assistant.profile.service import validation_message
 from server.deps import ChatDep, PrincipalDep
 from server.problems import problem_event, problems
 from server.requestid import ensure_request_id
@@ -294,8 +293,7 @@ class _WebSocketTurns:
             try:
                 body = MessageIn.model_validate({k: v for k, v in message.items() if k != "type"})
             except ValidationError as exc:
-                field, text = validation_message(exc)
-                await self._error(InvalidInput(text, field=field))
+                await self._error(exc)
                 return
             self.current = asyncio.create_task(self._turn(body.to_request()))
         else:

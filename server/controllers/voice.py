@@ -8,10 +8,7 @@ from litestar import Controller, Request, Response, WebSocket, post, websocket
 from litestar.params import JSONBody, Parameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK
-from pydantic import ValidationError
 
-from assistant.errors import InvalidInput
-from assistant.profile.service import validation_message
 from assistant.settings import Settings
 from assistant.voice.subtitles import to_srt, to_vtt
 from runtime.stt.base import TranscribeOptions
@@ -23,13 +20,10 @@ from server.voicestream import VoiceStream
 
 
 def parse_params(query: dict[str, Any], form: dict[str, str]) -> TranscribeParams:
-    """Transcription options from the query string and form fields (form wins)."""
+    """Transcription options from the query string and form fields (form wins); invalid
+    ones raise pydantic's ValidationError, which the classifier answers as 422."""
     values = {k: v for k, v in {**query, **form}.items() if k != "file" and v not in (None, "")}
-    try:
-        return TranscribeParams.model_validate(values)
-    except ValidationError as exc:
-        field, message = validation_message(exc)
-        raise InvalidInput(message, field=field) from exc
+    return TranscribeParams.model_validate(values)
 
 
 class VoiceController(Controller):
