@@ -1,46 +1,50 @@
-"""Dependencies handlers declare by name: the services and the caller."""
+"""Dependencies handlers declare by name: each service, the settings and the caller.
+
+A handler names the one service it uses (``chat: ChatDep``), never the whole bag. The
+services are ours and built once, so Litestar does not validate them per request (which
+also lets tests inject fakes that follow the same Protocols).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, TypeAlias, TypeVar
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import Dependency, Provide
+from litestar.params import SkipValidationMarker
 
 from assistant.auth import AuthService, Principal
 from assistant.chat.service import ChatService
 from assistant.errors import Unauthorized
 from assistant.profile import ProfileService
 from assistant.services import Services
-from assistant.voice.service import VoiceService
+from assistant.settings import Settings
+from assistant.store import Database
+from assistant.voice.service import VoiceLoops, VoiceService
+from runtime.manager import ModelManager
+from runtime.modelstore import ModelStore
 
-ServicesDep = NamedDependency[Services]
-AuthDep = NamedDependency[AuthService]
-ProfileDep = NamedDependency[ProfileService]
-ChatDep = NamedDependency[ChatService]
-VoiceDep = NamedDependency[VoiceService]
-PrincipalDep = NamedDependency[Principal]
+T = TypeVar("T")
+
+Injected: TypeAlias = Annotated[T, Dependency(kind="named"), SkipValidationMarker()]
+"""A service injected by the name of the handler's parameter, as it is."""
+
+AuthDep = Injected[AuthService]
+ProfileDep = Injected[ProfileService]
+ChatDep = Injected[ChatService]
+VoiceDep = Injected[VoiceService]
+LoopsDep = Injected[VoiceLoops]
+ModelsDep = Injected[ModelStore]
+ManagerDep = Injected[ModelManager]
+SettingsDep = Injected[Settings]
+DatabaseDep = Injected[Database]
+PrincipalDep = Injected[Principal]
 
 
-def _services(state: State) -> Services:
+def services_of(state: State) -> Services:
+    """The services the app was started with."""
     return state.services  # type: ignore[no-any-return]
-
-
-def _auth(state: State) -> AuthService:
-    return _services(state).auth
-
-
-def _profile(state: State) -> ProfileService:
-    return _services(state).profile
-
-
-def _chat(state: State) -> ChatService:
-    return _services(state).chat
-
-
-def _voice(state: State) -> VoiceService:
-    return _services(state).voice
 
 
 def _principal(request: Request[Any, Any, Any]) -> Principal:
@@ -50,11 +54,15 @@ def _principal(request: Request[Any, Any, Any]) -> Principal:
     return user
 
 
+def _provide(name: str) -> Provide:
+    def provide(state: State) -> Any:
+        return getattr(services_of(state), name)
+
+    return Provide(provide, sync_to_thread=False)
+
+
 DEPENDENCIES: dict[str, Provide] = {
-    "services": Provide(_services, sync_to_thread=False),
-    "auth": Provide(_auth, sync_to_thread=False),
-    "profile": Provide(_profile, sync_to_thread=False),
-    "chat": Provide(_chat, sync_to_thread=False),
-    "voice": Provide(_voice, sync_to_thread=False),
-    "principal": Provide(_principal, sync_to_thread=False),
+    name: _provide(name)
+    for name in ("db", "auth", "profile", "chat", "voice", "loops", "models", "manager", "settings")
 }
+DEPENDENCIES["principal"] = Provide(_principal, sync_to_thread=False)

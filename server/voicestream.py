@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from assistant.auth import Principal
 from assistant.errors import InvalidInput
 from assistant.problems import OWN_ERRORS
-from assistant.services import Services
+from assistant.settings import VoiceSettings
 from assistant.voice.dictation import Dictation
 from assistant.voice.events import PipelineEvent, RunEnd
-from assistant.voice.service import LoopOptions
+from assistant.voice.service import LoopOptions, VoiceLoops, VoiceService
 from hal.audio import AudioChunk
 from hal.audio.convert import ChunkConverter
 from runtime.engines import Capability
@@ -93,9 +93,17 @@ class SocketSpeaker:
 class VoiceStream:
     """One voice WebSocket connection."""
 
-    def __init__(self, socket: WebSocket[Any, Any, Any], services: Services) -> None:
+    def __init__(
+        self,
+        socket: WebSocket[Any, Any, Any],
+        voice: VoiceService,
+        loops: VoiceLoops,
+        settings: VoiceSettings,
+    ) -> None:
         self.socket = socket
-        self.services = services
+        self.voice = voice
+        self.loops = loops
+        self.settings = settings
         principal = socket.scope.get("user")
         assert isinstance(principal, Principal)
         self.user_id = principal.user_id
@@ -197,13 +205,11 @@ class VoiceStream:
                 asyncio.get_running_loop().call_soon(pipeline.start_listening)
 
         options = LoopOptions(
-            **self.services.settings.voice.loop_options(
+            **self.settings.loop_options(
                 push_to_talk=not start.wake_word, conversation_id=start.conversation_id
             )
         )
-        pipeline = await self.services.loops.pipeline(
-            self.user_id, speaker, options, on_event=forward
-        )
+        pipeline = await self.loops.pipeline(self.user_id, speaker, options, on_event=forward)
         self.pipeline_control.update(
             cancel=pipeline.start_listening, listen=pipeline.start_listening
         )
@@ -219,7 +225,7 @@ class VoiceStream:
         await pipeline.run(open_microphone())
 
     async def _dictate(self, start: StreamStart) -> None:
-        voice = self.services.voice
+        voice = self.voice
         vad_id = await asyncio.to_thread(voice.model_for, Capability.VAD)
         options = TranscribeOptions(language=start.language)
 

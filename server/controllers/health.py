@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Controller, Response, get
 
-from server.deps import ServicesDep
+from server.deps import DatabaseDep, ManagerDep
 from server.problems import problems
 from server.schemas.common import Status
 
@@ -25,17 +25,17 @@ class HealthController(Controller):
         return Status(status="ok")
 
     @get("/readyz", summary="Ready to serve", responses=problems(503), sync_to_thread=True)
-    def readyz(self, services: ServicesDep) -> Response[Any]:
+    def readyz(self, db: DatabaseDep, manager: ManagerDep) -> Response[Any]:
         """The database is open and migrated, and the models to preload are loaded."""
         checks: dict[str, str] = {}
         try:
-            info = services.db.info()
+            info = db.info()
             checks["database"] = f"ok (schema {info['schema_version']})"
             ready = True
         except Exception as exc:
             checks["database"] = f"unavailable: {exc}"
             ready = False
-        for model_id, state in services.manager.preload_state.items():
+        for model_id, state in manager.preload_state.items():
             checks[f"model {model_id}"] = state
             ready = ready and state == "loaded"
         body = Status(status="ok" if ready else "unavailable", checks=checks)

@@ -8,7 +8,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from assistant.errors import NotFound
-from server.deps import PrincipalDep, ServicesDep
+from server.deps import ManagerDep, ModelsDep, PrincipalDep
 from server.problems import problems
 from server.schemas.models import InstalledModelOut, LoadedModelOut, LoadRequest, ModelsOut
 from server.security import require_admin
@@ -21,10 +21,11 @@ class ModelsController(Controller):
     tags = ["models"]
 
     @get("/", responses=problems(401), summary="Installed and loaded models")
-    async def list_models(self, services: ServicesDep, principal: PrincipalDep) -> ModelsOut:
+    async def list_models(
+        self, models: ModelsDep, manager: ManagerDep, principal: PrincipalDep
+    ) -> ModelsOut:
         """Installed models, the loaded ones with memory, queue and keep-alive, and the budget."""
-        installed = await anyio.to_thread.run_sync(services.models.installed)
-        manager = services.manager
+        installed = await anyio.to_thread.run_sync(models.installed)
         now = manager.clock()
         return ModelsOut(
             installed=[InstalledModelOut.of(m) for m in installed],
@@ -43,15 +44,15 @@ class ModelsController(Controller):
     async def load(
         self,
         model_id: FromPath[str],
-        services: ServicesDep,
+        manager: ManagerDep,
         principal: PrincipalDep,
         data: JSONBody[LoadRequest | None] = None,
     ) -> LoadedModelOut:
         """Evicts least recently used models if the budget requires; 503 when it cannot fit."""
         require_admin(principal)
         keep_alive = data.keep_alive if data else None
-        loaded = await services.manager.load(model_id, keep_alive=keep_alive)
-        return LoadedModelOut.of(loaded, services.manager.clock())
+        loaded = await manager.load(model_id, keep_alive=keep_alive)
+        return LoadedModelOut.of(loaded, manager.clock())
 
     @post(
         "/{model_id:str}/unload",
@@ -60,9 +61,9 @@ class ModelsController(Controller):
         summary="Unload a model (admin)",
     )
     async def unload(
-        self, model_id: FromPath[str], services: ServicesDep, principal: PrincipalDep
+        self, model_id: FromPath[str], manager: ManagerDep, principal: PrincipalDep
     ) -> None:
         """409 while a request is using it."""
         require_admin(principal)
-        if not await services.manager.unload(model_id):
+        if not await manager.unload(model_id):
             raise NotFound(f"{model_id} is not loaded")

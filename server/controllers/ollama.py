@@ -31,7 +31,7 @@ from server.compat import (
     ollama_response,
     resolve_model,
 )
-from server.deps import PrincipalDep, ServicesDep
+from server.deps import ChatDep, PrincipalDep
 from server.problems import exception_handlers
 from server.requestid import ensure_request_id
 from server.schemas.ollama import (
@@ -108,9 +108,9 @@ class OllamaController(Controller):
     exception_handlers = exception_handlers(ollama_response)
 
     @get("/tags", responses=ollama_errors(401), summary="Installed chat models (Ollama)")
-    async def list_tags(self, services: ServicesDep, principal: PrincipalDep) -> OllamaTags:
+    async def list_tags(self, chat: ChatDep, principal: PrincipalDep) -> OllamaTags:
         """Every installed chat and vision model, in Ollama's shape."""
-        models = await anyio.to_thread.run_sync(installed_chat_models, services.chat)
+        models = await anyio.to_thread.run_sync(installed_chat_models, chat)
         return OllamaTags(
             models=[OllamaModel.of(m, iso(to_ms(m.installed_at)) or "") for m in models]
         )
@@ -124,7 +124,7 @@ class OllamaController(Controller):
     async def chat(
         self,
         data: JSONBody[OllamaChatRequest],
-        services: ServicesDep,
+        chat: ChatDep,
         principal: PrincipalDep,
         request: Request[Any, Any, Any],
     ) -> OllamaChatDone:
@@ -140,7 +140,6 @@ class OllamaController(Controller):
         keep_alive = parse_keep_alive(data.keep_alive)
         messages = chat_messages(data.messages)
         options = data.to_options()
-        chat = services.chat
         candidates = await anyio.to_thread.run_sync(chat.candidates)
         model = resolve_model(data.model, [c.id for c in candidates])
         turn = _Turn(chat, model, started)

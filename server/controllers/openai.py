@@ -33,7 +33,7 @@ from server.compat import (
     openai_response,
     resolve_model,
 )
-from server.deps import PrincipalDep, ServicesDep
+from server.deps import ChatDep, PrincipalDep
 from server.problems import exception_handlers
 from server.requestid import ensure_request_id
 from server.schemas.openai import (
@@ -115,9 +115,9 @@ class OpenAIController(Controller):
     exception_handlers = exception_handlers(openai_response)
 
     @get("/models", responses=openai_errors(401), summary="Installed chat models (OpenAI)")
-    async def list_models(self, services: ServicesDep, principal: PrincipalDep) -> OpenAIModelList:
+    async def list_models(self, chat: ChatDep, principal: PrincipalDep) -> OpenAIModelList:
         """Every installed chat and vision model, as OpenAI's model list."""
-        models = await anyio.to_thread.run_sync(installed_chat_models, services.chat)
+        models = await anyio.to_thread.run_sync(installed_chat_models, chat)
         return OpenAIModelList(
             data=[OpenAIModel(id=m.id, created=int(m.installed_at)) for m in models]
         )
@@ -128,10 +128,10 @@ class OpenAIController(Controller):
         summary="One installed chat model (OpenAI)",
     )
     async def get_model(
-        self, model_id: FromPath[str], services: ServicesDep, principal: PrincipalDep
+        self, model_id: FromPath[str], chat: ChatDep, principal: PrincipalDep
     ) -> OpenAIModel:
         """404 (model_not_found) unless it is an installed chat or vision model."""
-        models = await anyio.to_thread.run_sync(installed_chat_models, services.chat)
+        models = await anyio.to_thread.run_sync(installed_chat_models, chat)
         found = next((m for m in models if m.id == model_id), None)
         if found is None:
             raise ModelNotInstalled(model_id)
@@ -146,7 +146,7 @@ class OpenAIController(Controller):
     async def chat_completions(
         self,
         data: JSONBody[ChatCompletionRequest],
-        services: ServicesDep,
+        chat: ChatDep,
         principal: PrincipalDep,
         request: Request[Any, Any, Any],
     ) -> ChatCompletion:
@@ -159,7 +159,6 @@ class OpenAIController(Controller):
         JSON modes and logprobs are refused. Nothing but usage is stored."""
         data.refuse_unsupported()
         messages = chat_messages(data.messages)
-        chat = services.chat
         candidates = await anyio.to_thread.run_sync(chat.candidates)
         model = resolve_model(data.model, [c.id for c in candidates])
         check_images(model, messages, candidates)

@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK
 from assistant.settings import Settings
 from assistant.voice.subtitles import to_srt, to_vtt
 from runtime.stt.base import TranscribeOptions
-from server.deps import PrincipalDep, ServicesDep, VoiceDep
+from server.deps import LoopsDep, PrincipalDep, SettingsDep, VoiceDep
 from server.problems import problems
 from server.schemas.voice import SynthesizeIn, TranscribeParams, TranscriptionOut
 from server.uploads import UPLOAD_HARD_LIMIT, read_upload
@@ -103,7 +103,13 @@ class VoiceController(Controller):
         )
 
     @websocket("/stream")
-    async def stream(self, socket: WebSocket[Any, Any, Any], services: ServicesDep) -> None:
+    async def stream(
+        self,
+        socket: WebSocket[Any, Any, Any],
+        voice: VoiceDep,
+        loops: LoopsDep,
+        settings: SettingsDep,
+    ) -> None:
         """Real-time voice (browsers: ``?access_token=``). Send a start message
         ``{"type": "start", "rate": 16000, "channels": 1, "mode": "conversation"|"transcribe",
         "wake_word": false, "conversation_id"?, "language"?}``, then binary 16-bit PCM frames.
@@ -115,4 +121,4 @@ class VoiceController(Controller):
         ``{"type": "cancel"}`` to barge in (stop the reply and listen), ``{"type": "stop"}``
         to end the input; ``end`` follows once the last turn is done.
         """
-        await VoiceStream(socket, services).run()
+        await VoiceStream(socket, voice, loops, settings.voice).run()
