@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jwt
 import pytest
 from litestar.testing import TestClient
 
@@ -351,3 +352,19 @@ def test_unexpected_errors_are_logged_with_the_request_id_and_hidden(
     assert "Traceback" not in response.text
     assert any("ZeroDivisionError" in (r.exc_text or "") or r.exc_info for r in caplog.records)
     assert body["request_id"] in body["detail"]
+
+
+@pytest.mark.parametrize("claims", [{"exp": "soon"}, {"iat": [1]}, {"exp": None}, {"sid": 7}])
+def test_a_signed_token_with_malformed_claims_is_unauthorized(
+    client: Client, services: Services, claims: dict[str, Any]
+) -> None:
+    """Signed with the server's own key, yet nonsense inside: 401, never a 500."""
+    tokens = client.post(
+        "/api/v1/auth/register", json={"username": "ada", "password": PASSWORD}
+    ).json()
+    valid = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    key = services.auth.tokens.keyset.current
+    forged = jwt.encode(
+        {**valid, **claims}, key.secret, algorithm="HS256", headers={"kid": key.kid}
+    )
+    is_problem(client.get("/api/v1/auth/me", headers=bearer(forged)), 401, "unauthorized")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 import stat
 from pathlib import Path
 
@@ -101,3 +102,47 @@ def test_key_file_is_created_private_and_reloaded(tmp_path: Path) -> None:
     assert load_or_create_keyset(path, NOW + 1) == first
     save_keyset(path, first.rotated(NOW, 10))
     assert len(load_or_create_keyset(path, NOW).keys) == 2
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat"])
+@pytest.mark.parametrize(
+    "value", ["soon", "1800000000", [1], {"at": 1}, None, True, math.nan, math.inf, -math.inf]
+)
+def test_signed_tokens_with_malformed_times_are_refused(claim: str, value: object) -> None:
+    """A correctly signed token can still carry nonsense; it is refused, never a crash."""
+    keyset = KeySet((KeySet.generate(NOW),))
+    claims = {"iss": "test", "sub": "u1", "sid": "s1", "iat": int(NOW), "exp": int(NOW) + 60}
+    forged = jwt.encode(
+        {**claims, claim: value},
+        keyset.current.secret,
+        algorithm="HS256",
+        headers={"kid": keyset.current.kid},
+    )
+    with pytest.raises(Unauthorized, match=claim):
+        issuer(keyset).verify(forged, NOW)
+
+
+@pytest.mark.parametrize(("claim", "value"), [("sub", 5), ("sid", {"id": "s1"}), ("sid", None)])
+def test_signed_tokens_with_malformed_ids_are_refused(claim: str, value: object) -> None:
+    keyset = KeySet((KeySet.generate(NOW),))
+    claims = {"iss": "test", "sub": "u1", "sid": "s1", "iat": int(NOW), "exp": int(NOW) + 60}
+    forged = jwt.encode(
+        {**claims, claim: value},
+        keyset.current.secret,
+        algorithm="HS256",
+        headers={"kid": keyset.current.kid},
+    )
+    with pytest.raises(Unauthorized):
+        issuer(keyset).verify(forged, NOW)
+
+
+def test_fractional_times_are_numeric_dates() -> None:
+    """RFC 7519 NumericDate may be fractional."""
+    keyset = KeySet((KeySet.generate(NOW),))
+    token = jwt.encode(
+        {"iss": "test", "sub": "u1", "sid": "s1", "iat": NOW + 0.5, "exp": NOW + 60.5},
+        keyset.current.secret,
+        algorithm="HS256",
+        headers={"kid": keyset.current.kid},
+    )
+    assert issuer(keyset).verify(token, NOW).expires_at == int(NOW) + 60

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import os
 import secrets
 from dataclasses import asdict, dataclass, replace
@@ -168,21 +169,40 @@ class TokenIssuer:
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"The access token is invalid: {exc}") from exc
-        if int(claims["exp"]) <= now:
+        expires_at = _numeric_date(claims, "exp")
+        issued_at = _numeric_date(claims, "iat")
+        if expires_at <= now:
             raise Unauthorized("The access token has expired; refresh it")
-        if int(claims["iat"]) > now + _CLOCK_SKEW_SECONDS:
+        if issued_at > now + _CLOCK_SKEW_SECONDS:
             raise Unauthorized("The access token was issued in the future; check the clock")
         try:
             role = Role(claims.get("role", "user"))
         except ValueError as exc:
             raise Unauthorized("The access token carries an unknown role") from exc
+        user_id, session_id = claims["sub"], claims["sid"]
+        if not isinstance(user_id, str) or not isinstance(session_id, str):
+            raise Unauthorized("The access token's sub and sid claims must be strings")
         return AccessClaims(
-            user_id=str(claims["sub"]),
-            session_id=str(claims["sid"]),
+            user_id=user_id,
+            session_id=session_id,
             role=role,
-            issued_at=int(claims["iat"]),
-            expires_at=int(claims["exp"]),
+            issued_at=issued_at,
+            expires_at=expires_at,
         )
+
+
+def _numeric_date(claims: dict[str, Any], name: str) -> int:
+    """A time claim as Unix seconds; ``Unauthorized`` unless it is a finite JSON number.
+
+    The signature only proves who made the token, not that its claims are well formed
+    (a key holder, or a bug, can sign ``"exp": "soon"``); PyJWT checks their type only
+    when it checks the time, which is done here against the injected clock instead.
+    """
+    value = claims[name]
+    # bool is an int in Python but not a number in JSON.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise Unauthorized(f"The access token's {name} claim is not a number of seconds")
+    return int(value)
 
 
 def new_secret(prefix: str, nbytes: int = 32) -> str:
