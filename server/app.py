@@ -16,6 +16,7 @@ from litestar.middleware import DefineMiddleware
 
 from assistant.services import Services, build_services
 from assistant.settings import Settings
+from server.bodies import JSONRequest, JSONWebSocket
 from server.controllers.auth import AuthController
 from server.controllers.chat import ChatController
 from server.controllers.health import HealthController
@@ -104,6 +105,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         openapi_config=openapi_config(_version()),
         cors_config=cors,
         request_max_body_size=settings.server.max_body_bytes,
+        request_class=JSONRequest,
+        websocket_class=JSONWebSocket,
         state=State({"settings": settings}),
         debug=False,
         logging_config=None,

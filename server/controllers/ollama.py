@@ -22,6 +22,7 @@ from assistant.chat.service import ChatService
 from assistant.clock import iso, to_ms
 from runtime.errors import ModelNotInstalled
 from runtime.llm.base import ChatDelta
+from server.bodies import ANY_CONTENT_TYPE
 from server.compat import (
     check_images,
     collect,
@@ -106,6 +107,8 @@ class OllamaController(Controller):
     path = "/api"
     tags = ["ollama"]
     exception_handlers = exception_handlers(ollama_response)
+    # Ollama reads any body as JSON, and its documentation posts with `curl -d` (form type).
+    opt = {ANY_CONTENT_TYPE: True}
 
     @get("/tags", responses=ollama_errors(401), summary="Installed chat models (Ollama)")
     async def list_tags(self, chat: ChatDep, principal: PrincipalDep) -> OllamaTags:
