@@ -81,7 +81,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         if settings.server.cors_origins
         else None
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             AuthController,
@@ -96,10 +96,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         ],
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
-        middleware=[
-            request_id_middleware,
-            DefineMiddleware(BearerAuthenticationMiddleware, exclude=PUBLIC_PATHS),
-        ],
+        middleware=[DefineMiddleware(BearerAuthenticationMiddleware, exclude=PUBLIC_PATHS)],
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[add_request_id_header],
         openapi_config=openapi_config(_version()),
@@ -111,3 +108,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         debug=False,
         logging_config=None,
     )
+    # The request id and the access log wrap the whole app, not only the routes' middleware:
+    # errors raised in middleware (the auth middleware's 401s), unknown paths and CORS
+    # preflights are answered by the app's outer exception handler, outside that stack.
+    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    return app

@@ -34,7 +34,12 @@ def ensure_request_id(scope: Scope | dict[str, Any]) -> str:
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    """Sets the request id for logs and writes one access-log line per request."""
+    """Sets the request id for logs and writes one access-log line per request.
+
+    It wraps the whole app (``create_app`` puts it around ``asgi_handler``), outside the
+    exception handler that answers errors raised in middleware and unknown paths, so
+    that the line carries the status of every answer.
+    """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import jwt
@@ -7,6 +8,7 @@ import pytest
 from litestar.testing import TestClient
 
 from assistant.clock import ManualClock
+from assistant.logs import request_id
 from assistant.services import Services
 from tests.conftest import Accounts
 
@@ -368,3 +370,45 @@ def test_a_signed_token_with_malformed_claims_is_unauthorized(
         {**valid, **claims}, key.secret, algorithm="HS256", headers={"kid": key.kid}
     )
     is_problem(client.get("/api/v1/auth/me", headers=bearer(forged)), 401, "unauthorized")
+
+
+class Lines(logging.Handler):
+    """Records (logger, request id, message) as each line is logged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[tuple[str, str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.name, request_id.get(), record.getMessage()))
+
+
+def test_the_access_log_records_the_status_of_every_answer(
+    client: Client, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Answers given outside the routes' middleware (a 401 or a 500 raised by the auth
+    middleware, an unknown path) are logged with their status, not '-', and the error
+    line of a 500 carries its request id."""
+
+    class Exploding:
+        def authenticate(self, credential: str) -> None:
+            raise ZeroDivisionError("secret internals")
+
+    handler = Lines()
+    logging.getLogger().addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO):
+            client.get("/api/v1/auth/me", headers={"X-Request-ID": "no-credentials"})
+            client.get("/v1/models", headers={"X-Request-ID": "openai-no-credentials"})
+            client.get("/nowhere/at/all", headers={"X-Request-ID": "unknown-path"})
+            services.auth = Exploding()  # type: ignore[assignment]
+            client.get("/api/v1/auth/me", headers={**bearer("x"), "X-Request-ID": "exploding"})
+    finally:
+        logging.getLogger().removeHandler(handler)
+    access = {rid: message for name, rid, message in handler.lines if name == "server.access"}
+    assert access["no-credentials"].startswith("GET /api/v1/auth/me 401 ")
+    assert access["openai-no-credentials"].startswith("GET /v1/models 401 ")
+    assert access["unknown-path"].startswith("GET /nowhere/at/all 404 ")
+    assert access["exploding"].startswith("GET /api/v1/auth/me 500 ")
+    errors = [(rid, message) for name, rid, message in handler.lines if name == "server.problems"]
+    assert errors == [("exploding", "unhandled error in GET /api/v1/auth/me")]
