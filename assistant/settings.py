@@ -7,12 +7,13 @@ environment variables, the TOML file, the defaults below.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,6 +28,24 @@ def default_data_dir() -> Path:
     """``$XDG_DATA_HOME/assistant``, or ``~/.local/share/assistant``."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "assistant"
+
+
+def _proxy_address(value: str) -> str:
+    """An IP address or network, written the canonical way."""
+    text = value.strip()
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        pass
+    try:
+        return str(ipaddress.ip_network(text, strict=False))
+    except ValueError as exc:
+        raise ValueError(
+            f"{value!r} is not an IP address or network such as '127.0.0.1' or '10.0.0.0/8'"
+        ) from exc
+
+
+ProxyAddress = Annotated[str, AfterValidator(_proxy_address)]
 
 
 class ServerSettings(BaseModel):
@@ -46,6 +65,10 @@ class ServerSettings(BaseModel):
     """Largest upload (audio, image) accepted."""
     graceful_shutdown_seconds: float = Field(default=10.0, ge=0)
     """How long in-flight requests may take to finish after SIGTERM/SIGINT."""
+    trusted_proxies: list[ProxyAddress] = Field(default_factory=list)
+    """Reverse proxies (IP addresses or networks) whose ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` headers are believed. Empty (the default): nobody's are, and
+    the connecting address is the client's, for login throttling and sessions alike."""
 
 
 class AuthSettings(BaseModel):

@@ -147,3 +147,53 @@ def test_models_ps_talks_to_the_running_server(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("trusted", [False, True], ids=["no-proxy", "trusted-proxy"])
+def test_forwarded_headers_count_only_from_configured_proxies(
+    tmp_path: Path, trusted: bool
+) -> None:
+    """uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local process could
+    pick the address that login throttling counts and sessions record."""
+    port = free_port()
+    env = {**os.environ, "ASSISTANT_AUTH__LOGIN_MAX_FAILURES_PER_ADDRESS": "3"}
+    if trusted:
+        env["ASSISTANT_SERVER__TRUSTED_PROXIES"] = '["127.0.0.1"]'
+    process = subprocess.Popen(
+        [str(BIN), "--data-dir", str(tmp_path / "data"), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, process)
+        tokens = httpx.post(
+            url + "/api/v1/auth/register",
+            json={"username": "ada", "password": "correct horse"},
+            headers={"X-Forwarded-For": "203.0.113.9"},
+        ).json()
+        sessions = httpx.get(
+            url + "/api/v1/auth/sessions",
+            headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        ).json()
+        # Failed logins for different accounts, each claiming another address.
+        statuses = [
+            httpx.post(
+                url + "/api/v1/auth/login",
+                json={"username": f"user{i}", "password": "wrong horse"},
+                headers={"X-Forwarded-For": f"198.51.100.{i}"},
+            ).status_code
+            for i in range(4)
+        ]
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    if trusted:
+        assert sessions[0]["client_address"] == "203.0.113.9"
+        assert statuses == [401, 401, 401, 401]
+        assert "trusting X-Forwarded-For and X-Forwarded-Proto from 127.0.0.1" in output
+    else:
+        assert sessions[0]["client_address"] == "127.0.0.1"
+        assert statuses == [401, 401, 401, 429]

@@ -48,6 +48,7 @@ def test_toml_file_below_environment_below_overrides(
         ("[server]\nport = 0\n", "server.port"),
         ("[server]\nbogus = 1\n", "server.bogus"),
         ("colour = 'blue'\n", "colour"),
+        ("[server]\ntrusted_proxies = ['proxy.lan']\n", "server.trusted_proxies"),
     ],
 )
 def test_bad_config_files_are_named_clearly(tmp_path: Path, content: str, message: str) -> None:
@@ -69,3 +70,9 @@ def test_public_dump_masks_secrets(tmp_path: Path) -> None:
     assert dumped["sync"]["token"] == "**********"
     assert settings.sync.token is not None
     assert settings.sync.token.get_secret_value() == "s3cret"
+
+
+def test_no_proxy_is_trusted_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.load().server.trusted_proxies == []
+    monkeypatch.setenv("ASSISTANT_SERVER__TRUSTED_PROXIES", '["127.0.0.1", " 10.1.2.3/8 ", "::1"]')
+    assert Settings.load().server.trusted_proxies == ["127.0.0.1", "10.0.0.0/8", "::1"]

@@ -62,10 +62,17 @@ def serve(
         server_settings.port,
         settings.data_dir,
     )
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: any local
+    # process could then pick the address that login throttling and sessions record.
+    trusted = server_settings.trusted_proxies
+    if trusted:
+        log.info("trusting X-Forwarded-For and X-Forwarded-Proto from %s", ", ".join(trusted))
     config = uvicorn.Config(
         create_app(settings),
         host=server_settings.host,
         port=server_settings.port,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=list(trusted),
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=int(server_settings.graceful_shutdown_seconds) or None,
