@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 
 from assistant.auth import AuthService, PasswordHasher, TokenIssuer, load_or_create_keyset
@@ -13,6 +14,7 @@ from assistant.profile import ProfileService
 from assistant.settings import Settings
 from assistant.store import Database
 from assistant.store.blobs import BlobStore
+from assistant.store.permissions import PRIVATE_UMASK, private_dir, private_tree
 from assistant.voice.service import VoiceDefaults, VoiceLoops, VoiceService
 from runtime.convert import CONVERTERS
 from runtime.download import Downloader
@@ -86,8 +88,15 @@ def build_services(
     hasher: PasswordHasher | None = None,
     clock: Clock = system_clock,
 ) -> Services:
-    """Open the database (migrating it), load or create secrets, and wire the services."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """Open the database (migrating it), load or create secrets, and wire the services.
+
+    The data directory is made private first: from here on the process creates files for
+    its user only (umask 077), and an older install readable by others is tightened.
+    """
+    os.umask(PRIVATE_UMASK)
+    private_dir(settings.data_dir)
+    private_tree(settings.secrets_dir)
+    private_tree(settings.blobs_dir)
     db = Database.open(settings.db_path, busy_timeout_ms=settings.database.busy_timeout_ms)
     keyset = load_or_create_keyset(settings.secrets_dir / JWT_KEYS_FILE, clock())
     tokens = TokenIssuer(

@@ -10,6 +10,7 @@ busy timeout.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,12 @@ import apsw
 
 from assistant.errors import BackendError, Conflict, InvalidInput
 from assistant.store.migrate import Migration, apply_migrations, load_migrations
+from assistant.store.permissions import (
+    PRIVATE_DIR_MODE,
+    PRIVATE_FILE_MODE,
+    create_private_file,
+    make_private,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +94,16 @@ class Database:
         busy_timeout_ms: int = 5000,
         migrations: Sequence[Migration] | None = None,
     ) -> Database:
-        """Open (creating if needed) the database and apply pending migrations."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Open (creating if needed) the database and apply pending migrations.
+
+        The file is its owner's alone (0600), and so are the WAL and shared-memory files
+        SQLite creates beside it with the database's own permissions; an older database
+        readable by others is made private here.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        create_private_file(path)
+        for companion in ("-wal", "-shm", "-journal"):
+            make_private(path.with_name(path.name + companion))
         db = cls(path, busy_timeout_ms=busy_timeout_ms)
         writer = db._connect()
         db._writer = writer
@@ -160,16 +175,23 @@ class Database:
 
     def backup(self, target: Path) -> None:
         """Write a consistent, compacted copy of the live database to ``target``."""
-        if target.exists():
-            raise Conflict(f"Backup target {target} already exists; choose a new path")
         if not target.parent.is_dir():
             raise InvalidInput(f"Folder {target.parent} does not exist", field="path")
-        # VACUUM INTO copies one snapshot; run on a reader it never holds up the writer.
-        with self._borrow() as conn:
-            try:
-                conn.raw.execute("VACUUM INTO ?", (str(target),))
-            except apsw.Error as exc:
-                raise BackendError(f"Backup to {target} failed: {exc}") from exc
+        # SQLite would create the copy readable by everyone; it fills an empty file as is.
+        try:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+        except FileExistsError as exc:
+            raise Conflict(f"Backup target {target} already exists; choose a new path") from exc
+        try:
+            # VACUUM INTO copies one snapshot; run on a reader it never holds up the writer.
+            with self._borrow() as conn:
+                try:
+                    conn.raw.execute("VACUUM INTO ?", (str(target),))
+                except apsw.Error as exc:
+                    raise BackendError(f"Backup to {target} failed: {exc}") from exc
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
 
     def info(self) -> dict[str, Any]:
         """Size, schema version and journal mode of the database."""
