@@ -241,3 +241,39 @@ def test_deleting_a_user_deletes_their_data(services: Services) -> None:
         principal_of(services, pair.access_token)
     with services.db.read() as conn:
         assert conn.scalar("SELECT count(*) FROM sessions WHERE user_id = ?", (bob.id,)) == 0
+
+
+@pytest.mark.parametrize("how", ["change", "reset"])
+def test_a_new_password_revokes_every_api_key(services: Services, how: str) -> None:
+    """Whoever knew the old password could have made a key: it must not outlive it."""
+    pair = services.auth.register("ada", PASSWORD, HERE)
+    ada = principal_of(services, pair.access_token)
+    _, secret = services.auth.create_api_key(ada, "kitchen tablet")
+    assert services.auth.authenticate(secret).user_id == ada.user_id
+    if how == "change":
+        fresh = services.auth.change_password(ada, PASSWORD, "new password 1", HERE)
+        ada = principal_of(services, fresh.access_token)
+    else:
+        services.auth.reset_password(services.auth.issue_reset_token("ada"), "new password 1")
+    with pytest.raises(Unauthorized, match="revoked"):
+        services.auth.authenticate(secret)
+    assert services.auth.list_api_keys(ada) == []
+    _, new_secret = services.auth.create_api_key(ada, "kitchen tablet")
+    assert services.auth.authenticate(new_secret).user_id == ada.user_id
+
+
+def test_keys_of_a_disabled_account_stay_revoked_when_it_is_enabled(
+    services: Services,
+) -> None:
+    services.auth.register("ada", PASSWORD, HERE)
+    bob = services.auth.create_user("bob", PASSWORD)
+    bob_p = principal_of(services, services.auth.login("bob", PASSWORD, HERE).access_token)
+    _, secret = services.auth.create_api_key(bob_p, "phone")
+    services.auth.update_user(bob.id, disabled=True)
+    with pytest.raises(Unauthorized):
+        services.auth.authenticate(secret)
+    services.auth.update_user(bob.id, disabled=False)
+    with pytest.raises(Unauthorized, match="revoked"):
+        services.auth.authenticate(secret)
+    bob_p = principal_of(services, services.auth.login("bob", PASSWORD, HERE).access_token)
+    assert services.auth.list_api_keys(bob_p) == []

@@ -147,7 +147,8 @@ class AuthService:
     def update_user(
         self, user_id: str, *, role: Role | None = None, disabled: bool | None = None
     ) -> User:
-        """Change an account's role or disable it; the last admin cannot be demoted."""
+        """Change an account's role or disable it (its sessions end and its API keys are
+        revoked for good); the last admin cannot be demoted."""
         now = self._now_ms()
         with self.db.write() as conn:
             user = store.get_user(conn, user_id)
@@ -168,7 +169,13 @@ class AuthService:
             if columns:
                 store.update_user(conn, user_id, now, **columns)
             if disabled:
-                store.revoke_user_sessions(conn, user_id, now, "disabled")
+                # Revoked, not suspended: enabling the account again must not bring
+                # back keys on devices that may have changed hands meanwhile.
+                sessions = store.revoke_user_sessions(conn, user_id, now, "disabled")
+                keys = store.revoke_user_api_keys(conn, user_id, now)
+                log.info(
+                    "disabled %s: %d sessions ended, %d API keys revoked", user_id, sessions, keys
+                )
             updated = store.get_user(conn, user_id)
         assert updated is not None
         return updated
@@ -307,7 +314,8 @@ class AuthService:
     def change_password(
         self, principal: Principal, current: str, new: str, client: ClientInfo
     ) -> TokenPair:
-        """Change the caller's password; every session ends and a fresh one is returned."""
+        """Change the caller's password; every session ends and every API key is revoked,
+        and a fresh session is returned."""
         self._check_password(new)
         with self.db.read() as conn:
             encoded = store.get_password_hash(conn, principal.user_id)
@@ -328,7 +336,8 @@ class AuthService:
         return token
 
     def reset_password(self, token: str, new: str) -> None:
-        """Consume a reset token and set the password; every session of the user ends."""
+        """Consume a reset token and set the password; every session of the user ends and
+        every API key is revoked."""
         self._check_password(new)
         with self.db.write() as conn:
             user_id = store.consume_reset(conn, hash_secret(token), self._now_ms())
@@ -337,12 +346,24 @@ class AuthService:
         self._set_password(user_id, new, "password-reset")
 
     def _set_password(self, user_id: str, password: str, reason: str) -> None:
+        """Set the password and end every credential made with the old one.
+
+        API keys go with the sessions: whoever learned the old password could have
+        created one, and a key that outlived the change would keep them in.
+        """
         encoded = self.hasher.hash(password)
         now = self._now_ms()
         with self.db.write() as conn:
             store.update_user(conn, user_id, now, password_hash=encoded)
             ended = store.revoke_user_sessions(conn, user_id, now, reason)
-        log.info("password of %s set (%s); %d sessions revoked", user_id, reason, ended)
+            keys = store.revoke_user_api_keys(conn, user_id, now)
+        log.info(
+            "password of %s set (%s); %d sessions ended, %d API keys revoked",
+            user_id,
+            reason,
+            ended,
+            keys,
+        )
 
     # API keys ---------------------------------------------------------------------
 

@@ -223,6 +223,15 @@ def revoke_api_key(conn: Connection, key_id: str, user_id: str, now: int) -> boo
     return conn.changes() > 0
 
 
+def revoke_user_api_keys(conn: Connection, user_id: str, now: int) -> int:
+    """Revoke every live key of a user; how many there were."""
+    conn.execute(
+        "UPDATE api_keys SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+        (now, user_id),
+    )
+    return conn.changes()
+
+
 def find_api_key_owner(conn: Connection, key_hash: str, now: int) -> Row | None:
     """The key and its user, if the key is live and the account enabled."""
     return conn.one(

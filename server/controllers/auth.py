@@ -136,7 +136,8 @@ class AuthController(Controller):
         auth: AuthDep,
         request: Request[Any, Any, Any],
     ) -> Tokens:
-        """Every session ends; the answer is a fresh session for this client."""
+        """Every session ends and every API key is revoked (whoever knew the old password
+        could have made one); the answer is a fresh session for this client."""
         pair = auth.change_password(
             principal, data.current_password, data.new_password, client_of(request)
         )
@@ -152,7 +153,8 @@ class AuthController(Controller):
         summary="Set a new password with a reset token",
     )
     def reset_password(self, data: JSONBody[PasswordReset], auth: AuthDep) -> None:
-        """Consume a one-time token issued by an admin; every session of the account ends."""
+        """Consume a one-time token issued by an admin; every session of the account ends
+        and every API key is revoked."""
         auth.reset_password(data.token, data.new_password)
 
     @post(
@@ -246,7 +248,8 @@ class AuthController(Controller):
         principal: PrincipalDep,
         auth: AuthDep,
     ) -> UserOut:
-        """Disabling ends the account's sessions. The last admin stays an admin."""
+        """Disabling ends the account's sessions and revokes its API keys for good
+        (enabling it again does not bring them back). The last admin stays an admin."""
         require_admin(principal)
         role = None if data.role is None else Role(data.role)
         return UserOut.of(auth.update_user(user_id, role=role, disabled=data.disabled))
