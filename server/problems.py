@@ -147,10 +147,13 @@ def _http_error(exc: HTTPException, method: str, path: str) -> Problem:
 
 def report(problem: Problem, exc: BaseException, where: str) -> None:
     """Log a problem once, at the level it deserves: the unexpected with its traceback,
-    failures as errors, missing models and full queues as warnings, client mistakes not
-    at all (the access log has their status)."""
+    failures as errors, full queues and missing hardware as warnings, a missing model as
+    information (callers name models at will, and the answer says how to install it),
+    client mistakes not at all (the access log has their status)."""
     if problem.code == "internal-error":
         log.error("unhandled error in %s", where, exc_info=exc)
+    elif problem.code == "model-not-installed":
+        log.info("%s: %s: %s", where, problem.code, problem.detail)
     elif problem.status == 503:
         log.warning("%s: %s: %s", where, problem.code, problem.detail)
     elif problem.status >= 500:
