@@ -15,11 +15,12 @@ from typing import Any
 
 import anyio
 import msgspec
-from litestar import Controller, Request, get, post, route
+from litestar import Controller, Litestar, Request, get, post, route
 from litestar.enums import HttpMethod
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
+from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_200_OK
 
 from runtime.errors import ModelNotInstalled
@@ -202,8 +203,23 @@ class OpenAIController(Controller):
         include_in_schema=False,
     )
     async def unsupported(self, rest: FromPath[str], request: Request[Any, Any, Any]) -> None:
-        """Other OpenAI endpoints answer 404 in OpenAI's shape."""
+        """Other OpenAI endpoints answer 404 in OpenAI's shape, naming those offered."""
+        offered = offered_endpoints(request.app, "/v1/")
         raise NotFoundException(
             f"{request.method} /v1{rest} is not offered here; this server implements"
-            " GET /v1/models and POST /v1/chat/completions"
+            f" {', '.join(offered[:-1])} and {offered[-1]}"
         )
+
+
+def offered_endpoints(app: Litestar, prefix: str) -> list[str]:
+    """The documented endpoints under ``prefix`` (``METHOD /path``), read from the app's
+    routes so that the list cannot fall behind the controllers. Sorted by path."""
+    found = [
+        (route.path_format, method)
+        for route in app.routes
+        if isinstance(route, HTTPRoute) and route.path.startswith(prefix)
+        for handler in route.route_handlers
+        if handler.resolve_include_in_schema()
+        for method in handler.http_methods
+    ]
+    return [f"{method} {path}" for path, method in sorted(found)]
