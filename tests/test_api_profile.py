@@ -8,6 +8,7 @@ from litestar.testing import TestClient
 from PIL import Image
 
 from assistant.profile import UsageMetric
+from assistant.profile import store as profile_store
 from assistant.services import Services
 from tests.conftest import Accounts
 from tests.test_api_auth import is_problem
@@ -67,6 +68,10 @@ def test_profile_starts_empty_and_updates_with_versions(client: Client, accounts
         ({"display_name": "x" * 101}, "display_name"),
         ({"nickname": "x"}, "nickname"),
         ({"display_name": 5}, "display_name"),
+        ({"display_name": "Ada\x00"}, "display_name"),
+        ({"display_name": "Ada\nLovelace"}, "display_name"),
+        ({"display_name": "Ada\x1b[31m"}, "display_name"),
+        ({"display_name": "Ada\x85"}, "display_name"),
     ],
 )
 def test_bad_profile_fields(
@@ -77,6 +82,22 @@ def test_bad_profile_fields(
         client.patch("/api/v1/profile", json=body, headers=ada), 422, "invalid-input"
     )
     assert problem["field"] == field
+
+
+def test_control_characters_are_named_and_printable_text_is_kept(
+    client: Client, accounts: Accounts
+) -> None:
+    ada = accounts.register("ada")
+    problem = is_problem(
+        client.patch("/api/v1/profile", json={"display_name": "A\x00da"}, headers=ada),
+        422,
+        "invalid-input",
+    )
+    assert "U+0000 (at position 1)" in problem["detail"]
+    # Letters of any script, emoji joined with zero-width joiners, accents: all fine.
+    name = "Zoë 👩\u200d💻 Łukasz 田中"
+    response = client.patch("/api/v1/profile", json={"display_name": name}, headers=ada)
+    assert response.status_code == 200 and response.json()["display_name"] == name
 
 
 def test_bad_if_match(client: Client, accounts: Accounts) -> None:
@@ -126,6 +147,9 @@ def test_preferences_defaults_patch_merge_and_reset(client: Client, accounts: Ac
         ({"notifications": {"channels": ["pager"]}}, "notifications.channels.0"),
         ({"notifications": {"sms": True}}, "notifications.sms"),
         ({"personality": "x" * 301}, "personality"),
+        ({"personality": "kind\x00"}, "personality"),
+        ({"assistant_name": "Jarvis\r"}, "assistant_name"),
+        ({"wake_word": "hey\tjarvis"}, "wake_word"),
     ],
 )
 def test_invalid_preferences_name_the_field_and_change_nothing(
@@ -212,3 +236,19 @@ def test_profiles_are_private(client: Client, accounts: Accounts) -> None:
         == "warm"
     )
     is_problem(client.get("/api/v1/profile/avatar", headers=bob), 404, "not-found")
+
+
+def test_preferences_stored_before_a_rule_existed_still_read(
+    client: Client, accounts: Accounts, services: Services
+) -> None:
+    """A value saved when it was allowed reads as its default, never as a 500."""
+    ada = accounts.register("ada")
+    user_id = client.get("/api/v1/auth/me", headers=ada).json()["id"]
+    with services.db.write() as conn:
+        data = {"personality": "kind\x00", "tone": "formal"}
+        profile_store.put_preferences(conn, user_id, data, {}, 0)
+    response = client.get("/api/v1/profile/preferences", headers=ada)
+    assert response.status_code == 200, response.text
+    preferences = response.json()["preferences"]
+    assert preferences["personality"] == "helpful, honest and kind"
+    assert preferences["tone"] == "formal"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -27,6 +28,19 @@ def _time_zone(value: str) -> str:
     return value
 
 
+def _plain_text(value: str) -> str:
+    for position, char in enumerate(value):
+        if unicodedata.category(char) == "Cc":
+            raise ValueError(
+                f"control characters such as U+{ord(char):04X} (at position {position})"
+                " are not allowed"
+            )
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(_plain_text)]
+"""Text a person reads (names, a personality): no NUL, newline or other control
+character, which would end up in prompts, logs and other users' screens."""
 LanguageTag = Annotated[str, Field(max_length=35), AfterValidator(_language_tag)]
 TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_time_zone)]
 Channel = Literal["desktop", "companion"]
@@ -39,7 +53,7 @@ class ProfileFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    display_name: str | None = Field(default=None, min_length=1, max_length=100)
+    display_name: PlainText | None = Field(default=None, min_length=1, max_length=100)
     """How the assistant addresses the user."""
     locale: LanguageTag | None = None
     """Formatting locale (BCP 47), e.g. ``en-GB``."""
@@ -100,9 +114,9 @@ class Preferences(BaseModel):
         default_factory=lambda: ["en"], min_length=1, max_length=10
     )
     """Languages the user speaks, most preferred first (BCP 47)."""
-    assistant_name: str = Field(default="Assistant", min_length=1, max_length=40)
+    assistant_name: PlainText = Field(default="Assistant", min_length=1, max_length=40)
     """What the assistant calls itself."""
-    personality: str = Field(default="helpful, honest and kind", min_length=1, max_length=300)
+    personality: PlainText = Field(default="helpful, honest and kind", min_length=1, max_length=300)
     """A few words describing the assistant's character."""
     tone: Literal["neutral", "warm", "formal", "casual", "playful"] = "warm"
     """Register of the replies."""
@@ -114,7 +128,7 @@ class Preferences(BaseModel):
     """Text-to-speech voice (model id); None = the device default."""
     speaking_rate: float = Field(default=1.0, ge=0.5, le=2.0)
     """Speech rate, 1.0 = normal."""
-    wake_word: str = Field(default="hey_jarvis", min_length=1, max_length=40)
+    wake_word: PlainText = Field(default="hey_jarvis", min_length=1, max_length=40)
     """Wake word the voice loop listens for."""
     units: Literal["metric", "imperial"] = "metric"
     """Measurement units in replies."""

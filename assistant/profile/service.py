@@ -263,7 +263,18 @@ class ProfileService:
         if row is None:
             return StoredPreferences(Preferences(), None, 0)
         return StoredPreferences(
-            preferences=Preferences.model_validate(json.loads(row["data"])),
+            preferences=stored_preferences(json.loads(row["data"])),
             updated_at=row["updated_at"],
             version=row["version"],
         )
+
+
+def stored_preferences(data: dict[str, Any]) -> Preferences:
+    """Preferences as stored; a value that today's rules refuse (saved before a rule was
+    added) reads as its default instead of failing every read, and is logged."""
+    try:
+        return Preferences.model_validate(data)
+    except ValidationError as exc:
+        refused = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+        log.warning("stored preferences %s no longer valid: read as defaults", sorted(refused))
+        return Preferences.model_validate({k: v for k, v in data.items() if k not in refused})
