@@ -11,6 +11,7 @@ from assistant.chat.routing import RoutingRules
 from assistant.chat.service import ChatLimits, ChatService
 from assistant.clock import Clock, system_clock
 from assistant.profile import ProfileService
+from assistant.profile.service import ModelChoices
 from assistant.settings import Settings
 from assistant.store import Database
 from assistant.store.blobs import BlobStore
@@ -106,8 +107,8 @@ def build_services(
         grace_seconds=settings.auth.previous_key_grace_seconds,
     )
     auth = AuthService(db, settings.auth, tokens, hasher or PasswordHasher(), clock)
-    profile = ProfileService(db, BlobStore(settings.blobs_dir), clock)
     models = build_model_store(settings)
+    profile = ProfileService(db, BlobStore(settings.blobs_dir), clock, model_choices(models))
     manager = build_manager(settings, models)
     chat = build_chat(settings, db, manager, models, profile, clock)
     voice = build_voice(settings, manager, models, profile)
@@ -122,6 +123,17 @@ def build_services(
         voice=voice,
         loops=VoiceLoops(voice, chat),
     )
+
+
+def model_choices(store: ModelStore) -> ModelChoices:
+    """The models of a capability that preferences may name: the catalogue's and those
+    imported into the store (read when asked, so newly imported ones count)."""
+
+    def choices(capability: Capability) -> set[str]:
+        listed = {e.id for e in store.manifest.models.values() if e.capability is capability}
+        return listed | {m.id for m in store.installed() if m.capability is capability}
+
+    return choices
 
 
 def build_voice(

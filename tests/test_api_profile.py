@@ -252,3 +252,48 @@ def test_preferences_stored_before_a_rule_existed_still_read(
     preferences = response.json()["preferences"]
     assert preferences["personality"] == "helpful, honest and kind"
     assert preferences["tone"] == "formal"
+
+
+@pytest.mark.parametrize(
+    ("patch", "field", "named"),
+    [
+        ({"preferred_model": "gpt-5"}, "preferred_model", "qwen2.5:0.5b-instruct-q4km"),
+        ({"preferred_model": "piper:en_US-joe-medium"}, "preferred_model", "gemma3:270m-q4km"),
+        ({"voice_id": "alloy"}, "voice_id", "piper:en_US-joe-medium"),
+        ({"voice_id": "qwen2.5:0.5b-instruct-q4km"}, "voice_id", "piper:en_US-joe-medium"),
+    ],
+)
+def test_model_preferences_must_name_a_model_that_can_serve_them(
+    client: Client, accounts: Accounts, patch: dict[str, Any], field: str, named: str
+) -> None:
+    """Checked when written, against the catalogue: a typo is refused with the choices,
+    instead of being ignored at every chat turn or failing every synthesis."""
+    ada = accounts.register("ada")
+    for method in ("PATCH", "PUT"):
+        response = client.request(method, "/api/v1/profile/preferences", json=patch, headers=ada)
+        problem = is_problem(response, 422, "invalid-input")
+        assert problem["field"] == field
+        assert named in problem["detail"]
+    assert client.get("/api/v1/profile/preferences", headers=ada).json()["version"] == 0
+
+
+def test_model_preferences_accept_catalogue_models_installed_or_not(
+    client: Client, accounts: Accounts, services: Services
+) -> None:
+    ada = accounts.register("ada")
+    chosen = {"preferred_model": "qwen2.5:3b-instruct-q4km", "voice_id": "piper:fr_FR-siwis-medium"}
+    response = client.patch("/api/v1/profile/preferences", json=chosen, headers=ada)
+    assert response.status_code == 200, response.text
+    assert {k: response.json()["preferences"][k] for k in chosen} == chosen
+    # A value stored before the rule (or a model since removed) does not block other changes.
+    user_id = client.get("/api/v1/auth/me", headers=ada).json()["id"]
+    with services.db.write() as conn:
+        profile_store.put_preferences(conn, user_id, {"voice_id": "gone:1"}, {}, 0)
+    response = client.patch("/api/v1/profile/preferences", json={"tone": "casual"}, headers=ada)
+    assert response.status_code == 200, response.text
+    assert (
+        client.patch(
+            "/api/v1/profile/preferences", json={"preferred_model": None}, headers=ada
+        ).status_code
+        == 200
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,8 +24,19 @@ from assistant.profile.models import (
 )
 from assistant.store import Database
 from assistant.store.blobs import BlobStore
+from runtime.engines import Capability
 
 log = logging.getLogger(__name__)
+
+ModelChoices = Callable[[Capability], Collection[str]]
+"""The model ids a user may choose for a capability: the catalogue's and those imported."""
+
+MODEL_PREFERENCES: dict[str, Capability] = {
+    "preferred_model": Capability.LLM,
+    "voice_id": Capability.TTS,
+}
+"""Preferences that name a model, and the capability it must have."""
+_LISTED_CHOICES = 12
 
 AVATAR_MAX_BYTES = 2_000_000
 _IMAGE_SIGNATURES = {
@@ -70,10 +82,18 @@ def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]
 class ProfileService:
     """Reads and writes a user's profile, preferences and usage counters."""
 
-    def __init__(self, db: Database, blobs: BlobStore, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        clock: Clock = system_clock,
+        models: ModelChoices | None = None,
+    ) -> None:
         self.db = db
         self.blobs = blobs
         self.clock = clock
+        self.models = models
+        """Checks the models that preferences name when they change; None: no check."""
 
     # Profile ----------------------------------------------------------------------
 
@@ -199,6 +219,7 @@ class ProfileService:
             except ValidationError as exc:
                 field, message = _first_error(exc)
                 raise InvalidInput(message, field=field) from exc
+            self._check_models(validated, current)
             data = validated.model_dump(mode="json", exclude_unset=True)
             for key in set(data) | set(current):
                 if data.get(key) != current.get(key):
@@ -234,6 +255,27 @@ class ProfileService:
         )
 
     # Internals --------------------------------------------------------------------
+
+    def _check_models(self, preferences: Preferences, current: dict[str, Any]) -> None:
+        """A model named in a changed preference must exist with the right capability
+        (installed or not: it can be pulled later). Values stored before stay as they are."""
+        if self.models is None:
+            return
+        for key, capability in MODEL_PREFERENCES.items():
+            chosen = getattr(preferences, key)
+            if chosen is None or chosen == current.get(key):
+                continue
+            offered = sorted(self.models(capability))
+            if chosen in offered:
+                continue
+            listed = ", ".join(offered[:_LISTED_CHOICES]) or "none"
+            if len(offered) > _LISTED_CHOICES:
+                listed += f" and {len(offered) - _LISTED_CHOICES} more"
+            raise InvalidInput(
+                f"{key}: {chosen!r} is not a known {capability.value} model; choose one of"
+                f" {listed} (`assistant models list` shows them all)",
+                field=key,
+            )
 
     @staticmethod
     def _check_version(current: int, expected: int | None) -> None:

@@ -102,6 +102,10 @@ def chat_env(services: Services) -> Iterator[ChatEnv]:
         return model
 
     manager = ModelManager(catalogue, budget_mb=10_000, loader=loader, memory_probe=lambda: 0.0)  # type: ignore[arg-type]
+    # Preferences may name the fake models (they are this environment's catalogue).
+    services.profile.models = lambda capability: {
+        m.id for m in catalogue.installed() if m.capability is capability
+    }
     chat = ChatService(
         services.db,
         manager,
