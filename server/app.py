@@ -30,7 +30,11 @@ from server.deps import DEPENDENCIES
 from server.docs import docs_router, openapi_config
 from server.problems import EXCEPTION_HANDLERS
 from server.requestid import add_request_id_header, request_id_middleware
-from server.security import PUBLIC_PATHS, BearerAuthenticationMiddleware
+from server.security import (
+    PUBLIC_PATHS,
+    BearerAuthenticationMiddleware,
+    add_security_headers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +102,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         dependencies=DEPENDENCIES,
         middleware=[DefineMiddleware(BearerAuthenticationMiddleware, exclude=PUBLIC_PATHS)],
         exception_handlers=EXCEPTION_HANDLERS,
-        before_send=[add_request_id_header],
+        before_send=[add_request_id_header, add_security_headers],
         openapi_config=openapi_config(_version()),
         cors_config=cors,
         request_max_body_size=settings.server.max_body_bytes,

@@ -13,6 +13,7 @@ from litestar.middleware.authentication import (
     AuthenticationResult,
 )
 from litestar.openapi.spec import Reference, SecurityScheme
+from litestar.types import Message, Scope
 
 from assistant.auth import Principal
 from assistant.errors import Forbidden, Unauthorized
@@ -77,3 +78,17 @@ def require_admin(principal: Principal) -> None:
     """Raise Forbidden unless the caller is an admin."""
     if not principal.is_admin:
         raise Forbidden("Only an admin may do this")
+
+
+SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"),)
+"""Headers on every answer: browsers take the declared media type as is, so an avatar
+(or any upload served back) is never run as HTML or script because of its content."""
+
+
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """``before_send`` hook: every HTTP answer carries :data:`SECURITY_HEADERS`."""
+    if message["type"] == "http.response.start":
+        headers = list(message.get("headers", []))
+        present = {name.lower() for name, _ in headers}
+        headers.extend((name, value) for name, value in SECURITY_HEADERS if name not in present)
+        message["headers"] = headers

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from typing import Any
 
 import pytest
@@ -297,3 +299,75 @@ def test_model_preferences_accept_catalogue_models_installed_or_not(
         ).status_code
         == 200
     )
+
+
+def image(format: str, size: tuple[int, int] = (8, 8)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, "green").save(buffer, format=format)
+    return buffer.getvalue()
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A PNG whose header claims a canvas of width x height (its pixels are 1x1)."""
+    data = bytearray(png())
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("format", "media_type"),
+    [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("GIF", "image/gif"), ("WEBP", "image/webp")],
+)
+def test_avatars_are_decoded_and_served_with_their_type_unsniffed(
+    client: Client, accounts: Accounts, format: str, media_type: str
+) -> None:
+    ada = accounts.register("ada")
+    data = image(format)
+    assert client.put("/api/v1/profile/avatar", content=data, headers=ada).status_code == 200
+    served = client.get("/api/v1/profile/avatar", headers=ada)
+    assert served.content == data
+    assert served.headers["content-type"] == media_type
+    assert served.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + b"<script>alert(1)</script>", "must be a PNG, JPEG, GIF or WebP"),
+        (b"\xff\xd8\xff" + b"<html>" * 100, "must be a PNG, JPEG, GIF or WebP"),
+        (b"GIF89a" + b"\x00" * 50, "must be a PNG, JPEG, GIF or WebP"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 junk", "damaged or incomplete"),
+        (image("PNG", (64, 64))[:-40], "damaged or incomplete"),
+        (image("JPEG", (64, 64))[:200], "damaged or incomplete"),
+        (image("BMP"), "must be a PNG, JPEG, GIF or WebP"),
+        (png_declaring(5000, 100), "5000x100 pixels; at most 4096 pixels a side"),
+        (png_declaring(100_000, 100_000), "huge canvas; at most 4096 pixels a side"),
+    ],
+    ids=[
+        "png-signature-then-script",
+        "jpeg-signature-then-html",
+        "gif-header-only",
+        "webp-junk",
+        "truncated-png",
+        "truncated-jpeg",
+        "bmp",
+        "wide-png",
+        "bomb-png",
+    ],
+)
+def test_avatars_that_are_not_whole_images_are_refused(
+    client: Client, accounts: Accounts, content: bytes, message: str
+) -> None:
+    ada = accounts.register("ada")
+    problem = is_problem(
+        client.put("/api/v1/profile/avatar", content=content, headers=ada), 422, "invalid-input"
+    )
+    assert problem["field"] == "avatar"
+    assert message in problem["detail"]
+    is_problem(client.get("/api/v1/profile/avatar", headers=ada), 404, "not-found")
+
+
+def test_every_answer_says_nosniff(client: Client) -> None:
+    assert client.get("/healthz").headers["x-content-type-options"] == "nosniff"
+    assert client.get("/api/v1/nowhere").headers["x-content-type-options"] == "nosniff"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
 
 from assistant.clock import Clock, system_clock, to_ms
@@ -39,12 +41,17 @@ MODEL_PREFERENCES: dict[str, Capability] = {
 _LISTED_CHOICES = 12
 
 AVATAR_MAX_BYTES = 2_000_000
-_IMAGE_SIGNATURES = {
-    b"\x89PNG\r\n\x1a\n": "image/png",
-    b"\xff\xd8\xff": "image/jpeg",
-    b"GIF87a": "image/gif",
-    b"GIF89a": "image/gif",
+AVATAR_MAX_SIDE_PIXELS = 4096
+"""Wider or taller avatars are refused before they are decoded (a small file can
+declare a huge canvas)."""
+AVATAR_FORMATS = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
 }
+"""Pillow's format names of the accepted images, and the media type each is served as."""
+_NOT_AN_IMAGE = "The avatar must be a PNG, JPEG, GIF or WebP image"
 
 
 def _first_error(exc: ValidationError) -> tuple[str, str]:
@@ -57,13 +64,32 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
     return field, f"{field}: {message}"
 
 
-def _sniff_image(data: bytes) -> str:
-    for signature, media_type in _IMAGE_SIGNATURES.items():
-        if data.startswith(signature):
-            return media_type
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    raise InvalidInput("The avatar must be a PNG, JPEG, GIF or WebP image", field="avatar")
+def avatar_media_type(data: bytes) -> str:
+    """The media type of an avatar image, after decoding it; ``InvalidInput`` unless it is
+    a whole PNG, JPEG, GIF or WebP image of a sensible size. The file's first bytes alone
+    prove nothing: a PNG signature followed by anything else is not a PNG."""
+    too_large = f"at most {AVATAR_MAX_SIDE_PIXELS} pixels a side"
+    try:
+        with Image.open(io.BytesIO(data), formats=list(AVATAR_FORMATS)) as image:
+            width, height = image.size
+            if max(width, height) > AVATAR_MAX_SIDE_PIXELS:
+                raise InvalidInput(
+                    f"The avatar is {width}x{height} pixels; {too_large}", field="avatar"
+                )
+            image.load()
+            media_type = AVATAR_FORMATS[str(image.format)]
+    except UnidentifiedImageError as exc:
+        raise InvalidInput(_NOT_AN_IMAGE, field="avatar") from exc
+    except Image.DecompressionBombError as exc:
+        raise InvalidInput(
+            f"The avatar declares a huge canvas; {too_large}", field="avatar"
+        ) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        # Pillow reports damaged data as OSError ("truncated"), SyntaxError ("broken PNG").
+        raise InvalidInput(
+            f"The avatar image is damaged or incomplete ({exc})", field="avatar"
+        ) from exc
+    return media_type
 
 
 def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +155,7 @@ class ProfileService:
             raise PayloadTooLarge(
                 f"The avatar is {len(data)} bytes; the limit is {AVATAR_MAX_BYTES}", field="avatar"
             )
-        media_type = _sniff_image(data)
+        media_type = avatar_media_type(data)
         sha = self.blobs.put(data)
         now = to_ms(self.clock())
         with self.db.write() as conn:
