@@ -95,6 +95,10 @@ class Problem:
 
 def install_command(exc: ModelNotInstalled) -> str:
     """The command that installs a missing model, without echoing a malformed id."""
+    if not exc.model_id and exc.capability:  # the catalogue has no model of the kind
+        return (
+            f"assistant models add PATH --id NAME:TAG --capability {exc.capability} --engine ENGINE"
+        )
     if not MODEL_ID.match(exc.model_id):
         return "assistant models list (shows every model that can be installed)"
     if not exc.in_catalogue:

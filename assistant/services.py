@@ -7,8 +7,9 @@ import os
 from dataclasses import dataclass, field
 
 from assistant.auth import AuthService, PasswordHasher, TokenIssuer, load_or_create_keyset
+from assistant.chat.history import HistoryService
 from assistant.chat.routing import RoutingRules
-from assistant.chat.service import ChatLimits, ChatService
+from assistant.chat.service import ChatLimits, ChatService, FallbackModels
 from assistant.clock import Clock, system_clock
 from assistant.profile import ProfileService
 from assistant.profile.service import ModelChoices
@@ -21,7 +22,7 @@ from runtime.convert import CONVERTERS
 from runtime.download import Downloader
 from runtime.engines import Capability
 from runtime.manager import ModelManager
-from runtime.manifest import load_manifest
+from runtime.manifest import Manifest, load_manifest
 from runtime.modelstore import ModelStore
 from runtime.registry import Registries
 
@@ -41,6 +42,7 @@ class Services:
     models: ModelStore
     manager: ModelManager
     chat: ChatService
+    history: HistoryService
     voice: VoiceService
     loops: VoiceLoops
     closed: bool = field(default=False)
@@ -120,6 +122,7 @@ def build_services(
         models=models,
         manager=manager,
         chat=chat,
+        history=HistoryService(db),
         voice=voice,
         loops=VoiceLoops(voice, chat),
     )
@@ -174,14 +177,14 @@ def build_chat(
     profile: ProfileService,
     clock: Clock = system_clock,
 ) -> ChatService:
-    """The chat service with routing rules and limits from settings."""
+    """The chat service with routing rules and limits from settings, and the models to
+    suggest from the manifest."""
     chat = settings.chat
-    default = chat.default_model or models.manifest.default_for(
-        settings.models.profile, Capability.LLM
-    )
+    manifest, active = models.manifest, settings.models.profile
+    default = chat.default_model or manifest.default_for(active, Capability.LLM)
 
     def tags(model_id: str) -> tuple[str, ...]:
-        entry = models.manifest.models.get(model_id)
+        entry = manifest.models.get(model_id)
         return entry.tags if entry else ()
 
     return ChatService(
@@ -200,6 +203,21 @@ def build_chat(
             summary_words=chat.summary_words,
             summary_max_tokens=chat.summary_max_tokens,
         ),
+        fallbacks=FallbackModels(
+            chat=suggested_model(manifest, active, Capability.LLM),
+            vision=suggested_model(manifest, active, Capability.VLM),
+        ),
         tags=tags,
         clock=clock,
     )
+
+
+def suggested_model(manifest: Manifest, profile: str, capability: Capability) -> str | None:
+    """The model to suggest installing for a capability: the active profile's, else the
+    catalogue's first (base models last); None when the manifest has none."""
+    chosen = manifest.default_for(profile, capability) if profile in manifest.profiles else None
+    if chosen is not None:
+        return chosen
+    of_kind = [e for e in manifest.models.values() if e.capability is capability]
+    of_kind.sort(key=lambda e: "base" in e.tags)
+    return of_kind[0].id if of_kind else None

@@ -15,6 +15,7 @@ from litestar.di import Dependency, Provide
 from litestar.params import SkipValidationMarker
 
 from assistant.auth import AuthService, Principal
+from assistant.chat.history import HistoryService
 from assistant.chat.service import ChatService
 from assistant.errors import Unauthorized
 from assistant.profile import ProfileService
@@ -33,6 +34,7 @@ Injected: TypeAlias = Annotated[T, Dependency(kind="named"), SkipValidationMarke
 AuthDep = Injected[AuthService]
 ProfileDep = Injected[ProfileService]
 ChatDep = Injected[ChatService]
+HistoryDep = Injected[HistoryService]
 VoiceDep = Injected[VoiceService]
 LoopsDep = Injected[VoiceLoops]
 ModelsDep = Injected[ModelStore]
@@ -63,6 +65,17 @@ def _provide(name: str) -> Provide:
 
 DEPENDENCIES: dict[str, Provide] = {
     name: _provide(name)
-    for name in ("db", "auth", "profile", "chat", "voice", "loops", "models", "manager", "settings")
+    for name in (
+        "db",
+        "auth",
+        "profile",
+        "chat",
+        "history",
+        "voice",
+        "loops",
+        "models",
+        "manager",
+        "settings",
+    )
 }
 DEPENDENCIES["principal"] = Provide(_principal, sync_to_thread=False)

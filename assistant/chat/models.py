@@ -32,11 +32,11 @@ class ChatRequest:
 class Timings:
     """Where the time of a turn went, in seconds."""
 
-    queue: float = 0.0
+    queue_seconds: float = 0.0
     """Waiting for the model (other requests, loading)."""
-    first_token: float = 0.0
+    first_token_seconds: float = 0.0
     """From the request to the first generated text."""
-    total: float = 0.0
+    total_seconds: float = 0.0
     """From the request to the last token."""
 
 

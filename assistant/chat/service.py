@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from assistant.chat import store
@@ -38,7 +38,7 @@ from assistant.profile import ProfileService, UsageMetric
 from assistant.store import Database
 from assistant.streaming import iterate_in_thread
 from runtime.engines import Capability
-from runtime.errors import ModelNotInstalled
+from runtime.errors import ModelNotInstalled, ModelRuntimeError
 from runtime.llm.base import ChatDelta, ChatMessage, ChatModel, GenerationOptions
 from runtime.manager import ModelManager
 from runtime.modelstore import InstalledModel
@@ -67,6 +67,36 @@ class ChatLimits:
 
 
 @dataclass(frozen=True)
+class FallbackModels:
+    """What to suggest installing when no installed model can answer (from the manifest:
+    the active profile's model of the kind, else the catalogue's first)."""
+
+    chat: str | None = None
+    """A chat model (llm); None: the manifest has none."""
+    vision: str | None = None
+    """A vision-language model (vlm); None: the manifest has none."""
+
+
+class NoModelToSuggest(ModelNotInstalled):
+    """No installed model can answer, and the manifest has no model of the kind to pull.
+
+    Its ``model_id`` is empty and its ``capability`` the manifest's (``llm``, ``vlm``):
+    there is nothing to name, only a kind to import (``assistant.problems`` says how).
+    """
+
+    def __init__(self, kind: str, capability: Capability) -> None:
+        ModelRuntimeError.__init__(
+            self,
+            f"No {kind} model is installed, and the model catalogue has none to pull;"
+            " import one you have.",
+            capability=capability.value,
+        )
+        self.model_id = ""
+        self.in_catalogue = False
+        self.capability = capability.value
+
+
+@dataclass(frozen=True)
 class _Prepared:
     conversation_id: str
     user_message_id: str
@@ -86,6 +116,7 @@ class ChatService:
         *,
         rules: RoutingRules | None = None,
         limits: ChatLimits | None = None,
+        fallbacks: FallbackModels | None = None,
         tags: Callable[[str], tuple[str, ...]] = lambda model_id: (),
         clock: Clock = system_clock,
     ) -> None:
@@ -95,6 +126,7 @@ class ChatService:
         self.profile = profile
         self.rules = rules or RoutingRules()
         self.limits = limits or ChatLimits()
+        self.fallbacks = fallbacks or FallbackModels()
         self.tags = tags
         self.clock = clock
 
@@ -121,9 +153,7 @@ class ChatService:
                 route_reason=chosen.reason,
                 flags=prepared.flags,
             )
-            parts: list[str] = []
-            first_token: float | None = None
-            final: ChatDelta | None = None
+            generation = _Generation(started)
             interrupted = "cancelled"
             try:
                 # aclosing: a caller that stops at a yield closes the engine stream
@@ -132,31 +162,21 @@ class ChatService:
                     self.generate(model, prepared.messages, request.options)
                 ) as deltas:
                     async for delta in deltas:
-                        if delta.finish_reason is not None:
-                            final = delta
+                        generation.add(delta)
                         if delta.text:
-                            if first_token is None:
-                                first_token = time.perf_counter() - started
-                            parts.append(delta.text)
                             yield TurnDelta(delta.text)
             except Exception:
                 interrupted = "error"
                 raise
             finally:
                 # Runs on completion and when the caller goes away: the reply is kept.
+                timings = Timings(
+                    queue_seconds=queued,
+                    first_token_seconds=generation.first_token_seconds or 0.0,
+                    total_seconds=time.perf_counter() - started,
+                )
                 done = self._finish(
-                    user_id,
-                    request,
-                    chosen,
-                    prepared,
-                    "".join(parts),
-                    final.finish_reason if final and final.finish_reason else interrupted,
-                    final,
-                    Timings(
-                        queue=queued,
-                        first_token=first_token or 0.0,
-                        total=time.perf_counter() - started,
-                    ),
+                    user_id, request, chosen, prepared, generation, interrupted, timings
                 )
                 stored = await asyncio.shield(asyncio.to_thread(done))
             yield stored
@@ -190,21 +210,15 @@ class ChatService:
         request = ChatRequest(text=last_user or "-", model=model_id)
         chosen = await asyncio.to_thread(self._route, user_id, request)
         async with self.manager.use(chosen.model) as model:  # type: ignore[arg-type]
-            final: ChatDelta | None = None
+            generation = _Generation(time.perf_counter())
             try:
                 async with contextlib.aclosing(self.generate(model, messages, options)) as deltas:
                     async for delta in deltas:
-                        if delta.finish_reason is not None:
-                            final = delta
+                        generation.add(delta)
                         yield delta
             finally:
-                usage = final.usage if final is not None else None
-                counts = {
-                    UsageMetric.CHAT_TURNS: 1,
-                    UsageMetric.PROMPT_TOKENS: usage.prompt_tokens if usage else 0,
-                    UsageMetric.COMPLETION_TOKENS: usage.completion_tokens if usage else 0,
-                }
-                await asyncio.shield(asyncio.to_thread(self.profile.record_usage, user_id, counts))
+                usage = generation.usage()
+                await asyncio.shield(asyncio.to_thread(self._record_usage, user_id, usage))
 
     async def generate(
         self, model: ChatModel, messages: Sequence[ChatMessage], options: GenerationOptions
@@ -221,74 +235,7 @@ class ChatService:
             async for delta in deltas:
                 yield delta
 
-    # Conversations ----------------------------------------------------------------
-
-    def conversations(
-        self, user_id: str, *, limit: int = 50, before: str | None = None
-    ) -> list[store.Conversation]:
-        """The user's conversations, most recently active first."""
-        with self.db.read() as conn:
-            cursor = None
-            if before is not None:
-                anchor = store.get_conversation(conn, before, user_id)
-                if anchor is None:
-                    raise NotFound("No such conversation (the `before` cursor)")
-                cursor = (anchor.updated_at, anchor.id)
-            return store.list_conversations(conn, user_id, limit, cursor)
-
-    def conversation(self, user_id: str, conversation_id: str) -> store.Conversation:
-        """One of the user's conversations."""
-        with self.db.read() as conn:
-            found = store.get_conversation(conn, conversation_id, user_id)
-        if found is None:
-            raise NotFound("No such conversation")
-        return found
-
-    def history(
-        self, user_id: str, conversation_id: str, *, before: str | None = None, limit: int = 50
-    ) -> list[store.Message]:
-        """Messages newest first, older than the ``before`` message id."""
-        with self.db.read() as conn:
-            if store.get_conversation(conn, conversation_id, user_id) is None:
-                raise NotFound("No such conversation")
-            before_seq = None
-            if before is not None:
-                anchor = store.get_message(conn, before, conversation_id)
-                if anchor is None:
-                    raise NotFound("No such message in this conversation (the `before` cursor)")
-                before_seq = anchor.seq
-            return store.page_of_messages(conn, conversation_id, before_seq, limit)
-
-    def rename(self, user_id: str, conversation_id: str, title: str) -> store.Conversation:
-        """Give a conversation a new title."""
-        title = " ".join(title.split())
-        if not 1 <= len(title) <= 200:
-            raise InvalidInput("A title has 1 to 200 characters", field="title")
-        with self.db.write() as conn:
-            if store.get_conversation(conn, conversation_id, user_id) is None:
-                raise NotFound("No such conversation")
-            store.update_conversation(conn, conversation_id, title=title)
-        return self.conversation(user_id, conversation_id)
-
-    def delete_conversation(self, user_id: str, conversation_id: str) -> int:
-        """Delete a conversation, its messages and its summary; messages deleted."""
-        with self.db.write() as conn:
-            deleted = store.delete_conversation(conn, conversation_id, user_id)
-        if deleted < 0:
-            raise NotFound("No such conversation")
-        return deleted
-
-    def delete_all(self, user_id: str) -> tuple[int, int]:
-        """Delete all of a user's history; (conversations, messages) deleted."""
-        with self.db.write() as conn:
-            return store.delete_all_conversations(conn, user_id)
-
-    def last_user_message(self, user_id: str, conversation_id: str) -> store.Message:
-        """The newest user message (what "regenerate" sends again)."""
-        for message in self.history(user_id, conversation_id, limit=4):
-            if message.role == "user":
-                return message
-        raise NotFound("This conversation has no user message to answer again")
+    # Priming ----------------------------------------------------------------------
 
     async def prime(self, user_id: str, *, spoken: bool = False, model: str | None = None) -> None:
         """Evaluate a new conversation's system prompt now, so the first turn reuses it."""
@@ -362,9 +309,14 @@ class ChatService:
             rules=self.rules,
         )
         if chosen.model is None:
-            if request.images:
-                raise ModelNotInstalled("moondream2:f16")
-            raise ModelNotInstalled("qwen2.5-coder:0.5b-q4", capability="chat")
+            kind, capability, suggestion = (
+                ("vision", Capability.VLM, self.fallbacks.vision)
+                if request.images
+                else ("chat", Capability.LLM, self.fallbacks.chat)
+            )
+            if suggestion is None:
+                raise NoModelToSuggest(kind, capability)
+            raise ModelNotInstalled(suggestion, capability=kind)
         if chosen.model not in {c.id for c in candidates}:
             raise ModelNotInstalled(chosen.model)
         return chosen
@@ -429,22 +381,13 @@ class ChatService:
                 store.update_conversation(conn, conversation_id, title=title_from(request.text))
             if replace_from is not None:
                 store.delete_messages_from(conn, conversation_id, replace_from)
-            store.insert_message(
+            store.append_message(
                 conn,
-                store.Message(
+                conversation_id,
+                store.NewMessage(
                     id=user_message_id,
-                    conversation_id=conversation_id,
-                    seq=store.last_seq(conn, conversation_id) + 1,
                     role="user",
                     content=request.text,
-                    model=None,
-                    prompt_tokens=None,
-                    completion_tokens=None,
-                    cached_tokens=None,
-                    queue_ms=None,
-                    first_token_ms=None,
-                    total_ms=None,
-                    finish_reason=None,
                     source=request.source,
                     created_at=to_ms(now),
                 ),
@@ -454,10 +397,8 @@ class ChatService:
                 conversation_id,
                 summary=summary,
                 summary_through_seq=summarised_through,
-                updated_at=to_ms(now),
                 model=chosen.model,
             )
-            store.recount(conn, conversation_id)
         messages = [ChatMessage("system", prompt), *turns]
         return _Prepared(
             conversation_id=conversation_id,
@@ -536,62 +477,102 @@ class ChatService:
         request: ChatRequest,
         chosen: Route,
         prepared: _Prepared,
-        text: str,
-        finish: str,
-        final: ChatDelta | None,
+        generation: _Generation,
+        interrupted: str,
         timings: Timings,
     ) -> Callable[[], TurnDone]:
-        """A function that stores the reply and counts usage (run in a thread)."""
+        """A function that stores the reply and counts usage (run in a thread).
+
+        ``interrupted`` is the finish reason when the engine never gave one (the caller
+        went away, or the engine failed)."""
 
         def done() -> TurnDone:
-            usage = final.usage if final is not None else None
-            turn_usage = TurnUsage(
-                prompt_tokens=usage.prompt_tokens if usage else 0,
-                completion_tokens=usage.completion_tokens if usage else len(text.split()),
-                cached_prompt_tokens=usage.cached_prompt_tokens if usage else 0,
-            )
-            message_id = new_id(self.clock())
-            now_ms = to_ms(self.clock())
+            usage = generation.usage()
+            finish = generation.finish_reason or interrupted
+            text = generation.text
+            now = self.clock()
+            message_id = new_id(now)
             with self.db.write() as conn:
                 conversation = store.get_conversation(conn, prepared.conversation_id, user_id)
                 if conversation is not None and (text or finish == "stop"):
-                    store.insert_message(
+                    store.append_message(
                         conn,
-                        store.Message(
+                        prepared.conversation_id,
+                        store.NewMessage(
                             id=message_id,
-                            conversation_id=prepared.conversation_id,
-                            seq=store.last_seq(conn, prepared.conversation_id) + 1,
                             role="assistant",
                             content=text,
-                            model=chosen.model,
-                            prompt_tokens=turn_usage.prompt_tokens,
-                            completion_tokens=turn_usage.completion_tokens,
-                            cached_tokens=turn_usage.cached_prompt_tokens,
-                            queue_ms=int(timings.queue * 1000),
-                            first_token_ms=int(timings.first_token * 1000),
-                            total_ms=int(timings.total * 1000),
-                            finish_reason=finish,
                             source=request.source,
-                            created_at=now_ms,
+                            created_at=to_ms(now),
+                            model=chosen.model,
+                            usage=usage,
+                            timings=timings,
+                            finish_reason=finish,
                         ),
                     )
-                    store.update_conversation(conn, prepared.conversation_id, updated_at=now_ms)
-                    store.recount(conn, prepared.conversation_id)
-            self.profile.record_usage(
-                user_id,
-                {
-                    UsageMetric.CHAT_TURNS: 1,
-                    UsageMetric.PROMPT_TOKENS: turn_usage.prompt_tokens,
-                    UsageMetric.COMPLETION_TOKENS: turn_usage.completion_tokens,
-                },
-            )
+            self._record_usage(user_id, usage)
             return TurnDone(
                 conversation_id=prepared.conversation_id,
                 message_id=message_id,
                 text=text,
                 finish_reason=finish,
-                usage=turn_usage,
+                usage=usage,
                 timings=timings,
             )
 
         return done
+
+    def _record_usage(self, user_id: str, usage: TurnUsage) -> None:
+        """Count one turn and its tokens against the user (every face comes here)."""
+        self.profile.record_usage(
+            user_id,
+            {
+                UsageMetric.CHAT_TURNS: 1,
+                UsageMetric.PROMPT_TOKENS: usage.prompt_tokens,
+                UsageMetric.COMPLETION_TOKENS: usage.completion_tokens,
+            },
+        )
+
+
+@dataclass
+class _Generation:
+    """What one generation has produced so far: kept however it ends."""
+
+    started: float
+    """``time.perf_counter()`` when the request came in."""
+    parts: list[str] = field(default_factory=list)
+    """The text of each delta that had some."""
+    first_token_seconds: float | None = None
+    """From ``started`` to the first text; None before it."""
+    final: ChatDelta | None = None
+    """The engine's last delta (finish reason and usage); None if it never came."""
+
+    def add(self, delta: ChatDelta) -> None:
+        """Take one delta of the engine stream."""
+        if delta.finish_reason is not None:
+            self.final = delta
+        if delta.text:
+            if self.first_token_seconds is None:
+                self.first_token_seconds = time.perf_counter() - self.started
+            self.parts.append(delta.text)
+
+    @property
+    def text(self) -> str:
+        """The reply so far."""
+        return "".join(self.parts)
+
+    @property
+    def finish_reason(self) -> str | None:
+        """The engine's finish reason; None when it stopped before saying (cancelled)."""
+        return self.final.finish_reason if self.final is not None else None
+
+    def usage(self) -> TurnUsage:
+        """The engine's token counts; when it never reported them, one token per delta."""
+        usage = self.final.usage if self.final is not None else None
+        if usage is None:
+            return TurnUsage(prompt_tokens=0, completion_tokens=len(self.parts))
+        return TurnUsage(
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_prompt_tokens=usage.cached_prompt_tokens,
+        )

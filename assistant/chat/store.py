@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from assistant.chat.models import Timings, TurnUsage
+from assistant.clock import to_ms
 from assistant.store import Connection
 
 
@@ -42,6 +44,28 @@ class Message:
     finish_reason: str | None
     source: str | None
     created_at: int
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to append: what a ``Message`` holds but its place in the conversation."""
+
+    id: str
+    role: str
+    """user or assistant."""
+    content: str
+    source: str | None
+    """Which face the turn came through."""
+    created_at: int
+    """Unix milliseconds."""
+    model: str | None = None
+    """The model that wrote a reply."""
+    usage: TurnUsage | None = None
+    """Tokens of a reply."""
+    timings: Timings | None = None
+    """Where the time of a reply went."""
+    finish_reason: str | None = None
+    """How a reply ended: stop, length, cancelled or error."""
 
 
 _CONVERSATION = (
@@ -177,6 +201,33 @@ def insert_message(conn: Connection, message: Message) -> None:
             message.created_at,
         ),
     )
+
+
+def append_message(conn: Connection, conversation_id: str, new: NewMessage) -> Message:
+    """Store a message after the conversation's last one; the conversation's message
+    count and last activity follow."""
+    usage, timings = new.usage, new.timings
+    message = Message(
+        id=new.id,
+        conversation_id=conversation_id,
+        seq=last_seq(conn, conversation_id) + 1,
+        role=new.role,
+        content=new.content,
+        model=new.model,
+        prompt_tokens=usage.prompt_tokens if usage else None,
+        completion_tokens=usage.completion_tokens if usage else None,
+        cached_tokens=usage.cached_prompt_tokens if usage else None,
+        queue_ms=to_ms(timings.queue_seconds) if timings else None,
+        first_token_ms=to_ms(timings.first_token_seconds) if timings else None,
+        total_ms=to_ms(timings.total_seconds) if timings else None,
+        finish_reason=new.finish_reason,
+        source=new.source,
+        created_at=new.created_at,
+    )
+    insert_message(conn, message)
+    update_conversation(conn, conversation_id, updated_at=new.created_at)
+    recount(conn, conversation_id)
+    return message
 
 
 def delete_messages_from(conn: Connection, conversation_id: str, seq: int) -> int:

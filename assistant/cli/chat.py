@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.status import Status
 
 from assistant.auth import User
+from assistant.chat.history import HistoryService
 from assistant.chat.models import (
     ChatRequest,
     ContextFlags,
@@ -83,8 +84,9 @@ class ChatBackend(Protocol):
 class LocalBackend:
     """Turns through this process's ChatService (the model loads on first use)."""
 
-    def __init__(self, chat: ChatService, user_id: str) -> None:
+    def __init__(self, chat: ChatService, history: HistoryService, user_id: str) -> None:
         self.chat = chat
+        self.history_service = history
         self.user_id = user_id
 
     def turn(
@@ -97,7 +99,7 @@ class LocalBackend:
     async def history(self, conversation_id: str, limit: int) -> list[tuple[str, str]]:
         """The stored messages."""
         messages = await asyncio.to_thread(
-            self.chat.history, self.user_id, conversation_id, limit=limit
+            self.history_service.history, self.user_id, conversation_id, limit=limit
         )
         return [(m.role, m.content) for m in reversed(messages)]
 
@@ -200,9 +202,9 @@ def turn_event(event: ServerSentEvent, state: dict[str, Any]) -> TurnEvent | Non
                 cached_prompt_tokens=int(usage.get("cached_prompt_tokens", 0)),
             ),
             timings=Timings(
-                queue=timings.get("queue_ms", 0) / 1000,
-                first_token=timings.get("first_token_ms", 0) / 1000,
-                total=timings.get("total_ms", 0) / 1000,
+                queue_seconds=timings.get("queue_ms", 0) / 1000,
+                first_token_seconds=timings.get("first_token_ms", 0) / 1000,
+                total_seconds=timings.get("total_ms", 0) / 1000,
             ),
         )
     problem = data.get("problem") or {}
@@ -516,11 +518,11 @@ def chat(
         with open_services(ctx) as services:
             account = pick_user(services.auth.list_users(), user)
             if conversation is not None:
-                services.chat.conversation(account.id, conversation)  # NotFound if not theirs
+                services.history.conversation(account.id, conversation)  # NotFound if not theirs
             console.print(
                 f"chatting as {account.username} on this device", style="dim", markup=False
             )
-            backend: ChatBackend = LocalBackend(services.chat, account.id)
+            backend: ChatBackend = LocalBackend(services.chat, services.history, account.id)
             repl = ChatRepl(
                 backend, console=console, read=read, model=model, conversation_id=conversation
             )

@@ -19,7 +19,7 @@ from assistant.auth import Principal
 from assistant.chat.models import ChatRequest, TurnEvent
 from assistant.chat.service import ChatService
 from assistant.errors import InvalidInput, Unauthorized
-from server.deps import ChatDep, PrincipalDep
+from server.deps import ChatDep, HistoryDep, PrincipalDep
 from server.problems import problem_event, problems
 from server.requestid import ensure_request_id
 from server.schemas.chat import (
@@ -54,6 +54,14 @@ async def _sse_body(
         await events.aclose()
 
 
+async def _reply(
+    request: Request[Any, Any, Any], chat: ChatService, user_id: str, turn: ChatRequest
+) -> ReplyOut:
+    """A whole turn (``/message`` and ``/regenerate``)."""
+    started, done = await chat.reply(user_id, turn)
+    return ReplyOut.of(started, done)
+
+
 class ChatController(Controller):
     """Conversations with the assistant, for the signed-in user only."""
 
@@ -67,13 +75,16 @@ class ChatController(Controller):
         summary="Send a message, get the whole reply",
     )
     async def message(
-        self, data: JSONBody[MessageIn], chat: ChatDep, principal: PrincipalDep
+        self,
+        data: JSONBody[MessageIn],
+        chat: ChatDep,
+        principal: PrincipalDep,
+        request: Request[Any, Any, Any],
     ) -> ReplyOut:
         """Creates a conversation when none is given. With ``replace_message_id`` it edits
         that message and answers again. The answer says which model replied and why, the
         token counts and timings, and whether older turns were summarised."""
-        started, done = await chat.reply(principal.user_id, data.to_request())
-        return ReplyOut.of(started, done)
+        return await _reply(request, chat, principal.user_id, data.to_request())
 
     @post(
         "/stream",
@@ -108,21 +119,25 @@ class ChatController(Controller):
         summary="Answer the last message again",
     )
     async def regenerate(
-        self, data: JSONBody[RegenerateIn], chat: ChatDep, principal: PrincipalDep
+        self,
+        data: JSONBody[RegenerateIn],
+        chat: ChatDep,
+        history: HistoryDep,
+        principal: PrincipalDep,
+        request: Request[Any, Any, Any],
     ) -> ReplyOut:
         """Replaces the last reply of the conversation with a new one."""
         last = await anyio.to_thread.run_sync(
-            chat.last_user_message, principal.user_id, data.conversation_id
+            history.last_user_message, principal.user_id, data.conversation_id
         )
-        request = ChatRequest(
+        turn = ChatRequest(
             text=last.content,
             conversation_id=data.conversation_id,
             model=data.model,
             options=data.options.to_options(),
             replace_message_id=last.id,
         )
-        started, done = await chat.reply(principal.user_id, request)
-        return ReplyOut.of(started, done)
+        return await _reply(request, chat, principal.user_id, turn)
 
     @websocket("/ws")
     async def turns(self, socket: WebSocket[Any, Any, Any], chat: ChatDep) -> None:
@@ -147,7 +162,7 @@ class ChatController(Controller):
     )
     async def history(
         self,
-        chat: ChatDep,
+        history: HistoryDep,
         principal: PrincipalDep,
         conversation_id: Annotated[str, Parameter(description="The conversation")],
         before: Annotated[
@@ -157,7 +172,7 @@ class ChatController(Controller):
     ) -> HistoryOut:
         """Cursor pagination: pass ``next_before`` back as ``before`` for older messages."""
         page = await anyio.to_thread.run_sync(
-            lambda: chat.history(principal.user_id, conversation_id, before=before, limit=limit)
+            lambda: history.history(principal.user_id, conversation_id, before=before, limit=limit)
         )
         return HistoryOut(
             conversation_id=conversation_id,
@@ -173,7 +188,7 @@ class ChatController(Controller):
     )
     async def delete_history(
         self,
-        chat: ChatDep,
+        history: HistoryDep,
         principal: PrincipalDep,
         conversation_id: Annotated[
             str | None, Parameter(description="The conversation; none: all of yours")
@@ -183,16 +198,18 @@ class ChatController(Controller):
         every conversation of yours. Deleted data is overwritten on disk."""
         if conversation_id is not None:
             messages = await anyio.to_thread.run_sync(
-                chat.delete_conversation, principal.user_id, conversation_id
+                history.delete_conversation, principal.user_id, conversation_id
             )
             return HistoryDeleted(deleted_conversations=1, deleted_messages=messages)
-        conversations, messages = await anyio.to_thread.run_sync(chat.delete_all, principal.user_id)
+        conversations, messages = await anyio.to_thread.run_sync(
+            history.delete_all, principal.user_id
+        )
         return HistoryDeleted(deleted_conversations=conversations, deleted_messages=messages)
 
     @get("/conversations", responses=problems(401, 404, 422), summary="My conversations")
     async def conversations(
         self,
-        chat: ChatDep,
+        history: HistoryDep,
         principal: PrincipalDep,
         before: Annotated[
             str | None, Parameter(description="Conversation id: return less recent ones")
@@ -201,7 +218,7 @@ class ChatController(Controller):
     ) -> ConversationsOut:
         """Titles and last activity, most recent first."""
         page = await anyio.to_thread.run_sync(
-            lambda: chat.conversations(principal.user_id, limit=limit, before=before)
+            lambda: history.conversations(principal.user_id, limit=limit, before=before)
         )
         return ConversationsOut(
             conversations=[ConversationOut.of(c) for c in page],
@@ -214,11 +231,11 @@ class ChatController(Controller):
         summary="One conversation",
     )
     async def conversation(
-        self, conversation_id: FromPath[str], chat: ChatDep, principal: PrincipalDep
+        self, conversation_id: FromPath[str], history: HistoryDep, principal: PrincipalDep
     ) -> ConversationOut:
         """Title, model, message count, last activity."""
         found = await anyio.to_thread.run_sync(
-            chat.conversation, principal.user_id, conversation_id
+            history.conversation, principal.user_id, conversation_id
         )
         return ConversationOut.of(found)
 
@@ -231,12 +248,12 @@ class ChatController(Controller):
         self,
         conversation_id: FromPath[str],
         data: JSONBody[RenameIn],
-        chat: ChatDep,
+        history: HistoryDep,
         principal: PrincipalDep,
     ) -> ConversationOut:
         """Titles are generated from the first message until you choose one."""
         renamed = await anyio.to_thread.run_sync(
-            chat.rename, principal.user_id, conversation_id, data.title
+            history.rename, principal.user_id, conversation_id, data.title
         )
         return ConversationOut.of(renamed)
 
@@ -247,11 +264,11 @@ class ChatController(Controller):
         summary="Delete a conversation",
     )
     async def delete_conversation(
-        self, conversation_id: FromPath[str], chat: ChatDep, principal: PrincipalDep
+        self, conversation_id: FromPath[str], history: HistoryDep, principal: PrincipalDep
     ) -> HistoryDeleted:
         """The same as DELETE /history?conversation_id=..."""
         messages = await anyio.to_thread.run_sync(
-            chat.delete_conversation, principal.user_id, conversation_id
+            history.delete_conversation, principal.user_id, conversation_id
         )
         return HistoryDeleted(deleted_conversations=1, deleted_messages=messages)
 

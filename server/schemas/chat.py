@@ -147,9 +147,9 @@ class TimingsOut(msgspec.Struct, kw_only=True):
     @classmethod
     def of(cls, timings: Timings) -> TimingsOut:
         return cls(
-            queue_ms=round(timings.queue * 1000),
-            first_token_ms=round(timings.first_token * 1000),
-            total_ms=round(timings.total * 1000),
+            queue_ms=round(timings.queue_seconds * 1000),
+            first_token_ms=round(timings.first_token_seconds * 1000),
+            total_ms=round(timings.total_seconds * 1000),
         )
 
 

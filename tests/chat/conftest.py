@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from assistant.chat.history import HistoryService
 from assistant.chat.routing import RoutingRules
-from assistant.chat.service import ChatLimits, ChatService
+from assistant.chat.service import ChatLimits, ChatService, FallbackModels
 from assistant.services import Services
 from runtime.engines import Capability
 from runtime.errors import ModelNotInstalled
@@ -70,6 +71,7 @@ class ChatEnv:
     """What chat tests poke at."""
 
     chat: ChatService
+    history: HistoryService
     services: Services
     catalogue: FakeCatalogue
     engines: dict[str, FakeChatModel]
@@ -113,9 +115,12 @@ def chat_env(services: Services) -> Iterator[ChatEnv]:
         services.profile,
         rules=RoutingRules(default_model="fake:big", route_short_to_smallest=False),
         limits=ChatLimits(summary_max_tokens=40),
+        fallbacks=FallbackModels(chat="qwen2.5-coder:0.5b-q4", vision="moondream2:f16"),
         clock=services.auth.clock,
     )
-    yield ChatEnv(chat, services, catalogue, engines, replies, context_length, token_seconds)
+    yield ChatEnv(
+        chat, services.history, services, catalogue, engines, replies, context_length, token_seconds
+    )
 
 
 def scripted(*answers: str) -> Callable[..., str]:

@@ -89,7 +89,7 @@ def test_a_long_conversation_is_summarised_and_flagged(tmp_path: Path, model_dir
         ).json()["messages"]
         assert len(history) == 2 * len(facts)  # nothing deleted, only summarised
         assert conversation_id is not None
-        conversation = services.chat.conversation(
+        conversation = services.history.conversation(
             client.get("/api/v1/auth/me", headers=ada).json()["id"], conversation_id
         )
         assert conversation.summary

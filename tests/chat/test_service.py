@@ -7,14 +7,17 @@ import asyncio
 import pytest
 
 from assistant.chat.models import ChatRequest, TurnDelta, TurnDone, TurnEvent, TurnStarted
+from assistant.chat.service import FallbackModels
 from assistant.clock import ManualClock
 from assistant.errors import InvalidInput, NotFound, PayloadTooLarge
 from assistant.problems import explain
 from assistant.profile import UsageMetric
 from assistant.profile.models import ProfileFields
+from assistant.services import Services, suggested_model
 from runtime.engines import Capability
 from runtime.errors import ModelNotInstalled
 from runtime.llm.base import ChatMessage, GenerationOptions
+from runtime.manifest import Manifest, load_manifest
 from tests.chat.conftest import ChatEnv
 
 
@@ -32,9 +35,9 @@ async def test_a_turn_streams_and_is_stored(chat_env: ChatEnv) -> None:
     assert started.model == "fake:big" and "default" in started.route_reason
     assert done.finish_reason == "stop"
     assert done.usage.completion_tokens == 5
-    conversation = chat_env.chat.conversation(ada, done.conversation_id)
+    conversation = chat_env.history.conversation(ada, done.conversation_id)
     assert conversation.title == "Hello there, assistant"
-    history = chat_env.chat.history(ada, done.conversation_id)
+    history = chat_env.history.history(ada, done.conversation_id)
     assert [(m.role, m.content) for m in history] == [
         ("assistant", done.text),
         ("user", "Hello there, assistant"),
@@ -74,12 +77,12 @@ async def test_other_users_conversations_are_not_found(chat_env: ChatEnv) -> Non
     with pytest.raises(NotFound):
         await chat_env.chat.reply(bob, ChatRequest(text="hi", conversation_id=done.conversation_id))
     with pytest.raises(NotFound):
-        chat_env.chat.history(bob, done.conversation_id)
+        chat_env.history.history(bob, done.conversation_id)
     with pytest.raises(NotFound):
-        chat_env.chat.delete_conversation(bob, done.conversation_id)
+        chat_env.history.delete_conversation(bob, done.conversation_id)
     with pytest.raises(NotFound):
-        chat_env.chat.rename(bob, done.conversation_id, "mine now")
-    assert chat_env.chat.conversations(bob) == []
+        chat_env.history.rename(bob, done.conversation_id, "mine now")
+    assert chat_env.history.conversations(bob) == []
 
 
 async def test_edit_and_resend_replaces_the_tail(chat_env: ChatEnv) -> None:
@@ -87,13 +90,13 @@ async def test_edit_and_resend_replaces_the_tail(chat_env: ChatEnv) -> None:
     _, first = await chat_env.chat.reply(ada, ChatRequest(text="one"))
     cid = first.conversation_id
     await chat_env.chat.reply(ada, ChatRequest(text="two", conversation_id=cid))
-    second_user = chat_env.chat.last_user_message(ada, cid)
+    second_user = chat_env.history.last_user_message(ada, cid)
     _, edited = await chat_env.chat.reply(
         ada, ChatRequest(text="two, edited", conversation_id=cid, replace_message_id=second_user.id)
     )
-    contents = [m.content for m in reversed(chat_env.chat.history(ada, cid))]
+    contents = [m.content for m in reversed(chat_env.history.history(ada, cid))]
     assert contents == ["one", "You said: one", "two, edited", "You said: two, edited"]
-    assert chat_env.chat.conversation(ada, cid).message_count == 4
+    assert chat_env.history.conversation(ada, cid).message_count == 4
     with pytest.raises(NotFound):
         await chat_env.chat.reply(
             ada, ChatRequest(text="x", conversation_id=cid, replace_message_id=edited.message_id)
@@ -125,7 +128,7 @@ async def test_long_conversations_are_summarised_not_truncated(chat_env: ChatEnv
         flags.append(started.flags)
     assert any(f.summarized for f in flags)
     assert flags[-1].summary_used and flags[-1].dropped_turns > 0
-    conversation = chat_env.chat.conversation(ada, cid)  # type: ignore[arg-type]
+    conversation = chat_env.history.conversation(ada, cid)  # type: ignore[arg-type]
     assert conversation.summary == "SUMMARY: Ada likes tea and lives in Paris."
     assert conversation.message_count == 16  # nothing deleted from the history
     last_prompt = chat_env.engines["fake:big"].calls[-1]
@@ -142,7 +145,7 @@ async def test_bad_messages(chat_env: ChatEnv) -> None:
         await chat_env.chat.reply(ada, ChatRequest(text="word " * 500))
     with pytest.raises(PayloadTooLarge, match="limit"):
         await chat_env.chat.reply(ada, ChatRequest(text="x" * 40_000))
-    assert chat_env.chat.conversations(ada) == []
+    assert chat_env.history.conversations(ada) == []
 
 
 async def test_missing_models_name_the_pull_command(chat_env: ChatEnv) -> None:
@@ -158,6 +161,88 @@ async def test_missing_models_name_the_pull_command(chat_env: ChatEnv) -> None:
         await chat_env.chat.reply(ada, ChatRequest(text="what is this?", images=(b"png",)))
 
 
+@pytest.mark.parametrize(
+    ("fallbacks", "images", "model_id", "command"),
+    [
+        (
+            FallbackModels(chat="mine:chat", vision="mine:eyes"),
+            False,
+            "mine:chat",
+            "assistant models pull mine:chat (or any chat model: `assistant models list`)",
+        ),
+        (
+            FallbackModels(chat="mine:chat", vision="mine:eyes"),
+            True,
+            "mine:eyes",
+            "assistant models pull mine:eyes (or any vision model: `assistant models list`)",
+        ),
+        (
+            FallbackModels(chat=None, vision="mine:eyes"),
+            False,
+            "",
+            "assistant models add PATH --id NAME:TAG --capability llm --engine ENGINE",
+        ),
+        (
+            FallbackModels(),
+            True,
+            "",
+            "assistant models add PATH --id NAME:TAG --capability vlm --engine ENGINE",
+        ),
+    ],
+)
+async def test_with_no_model_installed_the_suggestion_comes_from_the_manifest(
+    chat_env: ChatEnv, fallbacks: FallbackModels, images: bool, model_id: str, command: str
+) -> None:
+    ada = chat_env.user("ada")
+    chat_env.catalogue.models.clear()
+    chat = chat_env.chat
+    chat.fallbacks = fallbacks
+    request = ChatRequest(text="what is this?", images=(b"png",) if images else ())
+    with pytest.raises(ModelNotInstalled) as missing:
+        await chat.reply(ada, request)
+    problem = explain(missing.value)
+    assert (problem.status, problem.code) == (503, "model-not-installed")
+    assert missing.value.model_id == model_id
+    assert problem.extra["install_command"] == command
+    if not model_id:
+        kind = "vision" if images else "chat"
+        assert problem.detail.startswith(
+            f"No {kind} model is installed, and the model catalogue has none to pull"
+        )
+
+
+@pytest.mark.parametrize(
+    ("profile", "capability", "suggested"),
+    [
+        ("offline", Capability.LLM, "qwen2.5-coder:0.5b-q4"),  # the profile's own
+        ("laptop", Capability.LLM, "qwen2.5:3b-instruct-q4km"),
+        ("laptop", Capability.VLM, "moondream2:f16"),
+        ("offline", Capability.VLM, "moondream2:f16"),  # none in the profile: the catalogue's
+        ("no-such-profile", Capability.LLM, "qwen2.5-coder:0.5b-q4"),
+    ],
+)
+def test_suggested_models_come_from_the_active_profile_then_the_catalogue(
+    profile: str, capability: Capability, suggested: str
+) -> None:
+    assert suggested_model(load_manifest(), profile, capability) == suggested
+
+
+def test_a_manifest_without_the_capability_suggests_nothing() -> None:
+    shipped = load_manifest()
+    chat_only = Manifest(
+        models={k: v for k, v in shipped.models.items() if v.capability is Capability.LLM}
+    )
+    assert suggested_model(chat_only, "offline", Capability.VLM) is None
+    assert suggested_model(chat_only, "offline", Capability.LLM) == "qwen2.5-coder:0.5b-q4"
+
+
+def test_build_services_wires_the_suggestions_and_the_history(services: Services) -> None:
+    assert services.chat.fallbacks == FallbackModels(
+        chat="qwen2.5-coder:0.5b-q4", vision="moondream2:f16"
+    )
+    assert services.history.db is services.db
+
+
 async def test_stopping_early_cancels_within_a_token_and_keeps_the_partial_reply(
     chat_env: ChatEnv,
 ) -> None:
@@ -171,7 +256,7 @@ async def test_stopping_early_cancels_within_a_token_and_keeps_the_partial_reply
     await stream.aclose()
     engine = chat_env.engines["fake:big"]
     assert engine.generated_after_cancel <= 1
-    history = chat_env.chat.history(ada, started.conversation_id)
+    history = chat_env.history.history(ada, started.conversation_id)
     assert history[0].role == "assistant"
     assert history[0].finish_reason == "cancelled"
     assert history[0].content.startswith("w0 w1 w2")
@@ -192,25 +277,25 @@ async def test_conversations_listing_paging_and_deletion(chat_env: ChatEnv) -> N
     for i in range(3):
         _, done = await chat_env.chat.reply(ada, ChatRequest(text=f"topic {i}"))
         ids.append(done.conversation_id)
-    listed = chat_env.chat.conversations(ada, limit=2)
+    listed = chat_env.history.conversations(ada, limit=2)
     assert [c.id for c in listed] == [ids[2], ids[1]]
-    assert [c.id for c in chat_env.chat.conversations(ada, limit=2, before=listed[-1].id)] == [
+    assert [c.id for c in chat_env.history.conversations(ada, limit=2, before=listed[-1].id)] == [
         ids[0]
     ]
     cid = ids[0]
     for i in range(3):
         await chat_env.chat.reply(ada, ChatRequest(text=f"more {i}", conversation_id=cid))
-    page = chat_env.chat.history(ada, cid, limit=3)
+    page = chat_env.history.history(ada, cid, limit=3)
     assert [m.content for m in page] == ["You said: more 2", "more 2", "You said: more 1"]
-    older = chat_env.chat.history(ada, cid, limit=3, before=page[-1].id)
+    older = chat_env.history.history(ada, cid, limit=3, before=page[-1].id)
     assert [m.content for m in older] == ["more 1", "You said: more 0", "more 0"]
-    renamed = chat_env.chat.rename(ada, cid, "  My   topic ")
+    renamed = chat_env.history.rename(ada, cid, "  My   topic ")
     assert renamed.title == "My topic"
-    assert chat_env.chat.delete_conversation(ada, cid) == 8
+    assert chat_env.history.delete_conversation(ada, cid) == 8
     with pytest.raises(NotFound):
-        chat_env.chat.history(ada, cid)
-    assert chat_env.chat.delete_all(ada) == (2, 4)
-    assert chat_env.chat.conversations(ada) == []
+        chat_env.history.history(ada, cid)
+    assert chat_env.history.delete_all(ada) == (2, 4)
+    assert chat_env.history.conversations(ada) == []
 
 
 async def test_many_users_at_once_share_the_model_fairly(chat_env: ChatEnv) -> None:
@@ -229,3 +314,38 @@ async def test_routing_uses_preferences_and_candidates(chat_env: ChatEnv) -> Non
     assert (started.model, started.route_reason) == ("fake:small", "your preferred model")
     chat_env.catalogue.models["vision:1"] = (Capability.VLM, 1000)
     assert {c.id for c in chat_env.chat.candidates() if c.vision} == {"vision:1"}
+
+
+async def test_usage_is_counted_once_per_turn_however_it_ends(chat_env: ChatEnv) -> None:
+    ada = chat_env.user("ada")
+    chat_env.replies["fake:big"] = lambda messages: " ".join(f"w{i}" for i in range(50))
+
+    def totals() -> tuple[int, int]:
+        counted = chat_env.services.profile.stats(ada).totals
+        return (
+            counted[UsageMetric.CHAT_TURNS.value],
+            counted[UsageMetric.COMPLETION_TOKENS.value],
+        )
+
+    await chat_env.chat.reply(ada, ChatRequest(text="talk"))
+    assert totals() == (1, 50)
+    # Stateless completions count the same way, the engine's numbers when it gives them...
+    deltas = chat_env.chat.complete(
+        ada, "fake:big", [ChatMessage("user", "talk")], GenerationOptions()
+    )
+    assert [d async for d in deltas][-1].finish_reason == "stop"
+    assert totals() == (2, 100)
+    # ...and what was generated when the caller leaves before the engine's last word.
+    deltas = chat_env.chat.complete(
+        ada, "fake:big", [ChatMessage("user", "talk")], GenerationOptions()
+    )
+    for _ in range(3):
+        assert (await anext(deltas)).text
+    await deltas.aclose()  # type: ignore[attr-defined]
+    assert totals() == (3, 103)
+    stream = chat_env.chat.stream(ada, ChatRequest(text="talk"))
+    assert isinstance(await anext(stream), TurnStarted)
+    for _ in range(4):
+        assert isinstance(await anext(stream), TurnDelta)
+    await stream.aclose()
+    assert totals() == (4, 107)

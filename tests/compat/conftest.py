@@ -15,6 +15,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from assistant.auth import Principal
+from assistant.chat.history import HistoryService
 from assistant.chat.routing import RoutingRules
 from assistant.chat.service import ChatService
 from assistant.services import Services
@@ -73,6 +74,7 @@ class CompatEnv:
 
     services: Services
     chat: ChatService
+    history: HistoryService
     engines: dict[str, RecordingChatModel]
     replies: dict[str, Reply] = field(default_factory=dict)
     token_seconds: dict[str, float] = field(default_factory=dict)
@@ -101,7 +103,12 @@ class CompatEnv:
 def compat_env(services: Services) -> CompatEnv:
     catalogue = FakeCatalogue(dict(MODELS))
     engines: dict[str, RecordingChatModel] = {}
-    env = CompatEnv(services=services, chat=None, engines=engines)  # type: ignore[arg-type]
+    env = CompatEnv(
+        services=services,
+        chat=None,  # type: ignore[arg-type]
+        history=services.history,
+        engines=engines,
+    )
 
     def loader(
         engine: str, model_id: str, path: Path, params: Mapping[str, Any]

@@ -163,7 +163,11 @@ def test_local_chat_session(compat_env: CompatEnv) -> None:
         "/quit",
         "never read",
     )
-    run_repl(ChatRepl(LocalBackend(compat_env.chat, ada), console=console, read=script))
+    run_repl(
+        ChatRepl(
+            LocalBackend(compat_env.chat, compat_env.history, ada), console=console, read=script
+        )
+    )
     text = out.getvalue()
     assert "You said: Hello there\nfake:big · first token" in text
     assert "you: Hello there\nassistant: You said: Hello there" in text
@@ -176,9 +180,9 @@ def test_local_chat_session(compat_env: CompatEnv) -> None:
     assert "(/quit or Ctrl-D to leave)" in text
     assert "/history [N]" in text
     assert script.lines == ["never read"]
-    conversations = compat_env.chat.conversations(ada)
+    conversations = compat_env.history.conversations(ada)
     assert len(conversations) == 2  # /new started a second one
-    first = compat_env.chat.history(ada, conversations[1].id)
+    first = compat_env.history.history(ada, conversations[1].id)
     assert [m.content for m in reversed(first)] == [
         "Hello there",
         "You said: Hello there",
@@ -193,7 +197,7 @@ def test_local_errors_are_shown_and_the_chat_goes_on(compat_env: CompatEnv) -> N
     console, out = text_console()
     run_repl(
         ChatRepl(
-            LocalBackend(compat_env.chat, ada),
+            LocalBackend(compat_env.chat, compat_env.history, ada),
             console=console,
             read=Script("hello", "/model auto", "hello again"),
             model="fake:huge",
@@ -207,13 +211,13 @@ def test_local_errors_are_shown_and_the_chat_goes_on(compat_env: CompatEnv) -> N
 def test_continuing_a_conversation(compat_env: CompatEnv) -> None:
     ada = compat_env.user("ada")
     console, _ = text_console()
-    backend = LocalBackend(compat_env.chat, ada)
+    backend = LocalBackend(compat_env.chat, compat_env.history, ada)
     run_repl(ChatRepl(backend, console=console, read=Script("one")))
-    [conversation] = compat_env.chat.conversations(ada)
+    [conversation] = compat_env.history.conversations(ada)
     run_repl(
         ChatRepl(backend, console=console, read=Script("two"), conversation_id=conversation.id)
     )
-    assert compat_env.chat.conversation(ada, conversation.id).message_count == 4
+    assert compat_env.history.conversation(ada, conversation.id).message_count == 4
 
 
 def test_ctrl_c_stops_the_reply_not_the_chat(compat_env: CompatEnv) -> None:
@@ -226,7 +230,11 @@ def test_ctrl_c_stops_the_reply_not_the_chat(compat_env: CompatEnv) -> None:
         threading.Timer(0.4, os.kill, (os.getpid(), signal.SIGINT)).start()
 
     script = Script("talk for a long time", "/history", on_read={1: interrupt_soon})
-    run_repl(ChatRepl(LocalBackend(compat_env.chat, ada), console=console, read=script))
+    run_repl(
+        ChatRepl(
+            LocalBackend(compat_env.chat, compat_env.history, ada), console=console, read=script
+        )
+    )
     text = out.getvalue()
     assert "(stopped)" in text
     reason, produced = compat_env.engines["fake:big"].finishes[0]
@@ -327,7 +335,7 @@ async def test_remote_events_become_turn_events() -> None:
         "Hello!",
         2,
     )
-    assert done.timings.first_token == 0.02
+    assert done.timings.first_token_seconds == 0.02
     await backend.close()
 
 
@@ -387,7 +395,7 @@ def test_remote_chat_against_a_real_server(live_url: str, compat_env: CompatEnv)
     assert "You said: and again\nfake:small ·" in text
     assert "model: fake:small" in text
     ada = compat_env.services.auth.find_user("ada").id
-    [conversation] = compat_env.chat.conversations(ada)
+    [conversation] = compat_env.history.conversations(ada)
     assert conversation.message_count == 4
 
 

@@ -399,7 +399,7 @@ def test_completion_is_stateless_but_counted(compat_client: Client, compat_env: 
     assert [m.role for m in engine.calls[-1]] == ["system", "user", "assistant", "user"]
     assert engine.options[-1].temperature == 0.2 and engine.options[-1].seed == 11
     ada = compat_env.services.auth.find_user("ada").id
-    assert compat_env.chat.conversations(ada) == []
+    assert compat_env.history.conversations(ada) == []
     stats = compat_env.services.profile.stats(ada)
     assert stats.totals[UsageMetric.CHAT_TURNS.value] == 1
     assert stats.totals[UsageMetric.COMPLETION_TOKENS.value] == 4
