@@ -35,7 +35,7 @@ from server.schemas.chat import (
     event_payload,
     sse,
 )
-from server.streams import guarded
+from server.streams import ClientDisconnected, client_gone, guarded, until_disconnect
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,12 @@ async def _sse_body(
 async def _reply(
     request: Request[Any, Any, Any], chat: ChatService, user_id: str, turn: ChatRequest
 ) -> ReplyOut:
-    """A whole turn (``/message`` and ``/regenerate``)."""
-    started, done = await chat.reply(user_id, turn)
+    """A whole turn, unless the client goes away first: then the generation stops (as a
+    stream's does) and only the access log sees the answer."""
+    try:
+        started, done = await until_disconnect(request, chat.reply(user_id, turn))
+    except ClientDisconnected:
+        return client_gone()  # type: ignore[return-value]
     return ReplyOut.of(started, done)
 
 
@@ -83,7 +87,8 @@ class ChatController(Controller):
     ) -> ReplyOut:
         """Creates a conversation when none is given. With ``replace_message_id`` it edits
         that message and answers again. The answer says which model replied and why, the
-        token counts and timings, and whether older turns were summarised."""
+        token counts and timings, and whether older turns were summarised. A client that
+        goes away stops the generation within one token; the partial reply is kept."""
         return await _reply(request, chat, principal.user_id, data.to_request())
 
     @post(
@@ -126,7 +131,8 @@ class ChatController(Controller):
         principal: PrincipalDep,
         request: Request[Any, Any, Any],
     ) -> ReplyOut:
-        """Replaces the last reply of the conversation with a new one."""
+        """Replaces the last reply of the conversation with a new one. A client that goes
+        away stops the generation within one token."""
         last = await anyio.to_thread.run_sync(
             history.last_user_message, principal.user_id, data.conversation_id
         )

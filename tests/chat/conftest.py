@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from assistant.chat.service import ChatLimits, ChatService, FallbackModels
 from assistant.services import Services
 from runtime.engines import Capability
 from runtime.errors import ModelNotInstalled
-from runtime.llm.base import ChatMessage
+from runtime.llm.base import ChatDelta, ChatMessage, GenerationOptions
 from runtime.llm.fake import FakeChatModel, Reply, echo
 from runtime.manager import ModelManager
 from runtime.modelstore import InstalledModel
@@ -66,6 +67,44 @@ class FakeCatalogue:
         )
 
 
+HOLD_LIMIT_SECONDS = 10.0
+"""Longest a held generation waits for its cancel flag (a guard against a hung test)."""
+
+
+class HoldingChatModel(FakeChatModel):
+    """A fake model that can pause mid-reply until its generation is cancelled.
+
+    With ``hold_after`` set, it stops after that many tokens, sets ``holding`` and waits
+    for the cancel flag; if none comes within HOLD_LIMIT_SECONDS it writes the rest of its
+    reply. ``finishes`` records how each generation ended and how many tokens it made, so
+    a test can count what was generated after its client went away.
+    """
+
+    def __init__(self, model_id: str, **kwargs: Any) -> None:
+        super().__init__(model_id, **kwargs)
+        self.hold_after: int | None = None
+        self.holding = threading.Event()
+        self.finishes: list[tuple[str, int]] = []
+        """(finish reason, tokens produced) of every generation, in order."""
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[ChatDelta]:
+        produced = 0
+        for delta in super().stream(messages, options, cancel):
+            if delta.finish_reason is not None:
+                assert delta.usage is not None
+                self.finishes.append((delta.finish_reason, delta.usage.completion_tokens))
+            yield delta
+            produced += bool(delta.text)
+            if produced == self.hold_after and cancel is not None:
+                self.holding.set()
+                cancel.wait(HOLD_LIMIT_SECONDS)
+
+
 @dataclass
 class ChatEnv:
     """What chat tests poke at."""
@@ -74,7 +113,7 @@ class ChatEnv:
     history: HistoryService
     services: Services
     catalogue: FakeCatalogue
-    engines: dict[str, FakeChatModel]
+    engines: dict[str, HoldingChatModel]
     replies: dict[str, Reply]
     context_length: dict[str, int]
     token_seconds: dict[str, float]
@@ -88,13 +127,15 @@ def chat_env(services: Services) -> Iterator[ChatEnv]:
     catalogue = FakeCatalogue(
         {"fake:small": (Capability.LLM, 100), "fake:big": (Capability.LLM, 500)}
     )
-    engines: dict[str, FakeChatModel] = {}
+    engines: dict[str, HoldingChatModel] = {}
     replies: dict[str, Reply] = {}
     context_length: dict[str, int] = {}
     token_seconds: dict[str, float] = {}
 
-    def loader(engine: str, model_id: str, path: Path, params: Mapping[str, Any]) -> FakeChatModel:
-        model = FakeChatModel(
+    def loader(
+        engine: str, model_id: str, path: Path, params: Mapping[str, Any]
+    ) -> HoldingChatModel:
+        model = HoldingChatModel(
             model_id,
             reply=replies.get(model_id, echo_said),
             context_length=context_length.get(model_id, 4096),
