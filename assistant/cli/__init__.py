@@ -16,7 +16,7 @@ from assistant.cli import models as models_cmd
 from assistant.cli import serve as serve_cmd
 from assistant.cli import talk as talk_cmd
 from assistant.cli import users as users_cmd
-from assistant.cli.common import CliState, err_console
+from assistant.cli.common import CliState, report
 from assistant.logs import configure_logging
 from assistant.problems import OWN_ERRORS, explain
 
@@ -87,7 +87,7 @@ def main() -> None:
         app()
     except OWN_ERRORS as exc:
         problem = explain(exc)
-        err_console.print(f"[bold red]error:[/] {problem.detail}", highlight=False)
+        report(problem.detail)
         raise SystemExit(2 if problem.code == "invalid-input" else 1) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None

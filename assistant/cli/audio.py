@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from assistant.cli.common import console, error_message, fail, print_json
+from assistant.cli.common import console, error_message, fail, plain, print_json
 from assistant.problems import OWN_ERRORS
 from hal.audio.base import Microphone, Speaker
 from hal.audio.chunk import AudioChunk
@@ -59,7 +59,14 @@ def device_table(found: list[AudioDevice]) -> Table | str:
     """The devices as a table, default ones marked (a message when there are none)."""
     if not found:
         return NO_DEVICES
-    table = Table("index", "name", "host API", "in", "out", "default rate", "default")
+    table = Table()
+    table.add_column("index", justify="right", no_wrap=True)
+    table.add_column("name", overflow="fold")  # names come from drivers and users: any text
+    table.add_column("host API", overflow="fold")
+    table.add_column("in", justify="right", no_wrap=True)
+    table.add_column("out", justify="right", no_wrap=True)
+    table.add_column("default rate", justify="right", no_wrap=True)
+    table.add_column("default", no_wrap=True)
     for device in found:
         marks = [
             mark
@@ -70,13 +77,13 @@ def device_table(found: list[AudioDevice]) -> Table | str:
             if on
         ]
         table.add_row(
-            str(device.index),
-            device.name,
-            device.host_api,
-            str(device.input_channels),
-            str(device.output_channels),
-            f"{device.default_rate} Hz",
-            "* " + " + ".join(marks) if marks else "",
+            plain(device.index),
+            plain(device.name),
+            plain(device.host_api),
+            plain(device.input_channels),
+            plain(device.output_channels),
+            plain(f"{round(device.default_rate)} Hz"),
+            plain("* " + " + ".join(marks) if marks else ""),
         )
     return table
 
@@ -164,7 +171,7 @@ def test(
         level.plain = f"{meter(rms)} {format_dbfs(rms):>10}  {total:4.1f}/{seconds:g} s"
         live.refresh()
 
-    console.print(f"recording {seconds:g} s from {microphone.name} ...")
+    console.print(f"recording {seconds:g} s from {microphone.name} ...", markup=False)
     try:
         with Live(level, console=console, transient=True, auto_refresh=False) as live:
             recorded = asyncio.run(_record(microphone, seconds, show))
@@ -202,7 +209,7 @@ def test(
         speaker = WavFileSpeaker(output_file)
     else:
         speaker = SoundDeviceSpeaker(output_device)
-    console.print(f"playing back on {speaker.name} ...")
+    console.print(f"playing back on {speaker.name} ...", markup=False)
     try:
         completed = asyncio.run(_replay(speaker, recorded))
     except OWN_ERRORS as exc:

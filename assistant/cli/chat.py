@@ -36,7 +36,7 @@ from assistant.chat.models import (
     TurnUsage,
 )
 from assistant.chat.service import ChatService
-from assistant.cli.common import console, error_message, fail, open_services
+from assistant.cli.common import console, error_message, fail, open_services, problem_detail
 from assistant.errors import AssistantError
 from assistant.problems import OWN_ERRORS
 
@@ -149,17 +149,6 @@ class SseParser:
         elif name == "data":
             self._data.append(value)
         return None
-
-
-def problem_detail(response: httpx.Response) -> str:
-    """What a failed answer says (its problem document's detail, or its status)."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and body.get("detail"):
-        return str(body["detail"])
-    return f"the server answered {response.status_code} {response.reason_phrase}"
 
 
 def turn_event(event: ServerSentEvent, state: dict[str, Any]) -> TurnEvent | None:

@@ -7,9 +7,10 @@ from typing import Annotated
 
 import sqlite_utils
 import typer
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
-from assistant.cli.common import console, open_services, print_json
+from assistant.cli.common import console, open_services, plain, print_json
 
 app = typer.Typer(help="Database information, migrations and backups.", no_args_is_help=True)
 
@@ -29,14 +30,15 @@ def info(
     if as_json:
         print_json(details)
         return
-    console.print(f"[bold]{details['path']}[/]")
+    console.print(Text(str(details["path"]), style="bold"))
     console.print(
         f"schema version {details['schema_version']}, {details['size_bytes']:,} bytes"
-        f" ({details['free_bytes']:,} free), journal {details['journal_mode']}"
+        f" ({details['free_bytes']:,} free), journal {details['journal_mode']}",
+        markup=False,
     )
-    table = Table("table", "rows")
+    table = Table("table", Column("rows", justify="right"))
     for name, count in sorted(details["tables"].items()):
-        table.add_row(name, f"{count:,}")
+        table.add_row(plain(name), plain(f"{count:,}" if isinstance(count, int) else count))
     console.print(table)
 
 
@@ -55,4 +57,4 @@ def backup(
     """Write a consistent, compacted copy of the live database (safe while the server runs)."""
     with open_services(ctx) as services:
         services.db.backup(path.expanduser().resolve())
-    console.print(f"backup written to {path} ({path.stat().st_size:,} bytes)")
+    console.print(f"backup written to {path} ({path.stat().st_size:,} bytes)", markup=False)

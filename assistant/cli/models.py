@@ -10,10 +10,19 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from assistant.cli.common import console, fail, print_json, state
+from assistant.cli.common import (
+    console,
+    duration,
+    fail,
+    megabytes,
+    plain,
+    print_json,
+    problem_detail,
+    state,
+)
 from assistant.cli.progress import RichProgress
 from assistant.services import build_model_store
 from runtime.engines import ENGINES, Capability
@@ -86,7 +95,7 @@ def list_models(
     # Narrow terminals get the essential columns; `models info ID` has the rest.
     wide = console.width >= 150
     table = Table()
-    table.add_column("model", no_wrap=True, min_width=20)
+    table.add_column("model", overflow="fold", min_width=20)  # whole, over lines if need be
     table.add_column("kind", no_wrap=True, min_width=6)
     table.add_column("engine", no_wrap=True, min_width=12)
     table.add_column("size", no_wrap=True, justify="right", min_width=8)
@@ -96,19 +105,19 @@ def list_models(
         table.add_column("description", overflow="ellipsis", no_wrap=True, max_width=50)
     for row in rows:
         cells = [
-            row["id"],
-            row["capability"],
-            row["engine"],
-            _mb(row["size"]),
-            "[green]yes[/]" if row["installed"] else "",
+            plain(row["id"]),
+            plain(row["capability"]),
+            plain(row["engine"]),
+            plain(_mb(row["size"])),
+            Text("yes", style="green") if row["installed"] else plain(""),
         ]
         if wide:
-            cells += [", ".join(row["profiles"]), escape(row["description"])]
+            cells += [plain(", ".join(row["profiles"])), plain(row["description"])]
         table.add_row(*cells)
     console.print(table)
     if not profile and not installed:
         for name, description in profiles.items():
-            console.print(f"[bold]{name}[/]: {description}", highlight=False)
+            console.print(Text(name, style="bold"), Text(f": {description}"), sep="")
 
 
 @app.command("pull")
@@ -172,7 +181,7 @@ def add(
             progress=progress,
         )
     console.print(
-        f"[green]added[/] {model.id} ({_mb(model.size)}) at {model.path}", highlight=False
+        Text("added", style="green"), Text(f"{model.id} ({_mb(model.size)}) at {model.path}")
     )
 
 
@@ -193,7 +202,9 @@ def verify(
             else:
                 bad += 1
                 for problem in result.problems:
-                    console.print(f"[red]bad[/] {model_id}: {problem}", highlight=False)
+                    console.print(
+                        Text("bad", style="red"), Text(f"{model_id}: {problem}"), highlight=False
+                    )
     if bad:
         raise fail(
             f"{bad} model(s) failed verification; `assistant models pull --force ID` repairs"
@@ -281,10 +292,12 @@ def convert(
         folder = Path(source).expanduser()
         if not folder.is_dir():
             folder = store.require(source).path
-        console.print(f"converting {folder} -> {output}", highlight=False)
+        console.print(f"converting {folder} -> {output}", highlight=False, markup=False)
         result = store.convert("whisper-ct2-to-ggml", folder, output.expanduser())
         console.print(
-            f"wrote {output} ({_mb(result.size)}, sha256 {result.sha256})", highlight=False
+            f"wrote {output} ({_mb(result.size)}, sha256 {result.sha256})",
+            highlight=False,
+            markup=False,
         )
         if install_as:
             model = store.add(output, install_as, Capability.STT, "whispercpp")
@@ -319,18 +332,39 @@ def ps(
     except httpx.TransportError as exc:
         raise fail(f"no server at {base} ({exc}); start it with `assistant serve`") from exc
     if response.status_code != 200:
-        raise fail(response.json().get("detail", response.text))
-    body = response.json()
-    table = Table("model", "capability", "memory", "in use", "queued", "expires", "pinned")
-    for model in body["loaded"]:
+        raise fail(problem_detail(response))
+    try:
+        body = response.json()
+        loaded = [dict(model) for model in body["loaded"]]
+    except (ValueError, KeyError, TypeError):
+        raise fail(f"{base} did not answer GET /api/v1/models as the assistant does") from None
+    console.print(loaded_table(loaded))
+    used, budget = body.get("used_mb"), body.get("budget_mb")
+    console.print(
+        f"{megabytes(used)} of {megabytes(budget)} budget in use", highlight=False, markup=False
+    )
+
+
+def loaded_table(loaded: list[dict[str, Any]]) -> Table:
+    """The loaded models of ``GET /api/v1/models`` as a table."""
+    table = Table()
+    table.add_column("model", overflow="fold")  # a long id folds onto more lines, whole
+    table.add_column("capability", no_wrap=True)
+    table.add_column("memory", justify="right", no_wrap=True)
+    table.add_column("in use", no_wrap=True)
+    table.add_column("queued", justify="right", no_wrap=True)
+    table.add_column("expires", no_wrap=True)
+    table.add_column("pinned", no_wrap=True)
+    for model in loaded:
+        # Servers before the unit suffix say expires_in (seconds too).
+        expires = model.get("expires_in_seconds", model.get("expires_in"))
         table.add_row(
-            model["id"],
-            model["capability"],
-            f"{model['memory_mb']:,.0f} MB",
-            "yes" if model["in_use"] else "",
-            str(model["queued"]),
-            model["expires_in"] if model["expires_in"] is not None else "never",
-            "yes" if model["pinned"] else "",
+            plain(model.get("id")),
+            plain(model.get("capability")),
+            megabytes(model.get("memory_mb")),
+            plain("yes" if model.get("in_use") else ""),
+            plain(model.get("queued", 0)),
+            plain("never" if expires is None else f"in {duration(expires)}"),
+            plain("yes" if model.get("pinned") else ""),
         )
-    console.print(table)
-    console.print(f"{body['used_mb']:,.0f} of {body['budget_mb']:,} MB budget in use")
+    return table

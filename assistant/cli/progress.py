@@ -24,7 +24,7 @@ class RichProgress:
         self.console = console or Console(stderr=True)
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self._bars = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),  # file names are not markup
             BarColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),
@@ -54,7 +54,7 @@ class RichProgress:
         self._task = self._bars.add_task(description, total=total)
         if not self.enabled:
             size = f" ({total / 1_000_000:.1f} MB)" if total else ""
-            self.console.print(f"{description}{size} ...", highlight=False)
+            self.console.print(f"{description}{size} ...", highlight=False, markup=False)
 
     def advance(self, amount: int) -> None:
         """Move the current bar."""
@@ -68,4 +68,4 @@ class RichProgress:
             self._bars.update(self._task, total=task.completed)
             self._task = None
         if not self.enabled:
-            self.console.print(f"{self._description}: done", highlight=False)
+            self.console.print(f"{self._description}: done", highlight=False, markup=False)

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from assistant.auth import Principal, Role
+from assistant.auth import Principal, Role, User
 from assistant.auth.tokens import load_or_create_keyset, save_keyset
-from assistant.cli.common import console, fail, open_services, state
+from assistant.cli.common import console, fail, open_services, plain, state
 from assistant.clock import iso, system_clock
 from assistant.services import JWT_KEYS_FILE
 
@@ -46,11 +46,27 @@ def list_users(ctx: typer.Context) -> None:
     """List every account."""
     with open_services(ctx) as services:
         users = services.auth.list_users()
-    table = Table("username", "role", "status", "created", "id")
-    for user in users:
-        status = "disabled" if user.disabled else "active"
-        table.add_row(user.username, user.role.value, status, iso(user.created_at) or "", user.id)
+    table = users_table(users)
     console.print(table)
+
+
+def users_table(users: list[User]) -> Table:
+    """Accounts as a table; ids fold rather than being cut on a narrow terminal."""
+    table = Table()
+    table.add_column("username", overflow="fold")
+    table.add_column("role", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("created", no_wrap=True)
+    table.add_column("id", overflow="fold")
+    for user in users:
+        table.add_row(
+            plain(user.username),
+            plain(user.role.value),
+            plain("disabled" if user.disabled else "active"),
+            plain(iso(user.created_at)),
+            plain(user.id),
+        )
+    return table
 
 
 @app.command("reset-password")
@@ -62,7 +78,7 @@ def reset_password(
     with open_services(ctx) as services:
         token = services.auth.issue_reset_token(username)
         minutes = services.settings.auth.reset_token_ttl_minutes
-    console.print(f"reset token for [bold]{username}[/] (valid {minutes} minutes, once):")
+    console.print(f"reset token for {username} (valid {minutes} minutes, once):", markup=False)
     typer.echo(token)
     console.print(
         "The user sends it to POST /api/v1/auth/password/reset with a new password;"
@@ -147,7 +163,9 @@ def api_key(
         user = services.auth.find_user(username)
         principal = Principal(user_id=user.id, username=user.username, role=user.role)
         key, secret = services.auth.create_api_key(principal, name, days)
-    console.print(f"API key {key.prefix}... for {username} ({name}); it is shown only now:")
+    console.print(
+        f"API key {key.prefix}... for {username} ({name}); it is shown only now:", markup=False
+    )
     typer.echo(secret)
 
 
