@@ -82,7 +82,7 @@ def reset_password(
     typer.echo(token)
     console.print(
         "The user sends it to POST /api/v1/auth/password/reset with a new password;"
-        " all their sessions end.",
+        " all their sessions end and their API keys are revoked.",
         style="dim",
     )
 
@@ -104,7 +104,7 @@ def set_role(
 def disable(
     ctx: typer.Context, username: Annotated[str, typer.Argument(help="Account to disable.")]
 ) -> None:
-    """Stop an account from signing in; its sessions end at once."""
+    """Stop an account from signing in; its sessions end and its API keys are revoked."""
     with open_services(ctx) as services:
         services.auth.update_user(services.auth.find_user(username).id, disabled=True)
     console.print(f"{username} disabled")
@@ -114,7 +114,7 @@ def disable(
 def enable(
     ctx: typer.Context, username: Annotated[str, typer.Argument(help="Account to enable.")]
 ) -> None:
-    """Let a disabled account sign in again."""
+    """Let a disabled account sign in again (revoked API keys stay revoked)."""
     with open_services(ctx) as services:
         services.auth.update_user(services.auth.find_user(username).id, disabled=False)
     console.print(f"{username} enabled")
