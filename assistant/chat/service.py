@@ -53,6 +53,10 @@ class InstalledCatalogue(Protocol):
         """Every installed model."""
         ...
 
+    def require(self, model_id: str) -> InstalledModel:
+        """An installed model, or ModelNotInstalled (saying whether it can be pulled)."""
+        ...
+
 
 @dataclass(frozen=True)
 class ChatLimits:
@@ -318,7 +322,12 @@ class ChatService:
                 raise NoModelToSuggest(kind, capability)
             raise ModelNotInstalled(suggestion, capability=kind)
         if chosen.model not in {c.id for c in candidates}:
-            raise ModelNotInstalled(chosen.model)
+            # Not installed (the store says whether it can be pulled), or not a chat model.
+            other = self.catalogue.require(chosen.model)
+            raise InvalidInput(
+                f"{chosen.model} is a {other.capability.value} model, not a chat model",
+                field="model",
+            )
         return chosen
 
     def _prepare(

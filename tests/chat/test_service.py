@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -159,6 +160,27 @@ async def test_missing_models_name_the_pull_command(chat_env: ChatEnv) -> None:
     assert "(or any chat model: `assistant models list`)" in explain(any_chat_model.value).detail
     with pytest.raises(ModelNotInstalled, match="moondream2"):
         await chat_env.chat.reply(ada, ChatRequest(text="what is this?", images=(b"png",)))
+
+
+async def test_a_model_of_another_kind_is_not_a_chat_model(chat_env: ChatEnv) -> None:
+    chat_env.catalogue.models["voice:1"] = (Capability.TTS, 10)
+    with pytest.raises(InvalidInput, match="voice:1 is a tts model, not a chat model"):
+        await chat_env.chat.reply(chat_env.user("ada"), ChatRequest(text="hi", model="voice:1"))
+
+
+def test_the_hint_says_whether_a_requested_model_can_be_pulled(client: Any, accounts: Any) -> None:
+    """The real store knows its manifest: only catalogue models get `models pull`."""
+    headers = accounts.register("ada")
+    unknown = client.post(
+        "/api/v1/chat/message", json={"text": "hi", "model": "x:1"}, headers=headers
+    ).json()
+    assert unknown["extra"]["install_command"].startswith("assistant models add PATH --id x:1")
+    known = client.post(
+        "/api/v1/chat/message",
+        json={"text": "hi", "model": "qwen2.5-coder:0.5b-q4"},
+        headers=headers,
+    ).json()
+    assert known["extra"]["install_command"] == "assistant models pull qwen2.5-coder:0.5b-q4"
 
 
 @pytest.mark.parametrize(
