@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -67,3 +68,68 @@ class ManualClock:
     def advance(self, seconds: float) -> None:
         """Move time forward."""
         self.now += seconds
+
+
+class ManualAsyncClock(ManualClock):
+    """A manual clock that asyncio code can also sleep on (tests, simulations).
+
+    ``sleep(seconds)`` returns once the clock has reached the sleeper's deadline: when
+    someone calls ``advance``, or at once with ``jump``, where each sleeper moves the
+    clock to its own deadline (time passes only when someone waits, so a paced fake
+    speaker or microphone runs at full speed while timestamps show the pacing).
+    """
+
+    def __init__(self, start: float = 1_800_000_000.0, *, jump: bool = False) -> None:
+        super().__init__(start)
+        self.jump = jump
+        """Sleepers move the clock themselves."""
+        self.sleeps: list[float] = []
+        """Every duration slept, in order."""
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait until the clock reaches ``now + seconds`` (an ``asyncio.sleep`` stand-in)."""
+        self.sleeps.append(seconds)
+        deadline = self.now + max(seconds, 0.0)
+        if self.jump:
+            self.now = max(self.now, deadline)
+            await asyncio.sleep(0)
+            return
+        if deadline <= self.now:
+            await asyncio.sleep(0)
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sleepers.append((deadline, waiter))
+        try:
+            await waiter
+        finally:
+            self._sleepers = [(d, w) for d, w in self._sleepers if w is not waiter]
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward and wake the sleepers whose deadline has come (from any
+        thread: a fake engine's ``sleep`` runs in a worker)."""
+        super().advance(seconds)
+        for deadline, waiter in list(self._sleepers):
+            if deadline <= self.now:
+                loop = waiter.get_loop()
+                if _running_loop() is loop:
+                    _wake(waiter)
+                elif not loop.is_closed():
+                    loop.call_soon_threadsafe(_wake, waiter)
+
+    @property
+    def sleeping(self) -> int:
+        """Sleepers still waiting for their deadline."""
+        return sum(not waiter.done() for _, waiter in self._sleepers)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
