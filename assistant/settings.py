@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,6 +23,10 @@ from pydantic_settings import (
 )
 
 from assistant.errors import InvalidInput
+from assistant.voice.options import BargeIn, PipelineOptions
+
+_PIPELINE = PipelineOptions()
+"""The voice pipeline's defaults: the voice settings take theirs from it."""
 
 
 def default_data_dir() -> Path:
@@ -184,30 +189,30 @@ class VoiceSettings(BaseModel):
     """Longest audio accepted for transcription."""
     max_synthesis_chars: int = Field(default=5000, ge=1)
     """Longest text accepted for synthesis."""
-    silence_seconds: float = Field(default=0.6, gt=0)
-    """Silence that ends a spoken command."""
-    max_utterance_seconds: float = Field(default=15.0, gt=0)
-    """Longest spoken command."""
-    follow_up_seconds: float = Field(default=5.0, ge=0)
+    silence_seconds: float = Field(default=_PIPELINE.silence_seconds, gt=0)
+    """Silence that ends a spoken command (0.8 s: shorter cuts commands at a thinking
+    pause; see ``python -m benchmarks.voice --endpointing``)."""
+    max_utterance_seconds: float | None = Field(default=_PIPELINE.max_utterance_seconds, gt=0)
+    """Longest spoken command (None: no limit)."""
+    follow_up_seconds: float = Field(default=_PIPELINE.follow_up_seconds, ge=0)
     """After a reply, listen this long without the wake word (0 = off)."""
-    barge_in: Literal["wake", "speech", "off"] = "wake"
+    barge_in: BargeIn = _PIPELINE.barge_in
     """What interrupts a spoken reply: the wake word, any speech (headsets only), nothing."""
-    reply_max_tokens: int = Field(default=256, ge=16)
+    reply_max_tokens: int = Field(default=_PIPELINE.chat_options.max_tokens, ge=16)
     """Longest spoken reply, in tokens."""
 
-    def loop_options(
-        self, *, push_to_talk: bool = False, conversation_id: str | None = None
-    ) -> dict[str, Any]:
-        """Keyword arguments for the voice loop's options."""
-        return {
-            "push_to_talk": push_to_talk,
-            "conversation_id": conversation_id,
-            "silence_seconds": self.silence_seconds,
-            "max_utterance_seconds": self.max_utterance_seconds,
-            "follow_up_seconds": self.follow_up_seconds,
-            "barge_in": self.barge_in,
-            "reply_max_tokens": self.reply_max_tokens,
-        }
+    def pipeline_options(self, *, push_to_talk: bool = False) -> PipelineOptions:
+        """The voice pipeline's options with these settings (``assistant talk``, the voice
+        WebSocket); what settings do not cover keeps the pipeline's defaults."""
+        return replace(
+            _PIPELINE,
+            push_to_talk=push_to_talk,
+            silence_seconds=self.silence_seconds,
+            max_utterance_seconds=self.max_utterance_seconds,
+            follow_up_seconds=self.follow_up_seconds,
+            barge_in=self.barge_in,
+            chat_options=replace(_PIPELINE.chat_options, max_tokens=self.reply_max_tokens),
+        )
 
 
 class SyncSettings(BaseModel):

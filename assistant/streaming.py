@@ -1,13 +1,16 @@
-"""Blocking engine iterators consumed from the event loop."""
+"""Blocking engine iterators consumed from the event loop, and async streams closed early."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 async def iterate_in_thread(
@@ -68,3 +71,18 @@ async def wait_for_worker(worker: asyncio.Future[Any]) -> None:
             cancelled = True
     if cancelled:
         raise asyncio.CancelledError
+
+
+async def close_stream(stream: object) -> None:
+    """Close an async generator left suspended (a cancelled chat stream), if it is one.
+
+    The stream's own clean-up failing is logged, not raised: it must not hide how the
+    caller's work ended.
+    """
+    aclose = getattr(stream, "aclose", None)
+    if aclose is None:
+        return
+    try:
+        await aclose()
+    except Exception:
+        log.exception("closing a stream failed")

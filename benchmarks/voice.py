@@ -7,28 +7,56 @@ sentence and the first TTS chunk. In the same run the same stages run as bare en
 calls (the loaded engines called directly, with the same prompt). The difference is
 the pipeline's own overhead.
 
+With ``--fake-engines`` the same turn runs on the package's fake engines (VAD, STT, TTS,
+a scripted chat; they cost nothing), fed as fast as the pipeline takes it: what is left
+is the orchestration alone (threads, queues, events, the sentence splitter), no models
+needed.
+
+With ``--endpointing`` it measures the end of a turn instead: spoken commands with a
+pause inside them (Piper's voice and espeak-ng's, each clause spoken on its own and
+joined with a pause of known length, in silence and over a quiet noise floor) go through
+the real VAD and the segmenter at several ``silence_seconds``; it counts the commands cut
+off at their pause and the delay from the real end of speech to the end of the turn.
+
     python -m benchmarks.voice [--quick] [--repetitions N] [--json PATH]
+                               [--fake-engines | --endpointing]
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+import wave
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from assistant.auth import PasswordHasher
 from assistant.chat.context import stamped, system_prompt
+from assistant.chat.models import (
+    ChatRequest,
+    ContextFlags,
+    Timings,
+    TurnDelta,
+    TurnDone,
+    TurnEvent,
+    TurnStarted,
+    TurnUsage,
+)
 from assistant.services import Services, build_services
 from assistant.settings import Settings
+from assistant.voice.engines import held
 from assistant.voice.events import (
     PipelineEvent,
     RunEnd,
@@ -37,8 +65,10 @@ from assistant.voice.events import (
     TtsStart,
     stage_latencies,
 )
+from assistant.voice.options import PipelineOptions
+from assistant.voice.pipeline import VoicePipeline
+from assistant.voice.segmenter import SegmenterOutcome, VoiceCommandSegmenter
 from assistant.voice.sentences import SentenceSplitter, SplitterOptions
-from assistant.voice.service import LoopOptions
 from benchmarks.common import (
     base_parser,
     header_line,
@@ -54,7 +84,15 @@ from hal.audio.fake import FakeSpeaker
 from runtime.engines import Capability
 from runtime.llm.base import ChatMessage, GenerationOptions
 from runtime.stt.base import TranscribeOptions
+from runtime.stt.fake import FakeSpeechToText
 from runtime.tts.base import SynthesisOptions
+from runtime.tts.fake import FakeTextToSpeech
+from runtime.vad.base import VoiceActivityDetector
+from runtime.vad.fake import FakeVoiceActivityDetector
+from runtime.vad.framing import PcmFramer
+
+Samples = npt.NDArray[np.float32]
+"""Mono audio as floats in [-1, 1]."""
 
 QUESTIONS = (
     "What is the capital of France?",
@@ -132,17 +170,21 @@ class PipelineTurn:
 async def pipeline_turn(services: Services, user_id: str, audio: AudioChunk) -> PipelineTurn:
     """One push-to-talk turn through the whole pipeline; its stage latencies."""
     events: list[PipelineEvent] = []
-    options = LoopOptions(push_to_talk=True, follow_up_seconds=0, reply_max_tokens=64)
+    options = replace(turn_options(services), follow_up_seconds=0, chat_options=REPLY)
     pipeline = await services.loops.pipeline(
         user_id, FakeSpeaker(), options, on_event=events.append
     )
-    pipeline.settings = replace(pipeline.settings, chat_options=REPLY)
     await pipeline.run(realtime(audio, pipeline.start_listening))
     run_end = next(e for e in events if isinstance(e, RunEnd))
     heard = next((e.text for e in events if isinstance(e, SttEnd)), "")
     spoken = next((e.text for e in events if isinstance(e, TtsStart)), "")
     latencies = stage_latencies(events, run_end.run_id)
-    return PipelineTurn(latencies, heard, spoken, pipeline.settings.sentences)
+    return PipelineTurn(latencies, heard, spoken, pipeline.options.sentences)
+
+
+def turn_options(services: Services) -> PipelineOptions:
+    """The settings' pipeline options, push-to-talk (the question is fed as one press)."""
+    return services.settings.voice.pipeline_options(push_to_talk=True)
 
 
 async def bare_turn(
@@ -200,10 +242,11 @@ async def bare_turn(
     return results, sentence
 
 
-def stat_cells(values: Sequence[float] | None) -> list[str]:
+def stat_cells(values: Sequence[float] | None, digits: int = 0) -> list[str]:
+    """p50 and p95 of seconds, in milliseconds."""
     if not values:
         return ["-", "-"]
-    return [f"{percentile(values, 50) * 1000:.0f}", f"{percentile(values, 95) * 1000:.0f}"]
+    return [f"{percentile(values, q) * 1000:.{digits}f}" for q in (50, 95)]
 
 
 async def run(repetitions: int, questions: int, models_dir: Path | None) -> dict[str, Any]:
@@ -220,7 +263,7 @@ async def run(repetitions: int, questions: int, models_dir: Path | None) -> dict
                 for q in QUESTIONS[:questions]
             ]
             progress("loading models and priming the chat")
-            await services.loops.warm_up(user_id, LoopOptions(push_to_talk=True))
+            await services.loops.warm_up(user_id, turn_options(services))
             measures = Measures()
             for round_index in range(repetitions):
                 for question, audio in spoken:
@@ -231,12 +274,14 @@ async def run(repetitions: int, questions: int, models_dir: Path | None) -> dict
                     await services.chat.prime(user_id, spoken=True)
                     turn = await pipeline_turn(services, user_id, audio)
                     latencies = turn.latencies
-                    tail = latencies.vad_tail or 0.0
-                    after_tail = latencies.speech_end_to_first_audio
-                    measures.add("pipeline", "vad_tail", latencies.vad_tail)
-                    measures.add("pipeline", "stt", latencies.stt)
-                    measures.add("pipeline", "chat_first_sentence", latencies.chat_first_sentence)
-                    measures.add("pipeline", "tts_first_chunk", latencies.tts_first_chunk)
+                    tail = latencies.vad_tail_seconds or 0.0
+                    after_tail = latencies.speech_end_to_first_audio_seconds
+                    measures.add("pipeline", "vad_tail", latencies.vad_tail_seconds)
+                    measures.add("pipeline", "stt", latencies.stt_seconds)
+                    measures.add(
+                        "pipeline", "chat_first_sentence", latencies.chat_first_sentence_seconds
+                    )
+                    measures.add("pipeline", "tts_first_chunk", latencies.tts_first_chunk_seconds)
                     measures.add("pipeline", "after_tail", after_tail)
                     if after_tail is not None:
                         measures.add("pipeline", "end_of_speech_to_first_audio", tail + after_tail)
@@ -288,6 +333,263 @@ def report(results: dict[str, Any]) -> str:
     return f"{table}\n\n{verdict}; {check}"
 
 
+# Orchestration on fake engines -------------------------------------------------------
+
+FAKE_REPLY = "Paris is the capital of France. It lies on the Seine, in the north."
+"""What the scripted chat answers, word by word (two sentences)."""
+
+
+async def fake_chat(request: ChatRequest) -> AsyncIterator[TurnEvent]:
+    """A chat turn that streams ``FAKE_REPLY`` without pausing."""
+    words = FAKE_REPLY.split(" ")
+    yield TurnStarted("benchmark", "question", "fake:1", "benchmark", ContextFlags())
+    for index, word in enumerate(words):
+        yield TurnDelta(word if index == 0 else " " + word)
+    yield TurnDone("benchmark", "reply", FAKE_REPLY, "stop", TurnUsage(0, len(words)), Timings())
+
+
+async def fake_turn() -> StageLatencies:
+    """One push-to-talk turn through the pipeline on the fake engines."""
+    events: list[PipelineEvent] = []
+    pipeline = VoicePipeline(
+        vad=held(FakeVoiceActivityDetector()),
+        stt=held(FakeSpeechToText(QUESTIONS[0])),
+        tts=held(FakeTextToSpeech()),
+        chat=fake_chat,
+        speaker=FakeSpeaker(),
+        on_event=events.append,
+        options=PipelineOptions(push_to_talk=True, follow_up_seconds=0),
+    )
+    step = int(RATE * CHUNK_SECONDS)
+    quiet = np.zeros(step, dtype="<i2").tobytes()
+    loud = np.full(step, 1_000, dtype="<i2").tobytes()
+    script = [quiet] * 15 + [loud] * 50 + [quiet] * 75  # 0.3 s, 1 s of "speech", 1.5 s
+
+    async def microphone() -> AsyncIterator[AudioChunk]:
+        for index, audio in enumerate(script):
+            if index == 0:
+                pipeline.start_listening()
+            yield AudioChunk(audio, RATE, timestamp=index * CHUNK_SECONDS)
+
+    await pipeline.run(microphone())
+    return stage_latencies(events)
+
+
+async def orchestration(repetitions: int) -> dict[str, list[float]]:
+    """Per-stage seconds of ``repetitions`` turns on the fake engines."""
+    measured: dict[str, list[float]] = {}
+    await fake_turn()  # warm-up: the thread pool, imports
+    for _ in range(repetitions):
+        latencies = await fake_turn()
+        for name, value in latencies.to_dict().items():
+            if value is not None:
+                measured.setdefault(name, []).append(value)
+    return measured
+
+
+def orchestration_report(results: dict[str, list[float]]) -> str:
+    names = [
+        ("STT (end of the command -> transcript)", "stt_seconds"),
+        ("chat: first sentence", "chat_first_sentence_seconds"),
+        ("TTS: first chunk", "tts_first_chunk_seconds"),
+        ("end of the command -> first audio", "speech_end_to_first_audio_seconds"),
+    ]
+    rows = [[label, *stat_cells(results.get(key), digits=1)] for label, key in names]
+    table = markdown_table(["stage on fake engines (ms)", "p50", "p95"], rows)
+    first_audio = results.get("speech_end_to_first_audio_seconds") or [float("nan")]
+    return (
+        f"{table}\n\norchestration overhead p50 {statistics.median(first_audio) * 1000:.1f} ms"
+        f" (target <= {TARGET_OVERHEAD_MS:.0f} ms): the engines cost nothing here"
+    )
+
+
+# End of turn -------------------------------------------------------------------------
+
+COMMANDS = (
+    ("Set a timer for", "twenty minutes"),
+    ("Remind me to call", "my sister", "tomorrow at noon"),
+    ("What is the weather like", "in Paris this weekend"),
+    ("Add milk, eggs", "and bread", "to the shopping list"),
+    ("Turn off the lights", "in the kitchen"),
+    ("How far is it", "from London to Edinburgh"),
+    ("Play some music", "by the Beatles"),
+    ("Send a message to Anna", "saying I will be late"),
+    ("What time is it", "in Tokyo"),
+    ("Translate good morning", "into German"),
+    ("Wake me up at", "half past six"),
+    ("Tell me a joke", "about cats"),
+)
+"""Commands in the parts a speaker may pause between (thinking, or reading a list)."""
+PAUSES_SECONDS = (0.3, 0.45, 0.6, 0.75, 0.9)
+"""Pauses inside a command."""
+SILENCES_SECONDS = (0.5, 0.6, 0.7, 0.8, 1.0)
+"""The ``silence_seconds`` compared."""
+NOISE_FLOORS_DB = (None, -50.0)
+"""Digital silence, and a quiet room's noise floor (RMS, dB below full scale)."""
+LEAD_SILENCE_SECONDS = 0.5
+TRAIL_SILENCE_SECONDS = 2.5
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A spoken command with a known end of speech."""
+
+    samples: Samples
+    speech_end_seconds: float
+    """Where its last word ends."""
+    pause_seconds: float
+    """The pause between its parts."""
+
+
+def trimmed(samples: Samples) -> Samples:
+    """Without the quiet the voice leaves before and after the words."""
+    loud = np.flatnonzero(np.abs(samples) > 0.01)
+    return samples[loud[0] : loud[-1] + 1] if loud.size else samples
+
+
+def espeak_ng(text: str) -> Samples:
+    """``text`` in espeak-ng's US English voice, 16 kHz."""
+    wav = subprocess.run(
+        ["espeak-ng", "-z", "-v", "en-us", "--stdout", text], capture_output=True, check=True
+    ).stdout
+    with wave.open(io.BytesIO(wav)) as reader:
+        chunk = AudioChunk(reader.readframes(reader.getnframes()), reader.getframerate())
+    return trimmed(convert(chunk, RATE).samples())
+
+
+def utterances(
+    voice: Callable[[str], Samples],
+    commands: Sequence[tuple[str, ...]],
+    noise_db: float | None,
+    rng: np.random.Generator,
+) -> list[Utterance]:
+    """Each command at each pause, with silence around it (and the noise floor over it)."""
+    spoken = {part: voice(part) for parts in commands for part in parts}
+    made = []
+    for parts in commands:
+        for pause in PAUSES_SECONDS:
+            pieces = [np.zeros(int(LEAD_SILENCE_SECONDS * RATE), np.float32)]
+            for index, part in enumerate(parts):
+                if index:
+                    pieces.append(np.zeros(int(pause * RATE), np.float32))
+                pieces.append(spoken[part])
+            end = sum(len(piece) for piece in pieces) / RATE
+            pieces.append(np.zeros(int(TRAIL_SILENCE_SECONDS * RATE), np.float32))
+            samples = np.concatenate(pieces)
+            if noise_db is not None:
+                samples = samples + rng.normal(0, 10 ** (noise_db / 20), samples.size).astype(
+                    np.float32
+                )
+            made.append(Utterance(np.clip(samples, -1, 1), end, pause))
+    return made
+
+
+def probabilities(vad: VoiceActivityDetector, utterance: Utterance) -> list[float]:
+    """The VAD's speech probability of each frame, from a fresh state."""
+    vad.reset()
+    framer = PcmFramer(vad.frame_samples, vad.sample_rate)
+    frames = framer.push(AudioChunk.from_samples(utterance.samples, RATE))
+    return [vad.probability(frame) for frame in frames]
+
+
+def end_of_turn(
+    chances: Sequence[float], frame_seconds: float, options: PipelineOptions
+) -> tuple[SegmenterOutcome | None, float]:
+    """Where the pipeline's segmenter calls the command over, with ``options``."""
+    segmenter = VoiceCommandSegmenter(options.segmenter_options(options.listen_seconds))
+    for chance in chances:
+        if not segmenter.process(frame_seconds, chance >= options.vad_threshold):
+            break
+    return segmenter.outcome, segmenter.position_seconds
+
+
+async def endpointing(quick: bool, models_dir: Path | None) -> dict[str, Any]:
+    """Cut-offs and end-of-turn delay at each ``silence_seconds``, on the real VAD."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = models_dir or Settings.load().models_dir
+        settings = Settings.load(data_dir=Path(tmp), models={"dir": store})
+        services = build_services(settings, hasher=PasswordHasher.fast_for_tests())
+        try:
+            from runtime.tts.piper import PiperTextToSpeech
+
+            voice_id = services.voice.preferred_voice(None)
+            piper = PiperTextToSpeech.load(
+                voice_id, services.models.require(voice_id).path, {"threads": 1}
+            )
+
+            def piper_voice(text: str) -> Samples:
+                chunks = piper.synthesize(text, SynthesisOptions())
+                return trimmed(np.concatenate([convert(c, RATE).samples() for c in chunks]))
+
+            voices: dict[str, Callable[[str], Samples]] = {voice_id: piper_voice}
+            if shutil.which("espeak-ng"):
+                voices["espeak-ng"] = espeak_ng
+            commands = COMMANDS[:4] if quick else COMMANDS
+            rng = np.random.default_rng(7)
+            progress(f"speaking {len(commands)} commands in {', '.join(voices)}")
+            spoken = [
+                (name, noise, utterance)
+                for name, voice in voices.items()
+                for noise in NOISE_FLOORS_DB
+                for utterance in utterances(voice, commands, noise, rng)
+            ]
+            piper.close()
+            vad_id = services.voice.model_for(Capability.VAD)
+            progress(f"running {vad_id} over {len(spoken)} commands")
+            async with services.manager.use(vad_id) as vad:
+                frame_seconds = vad.frame_samples / vad.sample_rate
+                chances = [
+                    await asyncio.to_thread(probabilities, vad, utterance)
+                    for _, _, utterance in spoken
+                ]
+        finally:
+            await services.manager.close()
+            services.close()
+    rows: dict[str, Any] = {}
+    for silence in SILENCES_SECONDS:
+        options = PipelineOptions(silence_seconds=silence)
+        cut: dict[str, int] = {str(pause): 0 for pause in PAUSES_SECONDS}
+        delays: list[float] = []
+        for (_, _, utterance), chance in zip(spoken, chances, strict=True):
+            outcome, position = end_of_turn(chance, frame_seconds, options)
+            if outcome is SegmenterOutcome.SPEECH_ENDED and position < utterance.speech_end_seconds:
+                cut[str(utterance.pause_seconds)] += 1
+            else:
+                delays.append(position - utterance.speech_end_seconds)
+        rows[str(silence)] = {"cut_off": cut, "delay_seconds": delays}
+    return {
+        "vad": vad_id,
+        "voices": list(voices),
+        "noise_floors_db": list(NOISE_FLOORS_DB),
+        "commands_per_pause": len(spoken) // len(PAUSES_SECONDS),
+        "silence_seconds": rows,
+    }
+
+
+def endpointing_report(results: dict[str, Any]) -> str:
+    per_pause = results["commands_per_pause"]
+    pauses = [f"cut at {pause} s pause" for pause in PAUSES_SECONDS]
+    rows = []
+    for silence, row in results["silence_seconds"].items():
+        delays = row["delay_seconds"]
+        rows.append(
+            [
+                silence,
+                *(f"{row['cut_off'][str(pause)]}/{per_pause}" for pause in PAUSES_SECONDS),
+                *stat_cells(delays),
+            ]
+        )
+    table = markdown_table(
+        ["silence_seconds", *pauses, "end-of-turn delay p50 (ms)", "p95 (ms)"], rows
+    )
+    return (
+        f"{table}\n\nVAD {results['vad']}; voices {', '.join(results['voices'])};"
+        f" noise floors {results['noise_floors_db']} dBFS. A cut-off ends the turn inside"
+        " the command's pause (the rest is lost); the delay runs from the real end of"
+        " speech to the end of the turn, over the commands not cut off."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0], tuning=False)
     parser.add_argument(
@@ -297,12 +599,32 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help=f"ask the first N of the {len(QUESTIONS)} questions in each round",
     )
+    parser.add_argument(
+        "--fake-engines",
+        action="store_true",
+        help="run the turn on the fake engines: the pipeline's own overhead, no models needed",
+    )
+    parser.add_argument(
+        "--endpointing",
+        action="store_true",
+        help="measure the end of a turn instead: cut-offs and delay at several silence_seconds",
+    )
     args = parser.parse_args(argv)
     repetitions = args.repetitions or (1 if args.quick else 3)
     info = machine_info(["llama-cpp-python", "pywhispercpp", "piper-tts", "onnxruntime"])
     print(header_line(info))
-    results = asyncio.run(run(repetitions, max(1, args.questions), args.models_dir))
-    print(report(results))
+    if args.fake_engines and args.endpointing:
+        parser.error("--fake-engines and --endpointing measure different things: pick one")
+    if args.fake_engines:
+        turns = args.repetitions or (5 if args.quick else 50)
+        results = asyncio.run(orchestration(turns))
+        print(orchestration_report(results))
+    elif args.endpointing:
+        results = asyncio.run(endpointing(args.quick, args.models_dir))
+        print(endpointing_report(results))
+    else:
+        results = asyncio.run(run(repetitions, max(1, args.questions), args.models_dir))
+        print(report(results))
     if args.json:
         write_json(args.json, {"machine": info, "results": results})
     return 0

@@ -1,4 +1,8 @@
-"""The voice WebSocket: PCM in, events (and synthesised PCM) out."""
+"""The voice WebSocket: PCM in, events (and synthesised PCM) out.
+
+The handler only translates: client messages to calls of the voice service (a voice
+loop's pipeline, or dictation) and their events to messages.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from litestar import WebSocket
@@ -17,13 +22,11 @@ from assistant.auth import Principal
 from assistant.errors import InvalidInput
 from assistant.problems import OWN_ERRORS
 from assistant.settings import VoiceSettings
-from assistant.voice.dictation import Dictation
+from assistant.voice.dictation import DictationEvent
 from assistant.voice.events import PipelineEvent, RunEnd
-from assistant.voice.service import LoopOptions, VoiceLoops, VoiceService
+from assistant.voice.service import VoiceLoops, VoiceService
 from hal.audio import AudioChunk
 from hal.audio.convert import ChunkConverter
-from runtime.engines import Capability
-from runtime.stt.base import TranscribeOptions, Transcript
 from server.problems import classify, problem_event
 from server.requestid import ensure_request_id
 
@@ -204,12 +207,14 @@ class VoiceStream:
             if listen_again and isinstance(event, RunEnd):
                 asyncio.get_running_loop().call_soon(pipeline.start_listening)
 
-        options = LoopOptions(
-            **self.settings.loop_options(
-                push_to_talk=not start.wake_word, conversation_id=start.conversation_id
-            )
+        options = self.settings.pipeline_options(push_to_talk=not start.wake_word)
+        pipeline = await self.loops.pipeline(
+            self.user_id,
+            speaker,
+            options,
+            conversation_id=start.conversation_id,
+            on_event=forward,
         )
-        pipeline = await self.loops.pipeline(self.user_id, speaker, options, on_event=forward)
         self.pipeline_control.update(
             cancel=pipeline.start_listening, listen=pipeline.start_listening
         )
@@ -225,20 +230,12 @@ class VoiceStream:
         await pipeline.run(open_microphone())
 
     async def _dictate(self, start: StreamStart) -> None:
-        voice = self.voice
-        vad_id = await asyncio.to_thread(voice.model_for, Capability.VAD)
-        options = TranscribeOptions(language=start.language)
+        options = replace(self.settings.pipeline_options(), language=start.language)
 
-        async def transcribe(audio: AudioChunk) -> Transcript:
-            result = await voice.transcribe_audio(self.user_id, audio, options)
-            return result.transcript
+        async def forward(event: DictationEvent) -> None:
+            await self.send_json(event.to_dict())
 
-        async with voice.manager.use(vad_id) as vad:
-            vad.reset()
-            dictation = Dictation(vad, transcribe, self.send_json)
-            async for chunk in self._chunks():
-                await dictation.feed(chunk)
-            await dictation.finish()
+        await self.voice.dictate(self.user_id, self._chunks(), options, forward)
 
     async def _error(self, exc: Exception) -> None:
         problem = problem_event(

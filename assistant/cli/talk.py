@@ -23,7 +23,6 @@ from assistant.voice.events import (
     SttEnd,
     stage_latencies,
 )
-from assistant.voice.service import LoopOptions
 from hal.audio import Speaker
 from hal.audio.fake import FakeSpeaker
 from hal.audio.portaudio import SoundDeviceMicrophone, SoundDeviceSpeaker
@@ -73,11 +72,11 @@ class TurnReporter:
             self.out.print(f"[bold]assistant:[/] {reply}", highlight=False)
         latencies = stage_latencies(self.events, event.run_id)
         parts = [
-            ("end of speech -> first audio", latencies.speech_end_to_first_audio),
-            ("VAD tail", latencies.vad_tail),
-            ("STT", latencies.stt),
-            ("first sentence", latencies.chat_first_sentence),
-            ("first TTS chunk", latencies.tts_first_chunk),
+            ("end of speech -> first audio", latencies.speech_end_to_first_audio_seconds),
+            ("VAD tail", latencies.vad_tail_seconds),
+            ("STT", latencies.stt_seconds),
+            ("first sentence", latencies.chat_first_sentence_seconds),
+            ("first TTS chunk", latencies.tts_first_chunk_seconds),
         ]
         timing = ", ".join(f"{name} {value:.2f} s" for name, value in parts if value is not None)
         self.out.print(f"[dim]{event.outcome} · {timing}[/]", highlight=False)
@@ -123,12 +122,12 @@ async def _run(
         speaker = FakeSpeaker()  # headless without --output: the reply is only printed
     else:
         speaker = SoundDeviceSpeaker(output_device or settings.voice.output_device)
-    options = LoopOptions(
-        **settings.voice.loop_options(push_to_talk=push_to_talk, conversation_id=conversation)
-    )
+    options = settings.voice.pipeline_options(push_to_talk=push_to_talk)
     with console.status("loading models…"):
         await services.loops.warm_up(user.id, options)
-    pipeline = await services.loops.pipeline(user.id, speaker, options, on_event=reporter)
+    pipeline = await services.loops.pipeline(
+        user.id, speaker, options, conversation_id=conversation, on_event=reporter
+    )
     try:
         if input_file is not None and push_to_talk:
             audio = await asyncio.to_thread(read_wav, input_file, 16_000, 1)

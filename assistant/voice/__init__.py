@@ -1,12 +1,19 @@
-"""Voice: the pipeline from wake word to spoken reply, and its pure parts.
+"""Voice: the pipeline from wake word to spoken reply, dictation, and their pure parts.
 
-- ``pipeline``: ``VoicePipeline``, the state machine (wake word, VAD, STT, chat, TTS,
-  speaker, barge-in, follow-up), its settings and the Protocols it is built from;
-- ``events``: the timed events it reports and the per-stage latencies derived from them;
+- ``pipeline``: ``VoicePipeline``, which joins the two sides below and runs them;
+- ``listener``: the input side, one state machine (wait, listen, barge in);
+- ``turn``: the turn side (speech to text -> chat -> sentence TTS -> speaker);
+- ``runs``: runs and the events both sides report through;
+- ``options``: ``PipelineOptions``, the per-run options (one default per knob);
+- ``engines``: how engines are lent to the pipeline (``held``, ``EngineSource``);
+- ``events``: the timed events and the per-stage latencies derived from them;
+- ``dictation``: live transcription of a stream, utterance by utterance;
 - ``segmenter``: end-of-speech detection over VAD decisions (no clock, no I/O);
-- ``sentences``: streaming sentence splitting of a reply for text to speech.
+- ``sentences``: streaming sentence splitting of a reply for text to speech;
+- ``service``: the voice service (transcription, synthesis, dictation, voice loops).
 """
 
+from assistant.voice.engines import EngineSource, held
 from assistant.voice.events import (
     ErrorCode,
     ListenTrigger,
@@ -18,22 +25,20 @@ from assistant.voice.events import (
     stage_latencies,
     strip_timestamps,
 )
-from assistant.voice.pipeline import (
-    PipelineSettings,
-    PipelineState,
-    TurnResult,
-    VoicePipeline,
-    held,
-)
+from assistant.voice.options import BargeIn, PipelineOptions
+from assistant.voice.pipeline import TurnResult, VoicePipeline
 from assistant.voice.segmenter import SegmenterOptions, SegmenterOutcome, VoiceCommandSegmenter
 from assistant.voice.sentences import SentenceSplitter, SplitterOptions, split_sentences
+from assistant.voice.state import PipelineState
 
 __all__ = [
+    "BargeIn",
+    "EngineSource",
     "ErrorCode",
     "ListenTrigger",
     "PipelineEvent",
     "PipelineEventType",
-    "PipelineSettings",
+    "PipelineOptions",
     "PipelineStage",
     "PipelineState",
     "RunOutcome",

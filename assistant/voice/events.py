@@ -217,8 +217,9 @@ class ChatStart(_Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ChatDelta(_Event):
-    """New text of the reply."""
+class ChatProgress(_Event):
+    """New text of the reply (``chat-delta``; the engine's own deltas are
+    ``runtime.llm.base.ChatDelta``)."""
 
     type: ClassVar[PipelineEventType] = PipelineEventType.CHAT_DELTA
     text: str
@@ -298,7 +299,7 @@ PipelineEvent = (
     | SttVadEnd
     | SttEnd
     | ChatStart
-    | ChatDelta
+    | ChatProgress
     | ChatEnd
     | TtsStart
     | TtsAudio
@@ -315,23 +316,23 @@ def strip_timestamps(events: Iterable[PipelineEvent]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class StageLatencies:
-    """Where the time of one run went, in seconds; None where the run did not get there."""
+    """Where the time of one run went; None where the run did not get there."""
 
-    wake_to_speech_end: float | None = None
+    wake_to_speech_end_seconds: float | None = None
     """From the wake word to the end of the command (the user speaking, plus the VAD tail)."""
-    vad_tail: float | None = None
+    vad_tail_seconds: float | None = None
     """Silence the segmenter waited for before calling the command over (audio seconds)."""
-    stt: float | None = None
+    stt_seconds: float | None = None
     """From the end of the command to its transcript."""
-    chat_first_delta: float | None = None
+    chat_first_delta_seconds: float | None = None
     """From the chat request to its first text."""
-    chat_first_sentence: float | None = None
+    chat_first_sentence_seconds: float | None = None
     """From the chat request to the first complete sentence."""
-    tts_first_chunk: float | None = None
+    tts_first_chunk_seconds: float | None = None
     """From the first sentence to its first audio."""
-    speech_end_to_first_audio: float | None = None
+    speech_end_to_first_audio_seconds: float | None = None
     """From the end of the command to the first audio: what the user waits through."""
-    total: float | None = None
+    total_seconds: float | None = None
     """From the trigger (wake word, or start of listening) to the end of the run."""
 
     def to_dict(self) -> dict[str, float | None]:
@@ -369,14 +370,14 @@ def stage_latencies(events: Iterable[PipelineEvent], run_id: str | None = None) 
     first_sentence = at(PipelineEventType.TTS_START)
     first_audio = at(PipelineEventType.TTS_AUDIO)
     return StageLatencies(
-        wake_to_speech_end=span(
+        wake_to_speech_end_seconds=span(
             at(PipelineEventType.WAKE_WORD_END), at(PipelineEventType.STT_VAD_END)
         ),
-        vad_tail=vad_tail,
-        stt=span(listened, at(PipelineEventType.STT_END)),
-        chat_first_delta=span(chat_start, at(PipelineEventType.CHAT_DELTA)),
-        chat_first_sentence=span(chat_start, first_sentence),
-        tts_first_chunk=span(first_sentence, first_audio),
-        speech_end_to_first_audio=span(listened, first_audio),
-        total=span(triggered, at(PipelineEventType.RUN_END)),
+        vad_tail_seconds=vad_tail,
+        stt_seconds=span(listened, at(PipelineEventType.STT_END)),
+        chat_first_delta_seconds=span(chat_start, at(PipelineEventType.CHAT_DELTA)),
+        chat_first_sentence_seconds=span(chat_start, first_sentence),
+        tts_first_chunk_seconds=span(first_sentence, first_audio),
+        speech_end_to_first_audio_seconds=span(listened, first_audio),
+        total_seconds=span(triggered, at(PipelineEventType.RUN_END)),
     )

@@ -8,22 +8,23 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from assistant.chat.models import ChatRequest, TurnEvent
 from assistant.errors import InvalidInput, PayloadTooLarge
 from assistant.profile import ProfileService, UsageMetric
 from assistant.streaming import iterate_in_thread
+from assistant.voice.dictation import Dictation, DictationCallback
 from assistant.voice.events import PipelineEvent, SttEnd, TtsStart
-from assistant.voice.pipeline import AudioOutput, PipelineSettings, VoicePipeline
-from hal.audio import AudioChunk
+from assistant.voice.options import PipelineOptions
+from assistant.voice.pipeline import VoicePipeline
+from hal.audio import AudioChunk, Speaker
 from hal.audio.codecs import DecodeLimits, check_format, decode, stream_encoder
 from hal.audio.convert import is_silent
 from runtime.engines import Capability
 from runtime.errors import ModelNotInstalled
-from runtime.llm.base import GenerationOptions
 from runtime.manager import ModelManager
 from runtime.modelstore import InstalledModel
 from runtime.stt.base import SpeechToText, TranscribeOptions, Transcript
@@ -207,6 +208,38 @@ class VoiceService:
         )
         return Transcription(transcript, model_id, time.perf_counter() - started)
 
+    async def dictate(
+        self,
+        user_id: str,
+        audio: AsyncIterable[AudioChunk],
+        options: PipelineOptions,
+        on_event: DictationCallback,
+    ) -> int:
+        """Transcribe a live stream utterance by utterance, as it comes (16 kHz mono).
+
+        The VAD cuts the stream as the voice pipeline would (``options``' listening
+        timing; ``options.language``: the language spoken, None: detect); ``on_event``
+        gets speech start and end, partial and final transcripts. Returns the number of
+        utterances transcribed once the stream has ended.
+        """
+        vad_id = await asyncio.to_thread(self.model_for, Capability.VAD)
+        transcribe_options = TranscribeOptions(language=options.language)
+
+        async def transcribe(utterance: AudioChunk) -> Transcript:
+            result = await self.transcribe_audio(user_id, utterance, transcribe_options)
+            return result.transcript
+
+        async with self.manager.use(vad_id) as vad:
+            await asyncio.to_thread(vad.reset)
+            dictation = Dictation(vad, transcribe, on_event, options)
+            try:
+                async for chunk in audio:
+                    await dictation.feed(chunk)
+                await dictation.finish()
+            finally:
+                await dictation.close()
+        return dictation.utterances
+
     # Synthesis --------------------------------------------------------------------
 
     async def speech(
@@ -269,26 +302,6 @@ class VoiceService:
                     yield chunk
 
 
-@dataclass(frozen=True)
-class LoopOptions:
-    """How a wake-and-talk loop listens (from settings, the CLI or a WebSocket client)."""
-
-    push_to_talk: bool = False
-    """Listen when told to (a key, a message) instead of for the wake word."""
-    conversation_id: str | None = None
-    """Continue this conversation (the same memory as text chat)."""
-    silence_seconds: float = 0.6
-    """Silence that ends a command."""
-    max_utterance_seconds: float = 15.0
-    """Longest command."""
-    follow_up_seconds: float = 5.0
-    """After a reply, listen this long without the wake word (0 = off)."""
-    barge_in: Literal["wake", "speech", "off"] = "wake"
-    """What interrupts a reply: the wake word, any speech (use a headset), or nothing."""
-    reply_max_tokens: int = 256
-    """Longest spoken reply."""
-
-
 class VoiceLoops:
     """Builds voice pipelines on the real engines, for a user (``assistant talk``, WS)."""
 
@@ -296,7 +309,7 @@ class VoiceLoops:
         self.voice = voice
         self.chat = chat
 
-    async def warm_up(self, user_id: str, options: LoopOptions) -> list[str]:
+    async def warm_up(self, user_id: str, options: PipelineOptions) -> list[str]:
         """Load the loop's models now, so the first turn does not wait for them."""
         voice = self.voice
         preferences = (await asyncio.to_thread(voice.profile.get_preferences, user_id)).preferences
@@ -315,11 +328,17 @@ class VoiceLoops:
     async def pipeline(
         self,
         user_id: str,
-        speaker: AudioOutput,
-        options: LoopOptions,
+        speaker: Speaker,
+        options: PipelineOptions,
+        *,
+        conversation_id: str | None = None,
         on_event: Callable[[PipelineEvent], Awaitable[None] | None] | None = None,
     ) -> VoicePipeline:
-        """A pipeline with the user's voice preferences, engines borrowed from the manager."""
+        """A pipeline with the user's voice preferences, engines borrowed from the manager.
+
+        The user's preferences fill in what ``options`` leave open: the language (unless
+        given), the speaking rate of the replies.
+        """
         voice = self.voice
         preferences = (await asyncio.to_thread(voice.profile.get_preferences, user_id)).preferences
         stt = await asyncio.to_thread(voice.model_for, Capability.STT)
@@ -328,17 +347,13 @@ class VoiceLoops:
         wake = None
         if not options.push_to_talk:
             wake = await asyncio.to_thread(voice.model_for, Capability.WAKE)
-        language = await asyncio.to_thread(voice.language_for, stt, preferences.preferred_languages)
-        settings = PipelineSettings(
-            push_to_talk=options.push_to_talk,
-            silence_seconds=options.silence_seconds,
-            max_utterance_seconds=options.max_utterance_seconds,
-            follow_up_seconds=options.follow_up_seconds,
-            barge_in_on_wake=options.barge_in == "wake",
-            barge_in_on_speech=options.barge_in == "speech",
+        language = options.language or await asyncio.to_thread(
+            voice.language_for, stt, preferences.preferred_languages
+        )
+        options = replace(
+            options,
             language=language,
-            voice=SynthesisOptions(rate=preferences.speaking_rate),
-            chat_options=GenerationOptions(max_tokens=options.reply_max_tokens),
+            voice=replace(options.voice, rate=preferences.speaking_rate),
         )
         manager = voice.manager
         counted = _UsageCounter(voice.profile, user_id, on_event)
@@ -350,8 +365,8 @@ class VoiceLoops:
             chat=functools.partial(self.chat.stream, user_id),
             speaker=speaker,
             on_event=counted,
-            settings=settings,
-            conversation_id=options.conversation_id,
+            options=options,
+            conversation_id=conversation_id,
         )
 
 

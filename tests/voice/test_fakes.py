@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,3 +132,13 @@ async def test_a_jumping_clock_moves_when_someone_sleeps() -> None:
     await clock.sleep(0.25)
     await clock.sleep(0.5)
     assert clock() == 0.75 and clock.sleeps == [0.25, 0.5]
+
+
+def test_the_voice_benchmark_runs_the_pipeline_on_the_fakes(tmp_path: Path) -> None:
+    from benchmarks.voice import main
+
+    out = tmp_path / "fakes.json"
+    assert main(["--fake-engines", "--repetitions", "2", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())["results"]
+    for stage in ("stt_seconds", "tts_first_chunk_seconds", "speech_end_to_first_audio_seconds"):
+        assert len(results[stage]) == 2 and all(value >= 0 for value in results[stage])

@@ -19,7 +19,7 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -34,8 +34,9 @@ from assistant.chat.models import (
     TurnStarted,
     TurnUsage,
 )
-from assistant.clock import ManualClock
+from assistant.clock import ManualAsyncClock, ManualClock
 from assistant.errors import BackendError, Conflict, InvalidInput
+from assistant.voice.engines import EventCallback, held
 from assistant.voice.events import (
     PipelineEvent,
     PipelineEventType,
@@ -51,21 +52,22 @@ from assistant.voice.events import (
     stage_latencies,
     strip_timestamps,
 )
-from assistant.voice.pipeline import (
-    PipelineSettings,
-    PipelineState,
-    VoicePipeline,
-    held,
-)
+from assistant.voice.options import BargeIn, PipelineOptions
+from assistant.voice.pipeline import PipelineState, VoicePipeline
 from hal.audio import AudioChunk
+from hal.audio.fake import FakeSpeaker
+from hal.audio.playback import Playback
 from runtime.errors import EngineError, UnsupportedInput
-from runtime.stt.base import TranscribeOptions, Transcript
+from runtime.stt.base import TranscribeOptions
+from runtime.stt.fake import FakeSpeechToText
 from runtime.tts.base import SynthesisOptions
-from runtime.wake.base import WakeDetection
+from runtime.tts.fake import FakeTextToSpeech
+from runtime.vad.fake import FakeVoiceActivityDetector
+from runtime.wake.fake import WAKE_SAMPLE, FakeWakeWordDetector
 
 RATE = 16_000
 CHUNK_SAMPLES = 1_600
-SILENCE, SPEECH, WAKE = 0, 1_000, 2_000
+SILENCE, SPEECH, WAKE = 0, 1_000, WAKE_SAMPLE
 
 
 def chunk(value: int, count: int = 1) -> list[AudioChunk]:
@@ -93,87 +95,16 @@ COMMAND = [*speech(5), *silence(8)]
 # Fakes ------------------------------------------------------------------------------
 
 
-class FakeVad:
-    """Speech wherever a sample is not zero."""
+class LoggedTts(FakeTextToSpeech):
+    """The package's fake voice, writing what it is asked into a shared log."""
 
-    sample_rate = RATE
-    frame_samples = 800
-
-    def __init__(self) -> None:
-        self.resets = 0
-        self.fail = False
-
-    def probability(self, frame: AudioChunk) -> float:
-        assert frame.frames == self.frame_samples
-        if self.fail:
-            raise EngineError("the VAD broke")
-        return 1.0 if np.any(np.frombuffer(frame.audio, dtype="<i2")) else 0.0
-
-    def reset(self) -> None:
-        self.resets += 1
-
-
-class FakeWake:
-    """Fires on a chunk of wake-word samples."""
-
-    def __init__(self) -> None:
-        self.resets = 0
-        self.fail = False
-
-    def process(self, chunk: AudioChunk) -> WakeDetection | None:
-        if self.fail:
-            raise EngineError("the wake-word model broke")
-        samples = np.frombuffer(chunk.audio, dtype="<i2")
-        if samples.size and samples[0] == WAKE:
-            return WakeDetection("hey_test", 0.9, chunk.timestamp + chunk.seconds)
-        return None
-
-    def reset(self) -> None:
-        self.resets += 1
-
-
-class FakeStt:
-    """Answers each transcription from a list (an exception in it is raised)."""
-
-    def __init__(self, clock: ManualClock, *answers: str | Exception) -> None:
-        self.clock = clock
-        self.answers = list(answers) or ["what time is it"]
-        self.heard: list[AudioChunk] = []
-        self.options: list[TranscribeOptions] = []
-
-    def transcribe(self, audio: AudioChunk, options: TranscribeOptions) -> Transcript:
-        self.heard.append(audio)
-        self.options.append(options)
-        self.clock.advance(0.3)
-        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        if isinstance(answer, Exception):
-            raise answer
-        return Transcript(answer, "en", 1.0, (), audio.seconds)
-
-
-class FakeTts:
-    """0.1 s of audio per sentence; records what it was asked, in a shared log."""
-
-    sample_rate = 22_050
-
-    def __init__(self, clock: ManualClock, log: list[str], fail: bool = False) -> None:
-        self.clock = clock
+    def __init__(self, clock: ManualClock, log: list[str]) -> None:
+        super().__init__(seconds=0.05, sleep=clock.advance)
         self.log = log
-        self.fail = fail
-        self.texts: list[str] = []
-        self.options: list[SynthesisOptions] = []
-        self.spoken = asyncio.Event()
-        self._loop = asyncio.get_running_loop()
 
     def synthesize(self, text: str, options: SynthesisOptions) -> Iterator[AudioChunk]:
-        self.texts.append(text)
-        self.options.append(options)
         self.log.append(f"tts:{text}")
-        self._loop.call_soon_threadsafe(self.spoken.set)
-        if self.fail:
-            raise EngineError("the voice broke")
-        self.clock.advance(0.05)
-        yield AudioChunk(audio=b"\x01\x00" * 2_205, rate=self.sample_rate)
+        yield from super().synthesize(text, options)
 
 
 class RecordingSpeaker:
@@ -206,6 +137,9 @@ class RecordingSpeaker:
         self.stops += 1
         self.stopped_while_playing += self.playing
         self._stop.set()
+
+    async def close(self) -> None:
+        """Nothing to release."""
 
 
 Reply = Callable[[ChatRequest], AsyncIterator[TurnEvent]]
@@ -304,24 +238,35 @@ def ended(recorder: Recorder, outcome: RunOutcome, count: int = 1) -> Callable[[
 
 
 class Rig:
-    """A pipeline over fakes."""
+    """A pipeline over the package's fake engines (a 0.3 s STT, a 0.05 s voice)."""
 
     def __init__(
         self,
         *replies: Reply,
         answers: tuple[str | Exception, ...] = (),
-        settings: PipelineSettings | None = None,
+        options: PipelineOptions | None = None,
         with_wake: bool = True,
         tts_fails: bool = False,
+        on_event: EventCallback | None = None,
+        speaker: Literal["recording", "fake", "realtime"] = "recording",
     ) -> None:
-        self.clock = ManualClock(start=100.0)
+        # Engines move the clock by hand; a real-time speaker sleeps on it (jumping ahead).
+        self.clock = ManualAsyncClock(start=100.0, jump=True)
         self.log: list[str] = []
-        self.vad = FakeVad()
-        self.wake = FakeWake()
-        self.stt = FakeStt(self.clock, *answers)
-        self.tts = FakeTts(self.clock, self.log, fail=tts_fails)
+        self.vad = FakeVoiceActivityDetector(frame_samples=800)
+        self.wake = FakeWakeWordDetector(word="hey_test", marker=WAKE)
+        self.stt = FakeSpeechToText(
+            *(answers or ("what time is it",)), seconds=0.3, sleep=self.clock.advance
+        )
+        self.tts = LoggedTts(self.clock, self.log)
+        if tts_fails:
+            self.tts.fail_with = EngineError("the voice broke")
         self.chat = FakeChat(*(replies or (scripted("Hello there, ", "friend. How ", "are you?"),)))
-        self.speaker = RecordingSpeaker()
+        self.speaker: RecordingSpeaker | FakeSpeaker = RecordingSpeaker()
+        if speaker == "fake":  # stops at once, even while it waits for audio
+            self.speaker = FakeSpeaker()
+        elif speaker == "realtime":
+            self.speaker = FakeSpeaker(realtime=True, sleep=self.clock.sleep)
         self.recorder = Recorder()
         counter = iter(range(1, 1000))
         self.pipeline = VoicePipeline(
@@ -331,8 +276,8 @@ class Rig:
             chat=self.chat,
             speaker=self.speaker,
             wake=held(self.wake) if with_wake else None,
-            on_event=self.recorder,
-            settings=settings or PipelineSettings(follow_up_seconds=0),
+            on_event=on_event or self.recorder,
+            options=options or PipelineOptions(follow_up_seconds=0),
             clock=self.clock,
             new_run_id=lambda: f"run-{next(counter)}",
         )
@@ -421,19 +366,63 @@ async def test_timestamps_come_from_the_injected_clock() -> None:
     # The fakes move the clock: STT 0.3 s, TTS 0.05 s per sentence; nothing else does.
     assert latencies.to_dict() == pytest.approx(
         {
-            "wake_to_speech_end": 0.0,
-            "vad_tail": 0.8,
-            "stt": 0.3,
-            "chat_first_delta": 0.0,
-            "chat_first_sentence": 0.0,
-            "tts_first_chunk": 0.05,
-            "speech_end_to_first_audio": 0.35,
-            "total": 0.4,
+            "wake_to_speech_end_seconds": 0.0,
+            "vad_tail_seconds": 0.8,
+            "stt_seconds": 0.3,
+            "chat_first_delta_seconds": 0.0,
+            "chat_first_sentence_seconds": 0.0,
+            "tts_first_chunk_seconds": 0.05,
+            "speech_end_to_first_audio_seconds": 0.35,
+            "total_seconds": 0.4,
         }
     )
     times = [event.timestamp for event in recorder.events]
     assert times == sorted(times)
     assert times[0] == 100.0
+
+
+async def test_a_reply_played_in_real_time_ends_the_run_once_it_has_played() -> None:
+    rig = Rig(speaker="realtime")
+    recorder = rig.recorder
+    await rig.run([*wake(), *COMMAND, ended(recorder, RunOutcome.COMPLETED)])
+    assert isinstance(rig.speaker, FakeSpeaker)
+    assert rig.speaker.records() == [Playback(0.0, pytest.approx(0.2), 2, True)]
+    latencies = stage_latencies(recorder.events, "run-1")
+    # 0.3 s of STT, 0.05 s per sentence of TTS, and the 0.2 s the speaker took to play.
+    assert latencies.total_seconds == pytest.approx(0.6)
+    assert latencies.speech_end_to_first_audio_seconds == pytest.approx(0.35)
+
+
+async def test_playback_stopped_from_outside_ends_the_turn_and_the_pipeline_waits_again() -> None:
+    closed: list[str] = []
+    rig = Rig(endless("This reply goes on and on.", closed), scripted("Quiet now."), speaker="fake")
+    recorder = rig.recorder
+
+    async def stop_the_speaker() -> None:
+        await recorder.wait_for(lambda e: isinstance(e, TtsAudio))
+        rig.speaker.stop()  # a "be quiet" button, not the pipeline
+
+    def waiting() -> None:
+        assert rig.pipeline.state is PipelineState.WAITING
+
+    await rig.run(
+        [
+            *wake(),
+            *COMMAND,
+            stop_the_speaker,
+            ended(recorder, RunOutcome.INTERRUPTED),
+            *silence(1),
+            waiting,
+            *wake(),
+            *COMMAND,
+            ended(recorder, RunOutcome.COMPLETED),
+        ]
+    )
+    assert closed == ["what time is it"]
+    assert recorder.of("run-1")[-1].to_dict()["outcome"] == "interrupted"
+    # The next chunk finds the turn over and waits for the wake word again.
+    assert recorder.types("run-2")[:3] == ["run-start", "wake-word-start", "wake-word-end"]
+    assert recorder.of("run-2")[-1].to_dict()["outcome"] == "completed"
 
 
 async def test_speech_starts_at_the_first_sentence_not_at_the_end_of_the_reply() -> None:
@@ -551,8 +540,8 @@ async def test_speech_interrupts_the_reply_when_enabled() -> None:
         endless("This reply goes on and on.", closed),
         scripted("Okay then, I will stop."),
         answers=("tell me a story", "stop it"),
-        settings=PipelineSettings(
-            follow_up_seconds=0, barge_in_on_speech=True, barge_in_speech_seconds=0.3
+        options=PipelineOptions(
+            follow_up_seconds=0, barge_in=BargeIn.SPEECH, barge_in_speech_seconds=0.3
         ),
     )
     recorder = rig.recorder
@@ -600,7 +589,7 @@ async def test_follow_up_window_needs_no_wake_word() -> None:
         scripted("It is noon, friend."),
         scripted("You are welcome."),
         answers=("what time is it", "thanks"),
-        settings=PipelineSettings(follow_up_seconds=1.0),
+        options=PipelineOptions(follow_up_seconds=1.0),
     )
     recorder = rig.recorder
 
@@ -640,7 +629,7 @@ async def test_follow_up_window_needs_no_wake_word() -> None:
 
 
 async def test_no_speech_after_the_wake_word_goes_back_to_waiting() -> None:
-    rig = Rig(settings=PipelineSettings(follow_up_seconds=0, listen_seconds=1.0))
+    rig = Rig(options=PipelineOptions(follow_up_seconds=0, listen_seconds=1.0))
     recorder = rig.recorder
     await rig.run([*wake(), *silence(12), *wake(), *COMMAND, ended(recorder, RunOutcome.COMPLETED)])
     assert recorder.types("run-1") == [
@@ -657,7 +646,7 @@ async def test_no_speech_after_the_wake_word_goes_back_to_waiting() -> None:
 
 async def test_push_to_talk_keeps_the_pre_roll() -> None:
     rig = Rig(
-        settings=PipelineSettings(push_to_talk=True, follow_up_seconds=0, pre_roll_seconds=0.4),
+        options=PipelineOptions(push_to_talk=True, follow_up_seconds=0, pre_roll_seconds=0.4),
         with_wake=False,
     )
     recorder = rig.recorder
@@ -725,7 +714,7 @@ async def test_push_to_talk_pre_empts_the_wake_word_and_can_barge_in() -> None:
 
 
 async def test_a_command_cut_at_the_longest_utterance() -> None:
-    rig = Rig(settings=PipelineSettings(follow_up_seconds=0, max_utterance_seconds=1.0))
+    rig = Rig(options=PipelineOptions(follow_up_seconds=0, max_utterance_seconds=1.0))
     recorder = rig.recorder
     await rig.run([*wake(), *speech(15), ended(recorder, RunOutcome.COMPLETED)])
     vad_end = next(e for e in recorder.events if isinstance(e, SttVadEnd))
@@ -823,8 +812,8 @@ async def test_a_failing_voice_cancels_the_chat() -> None:
 
 
 async def test_a_broken_wake_word_engine_is_reported_then_gives_up() -> None:
-    rig = Rig(settings=PipelineSettings(follow_up_seconds=0, max_consecutive_errors=3))
-    rig.wake.fail = True
+    rig = Rig(options=PipelineOptions(follow_up_seconds=0, max_consecutive_errors=3))
+    rig.wake.fail_with = EngineError("the wake-word model broke")
     with pytest.raises(BackendError, match="3 failures in a row"):
         await rig.run(silence(10))
     failed = [e for e in rig.recorder.events if isinstance(e, StageFailed)]
@@ -841,10 +830,10 @@ async def test_a_broken_vad_is_reported_as_an_stt_error() -> None:
     recorder = rig.recorder
 
     def break_vad() -> None:
-        rig.vad.fail = True
+        rig.vad.fail_with = EngineError("the VAD broke")
 
     def mend_vad() -> None:
-        rig.vad.fail = False
+        rig.vad.fail_with = None
 
     await rig.run(
         [
@@ -863,7 +852,6 @@ async def test_a_broken_vad_is_reported_as_an_stt_error() -> None:
 
 
 async def test_a_broken_event_listener_does_not_stop_the_pipeline() -> None:
-    rig = Rig()
     seen: list[PipelineEvent] = []
 
     async def listener(event: PipelineEvent) -> None:
@@ -871,7 +859,7 @@ async def test_a_broken_event_listener_does_not_stop_the_pipeline() -> None:
         if event.type is PipelineEventType.CHAT_DELTA:
             raise RuntimeError("the websocket went away")
 
-    rig.pipeline._on_event = listener
+    rig = Rig(on_event=listener)
     await rig.pipeline.run(microphone([*wake(), *COMMAND]))
     assert [e.to_dict()["outcome"] for e in seen if isinstance(e, RunEnd)] == ["completed"]
 
@@ -880,7 +868,7 @@ async def test_a_broken_event_listener_does_not_stop_the_pipeline() -> None:
 
 
 async def test_run_once_answers_a_recording() -> None:
-    rig = Rig(settings=PipelineSettings(voice=SynthesisOptions(rate=1.25), language="en"))
+    rig = Rig(options=PipelineOptions(voice=SynthesisOptions(rate=1.25), language="en"))
     audio = AudioChunk(audio=b"".join(c.audio for c in speech(10)), rate=RATE)
     result = await rig.pipeline.run_once(audio)
     assert result.outcome is RunOutcome.COMPLETED
@@ -951,7 +939,7 @@ async def test_one_run_at_a_time() -> None:
 def test_a_wake_word_detector_is_needed_without_push_to_talk() -> None:
     with pytest.raises(InvalidInput, match="wake"):
         VoicePipeline(
-            vad=held(FakeVad()),
+            vad=held(FakeVoiceActivityDetector()),
             stt=held(object()),  # type: ignore[arg-type]
             tts=held(object()),  # type: ignore[arg-type]
             chat=FakeChat(scripted()),
@@ -970,7 +958,7 @@ def test_a_wake_word_detector_is_needed_without_push_to_talk() -> None:
 )
 def test_bad_settings(values: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidInput) as raised:
-        PipelineSettings(**values)
+        PipelineOptions(**values)
     assert raised.value.field == field
 
 
@@ -992,8 +980,8 @@ def test_stage_latencies_of_a_synthetic_run() -> None:
         ev.SttVadEnd(**at(12.0), offset_seconds=2.0, speech_end_seconds=1.3, timed_out=False),
         ev.SttEnd(**at(12.4), text="hi", language="en", audio_seconds=2.0),
         ev.ChatStart(**at(12.4), text="hi", conversation_id=None),
-        ev.ChatDelta(**at(12.7), text="Hello"),
-        ev.ChatDelta(**at(12.8), text=" you."),
+        ev.ChatProgress(**at(12.7), text="Hello"),
+        ev.ChatProgress(**at(12.8), text=" you."),
         ev.TtsStart(**at(13.0), sentence=0, text="Hello you."),
         ev.ChatEnd(**at(13.1), conversation_id="c", text="Hello you.", finish_reason="stop"),
         ev.TtsAudio(**at(13.25), sentence=0, audio_seconds=1.0, rate=22050),
@@ -1005,14 +993,14 @@ def test_stage_latencies_of_a_synthetic_run() -> None:
     latencies = stage_latencies(events)
     assert latencies.to_dict() == pytest.approx(
         {
-            "wake_to_speech_end": 2.0,
-            "vad_tail": 0.7,
-            "stt": 0.4,
-            "chat_first_delta": 0.3,
-            "chat_first_sentence": 0.6,
-            "tts_first_chunk": 0.25,
-            "speech_end_to_first_audio": 1.25,
-            "total": 5.0,
+            "wake_to_speech_end_seconds": 2.0,
+            "vad_tail_seconds": 0.7,
+            "stt_seconds": 0.4,
+            "chat_first_delta_seconds": 0.3,
+            "chat_first_sentence_seconds": 0.6,
+            "tts_first_chunk_seconds": 0.25,
+            "speech_end_to_first_audio_seconds": 1.25,
+            "total_seconds": 5.0,
         }
     )
     # A run that stopped early has no later stages; a run with no wake word counts from
@@ -1024,5 +1012,5 @@ def test_stage_latencies_of_a_synthetic_run() -> None:
             ev.RunEnd(**at(4.0), outcome=ev.RunOutcome.NO_SPEECH),
         ]
     )
-    assert partial == StageLatencies(total=3.0)
+    assert partial == StageLatencies(total_seconds=3.0)
     assert stage_latencies([]) == StageLatencies()

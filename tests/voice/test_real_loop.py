@@ -20,11 +20,12 @@ from assistant.voice.events import (
     TtsStart,
     stage_latencies,
 )
-from assistant.voice.service import LoopOptions
+from assistant.voice.options import PipelineOptions
 from hal.audio import AudioChunk
 from hal.audio.convert import convert
 from hal.audio.fake import FakeSpeaker
 from hal.audio.wavfile import WavFileMicrophone, write_wav
+from runtime.llm.base import GenerationOptions
 from runtime.stt.base import TranscribeOptions
 from tests.conftest import real_settings
 from tests.voice.speech import chunk_of, pieces, say, silence
@@ -62,7 +63,7 @@ async def test_wake_word_question_and_spoken_answer(
     )  # fmt: skip
     events: list[PipelineEvent] = []
     speaker = FakeSpeaker()
-    options = LoopOptions(follow_up_seconds=0, reply_max_tokens=48)
+    options = PipelineOptions(follow_up_seconds=0, chat_options=GenerationOptions(max_tokens=48))
     await services.loops.warm_up(user_id, options)
     pipeline = await services.loops.pipeline(user_id, speaker, options, on_event=events.append)
     microphone = WavFileMicrophone(recording, rate=16_000, trailing_silence_seconds=1.5)
@@ -101,7 +102,7 @@ async def test_wake_word_question_and_spoken_answer(
     assert "paris" in heard_back.transcript.text.lower()
 
     latencies = stage_latencies(events, run_end.run_id)
-    assert latencies.speech_end_to_first_audio is not None
+    assert latencies.speech_end_to_first_audio_seconds is not None
     stats = services.profile.stats(user_id).totals
     assert stats["transcriptions"] >= 1 and stats["syntheses"] >= 1 and stats["chat_turns"] >= 1
 
@@ -132,7 +133,7 @@ async def test_a_second_wake_word_during_the_reply_stops_it(
     interruption = chunk_of(say("Hey Jarvis!"), silence(2.0))
     events: list[PipelineEvent] = []
     speaker = ObservedSpeaker()
-    options = LoopOptions(follow_up_seconds=0, reply_max_tokens=200)
+    options = PipelineOptions(follow_up_seconds=0, chat_options=GenerationOptions(max_tokens=200))
     pipeline = await services.loops.pipeline(user_id, speaker, options, on_event=events.append)
 
     async def microphone() -> AsyncIterator[AudioChunk]:
