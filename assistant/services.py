@@ -162,6 +162,7 @@ def build_voice(
             tts=default(voice.tts_model, Capability.TTS),
             vad=default(voice.vad_model, Capability.VAD),
             wake=default(voice.wake_model, Capability.WAKE),
+            profile=active,
             max_upload_seconds=voice.max_upload_seconds,
             max_synthesis_chars=voice.max_synthesis_chars,
         ),

@@ -71,11 +71,13 @@ DEPENDENCIES: dict[str, Provide] = {
         "profile",
         "chat",
         "history",
-        "voice",
         "loops",
         "models",
         "manager",
         "settings",
     )
 }
+# Not "voice": the speech bodies have a field of that name, and Litestar answers an invalid
+# body field that shares a dependency's name as a failed dependency (a bare 500).
+DEPENDENCIES["voice_service"] = _provide("voice")
 DEPENDENCIES["principal"] = Provide(_principal, sync_to_thread=False)

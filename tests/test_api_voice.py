@@ -224,3 +224,28 @@ def test_bad_requests(voice_client: tuple[TestClient[Any], dict[str, str], Servi
         422,
         "invalid-input",
     )
+
+
+@pytest.mark.parametrize("text", ["...", "[", "'?", "\x07", "Hello\x00there", "\u2026 \u2026"])
+def test_text_with_nothing_a_voice_can_speak_is_refused(
+    voice_client: tuple[TestClient[Any], dict[str, str], Services], text: str
+) -> None:
+    # Piper makes no audio of punctuation alone (the answer was a 500 StopAsyncIteration)
+    # and fails on a NUL ("embedded null character" leaked in a 500).
+    client, headers, _ = voice_client
+    response = client.post("/api/v1/voice/synthesize", json={"text": text}, headers=headers)
+    problem = is_problem(response, 422, "invalid-input")
+    assert problem["field"] == "text"
+    assert "null character" not in response.text
+
+
+@pytest.mark.parametrize("voice", [5, {"id": "piper:en_US-joe-medium"}, False, "p" * 101])
+def test_an_invalid_voice_is_refused(
+    voice_client: tuple[TestClient[Any], dict[str, str], Services], voice: Any
+) -> None:
+    # The body's `voice` shared its name with the handler's dependency: a bare 500.
+    client, headers, _ = voice_client
+    response = client.post(
+        "/api/v1/voice/synthesize", json={"text": "Hello.", "voice": voice}, headers=headers
+    )
+    assert is_problem(response, 422, "invalid-input")["field"] == "voice"

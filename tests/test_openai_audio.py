@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -71,3 +72,18 @@ def test_errors_use_openais_shape(sdk: openai.OpenAI) -> None:
         sdk.audio.transcriptions.create(model="whisper:huge", file=("x.wav", b"RIFF...."))
     with pytest.raises(openai.NotFoundError):
         sdk.audio.speech.create(model="tts-1", voice="piper:nope", input="hi")
+
+
+@pytest.mark.parametrize("text", ["...", "[", "'?", "\x07", "Hello\x00there"])
+def test_text_with_nothing_to_speak_is_a_bad_request(sdk: openai.OpenAI, text: str) -> None:
+    with pytest.raises(openai.BadRequestError) as bad:
+        sdk.audio.speech.create(model="tts-1", voice="alloy", input=text)
+    assert bad.value.body["param"] == "input"  # type: ignore[index]
+    assert "null character" not in str(bad.value)
+
+
+@pytest.mark.parametrize("voice", [5, {"id": "alloy"}, True, "v" * 101])
+def test_an_invalid_voice_is_a_bad_request(sdk: openai.OpenAI, voice: Any) -> None:
+    with pytest.raises(openai.BadRequestError) as bad:
+        sdk.audio.speech.create(model="tts-1", voice=voice, input="Hello.")
+    assert bad.value.body["param"] == "voice"  # type: ignore[index]

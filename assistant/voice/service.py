@@ -8,6 +8,7 @@ import functools
 import inspect
 import logging
 import time
+import unicodedata
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -24,7 +25,7 @@ from hal.audio import AudioChunk, Speaker
 from hal.audio.codecs import DecodeLimits, check_format, decode, stream_encoder
 from hal.audio.convert import is_silent
 from runtime.engines import Capability
-from runtime.errors import ModelNotInstalled
+from runtime.errors import ModelNotInstalled, UnknownModel
 from runtime.manager import ModelManager
 from runtime.modelstore import InstalledModel
 from runtime.stt.base import SpeechToText, TranscribeOptions, Transcript
@@ -49,7 +50,8 @@ class InstalledVoices(Protocol):
 
 @dataclass(frozen=True)
 class VoiceDefaults:
-    """Which models serve voice when a request names none (from settings and profile)."""
+    """Which models serve voice when a request names none: the settings' choice, else the
+    active profile's (from the manifest); None when neither names one."""
 
     stt: str | None = None
     """Speech-to-text model."""
@@ -59,6 +61,8 @@ class VoiceDefaults:
     """Voice activity detector."""
     wake: str | None = None
     """Wake-word model."""
+    profile: str | None = None
+    """The active models profile the defaults came from (named when it has none)."""
     max_upload_seconds: float = 600.0
     """Longest audio accepted for transcription."""
     max_synthesis_chars: int = 5000
@@ -131,13 +135,14 @@ class VoiceService:
                     )
                 return candidate
         if not installed:
-            fallback = configured or {
-                Capability.STT: "whisper:tiny.en",
-                Capability.TTS: "piper:en_US-joe-medium",
-                Capability.VAD: "silero-vad:v6",
-                Capability.WAKE: "openwakeword:hey-jarvis",
-            }.get(capability, "?")
-            raise ModelNotInstalled(fallback)
+            if configured is None:
+                raise UnknownModel(
+                    f"No {capability.value} model is installed, and the models profile"
+                    f" {self.defaults.profile or '(none)'} names none: pick one from"
+                    " `assistant models list` and install it",
+                    capability=capability.value,
+                )
+            raise ModelNotInstalled(configured)
         return installed[0]
 
     def preferred_voice(self, voice_id: str | None) -> str:
@@ -256,15 +261,7 @@ class VoiceService:
         Errors a caller can fix (empty text, unknown voice or format, missing model)
         are raised here, before any audio is sent.
         """
-        text = text.strip()
-        if not text:
-            raise InvalidInput("The text is empty", field="text")
-        if len(text) > self.defaults.max_synthesis_chars:
-            raise PayloadTooLarge(
-                f"The text has {len(text)} characters; the limit is"
-                f" {self.defaults.max_synthesis_chars}",
-                field="text",
-            )
+        text = self.speakable(text)
         check_format(audio_format)
         preferences = (await asyncio.to_thread(self.profile.get_preferences, user_id)).preferences
         voice_id = await asyncio.to_thread(
@@ -272,7 +269,13 @@ class VoiceService:
         )
         options = SynthesisOptions(rate=rate or preferences.speaking_rate)
         chunks = self.synthesize(voice_id, text, options)
-        first = await anext(chunks)  # load the voice and make the first sentence now
+        try:
+            first = await anext(chunks)  # load the voice and make the first sentence now
+        except StopAsyncIteration:
+            raise InvalidInput(
+                f"The voice {voice_id} made no sound of this text: it holds nothing to say",
+                field="text",
+            ) from None
         encoder = stream_encoder(audio_format, first.rate)
 
         async def encoded() -> AsyncGenerator[bytes, None]:
@@ -288,6 +291,33 @@ class VoiceService:
             )
 
         return SpeechStream(encoder.content_type, encoder.rate, voice_id, encoded())
+
+    def speakable(self, text: str) -> str:
+        """``text`` without the whitespace around it, or InvalidInput (PayloadTooLarge)
+        saying why a voice cannot speak it: empty, too long, control characters (a voice
+        engine may fail on them, or cut the text there), nothing but punctuation."""
+        text = text.strip()
+        if not text:
+            raise InvalidInput("The text is empty", field="text")
+        if len(text) > self.defaults.max_synthesis_chars:
+            raise PayloadTooLarge(
+                f"The text has {len(text)} characters; the limit is"
+                f" {self.defaults.max_synthesis_chars}",
+                field="text",
+            )
+        control = next((c for c in text if _is_control(c)), None)
+        if control is not None:
+            raise InvalidInput(
+                f"The text holds a control character (U+{ord(control):04X}); only printable"
+                " characters, spaces, tabs and line breaks can be spoken",
+                field="text",
+            )
+        if not any(c.isalnum() for c in text):
+            raise InvalidInput(
+                "The text has nothing to speak: no letters or digits, only punctuation or symbols",
+                field="text",
+            )
+        return text
 
     async def synthesize(
         self, voice_id: str, text: str, options: SynthesisOptions
@@ -413,3 +443,8 @@ class _UsageCounter:
             result = self.forward(event)
             if inspect.isawaitable(result):
                 await result
+
+
+def _is_control(char: str) -> bool:
+    """A control character other than the whitespace ones text may hold."""
+    return char not in "\t\n\r" and unicodedata.category(char) == "Cc"

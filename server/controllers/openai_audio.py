@@ -17,6 +17,7 @@ from runtime.stt.base import TranscribeOptions
 from server.compat import openai_errors, openai_response
 from server.deps import PrincipalDep, VoiceDep
 from server.problems import exception_handlers
+from server.schemas.voice import VoiceName
 from server.uploads import UPLOAD_HARD_LIMIT, read_upload
 
 # OpenAI's model and voice names mean "the device's default".
@@ -35,7 +36,7 @@ class SpeechIn(BaseModel):
 
     model: str
     input: Annotated[str, Field(min_length=1, max_length=4096)]
-    voice: str = "alloy"
+    voice: VoiceName = "alloy"
     response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
     speed: Annotated[float, Field(ge=0.25, le=4.0)] = 1.0
 
@@ -84,7 +85,7 @@ class OpenAIAudioController(Controller):
         summary="Transcribe audio (OpenAI)",
     )
     async def transcriptions(
-        self, request: Request[Any, Any, Any], voice: VoiceDep, principal: PrincipalDep
+        self, request: Request[Any, Any, Any], voice_service: VoiceDep, principal: PrincipalDep
     ) -> Response[Any]:
         """Multipart ``file`` plus ``model`` (whisper-1 means the device's default),
         ``language``, ``prompt`` and ``response_format`` (json, text, srt, verbose_json,
@@ -97,7 +98,7 @@ class OpenAIAudioController(Controller):
                 f"response_format must be one of {', '.join(TRANSCRIPT_FORMATS)}",
                 field="response_format",
             )
-        result = await voice.transcribe(
+        result = await voice_service.transcribe(
             principal.user_id,
             data,
             TranscribeOptions(
@@ -130,18 +131,23 @@ class OpenAIAudioController(Controller):
         summary="Speak text (OpenAI)",
     )
     async def speech(
-        self, data: JSONBody[SpeechIn], voice: VoiceDep, principal: PrincipalDep
+        self, data: JSONBody[SpeechIn], voice_service: VoiceDep, principal: PrincipalDep
     ) -> Stream:
         """``model`` tts-1 and OpenAI's voice names mean the device's default voice; an
         installed voice id (``piper:...``) picks that voice. Streamed as it is made."""
         chosen = _mapped(data.voice, OPENAI_VOICES) or _mapped(data.model, OPENAI_TTS_MODELS)
-        speech = await voice.speech(
-            principal.user_id,
-            data.input,
-            voice=chosen,
-            rate=data.speed,
-            audio_format="ogg" if data.response_format == "opus" else data.response_format,
-        )
+        try:
+            speech = await voice_service.speech(
+                principal.user_id,
+                data.input,
+                voice=chosen,
+                rate=data.speed,
+                audio_format="ogg" if data.response_format == "opus" else data.response_format,
+            )
+        except InvalidInput as exc:
+            if exc.field != "text":
+                raise
+            raise type(exc)(exc.detail, field="input") from exc  # OpenAI's name for the text
         return Stream(
             speech.chunks,
             media_type=speech.content_type,

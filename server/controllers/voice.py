@@ -42,7 +42,7 @@ class VoiceController(Controller):
     async def transcribe(
         self,
         request: Request[Any, Any, Any],
-        voice: VoiceDep,
+        voice_service: VoiceDep,
         principal: PrincipalDep,
         language: Annotated[str | None, Parameter(description="ISO 639-1; default: detect")] = None,
         model: Annotated[str | None, Parameter(description="Speech-to-text model")] = None,
@@ -66,7 +66,7 @@ class VoiceController(Controller):
             },
             form,
         )
-        result = await voice.transcribe(
+        result = await voice_service.transcribe(
             principal.user_id,
             data,
             TranscribeOptions(language=params.language, initial_prompt=params.initial_prompt),
@@ -88,12 +88,12 @@ class VoiceController(Controller):
         summary="Speak text (streamed audio)",
     )
     async def synthesize(
-        self, data: JSONBody[SynthesizeIn], voice: VoiceDep, principal: PrincipalDep
+        self, data: JSONBody[SynthesizeIn], voice_service: VoiceDep, principal: PrincipalDep
     ) -> Stream:
         """The audio streams as it is made: the first sentence plays before the last is
         synthesised. Headers carry the voice (``X-Voice``) and the sample rate
         (``X-Sample-Rate``). WAV is streamed with an open-ended header."""
-        speech = await voice.speech(
+        speech = await voice_service.speech(
             principal.user_id, data.text, voice=data.voice, rate=data.rate, audio_format=data.format
         )
         return Stream(
@@ -106,7 +106,7 @@ class VoiceController(Controller):
     async def stream(
         self,
         socket: WebSocket[Any, Any, Any],
-        voice: VoiceDep,
+        voice_service: VoiceDep,
         loops: LoopsDep,
         settings: SettingsDep,
     ) -> None:
@@ -121,4 +121,4 @@ class VoiceController(Controller):
         ``{"type": "cancel"}`` to barge in (stop the reply and listen), ``{"type": "stop"}``
         to end the input; ``end`` follows once the last turn is done.
         """
-        await VoiceStream(socket, voice, loops, settings.voice).run()
+        await VoiceStream(socket, voice_service, loops, settings.voice).run()

@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from assistant.voice.service import Transcription
 
 TranscriptFormat = Literal["json", "text", "srt", "vtt"]
+VoiceName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][\w.:-]*$")]
+"""A voice: an installed voice model's id (``piper:en_US-joe-medium``), or a name a
+compatible API maps to the default voice (``alloy``)."""
 
 
 class TranscribeParams(BaseModel):
@@ -74,7 +77,7 @@ class SynthesizeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: Annotated[str, Field(min_length=1, max_length=100_000)]
-    voice: Annotated[str, Field(max_length=100)] | None = None
+    voice: VoiceName | None = None
     """A voice model id; default: your preference, else the device's."""
     rate: Annotated[float, Field(ge=0.5, le=2.0)] | None = None
     """Speaking rate; default: your preference (1.0)."""
