@@ -38,7 +38,7 @@ from benchmarks.common import (
     rows_table,
     write_json,
 )
-from benchmarks.engines import (
+from benchmarks.engines.llm import (
     Generation,
     llm_threads,
     raw_generate,

@@ -296,11 +296,16 @@ def header_line(info: MachineInfo) -> str:
 
 
 def base_parser(
-    description: str, groups: Sequence[str] = (), *, tuning: bool = True
+    description: str,
+    groups: Sequence[str] = (),
+    *,
+    tuning: bool = True,
+    prog: str | None = None,
 ) -> argparse.ArgumentParser:
     """The options a benchmark takes: ``--only`` when it has ``groups`` to choose from,
-    ``--max-tokens`` and ``--threads`` when ``tuning`` (it honours them)."""
-    parser = argparse.ArgumentParser(description=description)
+    ``--max-tokens`` and ``--threads`` when ``tuning`` (it honours them); ``prog`` names
+    the command in the usage line (``python -m benchmarks.X`` for a package)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument(
         "--quick", action="store_true", help="few repetitions and short outputs (smoke runs)"
     )

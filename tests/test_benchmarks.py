@@ -179,6 +179,23 @@ def test_the_voice_benchmark_refuses_options_it_would_ignore(option: list[str]) 
     assert exit_info.value.code == 2
 
 
+def test_the_engines_command_offers_one_group_per_module() -> None:
+    from benchmarks.engines.run import GROUPS
+
+    assert tuple(GROUPS) == ("llm", "stt", "tts", "ocr", "detect", "vad", "wake")
+    for group in GROUPS:
+        assert (ROOT / "benchmarks" / "engines" / f"{group}.py").is_file()
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.engines", "--help"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert done.stdout.startswith("usage: python -m benchmarks.engines")
+    assert "llm,stt,tts,ocr,detect,vad,wake" in "".join(done.stdout.split())
+
+
 def test_parse_sse_reads_the_chat_stream() -> None:
     lines = [
         "event: start",
