@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hal.audio import AudioChunk
-from runtime.convert.whisper_ggml import read_ggml_index
+from runtime.convert.ggml import read_ggml_index
 from runtime.engines import require_open
 from runtime.errors import EngineError, ModelLoadFailed, ModelNotInstalled, UnsupportedInput
 from runtime.params import parse_params

@@ -11,18 +11,24 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from runtime.convert.whisper_ggml import (
+from runtime.convert.ct2 import read_ct2_index
+from runtime.convert.ggml import (
     GGML_TYPE_F16,
     GGML_TYPE_F32,
     GgmlIndex,
+    GgmlWriter,
+    WhisperHparams,
+    ggml_type_for,
+    mel_filterbank,
+    read_ggml_index,
+    whisper_tensor_names,
+)
+from runtime.convert.whisper_ggml import (
     TensorSource,
     convert_whisper_ct2_to_ggml,
+    ct2_source,
     ggml_tensor_plan,
-    ggml_type_for,
     ggml_vocabulary,
-    mel_filterbank,
-    read_ct2_index,
-    read_ggml_index,
     split_rows,
     token_bytes,
     whisper_hparams,
@@ -151,6 +157,42 @@ def test_tensor_plan_counts_whisper_cpp_tensors(encoder_layers: int, decoder_lay
     # (tiny: 167, base: 245 as in whisper.cpp's ggml-tiny.bin / ggml-base.bin).
     assert len(plan) == 7 + 15 * encoder_layers + 4 + 24 * decoder_layers
     assert not any(name.endswith("key.bias") for name in names)
+
+
+@pytest.mark.parametrize(
+    "name", ["encoder.blocks.0.attn.qkv.weight", "encoder.conv3.bias", "encoder.ln.gamma", "x"]
+)
+def test_ct2_source_refuses_names_whisper_cpp_does_not_load(name: str) -> None:
+    with pytest.raises(UnsupportedInput, match=r"not a whisper\.cpp tensor"):
+        ct2_source(name)
+
+
+def test_the_ggml_writer_writes_what_the_reader_reads(tmp_path: Path) -> None:
+    hparams = WhisperHparams(8, 6, 4, 2, 1, 5, 4, 2, 1, 3)
+    names = whisper_tensor_names(1, 1)
+    rng = np.random.default_rng(3)
+    arrays = {
+        name: rng.standard_normal((4, 2) if "weight" in name else (4,)).astype(np.float32)
+        for name in names
+    }
+    path = tmp_path / "model.bin"
+    with path.open("wb") as out:
+        writer = GgmlWriter(out)
+        writer.write_header(hparams, mel_filterbank(3), [b"a", b" b", b""])
+        for name in names:
+            writer.write_tensor(name, arrays[name])
+    index = read_ggml_index(path)
+    assert (index.hparams, index.n_mel_filters, index.n_tokens) == (hparams, (3, 201), 3)
+    assert list(index.tensors) == names
+    for name in ("encoder.blocks.0.attn.query.weight", "decoder.ln.bias"):
+        expected_type = ggml_type_for(name, arrays[name].ndim)
+        assert index.tensors[name].ggml_type == expected_type
+        np.testing.assert_allclose(
+            ggml_array(path, index, name), arrays[name], rtol=1e-3 if expected_type else 0
+        )
+    path.write_bytes(path.read_bytes()[:30])
+    with pytest.raises(UnsupportedInput, match=f"{path} is truncated"):
+        read_ggml_index(path)
 
 
 @pytest.mark.parametrize(
