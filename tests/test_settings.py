@@ -76,3 +76,31 @@ def test_no_proxy_is_trusted_unless_configured(monkeypatch: pytest.MonkeyPatch) 
     assert Settings.load().server.trusted_proxies == []
     monkeypatch.setenv("ASSISTANT_SERVER__TRUSTED_PROXIES", '["127.0.0.1", " 10.1.2.3/8 ", "::1"]')
     assert Settings.load().server.trusted_proxies == ["127.0.0.1", "10.0.0.0/8", "::1"]
+
+
+def test_per_model_keep_alive_has_seconds_in_its_name(tmp_path: Path) -> None:
+    config = tmp_path / "assistant.toml"
+    config.write_text('[models.keep_alive_seconds_by_model]\n"a:1" = 30\n')
+    assert Settings.load(config).models.keep_alive_seconds_by_model == {"a:1": 30.0}
+
+
+def test_the_former_keep_alive_name_still_works_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "assistant.toml"
+    config.write_text('[models.keep_alive]\n"a:1" = 30\n')
+    assert Settings.load(config).models.keep_alive_seconds_by_model == {"a:1": 30.0}
+    assert "models.keep_alive is deprecated: rename it models.keep_alive_seconds_by_model" in (
+        caplog.text
+    )
+    monkeypatch.setenv("ASSISTANT_MODELS__KEEP_ALIVE", '{"b:1": -1}')
+    assert Settings.load().models.keep_alive_seconds_by_model == {"b:1": -1.0}
+
+
+def test_the_former_and_the_current_name_together_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "assistant.toml"
+    config.write_text(
+        '[models.keep_alive]\n"a:1" = 30\n[models.keep_alive_seconds_by_model]\n"a:1" = 5\n'
+    )
+    with pytest.raises(InvalidInput, match=r"set models\.keep_alive_seconds_by_model only"):
+        Settings.load(config)

@@ -51,7 +51,7 @@ class ModelsController(Controller):
         """Evicts least recently used models if the budget requires; 503 when it cannot fit."""
         require_admin(principal)
         keep_alive = data.keep_alive if data else None
-        loaded = await manager.load(model_id, keep_alive=keep_alive)
+        loaded = await manager.load(model_id, keep_alive_seconds=keep_alive)
         return LoadedModelOut.of(loaded, manager.clock())
 
     @post(

@@ -173,7 +173,7 @@ class OllamaController(Controller):
             await chat.manager.unload(model)
             reason = "unload"
         else:
-            await chat.manager.load(model, keep_alive=keep_alive)
+            await chat.manager.load(model, keep_alive_seconds=keep_alive)
             reason = "load"
         done = OllamaChatDone(
             model=model,

@@ -177,12 +177,12 @@ async def test_bounded_queue_rejects_with_retry_after() -> None:
 
 
 @pytest.mark.parametrize(
-    ("keep_alive", "idle", "still_loaded"),
+    ("keep_alive_seconds", "idle", "still_loaded"),
     [(300.0, 299.0, True), (300.0, 300.0, False), (-1.0, 10_000.0, True), (5.0, 6.0, False)],
 )
-async def test_keep_alive(keep_alive: float, idle: float, still_loaded: bool) -> None:
+async def test_keep_alive(keep_alive_seconds: float, idle: float, still_loaded: bool) -> None:
     clock = Clock()
-    mgr, _ = manager({"a:1": 10}, budget=100, clock=clock, keep_alive_seconds=keep_alive)
+    mgr, _ = manager({"a:1": 10}, budget=100, clock=clock, keep_alive_seconds=keep_alive_seconds)
     async with mgr.use("a:1"):
         pass
     clock.now += idle
@@ -192,10 +192,29 @@ async def test_keep_alive(keep_alive: float, idle: float, still_loaded: bool) ->
 
 async def test_keep_alive_zero_unloads_after_use() -> None:
     mgr, engines = manager({"a:1": 10}, budget=100)
-    async with mgr.use("a:1", keep_alive=0):
+    async with mgr.use("a:1", keep_alive_seconds=0):
         assert mgr.status()
     assert mgr.status() == []
     assert engines[0].closed
+
+
+async def test_keep_alive_per_model_then_per_load() -> None:
+    clock = Clock()
+    mgr, _ = manager(
+        {"a:1": 10, "b:1": 10},
+        budget=100,
+        clock=clock,
+        keep_alive_seconds=300,
+        keep_alive_seconds_by_model={"b:1": 10},
+    )
+    await mgr.load("a:1")
+    loaded = await mgr.load("b:1")
+    assert loaded.expires_at == 10
+    assert (await mgr.load("a:1", keep_alive_seconds=-1)).expires_at is None
+    clock.now += 11
+    assert await mgr.reap() == ["b:1"]
+    clock.now += 1000
+    assert await mgr.reap() == []
 
 
 async def test_pinned_models_stay() -> None:
