@@ -110,8 +110,7 @@ class FakeSpeaker:
 
     With ``realtime``, each chunk takes its duration times ``speed`` to play, through
     ``sleep`` when given (a fake clock) or the event loop's clock, so barge-in can be
-    tested; ``stop()`` ends the current playback at once when pacing with the real
-    clock, and at the next chunk boundary with an injected ``sleep``.
+    tested; ``stop()`` ends the current playback at once, whatever the clock.
     """
 
     def __init__(

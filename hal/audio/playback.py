@@ -134,14 +134,11 @@ async def next_or_stop(iterator: AsyncIterator[T], stop: StopSignal) -> tuple[bo
 
 
 async def stoppable_sleep(seconds: float, stop: StopSignal, sleep: Sleep | None = None) -> bool:
-    """Wait ``seconds`` (through ``sleep`` if given); False if ``stop`` came first."""
+    """Wait ``seconds`` (through ``sleep`` if given, e.g. a test clock's); False if
+    ``stop`` came first, which cuts the wait short whatever the clock."""
     if seconds <= 0:
         return not stop.is_set()
-    if sleep is not None:
-        # An injected sleep advances a fake clock; it is not interrupted, only checked after.
-        await sleep(seconds)
-        return not stop.is_set()
-    finished, _ = await race_stop(asyncio.sleep(seconds), stop)
+    finished, _ = await race_stop((sleep or asyncio.sleep)(seconds), stop)
     return finished and not stop.is_set()
 
 

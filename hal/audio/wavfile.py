@@ -12,7 +12,7 @@ import asyncio
 import logging
 import struct
 import wave
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -167,9 +167,12 @@ class WavFileMicrophone:
 
     The file is converted to ``rate``/``channels``/``width`` (16 kHz mono 16-bit by
     default) and cut into ``chunk_ms`` chunks, handed out as fast as the consumer takes
-    them or, with ``realtime``, one per ``chunk_ms`` as a sound card would. Trailing
+    them or, with ``realtime``, one per ``chunk_ms`` as a sound card would: each chunk
+    is handed over once its last frame would have been captured, counted from the
+    start on ``clock`` (the event loop's), so a slow consumer does not slow the pace.
+    A fake ``sleep`` without a ``clock`` waits each chunk's duration instead. Trailing
     silence lets an end-of-speech detector fire after the last word. ``close()`` (or
-    ``stop()``) ends the stream at the next chunk.
+    ``stop()``) ends the stream at once.
     """
 
     def __init__(
@@ -183,6 +186,7 @@ class WavFileMicrophone:
         realtime: bool = False,
         trailing_silence_seconds: float = 0.0,
         sleep: Sleep | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if chunk_ms <= 0 or rate * chunk_ms < 1000:
             raise UnsupportedMedia(
@@ -209,6 +213,7 @@ class WavFileMicrophone:
         self.chunks_read = 0
         """Chunks handed out so far."""
         self._sleep = sleep
+        self._clock = clock
         self._closed = StopSignal()
 
     def _load(self) -> bytes:
@@ -221,18 +226,18 @@ class WavFileMicrophone:
         self._closed.bind()
         audio = await asyncio.to_thread(self._load)
         step = self.chunk_frames * self.width * self.channels
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+        clock = self._clock or asyncio.get_running_loop().time
+        start = clock()
         for index, offset in enumerate(range(0, len(audio), step)):
             piece = audio[offset : offset + step]
             chunk = AudioChunk(
                 piece, self.rate, self.width, self.channels, index * self.chunk_frames / self.rate
             )
             if self.realtime:
-                if self._sleep is not None:
-                    wait = chunk.seconds
+                if self._sleep is not None and self._clock is None:
+                    wait = chunk.seconds  # no clock to read the time from
                 else:  # a sound card hands a chunk over once its last frame is captured
-                    wait = start + chunk.timestamp + chunk.seconds - loop.time()
+                    wait = start + chunk.timestamp + chunk.seconds - clock()
                 if not await stoppable_sleep(wait, self._closed, self._sleep):
                     return
             if self._closed.is_set():
@@ -257,7 +262,7 @@ class WavFileSpeaker:
     write, so the file is valid while it grows. Each ``play()`` is recorded in
     :attr:`playbacks` with its position in the file. ``realtime`` paces playback at the
     audio's own speed (``sleep`` may be a fake); ``stop()`` cuts the current playback at
-    the next chunk (at once, when pacing with the real clock).
+    once.
     """
 
     def __init__(

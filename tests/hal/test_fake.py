@@ -12,29 +12,15 @@ from hal.audio import AudioChunk, Microphone, Speaker
 from hal.audio.fake import FakeMicrophone, FakeSpeaker
 from hal.audio.playback import Playback, StopSignal, next_or_stop, race_stop, stoppable_sleep
 from hal.errors import DeviceUnavailable
-
-
-class FakeClock:
-    """Time that only moves when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
+from tests.hal.pacing import HANG_GUARD_SECONDS, FakeClock, HeldSleep
 
 
 def chunk(index: int, samples: int = 320) -> AudioChunk:
     return AudioChunk(bytes([index % 256]) * (2 * samples), 16_000, timestamp=index * 0.02)
 
 
-async def source(chunks: list[AudioChunk], delay: float = 0.0) -> AsyncIterator[AudioChunk]:
+async def source(chunks: list[AudioChunk]) -> AsyncIterator[AudioChunk]:
     for item in chunks:
-        if delay:
-            await asyncio.sleep(delay)
         yield item
 
 
@@ -63,13 +49,17 @@ async def test_fake_microphone_paces_chunks_with_an_injected_clock() -> None:
 async def test_fake_microphone_held_open_ends_on_close() -> None:
     microphone = FakeMicrophone([chunk(0)], hold_open=True)
     received: list[AudioChunk] = []
+    got_one = asyncio.Event()
 
     async def consume() -> None:
         async for item in microphone.chunks():
             received.append(item)
+            got_one.set()
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.01)
+    await got_one.wait()
+    # The consumer asked for the next chunk before this test resumed: without hold_open
+    # the stream would have ended and the task finished by now.
     assert not task.done() and len(received) == 1
     await microphone.close()
     await asyncio.wait_for(task, 1.0)
@@ -108,14 +98,16 @@ async def test_fake_speaker_simulates_slow_playback_with_an_injected_sleep() -> 
 
 
 async def test_stop_cuts_a_real_time_playback_at_once() -> None:
-    speaker = FakeSpeaker(realtime=True)
+    held = HeldSleep()
+    speaker = FakeSpeaker(realtime=True, sleep=held.sleep)
     minute = 60 * 16_000
     playing = asyncio.create_task(speaker.play(source([chunk(i, minute) for i in range(5)])))
-    await asyncio.sleep(0.05)
+    await held.started.wait()
     assert speaker.playing
     speaker.stop()
-    # five one-minute chunks: only a stop that cuts the chunk being played returns in time
-    assert await asyncio.wait_for(playing, 10) is False
+    # The first chunk never finishes playing by itself: only a stop that cuts it returns.
+    assert await asyncio.wait_for(playing, HANG_GUARD_SECONDS) is False
+    assert held.sleeps == [60.0] and held.cancelled == 1
     assert speaker.playbacks[-1].completed is False
     assert len(speaker.playbacks[-1].chunks) == 1
     assert speaker.stop_calls == 1
@@ -125,28 +117,34 @@ async def test_stop_while_waiting_for_the_next_chunk() -> None:
     speaker = FakeSpeaker()
     closed = asyncio.Event()
 
+    waiting = asyncio.Event()
+
     async def slow_tts() -> AsyncIterator[AudioChunk]:
         try:
             yield chunk(0)
-            await asyncio.sleep(10)  # the next sentence takes a long time
+            waiting.set()
+            await asyncio.Event().wait()  # the next sentence never comes
             yield chunk(1)
         finally:
             closed.set()
 
     playing = asyncio.create_task(speaker.play(slow_tts()))
-    await asyncio.sleep(0.02)
+    await waiting.wait()  # the speaker has the first chunk and waits for the next
     speaker.stop()
-    assert await asyncio.wait_for(playing, 5) is False
+    assert await asyncio.wait_for(playing, HANG_GUARD_SECONDS) is False
     assert speaker.chunks == [chunk(0)]
-    await asyncio.wait_for(closed.wait(), 5)  # the source was closed, not left hanging
+    assert closed.is_set()  # the source was closed, not left hanging
 
 
 async def test_stop_from_another_thread() -> None:
-    speaker = FakeSpeaker(realtime=True)
+    held = HeldSleep()
+    speaker = FakeSpeaker(realtime=True, sleep=held.sleep)
     playing = asyncio.create_task(speaker.play(source([chunk(0, 160_000)])))
-    await asyncio.sleep(0.02)
-    threading.Thread(target=speaker.stop).start()
-    assert await asyncio.wait_for(playing, 5) is False
+    await held.started.wait()
+    stopper = threading.Thread(target=speaker.stop)
+    stopper.start()
+    assert await asyncio.wait_for(playing, HANG_GUARD_SECONDS) is False
+    stopper.join()
 
 
 async def test_stop_between_playbacks_does_not_cancel_the_next_one() -> None:
@@ -196,5 +194,14 @@ async def test_next_or_stop_and_stoppable_sleep() -> None:
     assert await next_or_stop(iterator, stop) == (True, None)
     clock = FakeClock()
     assert await stoppable_sleep(1.5, stop, clock.sleep) is True
-    asyncio.get_running_loop().call_later(0.01, stop.set)
-    assert await stoppable_sleep(5.0, stop) is False  # True only after sleeping it all
+    assert clock.now == 1.5
+    held = HeldSleep()
+    sleeping = asyncio.ensure_future(stoppable_sleep(5.0, stop, held.sleep))
+    await held.started.wait()
+    stop.set()
+    # True only after sleeping it all; an injected sleep is cut like the real one.
+    assert await asyncio.wait_for(sleeping, HANG_GUARD_SECONDS) is False
+    assert held.cancelled == 1
+    stop.arm()
+    asyncio.get_running_loop().call_soon(stop.set)
+    assert await stoppable_sleep(5.0, stop) is False  # the event loop's clock is cut too

@@ -5,7 +5,6 @@ PortAudio and ALSA with an ``.asoundrc`` that routes the devices to raw files.""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import os
 import subprocess
@@ -33,6 +32,7 @@ from hal.audio.portaudio import (
     select_device,
 )
 from hal.errors import DeviceUnavailable
+from tests.hal.pacing import HANG_GUARD_SECONDS
 
 ROOT = Path(__file__).parent.parent.parent
 
@@ -177,6 +177,41 @@ class Behaviour:
     fail_open: bool = False
     hung_abort: threading.Event | None = None  # abort() blocks until it is set
     signal: Callable[[int, int, int], npt.NDArray[np.float32]] | None = None
+    pace: CardPace | None = None  # blocks run when the test says so (overrides the above)
+
+
+class CardPace:
+    """The fake card's clock, in the test's hands: one block per turn the test gives.
+
+    The card's thread waits for a turn before each block; ``run_blocks`` gives turns and
+    returns once those blocks have been captured or played. ``run_freely`` lets the card
+    run on without waiting (and releases it for closing).
+    """
+
+    def __init__(self) -> None:
+        self._turns = threading.Semaphore(0)
+        self._done = threading.Semaphore(0)
+        self._free = threading.Event()
+
+    def wait_turn(self) -> None:
+        """Card thread: until the test gives a turn."""
+        if not self._free.is_set():
+            self._turns.acquire()
+
+    def block_done(self) -> None:
+        """Card thread: one block went through the callback."""
+        self._done.release()
+
+    async def run_blocks(self, count: int) -> None:
+        """Let the card run ``count`` blocks, one after the other."""
+        for _ in range(count):
+            self._turns.release()
+            await asyncio.to_thread(self._done.acquire)
+
+    def run_freely(self) -> None:
+        """Stop pacing the card."""
+        self._free.set()
+        self._turns.release()
 
 
 class FakeStream:
@@ -198,6 +233,10 @@ class FakeStream:
         block = self.settings["blocksize"]
         position = 0
         while not self._halt.is_set():
+            if behaviour.pace is not None:
+                behaviour.pace.wait_turn()
+                if self._halt.is_set():
+                    return
             if behaviour.unplug_after is not None and self.blocks >= behaviour.unplug_after:
                 self.settings["finished_callback"]()
                 return
@@ -216,7 +255,9 @@ class FakeStream:
                 self.played += out
             position += block
             self.blocks += 1
-            if behaviour.block_seconds_real:
+            if behaviour.pace is not None:
+                behaviour.pace.block_done()
+            elif behaviour.block_seconds_real:
                 time.sleep(behaviour.block_seconds_real)
             else:
                 time.sleep(0)
@@ -225,6 +266,8 @@ class FakeStream:
         if self.module.behaviour.hung_abort is not None:
             self.module.behaviour.hung_abort.wait()
         self._halt.set()
+        if self.module.behaviour.pace is not None:
+            self.module.behaviour.pace.run_freely()
         if self._thread is not None:
             self._thread.join()
 
@@ -298,14 +341,10 @@ def sine_signal(frequency: float) -> Callable[[int, int, int], npt.NDArray[np.fl
     return signal
 
 
-async def take(
-    microphone: SoundDeviceMicrophone, count: int, delay: float = 0.0
-) -> list[AudioChunk]:
+async def take(microphone: SoundDeviceMicrophone, count: int) -> list[AudioChunk]:
     out = []
     async for chunk in microphone.chunks():
         out.append(chunk)
-        if delay:
-            await asyncio.sleep(delay)
         if len(out) == count:
             break
     return out
@@ -347,14 +386,17 @@ async def test_microphone_resamples_when_the_card_cannot_do_16k() -> None:
 
 
 async def test_a_slow_consumer_loses_the_oldest_chunks_and_counts_them() -> None:
-    behaviour = Behaviour(block_seconds_real=0.002)
-    microphone = SoundDeviceMicrophone(module=FakeSoundDevice(behaviour), queue_chunks=5)
-    chunks = await take(microphone, 10, delay=0.05)
+    pace = CardPace()
+    microphone = SoundDeviceMicrophone(module=FakeSoundDevice(Behaviour(pace=pace)), queue_chunks=5)
+    await asyncio.to_thread(microphone.open)
+    await pace.run_blocks(1)
+    chunks = await take(microphone, 1)
+    await pace.run_blocks(12)  # the consumer is busy: 12 blocks for a queue of 5
+    chunks += await take(microphone, 5)
     await microphone.close()
-    assert microphone.dropped_chunks > 0
-    gaps = [b.timestamp - a.timestamp for a, b in itertools.pairwise(chunks)]
-    assert max(gaps) > 0.02 + 1e-9  # the dropped chunks are missing, not re-timed
-    assert all(gap > 0 for gap in gaps)
+    assert microphone.dropped_chunks == 7
+    # The oldest were dropped; the rest keep their capture times, not re-timed.
+    assert [round(c.timestamp, 2) for c in chunks] == [0.0, 0.16, 0.18, 0.2, 0.22, 0.24]
 
 
 async def test_overflows_are_counted() -> None:
@@ -455,18 +497,22 @@ async def test_speaker_resamples_for_a_card_that_cannot_play_the_rate() -> None:
 
 
 async def test_speaker_stop_returns_at_once_and_play_returns_false() -> None:
-    module = FakeSoundDevice(Behaviour(block_seconds_real=0.02))  # a real-time card
+    pace = CardPace()
+    module = FakeSoundDevice(Behaviour(pace=pace))
     speaker = SoundDeviceSpeaker(module=module)
     playing = asyncio.create_task(speaker.play(chunks_of(tone(16_000, 5.0), 16_000, 320)))
-    await asyncio.sleep(0.2)
+    await pace.run_blocks(10)  # the card plays 0.2 s
     card = module.streams[0]
     before = len(card.played)
     speaker.stop()
-    assert await asyncio.wait_for(playing, 2) is False  # not after the 5 s tone has played
-    await asyncio.sleep(0.3)  # longer than the 0.25 s queue would take to play out
-    after = np.count_nonzero(np.frombuffer(bytes(card.played[before:]), "<i2"))
-    assert after <= 1600  # a block or two in flight; the queued quarter second was dropped
+    # The card plays nothing more until told: play() returns without the 5 s tone.
+    assert await asyncio.wait_for(playing, HANG_GUARD_SECONDS) is False
+    await pace.run_blocks(13)  # longer than the 0.25 s queue would take to play out
+    after = np.frombuffer(bytes(card.played[before:]), "<i2")
+    assert len(after) == 13 * 320
+    assert np.count_nonzero(after) == 0  # the queued quarter second was dropped
     # A next playback works on the same stream.
+    pace.run_freely()
     assert await speaker.play(chunks_of(tone(16_000, 0.05), 16_000, 320)) is True
     await speaker.close()
     assert len(module.streams) == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,15 +15,7 @@ from hal.audio import AudioChunk, Microphone, Speaker
 from hal.audio.convert import chunk_frames, float_to_pcm, resampled_length
 from hal.audio.wavfile import WavFileMicrophone, WavFileSpeaker, read_wav, write_wav
 from hal.errors import UnsupportedMedia
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
+from tests.hal.pacing import HANG_GUARD_SECONDS, FakeClock, HeldSleep
 
 
 def tone(
@@ -91,11 +82,20 @@ async def test_microphone_paces_in_real_time_with_an_injected_clock(tmp_path: Pa
     assert len(chunks) == 50
 
 
-async def test_microphone_paces_in_real_time_with_the_real_clock(tmp_path: Path) -> None:
-    path = write(tmp_path / "in.wav", tone(16_000, 0.3), 16_000)
-    started = time.perf_counter()
-    await collect(WavFileMicrophone(path, realtime=True))
-    assert time.perf_counter() - started >= 0.28  # paced: a sleep never ends early
+async def test_a_slow_consumer_does_not_slow_the_pace_of_a_clocked_microphone(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path / "in.wav", tone(16_000, 1.0), 16_000)
+    clock = FakeClock()
+    microphone = WavFileMicrophone(path, realtime=True, sleep=clock.sleep, clock=clock)
+    late = []
+    async for chunk in microphone.chunks():
+        late.append(clock.now - (chunk.timestamp + chunk.seconds))
+        clock.now += 0.015  # the consumer works 15 ms on each 20 ms chunk
+    # Each chunk comes once its last frame would have been captured, as from a sound
+    # card: the microphone waits only what is left of the 20 ms, and never falls behind.
+    assert late == pytest.approx([0.0] * 50, abs=1e-9)
+    assert clock.sleeps[1:] == pytest.approx([0.005] * 49)
 
 
 async def test_microphone_as_fast_as_possible(tmp_path: Path) -> None:
@@ -110,16 +110,18 @@ async def test_closing_the_microphone_ends_the_stream(tmp_path: Path) -> None:
     path = write(tmp_path / "in.wav", tone(16_000, 10.0), 16_000)
     microphone = WavFileMicrophone(path, realtime=True)
     received: list[AudioChunk] = []
+    got_one = asyncio.Event()
 
     async def consume() -> None:
         async for chunk in microphone.chunks():
             received.append(chunk)
+            got_one.set()
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.1)
+    await got_one.wait()  # the consumer waits for the second chunk now
     await microphone.close()
     await asyncio.wait_for(task, 5)  # the file lasts 10 s
-    assert 1 <= len(received) < 250  # 20 ms chunks: stopped long before the end
+    assert len(received) == 1  # the wait for the second chunk was cut short
 
 
 async def test_stop_ends_the_microphone_too(tmp_path: Path) -> None:
@@ -184,13 +186,15 @@ async def test_the_file_is_valid_while_it_grows(tmp_path: Path) -> None:
 
 
 async def test_stopping_the_speaker_mid_playback(tmp_path: Path) -> None:
-    speaker = WavFileSpeaker(tmp_path / "out.wav", realtime=True)
+    held = HeldSleep()
+    speaker = WavFileSpeaker(tmp_path / "out.wav", realtime=True, sleep=held.sleep)
     chunks = [AudioChunk(float_to_pcm(tone(16_000, 30.0), 2), 16_000) for _ in range(3)]
     playing = asyncio.create_task(speaker.play(source(chunks)))
-    await asyncio.sleep(0.1)
+    await held.started.wait()  # the first chunk is written and playing
     speaker.stop()
-    # 30-second chunks: only a stop that cuts the chunk being played returns in time
-    assert await asyncio.wait_for(playing, 10) is False
+    # The chunk being played never ends by itself: only a stop that cuts it returns.
+    assert await asyncio.wait_for(playing, HANG_GUARD_SECONDS) is False
+    assert held.sleeps == [30.0] and held.cancelled == 1
     await speaker.close()
     assert speaker.playbacks[0].completed is False
     assert speaker.playbacks[0].seconds == pytest.approx(30.0)  # the first chunk, no more
