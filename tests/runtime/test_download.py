@@ -186,7 +186,17 @@ def test_a_full_disk_is_resource_exhausted(tmp_path: Path) -> None:
 
 
 def test_check_free_space_passes_when_there_is_room(tmp_path: Path) -> None:
-    check_free_space(tmp_path, 1_000_000, margin_bytes=0, free_bytes=lambda _: 2_000_000)
+    asked: list[Path] = []
+
+    def free(folder: Path) -> int:
+        asked.append(folder)
+        return 2_000_000
+
+    check_free_space(tmp_path, 1_000_000, margin_bytes=0, free_bytes=free)
+    check_free_space(tmp_path, 1_000_000, margin_bytes=1_000_000, free_bytes=free)  # just fits
+    assert asked == [tmp_path, tmp_path]  # it did look at the disk
+    with pytest.raises(ResourceExhausted):  # one byte more does not fit
+        check_free_space(tmp_path, 1_000_001, margin_bytes=1_000_000, free_bytes=free)
 
 
 def test_check_free_space_says_needed_and_free_in_mb(tmp_path: Path) -> None:
@@ -640,8 +650,12 @@ def test_an_injected_client_is_left_open(http_client: httpx.Client) -> None:
     assert not http_client.is_closed
 
 
-def test_null_progress_accepts_everything() -> None:
+def test_null_progress_accepts_everything_and_shows_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     progress = NullProgress()
     progress.start("x", None)
+    progress.start("y", 10)
     progress.advance(1)
     progress.finish()
+    assert capsys.readouterr() == ("", "")
