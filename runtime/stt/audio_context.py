@@ -10,12 +10,14 @@ one (8.3 % against 8.9 %).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import numpy.typing as npt
 
 from hal.audio import AudioChunk
 from runtime.errors import UnsupportedInput
+from runtime.stt.base import Segment
 
 SAMPLE_RATE = 16_000
 """Whisper takes 16 kHz mono audio."""
@@ -64,6 +66,21 @@ RUNAWAY_SLACK_CHARS = 40
 def looks_runaway(text: str, seconds: float) -> bool:
     """True when ``text`` is too long to have been said in ``seconds`` (a decoding loop)."""
     return len(text) > RUNAWAY_SLACK_CHARS + RUNAWAY_CHARS_PER_SECOND * seconds
+
+
+def within_audio(segments: Iterable[Segment], seconds: float) -> tuple[Segment, ...]:
+    """``segments`` with their times cut to ``[0, seconds]``, in order.
+
+    Whisper times segments on its 30 s window, in 10 ms steps, and with a shortened
+    window or trailing padding it can place the end of the last segment seconds after
+    the audio ends (7.0 s for a 2.69 s clip); a segment never ends after the audio does.
+    """
+    bounded = []
+    for segment in segments:
+        start = min(max(segment.start, 0.0), seconds)
+        end = min(max(segment.end, start), seconds)
+        bounded.append(Segment(start=start, end=end, text=segment.text))
+    return tuple(bounded)
 
 
 def default_threads(cpu_count: int | None) -> int:

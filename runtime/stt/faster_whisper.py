@@ -14,7 +14,7 @@ from hal.audio import AudioChunk
 from runtime.engines import require_open
 from runtime.errors import EngineError, ModelLoadFailed, ModelNotInstalled, UnsupportedInput
 from runtime.params import parse_params
-from runtime.stt.audio_context import SAMPLE_RATE, default_threads, pcm_samples
+from runtime.stt.audio_context import SAMPLE_RATE, default_threads, pcm_samples, within_audio
 from runtime.stt.base import Segment, TranscribeOptions, Transcript
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ class FasterWhisperSpeechToText:
                     vad_filter=self._params.vad_filter,
                 )
                 # The segments come from a generator: decoding happens while it is read.
-                segments = _segments(found)
+                segments = within_audio(_segments(found), seconds)
             except (RuntimeError, ValueError) as exc:
                 raise EngineError(f"Model {self.model_id!r}: faster-whisper failed") from exc
         return Transcript(

@@ -28,6 +28,7 @@ from runtime.stt.audio_context import (
     default_threads,
     looks_runaway,
     pcm_samples,
+    within_audio,
 )
 from runtime.stt.base import Segment, TranscribeOptions, Transcript
 
@@ -208,6 +209,7 @@ class WhisperCppSpeechToText:
                     seconds,
                 )
                 segments = self._run(model, samples, language, options, self._full_context)
+        segments = within_audio(segments, seconds)
         return Transcript(
             text=_join(segments),
             language=language,

@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hal.audio import AudioChunk
+from hal.audio.codecs import decode, encode
 from runtime.errors import EngineError, ModelNotInstalled, UnsupportedInput
 from runtime.stt.audio_context import (
     FULL_AUDIO_CONTEXT,
@@ -25,8 +26,9 @@ from runtime.stt.audio_context import (
     default_threads,
     looks_runaway,
     pcm_samples,
+    within_audio,
 )
-from runtime.stt.base import TranscribeOptions, Transcript
+from runtime.stt.base import Segment, TranscribeOptions, Transcript
 from runtime.stt.faster_whisper import FasterWhisperSpeechToText
 from runtime.stt.whispercpp import (
     WhisperCppParams,
@@ -150,6 +152,27 @@ def test_audio_context_refuses_negative_duration() -> None:
 )
 def test_looks_runaway(text: str, seconds: float, runaway: bool) -> None:
     assert looks_runaway(text, seconds) is runaway
+
+
+@pytest.mark.parametrize(
+    ("times", "seconds", "expected"),
+    [
+        ([(0.0, 1.5), (1.5, 2.8)], 3.0, [(0.0, 1.5), (1.5, 2.8)]),
+        ([(0.0, 7.0)], 2.69, [(0.0, 2.69)]),  # an MP3 clip whose segment ended at 7.0 s
+        ([(0.0, 1.0), (1.0, 2.0)], 1.935, [(0.0, 1.0), (1.0, 1.935)]),
+        ([(0.0, 1.0), (2.5, 3.0)], 2.0, [(0.0, 1.0), (2.0, 2.0)]),  # kept, at the end
+        ([(-0.02, 0.5)], 1.0, [(0.0, 0.5)]),
+        ([(0.8, 0.6)], 1.0, [(0.8, 0.8)]),
+        ([], 0.0, []),
+    ],
+)
+def test_segments_stay_within_the_audio(
+    times: list[tuple[float, float]], seconds: float, expected: list[tuple[float, float]]
+) -> None:
+    segments = [Segment(start, end, f"s{i}") for i, (start, end) in enumerate(times)]
+    bounded = within_audio(segments, seconds)
+    assert [(s.start, s.end) for s in bounded] == expected
+    assert [s.text for s in bounded] == [s.text for s in segments]
 
 
 @pytest.mark.parametrize(("cpus", "threads"), [(None, 1), (1, 1), (2, 2), (4, 4), (8, 4), (64, 4)])
@@ -345,6 +368,12 @@ def test_whispercpp_retries_a_runaway_with_the_full_window() -> None:
     assert [call["audio_ctx"] for call in model.calls] == [224, 0]
 
 
+def test_whispercpp_segments_never_end_after_the_audio() -> None:
+    engine, _ = fake_engine(lambda params: [FakeSegment(0, 700, "Turn on the lights.")])
+    transcript = engine.transcribe(seconds_of_audio(2.69), TranscribeOptions())
+    assert [(s.start, s.end) for s in transcript.segments] == [(0.0, 2.69)]
+
+
 def test_whispercpp_drops_blank_audio_markers() -> None:
     engine, _ = fake_engine(lambda params: [FakeSegment(0, 100, "[BLANK_AUDIO]")])
     transcript = engine.transcribe(seconds_of_audio(1.0), TranscribeOptions())
@@ -446,7 +475,7 @@ def assert_well_formed(transcript: Transcript, audio: AudioChunk) -> None:
     assert transcript.text == " ".join(s.text for s in transcript.segments)
     previous_end = 0.0
     for segment in transcript.segments:
-        assert previous_end <= segment.start < segment.end <= audio.seconds + 1.0
+        assert previous_end <= segment.start <= segment.end <= audio.seconds
         previous_end = segment.end
 
 
@@ -461,6 +490,25 @@ def test_whispercpp_transcribes_speech(
     assert word_error_rate(SENTENCE, transcript.text) <= 0.25, transcript.text
     assert (transcript.language, transcript.language_probability) == ("en", 1.0)
     assert_well_formed(transcript, speech)
+
+
+@pytest.fixture(scope="module")
+def short_command(tmp_path_factory: pytest.TempPathFactory) -> AudioChunk:
+    """A two-second command, through an MP3 as an upload would come."""
+    spoken = speak("Turn on the kitchen lights please.", tmp_path_factory.mktemp("short"))
+    return decode(encode(spoken, "mp3"))
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize("engine_name", ["whispercpp", "faster_whisper"])
+def test_segments_of_a_short_clip_end_with_the_audio(
+    request: pytest.FixtureRequest, short_command: AudioChunk, engine_name: str
+) -> None:
+    """whisper.cpp timed this clip's one segment 0.0-2.0 s for 1.94 s of audio."""
+    engine = request.getfixturevalue(f"{engine_name}_tiny")
+    transcript = engine.transcribe(short_command, TranscribeOptions())
+    assert "kitchen" in transcript.text.lower(), transcript.text
+    assert_well_formed(transcript, short_command)
 
 
 @pytest.mark.real_model
