@@ -35,10 +35,13 @@ import numpy.typing as npt
 
 from hal.audio.chunk import AudioChunk
 from hal.audio.convert import (
+    MAX_SAMPLE_RATE,
+    MIN_SAMPLE_RATE,
     ChunkConverter,
     Samples,
     chunk_from_frames,
     mix_channels,
+    plausible_sample_rate,
     resample,
 )
 from hal.audio.wavfile import UnsupportedWav, parse_wav
@@ -174,6 +177,12 @@ def _finish(frames: Samples, source_rate: int, rate: int, channels: int) -> Audi
         raise UnreadableMedia(
             "audio holds no samples (empty or cut off in its header)", field="audio"
         )
+    if not plausible_sample_rate(source_rate):
+        raise UnreadableMedia(
+            f"audio declares {source_rate} Hz, not a supported sample rate"
+            f" ({MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz)",
+            field="audio",
+        )
     frames = mix_channels(frames, channels)
     if source_rate != rate:
         frames = resample(frames, source_rate, rate)
@@ -257,7 +266,12 @@ class _AvDecoder:
         if len({piece.shape[1] for piece in pieces}) > 1:  # chained Ogg changing channels
             pieces = [mix_channels(piece, 1) for piece in pieces]
         frames = np.concatenate(pieces)
-        return np.clip(np.nan_to_num(frames), -1.0, 1.0)
+        if not np.isfinite(frames).all():
+            raise UnreadableMedia(
+                "audio holds float samples that are not numbers (NaN or infinity)",
+                field="audio",
+            )
+        return np.clip(frames, -1.0, 1.0)
 
 
 def _decode_av(

@@ -10,9 +10,12 @@ Resampling is band-limited interpolation with a Kaiser-windowed sinc kernel (the
 libsamplerate and resampy): each output sample is a weighted sum of the ``2 * K`` input
 samples around its position, with the kernel's cut-off at the lower of the two Nyquist
 frequencies. Kernels are tabulated per phase (exactly for rational ratios with up to
-4096 phases, which covers every common pair of rates; nearest of 4096 otherwise).
-:class:`Resampler` keeps its state between chunks, so a stream resampled chunk by chunk
-equals the whole signal resampled at once.
+4096 phases, which covers every common pair of rates; nearest of 4096 otherwise), each
+phase when an output frame first needs it, so the work is bounded by the output's
+length. :class:`Resampler` keeps its state between chunks, so a stream resampled chunk
+by chunk equals the whole signal resampled at once. Rates outside
+``MIN_SAMPLE_RATE``..``MAX_SAMPLE_RATE`` are refused: a file header claiming one is lying,
+and the kernel of an absurd ratio would not fit in memory.
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ from hal.errors import UnsupportedMedia
 Samples = npt.NDArray[np.float32]
 """Float samples in [-1, 1]: ``(frames,)`` mono or ``(frames, channels)``."""
 
+MIN_SAMPLE_RATE = 1_000
+"""Lowest sample rate taken (telephony's 8 kHz and below, with room to spare)."""
+MAX_SAMPLE_RATE = 768_000
+"""Highest sample rate taken (the fastest audio interfaces sold)."""
 MAX_PHASES = 4096
 """Phases tabulated per kernel; ratios needing more use the nearest of these."""
 BLOCK_VALUES = 1 << 21
@@ -130,25 +137,69 @@ FAST_QUALITY = ResamplerQuality(zero_crossings=8, rolloff=0.9, kaiser_beta=6.0)
 """Half the work, about 60 dB attenuation: live capture on small boards."""
 
 
+def plausible_sample_rate(rate: int) -> bool:
+    """Whether ``rate`` is a sample rate real audio is recorded or played at."""
+    return MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE
+
+
+def check_sample_rate(rate: int, *, field: str = "rate") -> int:
+    """``rate`` if plausible, else ``UnsupportedMedia`` naming it and the range."""
+    if not plausible_sample_rate(rate):
+        raise UnsupportedMedia(
+            f"{rate} Hz is not a supported sample rate ({MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz)",
+            field=field,
+        )
+    return rate
+
+
 def resampled_length(frames: int, from_rate: int, to_rate: int) -> int:
     """Frames that ``frames`` input frames become: ``ceil(frames * to_rate / from_rate)``."""
     return -(-frames * to_rate // from_rate)
 
 
-def _kernel_table(
-    up: int, down: int, phases: int, quality: ResamplerQuality
-) -> tuple[npt.NDArray[np.float32], int]:
-    """Per-phase tap weights ``(phases, 2K)`` and the half-width ``K`` in input samples."""
-    cutoff = min(1.0, up / down) * quality.rolloff
-    half = math.ceil(quality.zero_crossings / cutoff)
-    fraction = np.arange(phases, dtype=np.float64)[:, None] / phases
-    # Tap m reads input (base - K + 1 + m): its distance from the output position.
-    distance = (half - 1 - np.arange(2 * half, dtype=np.float64))[None, :] + fraction
-    ratio = np.clip(distance / half, -1.0, 1.0)
-    window = np.i0(quality.kaiser_beta * np.sqrt(1.0 - ratio**2)) / np.i0(quality.kaiser_beta)
-    weights = cutoff * np.sinc(cutoff * distance) * window
-    weights /= weights.sum(axis=1, keepdims=True)  # unity gain at DC for every phase
-    return weights.astype(np.float32), half
+class _Kernel:
+    """Per-phase tap weights ``(2K,)`` of the band-limited kernel, made on first use.
+
+    A phase's weights are computed when an output frame first needs it, so a short
+    signal at an odd ratio (4096 phases of thousands of taps) costs what its few output
+    frames need, not the whole table.
+    """
+
+    def __init__(self, up: int, down: int, phases: int, quality: ResamplerQuality) -> None:
+        self.cutoff = min(1.0, up / down) * quality.rolloff
+        """Cut-off as a fraction of the input's Nyquist frequency."""
+        self.half = math.ceil(quality.zero_crossings / self.cutoff)
+        """Half-width ``K`` of the kernel in input samples."""
+        self.phases = phases
+        """Phases of the table."""
+        self._beta = quality.kaiser_beta
+        self._rows: dict[int, npt.NDArray[np.float32]] = {}
+
+    @property
+    def rows_made(self) -> int:
+        """Phases computed so far."""
+        return len(self._rows)
+
+    def weights(self, phase: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        """Tap weights ``(len(phase), 2K)`` of each output frame's phase."""
+        used, where = np.unique(phase, return_inverse=True)
+        missing = [int(p) for p in used if int(p) not in self._rows]
+        if missing:
+            for p, row in zip(missing, self._make(np.array(missing)), strict=True):
+                self._rows[p] = row
+        table = np.stack([self._rows[int(p)] for p in used])
+        return table[where.reshape(-1)]
+
+    def _make(self, phases: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        half, cutoff = self.half, self.cutoff
+        fraction = phases.astype(np.float64)[:, None] / self.phases
+        # Tap m reads input (base - K + 1 + m): its distance from the output position.
+        distance = (half - 1 - np.arange(2 * half, dtype=np.float64))[None, :] + fraction
+        ratio = np.clip(distance / half, -1.0, 1.0)
+        window = np.i0(self._beta * np.sqrt(1.0 - ratio**2)) / np.i0(self._beta)
+        weights = cutoff * np.sinc(cutoff * distance) * window
+        weights /= weights.sum(axis=1, keepdims=True)  # unity gain at DC for every phase
+        return weights.astype(np.float32)
 
 
 class Resampler:
@@ -167,8 +218,8 @@ class Resampler:
         channels: int = 1,
         quality: ResamplerQuality = DEFAULT_QUALITY,
     ) -> None:
-        if from_rate <= 0 or to_rate <= 0:
-            raise UnsupportedMedia("sample rates must be positive", field="rate")
+        check_sample_rate(from_rate)
+        check_sample_rate(to_rate)
         if channels < 1:
             raise UnsupportedMedia("channels must be at least 1", field="channels")
         self.from_rate = from_rate
@@ -182,10 +233,11 @@ class Resampler:
         self._down = from_rate // common
         self._phases = min(self._up, MAX_PHASES)
         self._identity = from_rate == to_rate
-        self._table: npt.NDArray[np.float32] | None = None
+        self._kernel: _Kernel | None = None
         self._half = 0
         if not self._identity:
-            self._table, self._half = _kernel_table(self._up, self._down, self._phases, quality)
+            self._kernel = _Kernel(self._up, self._down, self._phases, quality)
+            self._half = self._kernel.half
         # The buffer holds input frames from absolute index `_start`; K zeros precede input 0.
         self._buffer = np.zeros((self._half, channels), dtype=np.float32)
         self._start = -self._half
@@ -197,6 +249,11 @@ class Resampler:
     def delay_frames(self) -> int:
         """Input frames held back until the frames after them arrive."""
         return self._half
+
+    @property
+    def kernel_phases_made(self) -> int:
+        """Kernel phases computed so far (never more than the output frames made)."""
+        return self._kernel.rows_made if self._kernel is not None else 0
 
     def process(self, samples: Samples) -> Samples:
         """Resample the next input frames; the output frames now complete."""
@@ -240,7 +297,7 @@ class Resampler:
 
     def _compute(self, end: int) -> Samples:
         """Output frames ``[_produced, end)``; drops buffered input no longer needed."""
-        assert self._table is not None
+        assert self._kernel is not None
         pieces: list[Samples] = []
         taps = np.arange(2 * self._half, dtype=np.int64)
         block = max(256, BLOCK_VALUES // (2 * self._half * self.channels))
@@ -256,7 +313,7 @@ class Resampler:
                 phase %= self._phases
             index = (base - self._half + 1 - self._start)[:, None] + taps[None, :]
             gathered = self._buffer[index]  # (block, 2K, channels)
-            pieces.append(np.einsum("bk,bkc->bc", self._table[phase], gathered))
+            pieces.append(np.einsum("bk,bkc->bc", self._kernel.weights(phase), gathered))
         self._produced = max(self._produced, end)
         # Keep the input from the first tap of the next output frame onwards.
         next_base = (self._produced * self._down) // self._up
@@ -445,12 +502,17 @@ def is_silent(
     """True when no ``window_ms`` window of the audio reaches ``threshold_dbfs`` RMS.
 
     A window, not the whole clip: a short word in a long quiet recording is not silence.
-    Empty audio is silent. ``rate`` is needed for bare samples (taken from a chunk).
+    Audio shorter than one window (empty, or a few samples) holds no window at all, so
+    it is silent: nothing that short can be a word. ``rate`` is needed for bare samples
+    (taken from a chunk).
     """
     if isinstance(audio, AudioChunk):
         rate = audio.rate
     if rate is None:
         raise ValueError("rate is required for bare samples")
+    frames = audio.frames if isinstance(audio, AudioChunk) else len(as_frames(audio))
+    if frames < max(1, rate * window_ms // 1000):
+        return True
     return loudest_window_dbfs(audio, rate, window_ms) < threshold_dbfs
 
 

@@ -1,9 +1,12 @@
 """WAV files as microphone and speaker, and a WAV reader for any PCM or float WAV.
 
 The reader is pure (bytes in, samples out) and takes what a file holds: 8/16/24/32-bit
-integer PCM, 32/64-bit float, plain or ``WAVE_FORMAT_EXTENSIBLE``. A data chunk whose
-declared size runs past the end of the file (a recording cut short, or a stream written
-with an unknown length) yields the frames that are there.
+integer PCM, 32/64-bit float, plain or ``WAVE_FORMAT_EXTENSIBLE``. A stream written with
+an unknown length (RIFF and data sizes both left at a placeholder of at least
+``UNKNOWN_LENGTH``, as FFmpeg, sox and this project's stream encoder write them) yields
+the frames that are there; any other data chunk that runs past the end of the file is
+a truncated file and refused, as are sample rates no audio is recorded at and float
+samples that are not numbers (NaN, infinity).
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ import numpy as np
 
 from hal.audio.chunk import AudioChunk
 from hal.audio.convert import (
+    MAX_SAMPLE_RATE,
+    MIN_SAMPLE_RATE,
     ChunkConverter,
     Samples,
     chunk_from_frames,
     mix_channels,
     pcm_to_float,
+    plausible_sample_rate,
     resample,
 )
 from hal.audio.playback import (
@@ -43,6 +49,9 @@ log = logging.getLogger(__name__)
 WAVE_FORMAT_PCM = 0x0001
 WAVE_FORMAT_IEEE_FLOAT = 0x0003
 WAVE_FORMAT_EXTENSIBLE = 0xFFFE
+UNKNOWN_LENGTH = 0x7FFFF000
+"""Sizes from here up are placeholders of a stream whose length was not known (sox
+writes 0x7FFFF000, FFmpeg and our stream encoder 0xFFFFFFFF)."""
 
 
 class UnsupportedWav(UnsupportedMedia):
@@ -82,6 +91,7 @@ def parse_wav(data: bytes) -> WavAudio:
     """
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise _invalid("not a WAV file (no RIFF/WAVE header)")
+    (riff_size,) = struct.unpack_from("<I", data, 4)
     position = 12
     fmt: tuple[int, int, int, int, int] | None = None
     while position + 8 <= len(data):
@@ -93,8 +103,13 @@ def parse_wav(data: bytes) -> WavAudio:
         elif chunk_id == b"data":
             if fmt is None:
                 raise _invalid("WAV data chunk comes before its fmt chunk")
-            end = min(body + size, len(data))
-            return _samples(data[body:end], *fmt)
+            present = len(data) - body
+            if size > present and not (size >= UNKNOWN_LENGTH and riff_size >= UNKNOWN_LENGTH):
+                raise _invalid(
+                    f"WAV file is truncated: its data chunk declares {size} bytes"
+                    f" but holds {present}"
+                )
+            return _samples(data[body : body + min(size, present)], *fmt)
         position = body + size + (size & 1)
     if fmt is None:
         raise _invalid("WAV file is truncated: no fmt chunk")
@@ -112,8 +127,13 @@ def _parse_fmt(body: bytes) -> tuple[int, int, int, int, int]:
         (tag,) = struct.unpack_from("<H", body, 24)  # first two bytes of the sub-format GUID
     if tag not in (WAVE_FORMAT_PCM, WAVE_FORMAT_IEEE_FLOAT):
         raise UnsupportedWav(f"WAV encoding 0x{tag:04x} is not plain PCM or float", field="audio")
-    if channels < 1 or rate < 1:
+    if channels < 1:
         raise _invalid(f"WAV header is invalid: {channels} channels at {rate} Hz")
+    if not plausible_sample_rate(rate):
+        raise _invalid(
+            f"WAV header is invalid: {rate} Hz is not a supported sample rate"
+            f" ({MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz)"
+        )
     valid_bits = {WAVE_FORMAT_PCM: (8, 16, 24, 32), WAVE_FORMAT_IEEE_FLOAT: (32, 64)}[tag]
     if bits not in valid_bits or block_align != channels * bits // 8:
         raise _invalid(f"WAV header is invalid: {bits}-bit samples, block size {block_align}")
@@ -124,8 +144,10 @@ def _samples(payload: bytes, tag: int, channels: int, rate: int, bits: int, bloc
     usable = payload[: len(payload) - len(payload) % block]
     if tag == WAVE_FORMAT_IEEE_FLOAT:
         dtype = "<f4" if bits == 32 else "<f8"
-        values = np.frombuffer(usable, dtype=dtype).astype(np.float32)
-        frames = np.nan_to_num(values).clip(-1.0, 1.0).reshape(-1, channels)
+        values = np.frombuffer(usable, dtype=dtype)
+        if not np.isfinite(values).all():
+            raise _invalid("WAV file holds float samples that are not numbers (NaN or infinity)")
+        frames = values.astype(np.float32).clip(-1.0, 1.0).reshape(-1, channels)
     elif bits == 8:  # 8-bit WAV is unsigned
         signed = (np.frombuffer(usable, dtype=np.uint8).astype(np.int16) - 128).astype(np.int8)
         frames = pcm_to_float(signed.tobytes(), 1, channels)

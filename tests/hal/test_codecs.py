@@ -32,7 +32,7 @@ from hal.audio.codecs import (
 )
 from hal.audio.convert import chunk_frames, float_to_pcm, resample
 from hal.audio.wavfile import UnsupportedWav, parse_wav
-from hal.errors import MediaTooLarge, UnsupportedMedia
+from hal.errors import MediaTooLarge, UnreadableMedia, UnsupportedMedia
 
 Floats = npt.NDArray[np.float32]
 FFMPEG_ARGS: dict[str, list[str]] = {
@@ -169,13 +169,91 @@ def test_uploads_cut_in_their_header_are_invalid_input(
     assert caught.value.field == "audio"
 
 
-@pytest.mark.parametrize("name", ["flac", "mp3", "ogg", "webm", "aac", "stereo24.wav"])
+@pytest.mark.parametrize("name", ["flac", "mp3", "ogg", "webm", "aac"])
 def test_uploads_cut_in_their_audio_keep_what_they_hold(
     name: str, encoded: dict[str, bytes], reference: Floats
 ) -> None:
     data = encoded[name]
     chunk = decode(data[: len(data) * 2 // 3])
     assert 0.2 * len(reference) < chunk.frames < 0.9 * len(reference)
+
+
+@pytest.mark.parametrize("name", ["stereo24.wav", "float.wav", "u8.wav"])
+def test_a_wav_cut_in_its_audio_is_truncated(name: str, encoded: dict[str, bytes]) -> None:
+    """A WAV header says how long its audio is: a file that holds less was cut short."""
+    data = encoded[name]
+    with pytest.raises(UnreadableMedia, match="WAV file is truncated: its data chunk declares"):
+        decode(data[: len(data) * 2 // 3])
+
+
+def pcm_wav(samples: bytes, *, rate: int = 16_000, riff_size: int, data_size: int) -> bytes:
+    """A 16-bit mono WAV whose header declares the sizes given, whatever it holds."""
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, (rate * 2) & 0xFFFFFFFF, 2, 16)
+    return (
+        b"RIFF"
+        + struct.pack("<I", riff_size)
+        + b"WAVEfmt "
+        + struct.pack("<I", 16)
+        + fmt
+        + b"data"
+        + struct.pack("<I", data_size)
+        + samples
+    )
+
+
+SPEECHLIKE = (np.sin(np.arange(16_000) * 0.3) * 12_000).astype("<i2").tobytes()
+
+
+@pytest.mark.parametrize(
+    ("riff_size", "data_size"),
+    [
+        (36 + 32_000, 32_000),  # the header of a full second, the first half of it
+        (36 + 2 * len(SPEECHLIKE), 0xFFFFFFF0),  # a data length far beyond the file
+        (36 + len(SPEECHLIKE), 0xFFFFFFFF),  # a stream placeholder in one size only
+    ],
+)
+def test_a_wav_declaring_more_audio_than_it_holds_is_refused(
+    riff_size: int, data_size: int
+) -> None:
+    data = pcm_wav(SPEECHLIKE[:16_000], riff_size=riff_size, data_size=data_size)
+    with pytest.raises(UnreadableMedia, match="truncated") as caught:
+        decode(data)
+    assert caught.value.field == "audio"
+
+
+@pytest.mark.parametrize(
+    ("riff_size", "data_size"),
+    [(0xFFFFFFFF, 0xFFFFFFFF), (0x7FFFF024, 0x7FFFF000)],  # FFmpeg's and sox's placeholders
+    ids=["ffmpeg", "sox"],
+)
+def test_a_stream_of_unknown_length_keeps_what_it_holds(riff_size: int, data_size: int) -> None:
+    data = pcm_wav(SPEECHLIKE, riff_size=riff_size, data_size=data_size)
+    assert decode(data).audio == SPEECHLIKE
+
+
+@pytest.mark.parametrize("rate", [0, 999, 768_001, 4_000_037, 0xFFFFFFFF])
+def test_a_wav_at_an_implausible_rate_is_refused_naming_the_rate(rate: int) -> None:
+    """A 32 KB upload claiming 4,000,037 Hz cost 10 s of CPU and 2.6 GB in the resampler."""
+    data = pcm_wav(SPEECHLIKE, rate=rate, riff_size=36 + 32_000, data_size=32_000)
+    with pytest.raises(UnreadableMedia, match=f"{rate} Hz is not a supported sample rate"):
+        decode(data)
+
+
+@pytest.mark.parametrize("rate", [1_000, 768_000])
+def test_the_extreme_plausible_rates_decode(rate: int) -> None:
+    data = pcm_wav(SPEECHLIKE, rate=rate, riff_size=36 + 32_000, data_size=32_000)
+    assert decode(data).frames == -(-16_000 * 16_000 // rate)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_a_float_wav_holding_no_numbers_is_refused(bad: float) -> None:
+    floats = np.full(16_000, 0.25, dtype="<f4")
+    floats[100:200] = bad
+    fmt = struct.pack("<HHIIHH", 3, 1, 16_000, 64_000, 4, 32)
+    body = b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", floats.nbytes)
+    data = b"RIFF" + struct.pack("<I", len(body) + floats.nbytes) + body + floats.tobytes()
+    with pytest.raises(UnreadableMedia, match="not numbers"):
+        decode(data)
 
 
 def test_an_mp4_cut_before_its_index_is_invalid_input(encoded: dict[str, bytes]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tracemalloc
 
 import numpy as np
 import numpy.typing as npt
@@ -172,6 +173,28 @@ def test_resampler_refuses_bad_rates() -> None:
         Resampler(0, 16_000)
 
 
+@pytest.mark.parametrize(("from_rate", "to_rate"), [(4_000_037, 16_000), (16_000, 0xFFFFFFFF)])
+def test_resampler_refuses_implausible_rates_naming_them(from_rate: int, to_rate: int) -> None:
+    bad = from_rate if from_rate > 16_000 else to_rate
+    with pytest.raises(UnsupportedMedia, match=f"{bad} Hz is not a supported sample rate"):
+        Resampler(from_rate, to_rate)
+
+
+def test_the_resamplers_work_is_bounded_by_its_output() -> None:
+    """An odd ratio has thousands of kernel phases: only those used are made."""
+    samples = sine(440, 767_999, 16_000 / 767_999, 0.1)  # 16,000 samples, 1/48 s
+    tracemalloc.start()
+    try:
+        resampler = Resampler(767_999, 16_000)
+        out = np.concatenate([resampler.process(samples), resampler.flush().reshape(-1)])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(out) == 334
+    assert resampler.kernel_phases_made <= len(out)
+    assert peak < 64 << 20  # the whole table took 530 MB
+
+
 def test_convert_chunk_to_16k_mono() -> None:
     stereo = np.stack([sine(440, 44_100, 0.2), sine(440, 44_100, 0.2)], axis=1)
     chunk = AudioChunk(float_to_pcm(stereo, 2), 44_100, 2, 2, timestamp=1.5)
@@ -249,6 +272,15 @@ def test_a_short_word_in_a_long_silence_is_not_silence() -> None:
     assert rms_dbfs(audio) < -40
     assert not is_silent(audio, -40.0, rate=16_000)
     assert loudest_window_dbfs(audio, 16_000) == pytest.approx(-23.0, abs=0.1)
+
+
+@pytest.mark.parametrize("frames", [1, 2, 479])
+def test_audio_shorter_than_one_window_is_silent_however_loud(frames: int) -> None:
+    """A one-sample WAV used to reach the model (and come back as empty text)."""
+    loud = np.full(frames, 0.9, dtype=np.float32)
+    assert is_silent(loud, rate=16_000)
+    assert is_silent(AudioChunk.from_samples(loud, 16_000))
+    assert not is_silent(np.full(480, 0.9, dtype=np.float32), rate=16_000)
 
 
 def test_is_silent_needs_a_rate_for_bare_samples() -> None:
