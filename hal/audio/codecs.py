@@ -10,8 +10,10 @@ playlist, a device or another file. Whatever the input, the result is one
 Decoding failures are ``UnreadableMedia`` (an ``UnsupportedMedia``) with ``field="audio"``
 and a message a user can act on;
 audio longer than ``max_seconds`` is ``MediaTooLarge``, detected while decoding, so a
-long file costs no more than ``max_seconds`` of decoding. A file cut short decodes to
-the audio it holds; one cut inside its header holds none and is refused.
+long file costs no more than ``max_seconds`` of decoding. A compressed file cut short
+decodes to the audio it holds; a WAV cut short (its header says how long it is), a file
+cut inside its header, an implausible sample rate and float samples that are not
+numbers are refused.
 
 Encoding writes ``wav``, ``pcm`` (raw 16-bit little-endian), ``flac``, ``mp3``, ``opus``
 (Ogg Opus; ``ogg`` is an alias) and ``aac`` (ADTS). :func:`stream_encoder` returns an
