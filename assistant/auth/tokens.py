@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 import math
-import os
 import secrets
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -21,6 +20,7 @@ import jwt
 
 from assistant.auth.models import Role
 from assistant.errors import BackendError, Unauthorized
+from runtime.files import atomic_write
 
 _ALGORITHM = "HS256"
 _CLOCK_SKEW_SECONDS = 60
@@ -83,11 +83,9 @@ def load_or_create_keyset(path: Path, now: float) -> KeySet:
 def save_keyset(path: Path, keyset: KeySet) -> None:
     """Write the key set atomically, readable by this user only."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"keys": [asdict(k) for k in keyset.keys]}, handle)
-    tmp.replace(path)
+    data = json.dumps({"keys": [asdict(k) for k in keyset.keys]}).encode()
+    with atomic_write(path, mode=0o600) as handle:
+        handle.write(data)
 
 
 def _read_keyset(path: Path) -> KeySet:

@@ -30,7 +30,7 @@ class BlobStore:
         target = self.path(sha)
         if target.exists():
             return sha
-        with atomic_write(target) as handle:
+        with atomic_write(target, mode=0o600) as handle:  # users' own images and audio
             handle.write(data)
         return sha
 
