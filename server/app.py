@@ -16,6 +16,7 @@ from litestar.middleware import DefineMiddleware
 
 from assistant.services import Services, build_services
 from assistant.settings import Settings
+from server.allow import allow_every_method
 from server.bodies import JSONRequest, JSONWebSocket
 from server.controllers.auth import AuthController
 from server.controllers.chat import ChatController
@@ -102,7 +103,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         dependencies=DEPENDENCIES,
         middleware=[DefineMiddleware(BearerAuthenticationMiddleware, exclude=PUBLIC_PATHS)],
         exception_handlers=EXCEPTION_HANDLERS,
-        before_send=[add_request_id_header, add_security_headers],
+        before_send=[add_request_id_header, add_security_headers, allow_every_method],
         openapi_config=openapi_config(_version()),
         cors_config=cors,
         request_max_body_size=settings.server.max_body_bytes,

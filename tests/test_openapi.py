@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from tests.conftest import Accounts
+
 Client = TestClient[Any]
 COMPAT = ("/v1/", "/api/tags", "/api/chat")
 PUBLIC = {
@@ -68,3 +70,22 @@ def test_preferences_are_typed_and_validation_is_documented(schema: dict[str, An
     assert preferences["properties"]["speaking_rate"]["maximum"] == 2.0
     patch = schema["paths"]["/api/v1/profile/preferences"]["patch"]
     assert "application/problem+json" in patch["responses"]["422"]["content"]
+
+
+# Allow names every method of the path ---------------------------------------------------
+
+
+def test_options_and_405_name_every_method_of_the_path(
+    client: Client, accounts: Accounts, schema: dict[str, Any]
+) -> None:
+    user = accounts.register("ada")
+    for path, item in schema["paths"].items():
+        documented = {m.upper() for m in item if m in {"get", "put", "post", "patch", "delete"}}
+        url = path.replace("{", "").replace("}", "")  # any value fills a path parameter
+        options = client.options(url, headers=user)
+        assert options.status_code == 204, path
+        assert set(options.headers["allow"].split(", ")) == documented | {"OPTIONS"}, path
+        unused = next(m for m in ("PATCH", "PUT", "DELETE", "POST") if m not in documented)
+        refused = client.request(unused, url, headers=user)
+        if refused.status_code == 405:  # /v1/{rest} answers other OpenAI paths with 404
+            assert set(refused.headers["allow"].split(", ")) == documented | {"OPTIONS"}, path
