@@ -152,6 +152,12 @@ def test_preferences_defaults_patch_merge_and_reset(client: Client, accounts: Ac
         ({"personality": "kind\x00"}, "personality"),
         ({"assistant_name": "Jarvis\r"}, "assistant_name"),
         ({"wake_word": "hey\tjarvis"}, "wake_word"),
+        # A null for an unknown key deletes nothing, but it is still an unknown key.
+        ({"colour": None}, "colour"),
+        ({"notifications": {"sms": None}}, "notifications.sms"),
+        # Types are not coerced: 0 is no boolean, "1.5" no number.
+        ({"notifications": {"enabled": 0}}, "notifications.enabled"),
+        ({"speaking_rate": "1.5"}, "speaking_rate"),
     ],
 )
 def test_invalid_preferences_name_the_field_and_change_nothing(
@@ -162,6 +168,19 @@ def test_invalid_preferences_name_the_field_and_change_nothing(
     problem = is_problem(response, 422, "invalid-input")
     assert problem["field"] == field
     assert client.get("/api/v1/profile/preferences", headers=ada).json()["version"] == 0
+
+
+def test_nulls_in_a_new_nested_object_reset_nothing(client: Client, accounts: Accounts) -> None:
+    # RFC 7396: an object patches an absent key as it patches {}; its nulls are dropped.
+    ada = accounts.register("ada")
+    response = client.patch(
+        "/api/v1/profile/preferences",
+        json={"notifications": {"enabled": None, "channels": ["desktop"]}},
+        headers=ada,
+    )
+    assert response.status_code == 200, response.text
+    notifications = response.json()["preferences"]["notifications"]
+    assert notifications == {"enabled": True, "channels": ["desktop"], "quiet_hours": None}
 
 
 def test_preferences_patch_must_be_an_object(client: Client, accounts: Accounts) -> None:

@@ -51,7 +51,7 @@ ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 class ProfileFields(BaseModel):
     """The editable fields of a profile."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     display_name: PlainText | None = Field(default=None, min_length=1, max_length=100)
     """How the assistant addresses the user."""
@@ -84,7 +84,7 @@ class Profile:
 class QuietHours(BaseModel):
     """A daily window without notifications, in the user's time zone."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     start: ClockTime = "22:00"
     """HH:MM when the quiet window starts."""
@@ -95,7 +95,7 @@ class QuietHours(BaseModel):
 class NotificationPreferences(BaseModel):
     """How and when the user is notified."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     enabled: bool = True
     """Master switch."""
@@ -108,7 +108,7 @@ class NotificationPreferences(BaseModel):
 class Preferences(BaseModel):
     """Typed, validated user preferences; unknown keys are rejected."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     preferred_languages: list[LanguageTag] = Field(
         default_factory=lambda: ["en"], min_length=1, max_length=10

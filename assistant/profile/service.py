@@ -7,10 +7,10 @@ import json
 import logging
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from PIL import Image, UnidentifiedImageError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from assistant.clock import Clock, system_clock, to_ms
 from assistant.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
@@ -93,16 +93,40 @@ def avatar_media_type(data: bytes) -> str:
 
 
 def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """RFC 7386 JSON merge patch: objects merge recursively, null deletes (back to default)."""
+    """RFC 7386 JSON merge patch: objects merge recursively, null deletes (back to default).
+
+    An object patches an absent key as it patches an empty object: its nulls delete
+    nothing and are dropped, they are not stored as values."""
     merged = dict(target)
     for key, value in patch.items():
         if value is None:
             merged.pop(key, None)
-        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_patch(merged[key], value)
+        elif isinstance(value, dict):
+            current = merged.get(key)
+            merged[key] = merge_patch(current if isinstance(current, dict) else {}, value)
         else:
             merged[key] = value
     return merged
+
+
+def unknown_key(patch: dict[str, Any], model: type[BaseModel], prefix: str = "") -> str | None:
+    """The first key of a patch that ``model`` has no field for (nested models checked
+    too), as a dotted path; None when every key is known. A null for an unknown key
+    deletes nothing, so merging cannot tell: the patch itself is checked."""
+    for key, value in patch.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            return prefix + key
+        nested = [
+            t
+            for t in (field.annotation, *get_args(field.annotation))
+            if isinstance(t, type) and issubclass(t, BaseModel)
+        ]
+        if isinstance(value, dict) and nested:
+            found = unknown_key(value, nested[0], f"{prefix}{key}.")
+            if found is not None:
+                return found
+    return None
 
 
 class ProfileService:
@@ -223,6 +247,9 @@ class ProfileService:
         """Change only the given preferences (JSON merge patch; null resets to the default)."""
         if not isinstance(patch, dict):
             raise InvalidInput("A preferences patch is a JSON object", field="body")
+        unknown = unknown_key(patch, Preferences)
+        if unknown is not None:
+            raise InvalidInput(f"{unknown}: unknown key {unknown!r}", field=unknown)
         return self._write_preferences(
             user_id, lambda current: merge_patch(current, patch), expected_version
         )
