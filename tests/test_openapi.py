@@ -89,3 +89,15 @@ def test_options_and_405_name_every_method_of_the_path(
         refused = client.request(unused, url, headers=user)
         if refused.status_code == 405:  # /v1/{rest} answers other OpenAI paths with 404
             assert set(refused.headers["allow"].split(", ")) == documented | {"OPTIONS"}, path
+
+
+@pytest.mark.parametrize("image", ["data:image/png;base64", "data:", "not base64!", ""])
+def test_an_unreadable_image_is_an_invalid_field_not_a_crash(
+    client: Client, accounts: Accounts, image: str
+) -> None:
+    user = accounts.register("ada")
+    response = client.post(
+        "/api/v1/chat/message", json={"text": "hi", "images": [image]}, headers=user
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "images"

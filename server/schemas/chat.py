@@ -93,7 +93,12 @@ class MessageIn(BaseModel):
 
 def decode_image(value: str) -> bytes:
     """Bytes of a base64 or data: URI image, within the size limit."""
-    payload = value.split(",", 1)[1] if value.startswith("data:") else value
+    if value.startswith("data:"):
+        _, comma, payload = value.partition(",")
+        if not comma:
+            raise ValueError("an image data: URI has a comma before the base64 data")
+    else:
+        payload = value
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:
