@@ -13,6 +13,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
+from litestar.plugins.pydantic import PydanticInitPlugin
 
 from assistant.services import Services, build_services
 from assistant.settings import Settings
@@ -28,7 +29,7 @@ from server.controllers.openai_audio import OpenAIAudioController
 from server.controllers.profile import ProfileController
 from server.controllers.voice import VoiceController
 from server.deps import DEPENDENCIES
-from server.docs import docs_router, openapi_config
+from server.docs import PydanticSchemas, docs_router, openapi_config
 from server.problems import EXCEPTION_HANDLERS
 from server.requestid import add_request_id_header, request_id_middleware
 from server.security import (
@@ -105,6 +106,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[add_request_id_header, add_security_headers, allow_every_method],
         openapi_config=openapi_config(_version()),
+        # Bodies are read as the document describes them: strictly (0 is not false, "5"
+        # is not 5), and documented with pydantic's own schemas.
+        plugins=[PydanticInitPlugin(validate_strict=True), PydanticSchemas()],
         cors_config=cors,
         request_max_body_size=settings.server.max_body_bytes,
         request_class=JSONRequest,

@@ -146,39 +146,45 @@ _OPENAI_DESCRIPTIONS = {
     400: "Invalid request (OpenAI error shape; `param` names the field)",
     401: "Missing or invalid API key or token (code invalid_api_key)",
     404: "No such model (code model_not_found) or endpoint",
-    413: "The upload is larger than the limit (code payload_too_large)",
+    413: "The body or upload is larger than the limit (code payload_too_large)",
+    415: "The body is not JSON (code unsupported_media_type)",
     429: "Too many requests; see Retry-After",
+    500: "An unexpected error (code internal_error)",
     503: "The model is busy or the memory budget is full; see Retry-After",
 }
 _OLLAMA_DESCRIPTIONS = {
     400: "Invalid request",
     401: "Missing or invalid API key or token",
     404: "The model is not installed",
+    413: "The body is larger than the limit",
+    500: "An unexpected error",
     503: "The model is busy or the memory budget is full; see Retry-After",
 }
 
 
 def openai_errors(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI descriptions of the OpenAI-shaped error answers an endpoint can give."""
+    """OpenAPI descriptions of the OpenAI-shaped error answers an endpoint can give (and
+    the 500 that any endpoint can give)."""
     return {
         status: ResponseSpec(
             data_container=OpenAIError,
             description=_OPENAI_DESCRIPTIONS.get(status, "Error"),
             media_type=JSON,
         )
-        for status in statuses
+        for status in sorted({*statuses, 500})
     }
 
 
 def ollama_errors(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI descriptions of the Ollama-shaped error answers an endpoint can give."""
+    """OpenAPI descriptions of the Ollama-shaped error answers an endpoint can give (and
+    the 500 that any endpoint can give)."""
     return {
         status: ResponseSpec(
             data_container=OllamaError,
-            description=_OLLAMA_DESCRIPTIONS.get(status, "OllamaError"),
+            description=_OLLAMA_DESCRIPTIONS.get(status, "Error"),
             media_type=JSON,
         )
-        for status in statuses
+        for status in sorted({*statuses, 500})
     }
 
 

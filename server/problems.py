@@ -238,25 +238,36 @@ EXCEPTION_HANDLERS = exception_handlers(problem_json)
 """The app's handlers: every error is a problem+json answer."""
 
 _DESCRIPTIONS = {
-    400: "Malformed request (bad JSON, wrong encoding)",
+    400: "Malformed request (bad JSON, wrong encoding, a missing or mistyped parameter)",
     401: "Missing, expired or invalid credentials",
     403: "Not allowed for this account",
     404: "No such resource for this user",
     409: "Conflicts with the current state (duplicate, stale version)",
     413: "Body or upload too large",
+    415: "The body is not in a media type this endpoint reads",
     422: "A field is invalid; `field` and `errors` name it",
     429: "Too many attempts; see Retry-After",
+    500: "An unexpected error; the server log has details under the request id",
     503: "A model is not installed (the detail names the install command) or capacity is full",
 }
 
 
+JSON_BODY = (400, 413, 415, 422)
+"""What an endpoint reading a JSON body can answer for it: malformed, too large, not
+JSON, invalid."""
+PARAMETERS = (400, 422)
+"""What an endpoint with query or path parameters can answer: missing or malformed,
+invalid."""
+
+
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI descriptions of the problem answers an endpoint can give."""
+    """OpenAPI descriptions of the problem answers an endpoint can give (and the 500 that
+    any endpoint can give)."""
     return {
         status: ResponseSpec(
             data_container=ProblemDocument,
             description=_DESCRIPTIONS.get(status, "Problem"),
             media_type=PROBLEM_MEDIA_TYPE,
         )
-        for status in statuses
+        for status in sorted({*statuses, 500})
     }

@@ -163,6 +163,19 @@ def test_bad_audio(
     assert problem["field"] == "audio"
 
 
+def test_audio_over_the_length_limit_is_413_on_both_faces(
+    voice_client: tuple[TestClient[Any], dict[str, str], Services],
+) -> None:
+    # The README promises 413; the OpenAI face once answered 400 for it.
+    client, headers, _ = voice_client
+    long = {"file": ("long.wav", silent_wav(30.0))}
+    native = client.post("/api/v1/voice/transcribe", files=long, headers=headers)
+    is_problem(native, 413, "payload-too-large")
+    openai = client.post("/v1/audio/transcriptions", files=long, headers=headers)
+    assert openai.status_code == 413
+    assert openai.json()["error"]["code"] == "payload_too_large"
+
+
 def test_bad_requests(voice_client: tuple[TestClient[Any], dict[str, str], Services]) -> None:
     client, headers, _ = voice_client
     is_problem(

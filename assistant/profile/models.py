@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -41,8 +41,18 @@ def _plain_text(value: str) -> str:
 PlainText = Annotated[str, AfterValidator(_plain_text)]
 """Text a person reads (names, a personality): no NUL, newline or other control
 character, which would end up in prompts, logs and other users' screens."""
-LanguageTag = Annotated[str, Field(max_length=35), AfterValidator(_language_tag)]
-TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_time_zone)]
+
+# The validators' rules are also written into the JSON schema, for the API's document.
+LanguageTag = Annotated[
+    str,
+    Field(max_length=35, json_schema_extra={"pattern": _LANGUAGE_TAG.pattern}),
+    AfterValidator(_language_tag),
+]
+TimeZoneName = Annotated[
+    str,
+    Field(max_length=64, json_schema_extra={"enum": sorted(available_timezones())}),
+    AfterValidator(_time_zone),
+]
 Channel = Literal["desktop", "companion"]
 CHANNELS: tuple[Channel, ...] = ("desktop", "companion")
 ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]

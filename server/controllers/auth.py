@@ -10,12 +10,13 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from assistant.auth import ClientInfo, Role
 from server.deps import AuthDep, PrincipalDep
-from server.problems import problems
+from server.problems import JSON_BODY, PARAMETERS, problems
 from server.schemas.auth import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyOut,
     Credentials,
+    NewCredentials,
     PasswordChange,
     PasswordReset,
     RefreshRequest,
@@ -52,11 +53,11 @@ class AuthController(Controller):
         security=[{}],
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,
-        responses=problems(400, 403, 409, 422),
+        responses=problems(*JSON_BODY, 403, 409),
         summary="Create an account and sign in",
     )
     def register(
-        self, data: JSONBody[Credentials], auth: AuthDep, request: Request[Any, Any, Any]
+        self, data: JSONBody[NewCredentials], auth: AuthDep, request: Request[Any, Any, Any]
     ) -> Tokens:
         """The first account becomes admin; later ones only while an admin keeps it open."""
         return Tokens.of(auth.register(data.username, data.password, client_of(request)))
@@ -67,7 +68,7 @@ class AuthController(Controller):
         security=[{}],
         status_code=HTTP_200_OK,
         sync_to_thread=True,
-        responses=problems(400, 401, 422, 429),
+        responses=problems(*JSON_BODY, 401, 429),
         summary="Sign in",
     )
     def login(
@@ -82,7 +83,7 @@ class AuthController(Controller):
         security=[{}],
         status_code=HTTP_200_OK,
         sync_to_thread=True,
-        responses=problems(400, 401, 422),
+        responses=problems(*JSON_BODY, 401),
         summary="Rotate the refresh token",
     )
     def refresh(self, data: JSONBody[RefreshRequest], auth: AuthDep) -> Tokens:
@@ -113,7 +114,7 @@ class AuthController(Controller):
     @delete(
         "/sessions/{session_id:str}",
         sync_to_thread=True,
-        responses=problems(401, 404),
+        responses=problems(*PARAMETERS, 401, 404),
         summary="Sign a session out",
     )
     def revoke_session(
@@ -126,7 +127,7 @@ class AuthController(Controller):
         "/password",
         status_code=HTTP_200_OK,
         sync_to_thread=True,
-        responses=problems(401, 422),
+        responses=problems(*JSON_BODY, 401),
         summary="Change my password",
     )
     def change_password(
@@ -149,7 +150,7 @@ class AuthController(Controller):
         security=[{}],
         status_code=HTTP_204_NO_CONTENT,
         sync_to_thread=True,
-        responses=problems(400, 401, 422),
+        responses=problems(*JSON_BODY, 401),
         summary="Set a new password with a reset token",
     )
     def reset_password(self, data: JSONBody[PasswordReset], auth: AuthDep) -> None:
@@ -161,7 +162,7 @@ class AuthController(Controller):
         "/api-keys",
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,
-        responses=problems(401, 422),
+        responses=problems(*JSON_BODY, 401),
         summary="Create a device API key",
     )
     def create_api_key(
@@ -179,7 +180,7 @@ class AuthController(Controller):
     @delete(
         "/api-keys/{key_id:str}",
         sync_to_thread=True,
-        responses=problems(401, 404),
+        responses=problems(*PARAMETERS, 401, 404),
         summary="Revoke an API key",
     )
     def revoke_api_key(self, key_id: FromPath[str], principal: PrincipalDep, auth: AuthDep) -> None:
@@ -193,6 +194,7 @@ class AuthController(Controller):
         sync_to_thread=True,
         opt=PUBLIC,
         security=[{}],
+        responses=problems(),
         summary="Is registration open",
     )
     def registration(self, auth: AuthDep) -> Registration:
@@ -202,7 +204,7 @@ class AuthController(Controller):
     @put(
         "/registration",
         sync_to_thread=True,
-        responses=problems(401, 403, 422),
+        responses=problems(*JSON_BODY, 401, 403),
         summary="Open or close registration (admin)",
     )
     def set_registration(
@@ -225,7 +227,7 @@ class AuthController(Controller):
         "/users",
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,
-        responses=problems(401, 403, 409, 422),
+        responses=problems(*JSON_BODY, 401, 403, 409),
         summary="Create an account (admin)",
     )
     def create_user(
@@ -238,7 +240,7 @@ class AuthController(Controller):
     @patch(
         "/users/{user_id:str}",
         sync_to_thread=True,
-        responses=problems(401, 403, 404, 409, 422),
+        responses=problems(*JSON_BODY, 401, 403, 404, 409),
         summary="Change role or disable an account (admin)",
     )
     def update_user(
@@ -257,7 +259,7 @@ class AuthController(Controller):
     @delete(
         "/users/{user_id:str}",
         sync_to_thread=True,
-        responses=problems(401, 403, 404, 409),
+        responses=problems(*PARAMETERS, 401, 403, 404, 409),
         summary="Delete an account and its data (admin)",
     )
     def delete_user(self, user_id: FromPath[str], principal: PrincipalDep, auth: AuthDep) -> None:
@@ -269,7 +271,7 @@ class AuthController(Controller):
         "/users/{user_id:str}/password-reset",
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,
-        responses=problems(401, 403, 404),
+        responses=problems(*PARAMETERS, 401, 403, 404),
         summary="Issue a one-time password reset token (admin)",
     )
     def issue_reset(

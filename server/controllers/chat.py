@@ -20,9 +20,11 @@ from assistant.chat.models import ChatRequest, TurnEvent
 from assistant.chat.service import ChatService
 from assistant.errors import InvalidInput, Unauthorized
 from server.deps import ChatDep, HistoryDep, PrincipalDep
-from server.problems import problem_event, problems
+from server.docs import SSE, documented
+from server.problems import JSON_BODY, PARAMETERS, problem_event, problems
 from server.requestid import ensure_request_id
 from server.schemas.chat import (
+    TURN_STREAM,
     ConversationOut,
     ConversationsOut,
     HistoryDeleted,
@@ -75,7 +77,7 @@ class ChatController(Controller):
     @post(
         "/message",
         status_code=HTTP_200_OK,
-        responses=problems(400, 401, 404, 413, 422, 503),
+        responses=problems(*JSON_BODY, 401, 404, 503),
         summary="Send a message, get the whole reply",
     )
     async def message(
@@ -94,7 +96,8 @@ class ChatController(Controller):
     @post(
         "/stream",
         status_code=HTTP_200_OK,
-        responses=problems(400, 401, 404, 413, 422, 503),
+        responses=problems(*JSON_BODY, 401, 404, 503),
+        operation_class=documented(answers={SSE: TURN_STREAM}),
         summary="Send a message, stream the reply (Server-Sent Events)",
     )
     async def stream(
@@ -120,7 +123,7 @@ class ChatController(Controller):
     @post(
         "/regenerate",
         status_code=HTTP_200_OK,
-        responses=problems(400, 401, 404, 422, 503),
+        responses=problems(*JSON_BODY, 401, 404, 503),
         summary="Answer the last message again",
     )
     async def regenerate(
@@ -163,7 +166,7 @@ class ChatController(Controller):
 
     @get(
         "/history",
-        responses=problems(401, 404, 422),
+        responses=problems(*PARAMETERS, 401, 404),
         summary="Messages of a conversation, newest first",
     )
     async def history(
@@ -189,7 +192,7 @@ class ChatController(Controller):
     @delete(
         "/history",
         status_code=HTTP_200_OK,
-        responses=problems(401, 404),
+        responses=problems(*PARAMETERS, 401, 404),
         summary="Delete one conversation's history, or all of it",
     )
     async def delete_history(
@@ -212,7 +215,7 @@ class ChatController(Controller):
         )
         return HistoryDeleted(deleted_conversations=conversations, deleted_messages=messages)
 
-    @get("/conversations", responses=problems(401, 404, 422), summary="My conversations")
+    @get("/conversations", responses=problems(*PARAMETERS, 401, 404), summary="My conversations")
     async def conversations(
         self,
         history: HistoryDep,
@@ -233,7 +236,7 @@ class ChatController(Controller):
 
     @get(
         "/conversations/{conversation_id:str}",
-        responses=problems(401, 404),
+        responses=problems(*PARAMETERS, 401, 404),
         summary="One conversation",
     )
     async def conversation(
@@ -247,7 +250,7 @@ class ChatController(Controller):
 
     @patch(
         "/conversations/{conversation_id:str}",
-        responses=problems(401, 404, 422),
+        responses=problems(*JSON_BODY, 401, 404),
         summary="Rename a conversation",
     )
     async def rename(
@@ -266,7 +269,7 @@ class ChatController(Controller):
     @delete(
         "/conversations/{conversation_id:str}",
         status_code=HTTP_200_OK,
-        responses=problems(401, 404),
+        responses=problems(*PARAMETERS, 401, 404),
         summary="Delete a conversation",
     )
     async def delete_conversation(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 
 from server.deps import DatabaseDep, ManagerDep
 from server.problems import problems
@@ -19,12 +20,20 @@ class HealthController(Controller):
     security = [{}]
     opt = {"exclude_from_auth": True}
 
-    @get("/healthz", summary="The process is alive")
+    @get("/healthz", responses=problems(), summary="The process is alive")
     async def healthz(self) -> Status:
         """Answers as long as the process serves requests."""
         return Status(status="ok")
 
-    @get("/readyz", summary="Ready to serve", responses=problems(503), sync_to_thread=True)
+    @get(
+        "/readyz",
+        summary="Ready to serve",
+        responses={
+            **problems(),
+            503: ResponseSpec(Status, description="Not ready: `checks` say what is missing"),
+        },
+        sync_to_thread=True,
+    )
     def readyz(self, db: DatabaseDep, manager: ManagerDep) -> Response[Any]:
         """The database is open and migrated, and the models to preload are loaded."""
         checks: dict[str, str] = {}

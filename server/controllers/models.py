@@ -9,7 +9,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from assistant.errors import NotFound
 from server.deps import ManagerDep, ModelsDep, PrincipalDep
-from server.problems import problems
+from server.problems import JSON_BODY, PARAMETERS, problems
 from server.schemas.models import InstalledModelOut, LoadedModelOut, LoadRequest, ModelsOut
 from server.security import require_admin
 
@@ -38,7 +38,7 @@ class ModelsController(Controller):
     @post(
         "/{model_id:str}/load",
         status_code=HTTP_200_OK,
-        responses=problems(401, 403, 404, 422, 503),
+        responses=problems(*JSON_BODY, 401, 403, 404, 503),
         summary="Load a model now (admin)",
     )
     async def load(
@@ -57,7 +57,7 @@ class ModelsController(Controller):
     @post(
         "/{model_id:str}/unload",
         status_code=HTTP_204_NO_CONTENT,
-        responses=problems(401, 403, 404, 409),
+        responses=problems(*PARAMETERS, 401, 403, 404, 409),
         summary="Unload a model (admin)",
     )
     async def unload(

@@ -33,9 +33,11 @@ from server.compat import (
     resolve_model,
 )
 from server.deps import ChatDep, PrincipalDep
+from server.docs import NDJSON, documented
 from server.problems import exception_handlers
 from server.requestid import ensure_request_id
 from server.schemas.ollama import (
+    CHAT_LINES,
     OllamaChatChunk,
     OllamaChatDone,
     OllamaChatRequest,
@@ -48,7 +50,6 @@ from server.schemas.ollama import (
 )
 from server.streams import ClientDisconnected, aclose, client_gone, guarded, until_disconnect
 
-NDJSON = "application/x-ndjson"
 NDJSON_HEADERS = {"content-type": NDJSON, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 """Stream headers; the content type is set here because Litestar 2's Stream lets the
 handler's media type (JSON, for the non-streamed answer) win over its own."""
@@ -121,7 +122,8 @@ class OllamaController(Controller):
     @post(
         "/chat",
         status_code=HTTP_200_OK,
-        responses=ollama_errors(400, 401, 404, 503),
+        responses=ollama_errors(400, 401, 404, 413, 503),
+        operation_class=documented(answers={NDJSON: CHAT_LINES}, keep_json=True),
         summary="Chat (Ollama)",
     )
     async def chat(

@@ -35,9 +35,11 @@ from server.compat import (
     resolve_model,
 )
 from server.deps import ChatDep, PrincipalDep
+from server.docs import SSE, documented
 from server.problems import exception_handlers
 from server.requestid import ensure_request_id
 from server.schemas.openai import (
+    COMPLETION_STREAM,
     AssistantMessage,
     ChatCompletion,
     ChatCompletionChunk,
@@ -125,7 +127,7 @@ class OpenAIController(Controller):
 
     @get(
         "/models/{model_id:str}",
-        responses=openai_errors(401, 404),
+        responses=openai_errors(400, 401, 404),
         summary="One installed chat model (OpenAI)",
     )
     async def get_model(
@@ -141,7 +143,8 @@ class OpenAIController(Controller):
     @post(
         "/chat/completions",
         status_code=HTTP_200_OK,
-        responses=openai_errors(400, 401, 404, 429, 503),
+        responses=openai_errors(400, 401, 404, 413, 415, 429, 503),
+        operation_class=documented(answers={SSE: COMPLETION_STREAM}, keep_json=True),
         summary="Chat completion (OpenAI)",
     )
     async def chat_completions(

@@ -16,6 +16,7 @@ from assistant.voice.subtitles import to_srt, to_vtt
 from runtime.stt.base import TranscribeOptions
 from server.compat import openai_errors, openai_response
 from server.deps import PrincipalDep, VoiceDep
+from server.docs import JSON, MULTIPART, OCTETS, TEXT, binary, documented, schema_of, text
 from server.problems import exception_handlers
 from server.schemas.voice import VoiceName
 from server.uploads import UPLOAD_HARD_LIMIT, read_upload
@@ -32,13 +33,57 @@ TRANSCRIPT_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
 class SpeechIn(BaseModel):
     """OpenAI's speech request."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     model: str
     input: Annotated[str, Field(min_length=1, max_length=4096)]
     voice: VoiceName = "alloy"
     response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
     speed: Annotated[float, Field(ge=0.25, le=4.0)] = 1.0
+
+
+TRANSCRIPTION_FORM = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "model": {"type": "string", "description": "whisper-1 means the device's default"},
+        "language": {"type": "string"},
+        "prompt": {"type": "string"},
+        "response_format": {"enum": list(TRANSCRIPT_FORMATS), "default": "json"},
+    },
+}
+TRANSCRIPTION_ANSWERS = {
+    JSON: schema_of(
+        {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "description": "response_format=json",
+                    "required": ["text"],
+                    "properties": {"text": {"type": "string"}},
+                },
+                {
+                    "type": "object",
+                    "description": "response_format=verbose_json",
+                    "required": ["task", "language", "duration", "text", "segments"],
+                    "properties": {
+                        "task": {"const": "transcribe"},
+                        "language": {"type": "string"},
+                        "duration": {"type": "number"},
+                        "text": {"type": "string"},
+                        "segments": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+            ]
+        }
+    ),
+    TEXT: text("response_format=text, srt or vtt"),
+}
+SPEECH_ANSWERS = {
+    media: binary("The audio, streamed as it is made")
+    for media in ("audio/mpeg", "audio/ogg", "audio/aac", "audio/flac", "audio/wav", "audio/pcm")
+}
 
 
 def _mapped(name: str | None, defaults: set[str]) -> str | None:
@@ -81,7 +126,16 @@ class OpenAIAudioController(Controller):
         "/transcriptions",
         status_code=HTTP_200_OK,
         request_max_body_size=UPLOAD_HARD_LIMIT,
-        responses=openai_errors(400, 401, 404, 413),
+        responses=openai_errors(400, 401, 404, 413, 503),
+        operation_class=documented(
+            body={
+                MULTIPART: schema_of(TRANSCRIPTION_FORM),
+                OCTETS: binary("The audio file itself"),
+                "audio/*": binary("The audio file itself"),
+            },
+            body_description="A multipart form with the audio as `file` (or the raw file)",
+            answers=TRANSCRIPTION_ANSWERS,
+        ),
         summary="Transcribe audio (OpenAI)",
     )
     async def transcriptions(
@@ -127,7 +181,8 @@ class OpenAIAudioController(Controller):
     @post(
         "/speech",
         status_code=HTTP_200_OK,
-        responses=openai_errors(400, 401, 404),
+        responses=openai_errors(400, 401, 404, 413, 415, 503),
+        operation_class=documented(answers=SPEECH_ANSWERS),
         summary="Speak text (OpenAI)",
     )
     async def speech(

@@ -12,10 +12,21 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from assistant.errors import InvalidInput
 from assistant.profile import Preferences, ProfileFields
 from server.deps import PrincipalDep, ProfileDep
-from server.problems import problems
-from server.schemas.profile import PreferencesOut, ProfileOut, StatsOut
+from server.docs import JSON, documented, schema_of
+from server.problems import JSON_BODY, PARAMETERS, problems
+from server.schemas.profile import (
+    AVATAR,
+    PREFERENCES_PATCH,
+    PreferencesOut,
+    ProfileOut,
+    StatsOut,
+)
 
 AVATAR_MAX_BODY = 2_100_000
+PATCH_DESCRIPTION = (
+    "A JSON merge patch of the preferences: only the keys sent change; null resets a key to"
+    " its default."
+)
 
 
 def expected_version(request: Request[Any, Any, Any]) -> int | None:
@@ -45,7 +56,12 @@ class ProfileController(Controller):
         current = profile.get_profile(principal.user_id)
         return Response(ProfileOut.of(current), headers=_etag(current.version))
 
-    @put("/", sync_to_thread=True, responses=problems(401, 409, 422), summary="Replace my profile")
+    @put(
+        "/",
+        sync_to_thread=True,
+        responses=problems(*JSON_BODY, 401, 409),
+        summary="Replace my profile",
+    )
     def put_profile(
         self,
         data: JSONBody[ProfileFields],
@@ -59,7 +75,12 @@ class ProfileController(Controller):
         )
         return Response(ProfileOut.of(updated), headers=_etag(updated.version))
 
-    @patch("/", sync_to_thread=True, responses=problems(401, 409, 422), summary="Update my profile")
+    @patch(
+        "/",
+        sync_to_thread=True,
+        responses=problems(*JSON_BODY, 401, 409),
+        summary="Update my profile",
+    )
     def patch_profile(
         self,
         data: JSONBody[ProfileFields],
@@ -73,7 +94,13 @@ class ProfileController(Controller):
         )
         return Response(ProfileOut.of(updated), headers=_etag(updated.version))
 
-    @get("/avatar", sync_to_thread=True, responses=problems(401, 404), summary="My avatar image")
+    @get(
+        "/avatar",
+        sync_to_thread=True,
+        responses=problems(401, 404),
+        operation_class=documented(answers=AVATAR),
+        summary="My avatar image",
+    )
     def get_avatar(self, principal: PrincipalDep, profile: ProfileDep) -> Response[bytes]:
         """The image as uploaded."""
         data, media_type = profile.get_avatar(principal.user_id)
@@ -85,6 +112,9 @@ class ProfileController(Controller):
         "/avatar",
         request_max_body_size=AVATAR_MAX_BODY,
         responses=problems(401, 413, 422),
+        operation_class=documented(
+            body=AVATAR, body_description="The raw image bytes (PNG, JPEG, GIF or WebP)"
+        ),
         summary="Upload my avatar",
     )
     async def put_avatar(
@@ -122,7 +152,7 @@ class ProfileController(Controller):
     @put(
         "/preferences",
         sync_to_thread=True,
-        responses=problems(401, 409, 422),
+        responses=problems(*JSON_BODY, 401, 409),
         summary="Replace my preferences",
     )
     def put_preferences(
@@ -141,17 +171,17 @@ class ProfileController(Controller):
     @patch(
         "/preferences",
         sync_to_thread=True,
-        responses=problems(400, 401, 409, 422),
+        responses=problems(*JSON_BODY, 401, 409),
+        operation_class=documented(
+            body={JSON: schema_of(PREFERENCES_PATCH)}, body_description=PATCH_DESCRIPTION
+        ),
         summary="Change some of my preferences",
     )
     def patch_preferences(
         self,
         data: Annotated[
             dict[str, Any],
-            Body(
-                description="A JSON merge patch of the preferences: only the keys sent change;"
-                " null resets a key to its default."
-            ),
+            Body(description=PATCH_DESCRIPTION),
         ],
         principal: PrincipalDep,
         profile: ProfileDep,
@@ -163,7 +193,7 @@ class ProfileController(Controller):
         )
         return Response(PreferencesOut.of(stored), headers=_etag(stored.version))
 
-    @get("/stats", sync_to_thread=True, responses=problems(401, 422), summary="My usage")
+    @get("/stats", sync_to_thread=True, responses=problems(*PARAMETERS, 401), summary="My usage")
     def stats(
         self,
         principal: PrincipalDep,

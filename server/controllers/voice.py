@@ -13,8 +13,19 @@ from assistant.settings import Settings
 from assistant.voice.subtitles import to_srt, to_vtt
 from runtime.stt.base import TranscribeOptions
 from server.deps import LoopsDep, PrincipalDep, SettingsDep, VoiceDep
-from server.problems import problems
-from server.schemas.voice import SynthesizeIn, TranscribeParams, TranscriptionOut
+from server.docs import documented
+from server.problems import JSON_BODY, PARAMETERS, problems
+from server.schemas.voice import (
+    FORMATS,
+    LANGUAGE,
+    SPEECH,
+    TRANSCRIPTS,
+    UPLOAD_BODY,
+    UPLOAD_DESCRIPTION,
+    SynthesizeIn,
+    TranscribeParams,
+    TranscriptionOut,
+)
 from server.uploads import UPLOAD_HARD_LIMIT, read_upload
 from server.voicestream import VoiceStream
 
@@ -36,7 +47,10 @@ class VoiceController(Controller):
         "/transcribe",
         status_code=HTTP_200_OK,
         request_max_body_size=UPLOAD_HARD_LIMIT,
-        responses=problems(400, 401, 413, 422, 503),
+        responses=problems(*PARAMETERS, 401, 413, 503),
+        operation_class=documented(
+            body=UPLOAD_BODY, body_description=UPLOAD_DESCRIPTION, answers=TRANSCRIPTS
+        ),
         summary="Transcribe audio",
     )
     async def transcribe(
@@ -44,11 +58,20 @@ class VoiceController(Controller):
         request: Request[Any, Any, Any],
         voice_service: VoiceDep,
         principal: PrincipalDep,
-        language: Annotated[str | None, Parameter(description="ISO 639-1; default: detect")] = None,
-        model: Annotated[str | None, Parameter(description="Speech-to-text model")] = None,
-        initial_prompt: Annotated[str | None, Parameter(description="Priming text")] = None,
+        language: Annotated[
+            str | None, Parameter(description="ISO 639-1; default: detect", schema_extra=LANGUAGE)
+        ] = None,
+        model: Annotated[
+            str | None,
+            Parameter(description="Speech-to-text model", schema_extra={"maxLength": 100}),
+        ] = None,
+        initial_prompt: Annotated[
+            str | None, Parameter(description="Priming text", schema_extra={"maxLength": 1000})
+        ] = None,
         timestamps: Annotated[bool, Parameter(description="Include timed segments")] = True,
-        format: Annotated[str, Parameter(description="json, text, srt or vtt")] = "json",
+        format: Annotated[
+            str, Parameter(description="json, text, srt or vtt", schema_extra=FORMATS)
+        ] = "json",
     ) -> Response[Any]:
         """Send a multipart form with the audio as ``file`` (options as fields or query
         parameters), or the raw file as the body. WAV, FLAC, Ogg/Opus, MP3, M4A and WebM
@@ -84,7 +107,8 @@ class VoiceController(Controller):
     @post(
         "/synthesize",
         status_code=HTTP_200_OK,
-        responses=problems(400, 401, 413, 422, 503),
+        responses=problems(*JSON_BODY, 401, 503),
+        operation_class=documented(answers=SPEECH),
         summary="Speak text (streamed audio)",
     )
     async def synthesize(

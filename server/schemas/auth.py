@@ -9,18 +9,33 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.auth import ApiKey, Session, TokenPair, User
 from assistant.clock import iso
+from assistant.settings import AuthSettings
 
 # Request bodies are pydantic models: their validation errors name the field in a
 # structured way (msgspec only says it in the message text).
 Username = Annotated[str, Field(min_length=2, max_length=32, examples=["ada"])]
 Password = Annotated[str, Field(min_length=1, max_length=256)]
 Secret = Annotated[str, Field(min_length=1, max_length=200)]
+PASSWORD_MIN_LENGTH: int = AuthSettings.model_fields["password_min_length"].default
+NewPassword = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=256,
+        # The auth service checks the configured minimum; the document gives the default.
+        json_schema_extra={
+            "minLength": PASSWORD_MIN_LENGTH,
+            "description": "At least `auth.password_min_length` characters"
+            f" ({PASSWORD_MIN_LENGTH} unless the device is configured otherwise)",
+        },
+    ),
+]
 
 
 class Request(BaseModel):
-    """Base of request bodies: unknown fields are refused."""
+    """Base of request bodies: unknown fields are refused, and types are not coerced."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Credentials(Request):
@@ -28,6 +43,13 @@ class Credentials(Request):
 
     username: Username
     password: Password
+
+
+class NewCredentials(Request):
+    """A username and the password of a new account."""
+
+    username: Username
+    password: NewPassword
 
 
 class RefreshRequest(Request):
@@ -40,14 +62,14 @@ class PasswordChange(Request):
     """The current password and a new one."""
 
     current_password: Password
-    new_password: Password
+    new_password: NewPassword
 
 
 class PasswordReset(Request):
     """A one-time reset token (from an admin) and the new password."""
 
     token: Secret
-    new_password: Password
+    new_password: NewPassword
 
 
 class UserOut(msgspec.Struct, kw_only=True):
@@ -167,7 +189,7 @@ class UserCreate(Request):
     """An account created by an admin."""
 
     username: Username
-    password: Password
+    password: NewPassword
     role: Literal["admin", "user"] = "user"
 
 

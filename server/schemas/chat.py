@@ -22,14 +22,21 @@ from assistant.chat.models import (
 from assistant.chat.store import Conversation, Message
 from assistant.clock import iso
 from runtime.llm.base import GenerationOptions
+from server.docs import component, event, event_stream
 
 MAX_IMAGE_BYTES = 10_000_000
+_BASE64: dict[str, Any] = {
+    "pattern": r"^(data:[^,]*,)?([A-Za-z0-9+/]{4})*"
+    r"([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$",
+    "description": "A base64 PNG or JPEG image, or a data: URI holding one",
+}
+"""How an image is written in a message (``decode_image`` reads it), for the document."""
 
 
 class Options(BaseModel):
     """Sampling and length options of one reply."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     max_tokens: Annotated[int, Field(ge=1, le=8192)] = 512
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.7
@@ -57,7 +64,7 @@ class Options(BaseModel):
 class MessageIn(BaseModel):
     """A user turn."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     text: Annotated[str, Field(min_length=1, max_length=200_000)]
     """What the user says."""
@@ -68,7 +75,9 @@ class MessageIn(BaseModel):
     options: Options = Options()
     replace_message_id: str | None = None
     """Edit-and-resend: replace this user message and everything after it."""
-    images: Annotated[list[str], Field(max_length=4)] = []
+    images: Annotated[
+        list[Annotated[str, Field(json_schema_extra=_BASE64)]], Field(max_length=4)
+    ] = []
     """Base64 (or data: URI) PNG/JPEG images for a vision model."""
 
     @field_validator("images")
@@ -111,7 +120,7 @@ def decode_image(value: str) -> bytes:
 class RegenerateIn(BaseModel):
     """Answer the last user message again."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     conversation_id: str
     model: Annotated[str, Field(max_length=100)] | None = None
@@ -121,7 +130,7 @@ class RegenerateIn(BaseModel):
 class RenameIn(BaseModel):
     """A new title."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     title: Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -308,3 +317,43 @@ def event_payload(event: TurnEvent) -> tuple[str, dict[str, Any]]:
 def sse(event: str, data: Any) -> bytes:
     """One Server-Sent Event: ``event: NAME`` and a single-line JSON ``data``."""
     return b"event: " + event.encode() + b"\ndata: " + msgspec.json.encode(data) + b"\n\n"
+
+
+TURN_STREAM = event_stream(
+    "One event of a turn, in this order: `start`, `delta` as the model writes, then `done`"
+    " or `error` (a problem document: the turn failed after it had begun).",
+    event(
+        "start",
+        {
+            "type": "object",
+            "required": ["conversation_id", "user_message_id", "model", "route_reason", "flags"],
+            "properties": {
+                "conversation_id": {"type": "string"},
+                "user_message_id": {"type": "string"},
+                "model": {"type": "string"},
+                "route_reason": {"type": "string"},
+                "flags": component("FlagsOut"),
+            },
+        },
+    ),
+    event(
+        "delta",
+        {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+    ),
+    event(
+        "done",
+        {
+            "type": "object",
+            "required": ["conversation_id", "message_id", "finish_reason", "usage", "timings"],
+            "properties": {
+                "conversation_id": {"type": "string"},
+                "message_id": {"type": "string"},
+                "finish_reason": {"type": "string"},
+                "usage": component("UsageOut"),
+                "timings": component("TimingsOut"),
+            },
+        },
+    ),
+    event("error", component("Problem")),
+)
+"""The events of ``POST /api/v1/chat/stream``, for the API's document."""

@@ -82,7 +82,7 @@ class ModelsOut(msgspec.Struct, kw_only=True):
 class LoadRequest(BaseModel):
     """How long the model should stay loaded."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     keep_alive: float | None = Field(
         default=None, description="Seconds to keep it after use; negative = forever; null = default"

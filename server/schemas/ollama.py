@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from assistant.errors import InvalidInput
 from runtime.llm.base import ChatDelta, ChatMessage, GenerationOptions
 from runtime.modelstore import InstalledModel
+from server.docs import text
 from server.schemas.openai import MAX_IMAGE_BYTES, UNLIMITED_TOKENS, decode_data_uri, stops
 
 _DURATION = re.compile(r"(-?\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -31,9 +32,10 @@ _QUANT = re.compile(r"(?<![a-z])(q\d[a-z0-9_]*|f16|f32|bf16|fp16)(?![a-z])", re.
 
 
 class Request(BaseModel):
-    """Base of request bodies: unknown fields are ignored, as Ollama does."""
+    """Base of request bodies: unknown fields are ignored, as Ollama does; the known ones
+    are not coerced (``"stream": 0`` is no boolean)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
 
 class OllamaOptions(Request):
@@ -316,3 +318,11 @@ def finished(
         eval_count=usage.completion_tokens if usage else 0,
         eval_duration=_ns(eval_seconds),
     )
+
+
+CHAT_LINES = text(
+    'stream true (the default): one JSON object per line, `{"message": {...}, "done":'
+    " false}` per piece of the reply, then a `done: true` line with done_reason, token"
+    ' counts and durations in nanoseconds, or an `{"error": ...}` line'
+)
+"""The NDJSON answer of a streamed ``POST /api/chat``, for the API's document."""

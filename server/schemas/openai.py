@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.errors import InvalidInput
 from runtime.llm.base import ChatMessage, GenerationOptions, Usage
+from server.docs import event_stream, json_text, struct_json
 
 UNLIMITED_TOKENS = 1_000_000
 """``max_tokens`` when a client sets none: the engine stops where the context ends."""
@@ -28,9 +29,10 @@ _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant"
 
 
 class Request(BaseModel):
-    """Base of request bodies: unknown fields are ignored, as OpenAI clients expect."""
+    """Base of request bodies: unknown fields are ignored, as OpenAI clients expect; the
+    known ones are not coerced (``"stream": 0`` is no boolean)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
 
 class ChatCompletionMessage(Request):
@@ -306,3 +308,23 @@ class OpenAIError(msgspec.Struct, kw_only=True):
     """OpenAI's error document (the openai SDK raises its exceptions from it)."""
 
     error: OpenAIErrorDetail
+
+
+COMPLETION_STREAM = event_stream(
+    "One `data:` event of a streamed completion: a chunk (role first, then content"
+    " deltas, then the finish reason, then the usage if asked for), an error document if"
+    " the generation failed midway, and `[DONE]` last.",
+    {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "data": {
+                "anyOf": [
+                    {"const": "[DONE]"},
+                    json_text(struct_json(ChatCompletionChunk, OpenAIError)),
+                ]
+            }
+        },
+    },
+)
+"""The events of a streamed ``POST /v1/chat/completions``, for the API's document."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import msgspec
 from pydantic import BaseModel
 
 from assistant.clock import iso
 from assistant.profile.models import Preferences, Profile, StoredPreferences, UsageStats
+from server.docs import IMAGE_TYPES, binary
 
 
 class ProfileOut(msgspec.Struct, kw_only=True):
@@ -70,3 +74,36 @@ class StatsOut(msgspec.Struct, kw_only=True):
             totals=stats.totals,
             days=[DayOut(day=d.day, counts=d.counts) for d in stats.days],
         )
+
+
+# For the API's document -----------------------------------------------------------------
+
+
+def _merge_patch(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, Any]:
+    if "$ref" in schema:
+        return _merge_patch(defs[schema["$ref"].removeprefix("#/$defs/")], defs)
+    if "anyOf" in schema:
+        return {"anyOf": [_merge_patch(s, defs) for s in schema["anyOf"]]}
+    if schema.get("type") == "object" and "properties" in schema:
+        patched: dict[str, Any] = {
+            "type": "object",
+            "properties": {
+                name: {"anyOf": [_merge_patch(field, defs), {"type": "null"}]}
+                for name, field in schema["properties"].items()
+            },
+        }
+        if "additionalProperties" in schema:
+            patched["additionalProperties"] = schema["additionalProperties"]
+        return patched
+    return {k: v for k, v in schema.items() if k not in ("default", "title")}
+
+
+def merge_patch_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema of a JSON merge patch (RFC 7396) of ``model``: every key may be
+    left out, null resets it to its default, nested objects are patched the same way."""
+    schema = model.model_json_schema()
+    return _merge_patch(schema, schema.get("$defs", {}))
+
+
+PREFERENCES_PATCH = merge_patch_schema(Preferences)
+AVATAR = {media: binary("The image") for media in IMAGE_TYPES}

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.voice.service import Transcription
+from server.docs import (
+    AUDIO_TYPES,
+    JSON,
+    MULTIPART,
+    OCTETS,
+    TEXT,
+    binary,
+    schema_of,
+    struct_json,
+    text,
+)
 
 TranscriptFormat = Literal["json", "text", "srt", "vtt"]
 VoiceName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][\w.:-]*$")]
 """A voice: an installed voice model's id (``piper:en_US-joe-medium``), or a name a
 compatible API maps to the default voice (``alloy``)."""
+LANGUAGE_PATTERN = r"^[a-z]{2,3}$"
 
 
 class TranscribeParams(BaseModel):
@@ -20,7 +32,7 @@ class TranscribeParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")] | None = None
+    language: Annotated[str, Field(pattern=LANGUAGE_PATTERN)] | None = None
     """ISO 639-1 code; leave out to detect it."""
     model: Annotated[str, Field(max_length=100)] | None = None
     """Speech-to-text model; leave out for the default."""
@@ -74,7 +86,7 @@ class TranscriptionOut(msgspec.Struct, kw_only=True):
 class SynthesizeIn(BaseModel):
     """Text to speak."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     text: Annotated[str, Field(min_length=1, max_length=100_000)]
     voice: VoiceName | None = None
@@ -83,3 +95,43 @@ class SynthesizeIn(BaseModel):
     """Speaking rate; default: your preference (1.0)."""
     format: Literal["wav", "pcm", "mp3", "ogg", "opus", "flac"] = "wav"
     """Audio format of the answer; pcm is raw 16-bit little-endian mono."""
+
+
+# For the API's document -----------------------------------------------------------------
+
+LANGUAGE: dict[str, Any] = {"pattern": LANGUAGE_PATTERN}
+FORMATS: dict[str, Any] = {"enum": list(get_args(TranscriptFormat))}
+
+
+def _upload_form() -> dict[str, Any]:
+    options = TranscribeParams.model_json_schema()
+    return {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "format": "binary"},
+            **{
+                name: {k: v for k, v in field.items() if k != "title"}
+                for name, field in options["properties"].items()
+            },
+        },
+        "additionalProperties": False,
+    }
+
+
+UPLOAD_BODY = {
+    MULTIPART: schema_of(_upload_form()),
+    OCTETS: binary("The audio file itself"),
+    "audio/*": binary("The audio file itself"),
+}
+UPLOAD_DESCRIPTION = (
+    "A multipart form with the audio as `file` (options as fields, or as query"
+    " parameters), or the raw audio file as the whole body."
+)
+TRANSCRIPTS = {
+    JSON: schema_of(struct_json(TranscriptionOut)),
+    TEXT: text("format=text: the transcript"),
+    "application/x-subrip": text("format=srt: SubRip subtitles"),
+    "text/vtt": text("format=vtt: WebVTT subtitles"),
+}
+SPEECH = {media: binary("The audio, streamed as it is made") for media in AUDIO_TYPES}
