@@ -186,6 +186,7 @@ def test_the_rules_the_server_enforces_are_in_the_schemas(schema: dict[str, Any]
         ("PasswordReset", "new_password"),
     ]:
         assert components[name]["properties"][field]["minLength"] == 8, name
+    assert components["Credentials"]["properties"]["username"]["pattern"]
     profile = components["ProfileFields"]["properties"]
     assert "Europe/Paris" in profile["time_zone"]["anyOf"][0]["enum"]
     assert profile["locale"]["anyOf"][0]["pattern"]

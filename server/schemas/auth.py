@@ -8,12 +8,22 @@ import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.auth import ApiKey, Session, TokenPair, User
+from assistant.auth.service import USERNAME_PATTERN
 from assistant.clock import iso
 from assistant.settings import AuthSettings
 
 # Request bodies are pydantic models: their validation errors name the field in a
 # structured way (msgspec only says it in the message text).
-Username = Annotated[str, Field(min_length=2, max_length=32, examples=["ada"])]
+Username = Annotated[
+    str,
+    Field(
+        min_length=2,
+        max_length=32,
+        examples=["ada"],
+        # The auth service checks it, with its own message; the document says it too.
+        json_schema_extra={"pattern": USERNAME_PATTERN.pattern},
+    ),
+]
 Password = Annotated[str, Field(min_length=1, max_length=256)]
 Secret = Annotated[str, Field(min_length=1, max_length=200)]
 PASSWORD_MIN_LENGTH: int = AuthSettings.model_fields["password_min_length"].default
