@@ -66,6 +66,7 @@ def test_profile_starts_empty_and_updates_with_versions(client: Client, accounts
     [
         ({"time_zone": "Mars/Olympus"}, "time_zone"),
         ({"locale": "english please"}, "locale"),
+        ({"locale": "en-GB\n"}, "locale"),  # the pattern is the whole value
         ({"display_name": ""}, "display_name"),
         ({"display_name": "x" * 101}, "display_name"),
         ({"nickname": "x"}, "nickname"),
@@ -145,6 +146,7 @@ def test_preferences_defaults_patch_merge_and_reset(client: Client, accounts: Ac
         ({"tone": "angry"}, "tone"),
         ({"preferred_languages": []}, "preferred_languages"),
         ({"preferred_languages": ["en", "not a tag"]}, "preferred_languages.1"),
+        ({"preferred_languages": ["en\n"]}, "preferred_languages.0"),
         ({"notifications": {"quiet_hours": {"start": "25:00"}}}, "notifications.quiet_hours.start"),
         ({"notifications": {"channels": ["pager"]}}, "notifications.channels.0"),
         ({"notifications": {"sms": True}}, "notifications.sms"),

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -15,7 +15,7 @@ _LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
 def _language_tag(value: str) -> str:
-    if not _LANGUAGE_TAG.match(value):
+    if not _LANGUAGE_TAG.fullmatch(value):  # match() would let "en\n" through
         raise ValueError(f"{value!r} is not a BCP 47 language tag such as 'en' or 'pt-BR'")
     return value
 
@@ -48,11 +48,20 @@ LanguageTag = Annotated[
     Field(max_length=35, json_schema_extra={"pattern": _LANGUAGE_TAG.pattern}),
     AfterValidator(_language_tag),
 ]
-TimeZoneName = Annotated[
-    str,
-    Field(max_length=64, json_schema_extra={"enum": sorted(available_timezones())}),
-    AfterValidator(_time_zone),
-]
+
+
+@dataclass(frozen=True)
+class _KnownTimeZones:
+    """Lists the IANA zones in the JSON schema, read when a schema is made (not at import:
+    scanning the zone database costs tens of milliseconds)."""
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> Any:
+        schema = handler(core_schema)
+        schema["enum"] = sorted(available_timezones())
+        return schema
+
+
+TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_time_zone), _KnownTimeZones()]
 Channel = Literal["desktop", "companion"]
 CHANNELS: tuple[Channel, ...] = ("desktop", "companion")
 ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
