@@ -192,6 +192,7 @@ def test_the_rules_the_server_enforces_are_in_the_schemas(schema: dict[str, Any]
     assert profile["locale"]["anyOf"][0]["pattern"]
     preferences = components["Preferences"]["properties"]
     assert preferences["preferred_languages"]["items"]["pattern"]
+    assert preferences["personality"]["pattern"] == r"^[^\x00-\x1f\x7f-\x9f]*$"  # no controls
     # Bounds of optional fields, which Litestar's own generator drops.
     rate = components["SynthesizeIn"]["properties"]["rate"]["anyOf"][0]
     assert (rate["minimum"], rate["maximum"]) == (0.5, 2.0)

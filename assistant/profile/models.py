@@ -38,7 +38,11 @@ def _plain_text(value: str) -> str:
     return value
 
 
-PlainText = Annotated[str, AfterValidator(_plain_text)]
+PlainText = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": r"^[^\x00-\x1f\x7f-\x9f]*$"}),
+    AfterValidator(_plain_text),
+]
 """Text a person reads (names, a personality): no NUL, newline or other control
 character, which would end up in prompts, logs and other users' screens."""
 
