@@ -99,7 +99,7 @@ def install_command(exc: ModelNotInstalled) -> str:
         return (
             f"assistant models add PATH --id NAME:TAG --capability {exc.capability} --engine ENGINE"
         )
-    if not MODEL_ID.match(exc.model_id):
+    if not MODEL_ID.fullmatch(exc.model_id):
         return "assistant models list (shows every model that can be installed)"
     if not exc.in_catalogue:
         return (

@@ -244,7 +244,7 @@ _MODEL_KEYS = {
 
 def _parse_model(raw: Mapping[str, Any], where: str, problems: list[str]) -> ModelEntry | None:
     model_id = raw.get("id")
-    if not isinstance(model_id, str) or not MODEL_ID.match(model_id):
+    if not isinstance(model_id, str) or not MODEL_ID.fullmatch(model_id):
         problems.append(f"{where}: id: {model_id!r} is not of the form name:tag")
         return None
     start = len(problems)
@@ -308,14 +308,14 @@ def _parse_model(raw: Mapping[str, Any], where: str, problems: list[str]) -> Mod
 
 def _parse_file(raw: Mapping[str, Any], where: str, problems: list[str]) -> ModelFile | None:
     name = raw.get("name")
-    if not isinstance(name, str) or not FILE_NAME.match(name):
+    if not isinstance(name, str) or not FILE_NAME.fullmatch(name):
         problems.append(f"{where}: name: {name!r} is not a plain file name")
         return None
     size = raw.get("size")
     if size is not None and (not isinstance(size, int) or size <= 0):
         problems.append(f"{where} ({name}): size: must be a positive integer")
     sha = raw.get("sha256")
-    if sha is not None and (not isinstance(sha, str) or not SHA256.match(sha)):
+    if sha is not None and (not isinstance(sha, str) or not SHA256.fullmatch(sha)):
         problems.append(f"{where} ({name}): sha256: must be 64 lowercase hex digits")
     raw_sources = raw.get("sources", [])
     if not raw_sources:

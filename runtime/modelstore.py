@@ -132,7 +132,7 @@ class VerifyResult:
 
 def model_slug(model_id: str) -> Path:
     """``name:tag`` as the relative folder ``name/tag``."""
-    if not MODEL_ID.match(model_id):
+    if not MODEL_ID.fullmatch(model_id):
         raise UnsupportedInput(f"{model_id!r} is not a model id of the form name:tag", field="id")
     name, _, tag = model_id.partition(":")
     return Path(name) / tag

@@ -24,7 +24,7 @@ def ensure_request_id(scope: Scope | dict[str, Any]) -> str:
     rid = state.get("request_id")
     if rid is None:
         for name, value in scope.get("headers", ()):
-            if name == HEADER.encode() and _SANE.match(value.decode("latin-1")):
+            if name == HEADER.encode() and _SANE.fullmatch(value.decode("latin-1")):
                 rid = value.decode("latin-1")
                 break
         else:

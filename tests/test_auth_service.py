@@ -34,6 +34,7 @@ def test_first_account_is_admin_then_registration_closes(services: Services) -> 
         ("x" * 33, PASSWORD, "username"),
         ("with space", PASSWORD, "username"),
         ("-dash", PASSWORD, "username"),
+        ("ada\n", PASSWORD, "username"),  # `$` lets a trailing newline through a match()
         ("ada", "short", "password"),
         ("ada", " " * 12, "password"),
         ("ada", "p" * 257, "password"),

@@ -77,6 +77,7 @@ def test_fields_become_field_retry_and_extras() -> None:
         (ModelNotInstalled("a:1; rm -rf ~"), "assistant models list"),
         (ModelNotInstalled("a:1\x1b[31m"), "assistant models list"),
         (ModelNotInstalled("a:1\nb:2", in_catalogue=False), "assistant models list"),
+        (ModelNotInstalled("a:1\n"), "assistant models list"),
     ],
 )
 def test_the_install_hint_is_added_where_the_error_is_shown(

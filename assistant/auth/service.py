@@ -444,7 +444,7 @@ class AuthService:
         return to_ms(self.clock())
 
     def _check_username(self, username: str) -> None:
-        if not USERNAME_PATTERN.match(username):
+        if not USERNAME_PATTERN.fullmatch(username):
             raise InvalidInput(
                 "A username has 2 to 32 characters: letters, digits, '.', '_' or '-',"
                 " starting with a letter or digit",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from assistant.text import control_character
 
 _LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
@@ -29,12 +30,12 @@ def _time_zone(value: str) -> str:
 
 
 def _plain_text(value: str) -> str:
-    for position, char in enumerate(value):
-        if unicodedata.category(char) == "Cc":
-            raise ValueError(
-                f"control characters such as U+{ord(char):04X} (at position {position})"
-                " are not allowed"
-            )
+    found = control_character(value)
+    if found is not None:
+        position, char = found
+        raise ValueError(
+            f"control characters such as U+{ord(char):04X} (at position {position}) are not allowed"
+        )
     return value
 
 

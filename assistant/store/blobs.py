@@ -20,7 +20,7 @@ class BlobStore:
 
     def path(self, sha256: str) -> Path:
         """Where a blob lives (whether or not it exists)."""
-        if not _SHA256.match(sha256):
+        if not _SHA256.fullmatch(sha256):
             raise InvalidInput(f"{sha256!r} is not a sha256 hex digest")
         return self.root / sha256[:2] / sha256
 

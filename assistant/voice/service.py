@@ -8,7 +8,6 @@ import functools
 import inspect
 import logging
 import time
-import unicodedata
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -17,6 +16,7 @@ from assistant.chat.models import ChatRequest, TurnEvent
 from assistant.errors import InvalidInput, PayloadTooLarge
 from assistant.profile import ProfileService, UsageMetric
 from assistant.streaming import iterate_in_thread
+from assistant.text import control_character
 from assistant.voice.dictation import Dictation, DictationCallback
 from assistant.voice.events import PipelineEvent, SttEnd, TtsStart
 from assistant.voice.options import PipelineOptions
@@ -305,10 +305,10 @@ class VoiceService:
                 f" {self.defaults.max_synthesis_chars}",
                 field="text",
             )
-        control = next((c for c in text if _is_control(c)), None)
-        if control is not None:
+        found = control_character(text, allowed="\t\n\r")
+        if found is not None:
             raise InvalidInput(
-                f"The text holds a control character (U+{ord(control):04X}); only printable"
+                f"The text holds a control character (U+{ord(found[1]):04X}); only printable"
                 " characters, spaces, tabs and line breaks can be spoken",
                 field="text",
             )
@@ -443,8 +443,3 @@ class _UsageCounter:
             result = self.forward(event)
             if inspect.isawaitable(result):
                 await result
-
-
-def _is_control(char: str) -> bool:
-    """A control character other than the whitespace ones text may hold."""
-    return char not in "\t\n\r" and unicodedata.category(char) == "Cc"
