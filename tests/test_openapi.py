@@ -9,6 +9,7 @@ import pytest
 from litestar.testing import TestClient
 
 from assistant.services import Services
+from server.deps import DEPENDENCIES
 from tests.conftest import Accounts
 
 Client = TestClient[Any]
@@ -295,3 +296,35 @@ def test_an_unreadable_image_is_an_invalid_field_not_a_crash(
     )
     assert response.status_code == 422, response.text
     assert response.json()["field"] == "images"
+
+
+# Body fields and dependencies -------------------------------------------------------------
+
+
+def _property_names(schema: dict[str, Any], node: Any, seen: set[str]) -> set[str]:
+    """Every property name a request body can carry, through $refs and combinators."""
+    if isinstance(node, list):
+        return set().union(*(_property_names(schema, item, seen) for item in node))
+    if not isinstance(node, dict):
+        return set()
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        if ref in seen:
+            return set()
+        seen.add(ref)
+        name = ref.rsplit("/", 1)[-1]
+        return _property_names(schema, schema["components"]["schemas"].get(name, {}), seen)
+    names = set(node.get("properties", {}))
+    for value in node.values():
+        names |= _property_names(schema, value, seen)
+    return names
+
+
+def test_no_body_field_shares_a_name_with_a_dependency(schema: dict[str, Any]) -> None:
+    """Litestar answers an invalid body field that shares its name with a dependency in
+    scope as a failed dependency: a bare 500 (it happened to `voice`)."""
+    for method, path, op in operations(schema):
+        body = op.get("requestBody", {}).get("content", {})
+        fields = _property_names(schema, body, set())
+        clash = fields & set(DEPENDENCIES)
+        assert not clash, f"{method} {path}: body fields {clash} are also dependency names"
