@@ -86,6 +86,16 @@ class HoldingChatModel(FakeChatModel):
         self.holding = threading.Event()
         self.finishes: list[tuple[str, int]] = []
         """(finish reason, tokens produced) of every generation, in order."""
+        self._finished = threading.Condition()
+
+    def wait_for_finishes(self, count: int) -> list[tuple[str, int]]:
+        """The finishes once ``count`` generations have ended (a hung one fails the test)."""
+        with self._finished:
+            ended = self._finished.wait_for(
+                lambda: len(self.finishes) >= count, 2 * HOLD_LIMIT_SECONDS
+            )
+        assert ended, f"only {len(self.finishes)} of {count} generations ended"
+        return list(self.finishes)
 
     def stream(
         self,
@@ -97,7 +107,9 @@ class HoldingChatModel(FakeChatModel):
         for delta in super().stream(messages, options, cancel):
             if delta.finish_reason is not None:
                 assert delta.usage is not None
-                self.finishes.append((delta.finish_reason, delta.usage.completion_tokens))
+                with self._finished:
+                    self.finishes.append((delta.finish_reason, delta.usage.completion_tokens))
+                    self._finished.notify_all()
             yield delta
             produced += bool(delta.text)
             if produced == self.hold_after and cancel is not None:
