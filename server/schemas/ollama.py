@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -119,6 +120,16 @@ def parse_keep_alive(value: float | str | None) -> float | None:
     ``5m``, ``1h30m``, ``-1``); None when not given. Negative means forever."""
     if value is None:
         return None
+    seconds = _seconds(value)
+    if seconds is None or not math.isfinite(seconds):
+        raise InvalidInput(
+            f"keep_alive {value!r} is not a duration (such as 300, '5m' or '-1')",
+            field="keep_alive",
+        )
+    return seconds
+
+
+def _seconds(value: float | str) -> float | None:
     if isinstance(value, int | float):
         return float(value)
     text = value.strip()
@@ -128,10 +139,7 @@ def parse_keep_alive(value: float | str | None) -> float | None:
         pass
     pieces = _DURATION.findall(text)
     if not pieces or "".join(n + u for n, u in pieces) != text:
-        raise InvalidInput(
-            f"keep_alive {value!r} is not a duration (such as 300, '5m' or '-1')",
-            field="keep_alive",
-        )
+        return None
     return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in pieces)
 
 

@@ -61,8 +61,10 @@ def test_keep_alive_durations(value: float | str | None, seconds: float | None) 
     assert parse_keep_alive(value) == seconds
 
 
-@pytest.mark.parametrize("value", ["soon", "5 minutes", "m5", "5x", ""])
-def test_keep_alive_nonsense_is_refused(value: str) -> None:
+@pytest.mark.parametrize(
+    "value", ["soon", "5 minutes", "m5", "5x", "", "nan", "inf", "-inf", float("nan"), 1e400]
+)
+def test_keep_alive_nonsense_is_refused(value: str | float) -> None:
     with pytest.raises(errors.InvalidInput) as caught:
         parse_keep_alive(value)
     assert caught.value.field == "keep_alive"
