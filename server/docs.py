@@ -43,6 +43,8 @@ from litestar.static_files import create_static_files_router
 from litestar.typing import FieldDefinition
 from pydantic import BaseModel
 
+from assistant.profile.service import AVATAR_FORMATS
+from hal.audio.codecs import CONTENT_TYPES
 from server.security import SECURITY, SECURITY_SCHEMES
 
 STATIC_PATH = "/docs/static"
@@ -54,9 +56,9 @@ NDJSON = "application/x-ndjson"
 TEXT = "text/plain"
 MULTIPART = "multipart/form-data"
 OCTETS = "application/octet-stream"
-AUDIO_TYPES = ("audio/wav", "audio/pcm", "audio/mpeg", "audio/ogg", "audio/flac", "audio/aac")
-"""What the speech endpoints answer, by requested format (``hal.audio.codecs``)."""
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+AUDIO_TYPES = tuple(dict.fromkeys(CONTENT_TYPES.values()))
+"""What the speech endpoints answer, by requested format."""
+IMAGE_TYPES = tuple(AVATAR_FORMATS.values())
 """What an avatar may be."""
 
 
