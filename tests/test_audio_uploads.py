@@ -7,7 +7,6 @@ huge data length, +Inf float WAVs and one-sample WAVs answered 200 with empty te
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,38 +18,13 @@ from assistant.auth import PasswordHasher
 from assistant.services import Services, build_services
 from server.app import create_app
 from tests.conftest import Accounts, real_settings
+from tests.hal.wavs import wav
 from tests.test_api_auth import is_problem
 
 pytestmark = pytest.mark.real_model
 
 TONE = (np.sin(np.arange(16_000) * 0.3) * 12_000).astype("<i2").tobytes()
 """One second of a loud tone at 16 kHz (not silent)."""
-
-
-def wav(
-    payload: bytes,
-    *,
-    rate: int = 16_000,
-    tag: int = 1,
-    bits: int = 16,
-    data_size: int | None = None,
-    riff_size: int | None = None,
-) -> bytes:
-    """A mono WAV whose header says what it is told to, whatever follows it."""
-    block = bits // 8
-    fmt = struct.pack("<HHIIHH", tag, 1, rate, (rate * block) & 0xFFFFFFFF, block, bits)
-    size = len(payload) if data_size is None else data_size
-    riff = 36 + len(payload) if riff_size is None else riff_size
-    return (
-        b"RIFF"
-        + struct.pack("<I", riff)
-        + b"WAVEfmt "
-        + struct.pack("<I", 16)
-        + fmt
-        + b"data"
-        + struct.pack("<I", size)
-        + payload
-    )
 
 
 INFINITE = np.full(16_000, np.inf, dtype="<f4").tobytes()

@@ -33,6 +33,7 @@ from hal.audio.codecs import (
 from hal.audio.convert import chunk_frames, float_to_pcm, resample
 from hal.audio.wavfile import UnsupportedWav, parse_wav
 from hal.errors import MediaTooLarge, UnreadableMedia, UnsupportedMedia
+from tests.hal.wavs import wav
 
 Floats = npt.NDArray[np.float32]
 FFMPEG_ARGS: dict[str, list[str]] = {
@@ -65,8 +66,8 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def reference(speech_wav: Path) -> Floats:
     """The speech at 16 kHz mono, resampled here."""
-    wav = parse_wav(speech_wav.read_bytes())
-    return resample(wav.frames.reshape(-1), wav.rate, 16_000)
+    parsed = parse_wav(speech_wav.read_bytes())
+    return resample(parsed.frames.reshape(-1), parsed.rate, 16_000)
 
 
 @pytest.fixture(scope="module")
@@ -186,21 +187,6 @@ def test_a_wav_cut_in_its_audio_is_truncated(name: str, encoded: dict[str, bytes
         decode(data[: len(data) * 2 // 3])
 
 
-def pcm_wav(samples: bytes, *, rate: int = 16_000, riff_size: int, data_size: int) -> bytes:
-    """A 16-bit mono WAV whose header declares the sizes given, whatever it holds."""
-    fmt = struct.pack("<HHIIHH", 1, 1, rate, (rate * 2) & 0xFFFFFFFF, 2, 16)
-    return (
-        b"RIFF"
-        + struct.pack("<I", riff_size)
-        + b"WAVEfmt "
-        + struct.pack("<I", 16)
-        + fmt
-        + b"data"
-        + struct.pack("<I", data_size)
-        + samples
-    )
-
-
 SPEECHLIKE = (np.sin(np.arange(16_000) * 0.3) * 12_000).astype("<i2").tobytes()
 
 
@@ -215,7 +201,7 @@ SPEECHLIKE = (np.sin(np.arange(16_000) * 0.3) * 12_000).astype("<i2").tobytes()
 def test_a_wav_declaring_more_audio_than_it_holds_is_refused(
     riff_size: int, data_size: int
 ) -> None:
-    data = pcm_wav(SPEECHLIKE[:16_000], riff_size=riff_size, data_size=data_size)
+    data = wav(SPEECHLIKE[:16_000], riff_size=riff_size, data_size=data_size)
     with pytest.raises(UnreadableMedia, match="truncated") as caught:
         decode(data)
     assert caught.value.field == "audio"
@@ -227,21 +213,21 @@ def test_a_wav_declaring_more_audio_than_it_holds_is_refused(
     ids=["ffmpeg", "sox"],
 )
 def test_a_stream_of_unknown_length_keeps_what_it_holds(riff_size: int, data_size: int) -> None:
-    data = pcm_wav(SPEECHLIKE, riff_size=riff_size, data_size=data_size)
+    data = wav(SPEECHLIKE, riff_size=riff_size, data_size=data_size)
     assert decode(data).audio == SPEECHLIKE
 
 
 @pytest.mark.parametrize("rate", [0, 999, 768_001, 4_000_037, 0xFFFFFFFF])
 def test_a_wav_at_an_implausible_rate_is_refused_naming_the_rate(rate: int) -> None:
     """A 32 KB upload claiming 4,000,037 Hz cost 10 s of CPU and 2.6 GB in the resampler."""
-    data = pcm_wav(SPEECHLIKE, rate=rate, riff_size=36 + 32_000, data_size=32_000)
+    data = wav(SPEECHLIKE, rate=rate, riff_size=36 + 32_000, data_size=32_000)
     with pytest.raises(UnreadableMedia, match=f"{rate} Hz is not a supported sample rate"):
         decode(data)
 
 
 @pytest.mark.parametrize("rate", [1_000, 768_000])
 def test_the_extreme_plausible_rates_decode(rate: int) -> None:
-    data = pcm_wav(SPEECHLIKE, rate=rate, riff_size=36 + 32_000, data_size=32_000)
+    data = wav(SPEECHLIKE, rate=rate, riff_size=36 + 32_000, data_size=32_000)
     assert decode(data).frames == -(-16_000 * 16_000 // rate)
 
 
