@@ -12,8 +12,10 @@ all three trees by their stable ``code`` in one place (``assistant.problems``, u
     ├── Forbidden               authenticated, but not allowed
     ├── NotFound                no such thing for this user
     ├── Conflict                already exists, or a stale version
+    ├── PreconditionFailed      a conditional write's precondition no longer holds
     ├── RateLimited             too many attempts; retry later
-    └── BackendError            the database, a key file or a migration failed
+    ├── BackendError            the database, a key file or a migration failed
+    └── UpstreamError           another server (an OpenID provider, a sync remote) failed
 """
 
 from __future__ import annotations
@@ -83,6 +85,13 @@ class Conflict(AssistantError):
     title = "Conflict"
 
 
+class PreconditionFailed(AssistantError):
+    """A conditional write (``If-Match``) found the state moved on; read again, retry."""
+
+    code = "precondition-failed"
+    title = "Precondition failed"
+
+
 class RateLimited(AssistantError):
     """Too many attempts; the caller should wait ``retry_after_seconds``."""
 
@@ -99,3 +108,11 @@ class BackendError(AssistantError):
 
     code = "backend-error"
     title = "Backend error"
+
+
+class UpstreamError(AssistantError):
+    """A server this one depends on (an OpenID provider, a sync remote) failed or
+    answered something unusable."""
+
+    code = "upstream-error"
+    title = "Upstream server error"

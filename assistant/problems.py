@@ -38,6 +38,8 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "forbidden": 403,
     "not-found": 404,
     "conflict": 409,
+    "precondition-failed": 412,
+    "upstream-error": 502,
     "rate-limited": 429,
     "model-not-installed": 503,
     "resource-exhausted": 503,

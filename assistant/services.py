@@ -17,6 +17,8 @@ from assistant.settings import Settings
 from assistant.store import Database
 from assistant.store.blobs import BlobStore
 from assistant.store.permissions import PRIVATE_UMASK, private_dir, private_tree
+from assistant.sync import ChangeLog, SyncBridge
+from assistant.sync.secrets import Sealer
 from assistant.voice.service import VoiceDefaults, VoiceLoops, VoiceService
 from runtime.convert import CONVERTERS
 from runtime.download import Downloader
@@ -29,6 +31,7 @@ from runtime.registry import Registries
 log = logging.getLogger(__name__)
 
 JWT_KEYS_FILE = "jwt-keys.json"
+SYNC_KEY_FILE = "sync-key"
 
 
 @dataclass
@@ -45,6 +48,8 @@ class Services:
     history: HistoryService
     voice: VoiceService
     loops: VoiceLoops
+    changes: ChangeLog
+    sync: SyncBridge
     closed: bool = field(default=False)
 
     def close(self) -> None:
@@ -110,7 +115,10 @@ def build_services(
     )
     auth = AuthService(db, settings.auth, tokens, hasher or PasswordHasher(), clock)
     models = build_model_store(settings)
-    profile = ProfileService(db, BlobStore(settings.blobs_dir), clock, model_choices(models))
+    changes, sync = build_sync(settings, db, clock)
+    profile = ProfileService(
+        db, BlobStore(settings.blobs_dir), clock, model_choices(models), changes
+    )
     manager = build_manager(settings, models)
     chat = build_chat(settings, db, manager, models, profile, clock)
     voice = build_voice(settings, manager, models, profile)
@@ -125,7 +133,18 @@ def build_services(
         history=HistoryService(db),
         voice=voice,
         loops=VoiceLoops(voice, chat),
+        changes=changes,
+        sync=sync,
     )
+
+
+def build_sync(
+    settings: Settings, db: Database, clock: Clock = system_clock
+) -> tuple[ChangeLog, SyncBridge]:
+    """The profile change log and the sync bridge (idle until a remote is configured)."""
+    changes = ChangeLog(db, clock)
+    sealer = Sealer.load(settings.secrets_dir / SYNC_KEY_FILE)
+    return changes, SyncBridge(db, changes, settings.sync, sealer, clock=clock)
 
 
 def model_choices(store: ModelStore) -> ModelChoices:

@@ -259,14 +259,31 @@ class VoiceSettings(BaseModel):
 
 
 class SyncSettings(BaseModel):
-    """Optional bridge to a cloud profile service."""
+    """Optional bridge to a cloud profile service: another instance of this server.
+
+    Each user can set a remote of their own (``PUT /api/v1/sync/config``, ``assistant
+    sync enable``); ``url`` and ``token`` here are the device-wide default for one account.
+    """
 
     model_config = {"extra": "forbid"}
 
     url: str | None = None
-    """Base URL of the cloud profile service; unset = sync off."""
+    """Base URL of the cloud instance; unset = no device-wide sync."""
     token: SecretStr | None = None
-    """Credential for the cloud service (masked in ``config show``)."""
+    """An API key of the account on the cloud instance (masked in ``config show``)."""
+    user: str | None = None
+    """The local account (username) that ``url`` and ``token`` serve; default: the oldest
+    admin."""
+    poll_seconds: float = Field(default=60.0, ge=1)
+    """How often a healthy remote is asked for changes (local writes are pushed sooner)."""
+    backoff_initial_seconds: float = Field(default=2.0, gt=0)
+    """Delay after the first failure; it doubles with each failure in a row (with jitter)."""
+    backoff_max_seconds: float = Field(default=900.0, gt=0)
+    """Longest delay between attempts (a refused API key waits this long)."""
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long one request to the remote may take."""
+    tick_seconds: float = Field(default=1.0, gt=0)
+    """How often the background task looks for rounds that are due."""
 
 
 class Settings(BaseSettings):

@@ -17,6 +17,7 @@ from litestar.plugins.pydantic import PydanticInitPlugin
 
 from assistant.services import Services, build_services
 from assistant.settings import Settings
+from assistant.sync.bridge import run_sync
 from server.allow import allow_every_method
 from server.bodies import JSONRequest, JSONWebSocket
 from server.controllers.auth import AuthController
@@ -27,6 +28,7 @@ from server.controllers.ollama import OllamaController
 from server.controllers.openai import OpenAIController
 from server.controllers.openai_audio import OpenAIAudioController
 from server.controllers.profile import ProfileController
+from server.controllers.sync import ProfileChangesController, SyncController
 from server.controllers.voice import VoiceController
 from server.deps import DEPENDENCIES
 from server.docs import PydanticSchemas, docs_router, openapi_config
@@ -63,10 +65,12 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         built.manager.start()
         preload = settings.models.preload
         preloading = asyncio.get_running_loop().create_task(built.manager.preload(preload))
+        syncing = asyncio.get_running_loop().create_task(run_sync(built.sync))
         try:
             yield
         finally:
             preloading.cancel()
+            syncing.cancel()
             await built.manager.close()
             if owned:
                 await anyio.to_thread.run_sync(built.close)
@@ -92,6 +96,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             HealthController,
             AuthController,
             ProfileController,
+            ProfileChangesController,
+            SyncController,
             ChatController,
             VoiceController,
             ModelsController,

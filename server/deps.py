@@ -22,6 +22,7 @@ from assistant.profile import ProfileService
 from assistant.services import Services
 from assistant.settings import Settings
 from assistant.store import Database
+from assistant.sync import ChangeLog, SyncBridge
 from assistant.voice.service import VoiceLoops, VoiceService
 from runtime.manager import ModelManager
 from runtime.modelstore import ModelStore
@@ -42,6 +43,8 @@ ManagerDep = Injected[ModelManager]
 SettingsDep = Injected[Settings]
 DatabaseDep = Injected[Database]
 PrincipalDep = Injected[Principal]
+ChangesDep = Injected[ChangeLog]
+SyncDep = Injected[SyncBridge]
 
 
 def services_of(state: State) -> Services:
@@ -75,6 +78,8 @@ DEPENDENCIES: dict[str, Provide] = {
         "models",
         "manager",
         "settings",
+        "changes",
+        "sync",
     )
 }
 # Not "voice": the speech bodies have a field of that name, and Litestar answers an invalid

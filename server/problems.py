@@ -243,11 +243,13 @@ _DESCRIPTIONS = {
     403: "Not allowed for this account",
     404: "No such resource for this user",
     409: "Conflicts with the current state (duplicate, stale version)",
+    412: "The If-Match precondition failed: read the current state and retry",
     413: "Body or upload too large",
     415: "The body is not in a media type this endpoint reads",
     422: "A field is invalid; `field` and `errors` name it",
     429: "Too many attempts; see Retry-After",
     500: "An unexpected error; the server log has details under the request id",
+    502: "A server this one depends on (an OpenID provider, a sync remote) failed",
     503: "A model is not installed (the detail names the install command) or capacity is full",
 }
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, get_args
+from typing import Any, Protocol, get_args
 
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ValidationError
@@ -24,7 +24,7 @@ from assistant.profile.models import (
     UsageMetric,
     UsageStats,
 )
-from assistant.store import Database
+from assistant.store import Connection, Database
 from assistant.store.blobs import BlobStore
 from runtime.engines import Capability
 
@@ -51,6 +51,8 @@ AVATAR_FORMATS = {
     "WEBP": "image/webp",
 }
 """Pillow's format names of the accepted images, and the media type each is served as."""
+DELETED: Any = object()
+"""The value a :class:`ChangeRecorder` gets for a preference reset to its default."""
 _NOT_AN_IMAGE = "The avatar must be a PNG, JPEG, GIF or WebP image"
 
 
@@ -129,6 +131,14 @@ def unknown_key(patch: dict[str, Any], model: type[BaseModel], prefix: str = "")
     return None
 
 
+class ChangeRecorder(Protocol):
+    """Receives every change of a synced field, inside the write's transaction (the sync
+    bridge's change log: ``assistant.sync.changes.ChangeLog``)."""
+
+    def record(self, conn: Connection, user_id: str, changed: Mapping[str, Any]) -> None:
+        """``{"profile.<field>": value, "preferences.<key>": value or DELETED}``."""
+
+
 class ProfileService:
     """Reads and writes a user's profile, preferences and usage counters."""
 
@@ -138,12 +148,15 @@ class ProfileService:
         blobs: BlobStore,
         clock: Clock = system_clock,
         models: ModelChoices | None = None,
+        changes: ChangeRecorder | None = None,
     ) -> None:
         self.db = db
         self.blobs = blobs
         self.clock = clock
         self.models = models
         """Checks the models that preferences name when they change; None: no check."""
+        self.changes = changes
+        """Told of every changed field, for sync; None: nobody is."""
 
     # Profile ----------------------------------------------------------------------
 
@@ -168,6 +181,9 @@ class ProfileService:
             row = store.get_profile(conn, user_id)
             self._check_version(row["version"] if row else 0, expected_version)
             store.upsert_profile(conn, user_id, chosen, dict.fromkeys(chosen, now), now)
+            if self.changes is not None:
+                changed = {k: v for k, v in chosen.items() if row is None or row[k] != v}
+                self.changes.record(conn, user_id, {f"profile.{k}": v for k, v in changed.items()})
             row = store.get_profile(conn, user_id)
         return self._profile(user_id, row)
 
@@ -274,10 +290,16 @@ class ProfileService:
                 raise InvalidInput(message, field=field) from exc
             self._check_models(validated, current)
             data = validated.model_dump(mode="json", exclude_unset=True)
-            for key in set(data) | set(current):
-                if data.get(key) != current.get(key):
-                    times[key] = now
+            changed = sorted(k for k in set(data) | set(current) if data.get(k) != current.get(k))
+            for key in changed:
+                times[key] = now
             store.put_preferences(conn, user_id, data, times, now)
+            if self.changes is not None:
+                self.changes.record(
+                    conn,
+                    user_id,
+                    {f"preferences.{k}": data.get(k, DELETED) for k in changed},
+                )
             row = store.get_preferences(conn, user_id)
         return self._preferences(row)
 

@@ -1,0 +1,127 @@
+"""The sync bridge in process: two devices and a cloud merging per field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.profile import ProfileFields
+from assistant.sync import Outcome
+from assistant.sync.hlc import ClockState, Hlc, observe, tick
+from tests.sync.world import World
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    built = World(tmp_path)
+    yield built
+    built.close()
+
+
+def test_edits_of_different_fields_on_two_devices_both_survive(world: World) -> None:
+    world["a"].patch(tone="formal")
+    world["b"].patch(units="imperial")
+    world["b"].services.profile.update_profile(
+        world["b"].user_id, ProfileFields(locale="fr"), replace=False
+    )
+    for name in ("a", "b", "a"):
+        assert world.sync(name).outcome is Outcome.OK
+    for name in ("a", "b"):
+        preferences = world[name].preferences()
+        assert (preferences["tone"], preferences["units"]) == ("formal", "imperial")
+        assert world[name].profile()["locale"] == "fr"
+    assert world.cloud.preferences()["tone"] == "formal"
+
+
+def test_the_same_field_converges_to_the_later_write_everywhere(world: World) -> None:
+    world["a"].patch(tone="formal")
+    world.advance(1)
+    world["b"].patch(tone="casual")
+    for name in ("b", "a", "b"):
+        world.sync(name)
+    tones = {d.preferences()["tone"] for d in (world["a"], world["b"], world.cloud)}
+    assert tones == {"casual"}
+    status = world["a"].bridge.status(world["a"].user_id)  # type: ignore[union-attr]
+    assert status.conflicts_total == 1
+    assert status.recent_conflicts[0].winner == "remote"
+
+
+def test_a_reset_is_a_tombstone_that_wins_over_an_older_value(world: World) -> None:
+    world["a"].patch(tone="formal")
+    world.sync("a")
+    world.sync("b")
+    assert world["b"].preferences()["tone"] == "formal"
+    world.advance(1)
+    world["b"].patch(tone=None)
+    world.sync("b")
+    world.sync("a")
+    assert world["a"].preferences()["tone"] == "warm"  # the default
+
+
+def test_local_writes_succeed_while_the_cloud_is_down_and_go_out_later(world: World) -> None:
+    world.remote.online = False
+    world["a"].patch(verbosity="brief")
+    result = world.sync("a")
+    assert result.outcome is Outcome.UNREACHABLE
+    status = world["a"].bridge.status(world["a"].user_id)  # type: ignore[union-attr]
+    assert (status.pending, status.failures, status.last_error_code) == (1, 1, "unreachable")
+    assert status.next_attempt_at is not None
+    world.remote.online = True
+    assert world.sync("a").outcome is Outcome.OK
+    world.sync("b")
+    assert world["b"].preferences()["verbosity"] == "brief"
+
+
+def test_a_lost_push_answer_is_retried_without_duplicates(world: World) -> None:
+    world["a"].patch(verbosity="detailed")
+    world.remote.lose_answers = True
+    assert world.sync("a").outcome is Outcome.UNREACHABLE
+    world.remote.lose_answers = False
+    result = world.sync("a")
+    assert result.outcome is Outcome.OK
+    assert world["a"].bridge.status(world["a"].user_id).pending == 0  # type: ignore[union-attr]
+    assert world.cloud.preferences()["verbosity"] == "detailed"
+
+
+def test_a_refused_key_is_a_status_that_waits_the_longest_backoff(world: World) -> None:
+    world.remote.api_key = "ak_rotated"
+    result = world.sync("a")
+    assert result.outcome is Outcome.UNAUTHORIZED
+    status = world["a"].bridge.status(world["a"].user_id)  # type: ignore[union-attr]
+    settings = world["a"].services.settings.sync
+    assert status.next_attempt_at == status.last_attempt_at + settings.backoff_max_seconds * 1000  # type: ignore[operator]
+    # Nothing is due again before then, however often the bridge looks.
+    assert world["a"].bridge.run_due() == []  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("state", "physical", "expected"),
+    [
+        (ClockState(100, 5), 200, ClockState(200, 0)),
+        (ClockState(100, 5), 100, ClockState(100, 6)),
+        (ClockState(100, 5), 50, ClockState(100, 6)),
+    ],
+)
+def test_tick(state: ClockState, physical: int, expected: ClockState) -> None:
+    assert tick(state, physical) == expected
+
+
+@pytest.mark.parametrize(
+    ("state", "remote", "physical", "expected"),
+    [
+        (ClockState(100, 5), Hlc(100, 9, "x"), 50, ClockState(100, 10)),
+        (ClockState(100, 5), Hlc(300, 2, "x"), 50, ClockState(300, 3)),
+        (ClockState(100, 5), Hlc(90, 2, "x"), 50, ClockState(100, 6)),
+        (ClockState(100, 5), Hlc(300, 2, "x"), 400, ClockState(400, 0)),
+    ],
+)
+def test_observe(state: ClockState, remote: Hlc, physical: int, expected: ClockState) -> None:
+    assert observe(state, remote, physical) == expected
+
+
+def test_stamps_sort_as_strings_like_the_tuples() -> None:
+    stamps = [Hlc(5, 1, "b"), Hlc(5, 1, "a"), Hlc(40, 0, "a"), Hlc(5, 12, "a")]
+    assert sorted(stamps) == sorted(stamps, key=lambda s: s.encode())
+    assert Hlc.decode(stamps[0].encode()) == stamps[0]
