@@ -6,7 +6,10 @@ import logging
 import os
 from dataclasses import dataclass, field
 
+import httpx
+
 from assistant.auth import AuthService, PasswordHasher, TokenIssuer, load_or_create_keyset
+from assistant.auth.oidc import OidcClient, OidcService
 from assistant.chat.history import HistoryService
 from assistant.chat.routing import RoutingRules
 from assistant.chat.service import ChatLimits, ChatService, FallbackModels
@@ -50,12 +53,14 @@ class Services:
     loops: VoiceLoops
     changes: ChangeLog
     sync: SyncBridge
+    oidc: OidcService
     closed: bool = field(default=False)
 
     def close(self) -> None:
         """Release what is synchronous to release (the server also awaits manager.close())."""
         if not self.closed:
             self.closed = True
+            self.oidc.close()
             self.models.close()
             self.db.close()
 
@@ -135,7 +140,26 @@ def build_services(
         loops=VoiceLoops(voice, chat),
         changes=changes,
         sync=sync,
+        oidc=build_oidc(settings, db, auth, clock),
     )
+
+
+def build_oidc(
+    settings: Settings, db: Database, auth: AuthService, clock: Clock = system_clock
+) -> OidcService:
+    """OpenID Connect sign-in with the providers in ``auth.oidc.providers``."""
+    oidc = settings.auth.oidc
+    clients = {
+        name: OidcClient(
+            name,
+            provider,
+            httpx.Client(timeout=oidc.http_timeout_seconds, follow_redirects=False),
+            discovery_ttl_seconds=oidc.discovery_ttl_seconds,
+            clock=clock,
+        )
+        for name, provider in oidc.providers.items()
+    }
+    return OidcService(db, auth, oidc, clients, clock)
 
 
 def build_sync(

@@ -11,6 +11,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -62,6 +63,7 @@ def _proxy_address(value: str) -> str:
 
 
 ProxyAddress = Annotated[str, AfterValidator(_proxy_address)]
+_PROVIDER_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
 class ServerSettings(BaseModel):
@@ -85,6 +87,87 @@ class ServerSettings(BaseModel):
     """Reverse proxies (IP addresses or networks) whose ``X-Forwarded-For`` and
     ``X-Forwarded-Proto`` headers are believed. Empty (the default): nobody's are, and
     the connecting address is the client's, for login throttling and sessions alike."""
+
+
+class OidcClaims(BaseModel):
+    """Which ID-token claims carry what this server needs."""
+
+    model_config = {"extra": "forbid"}
+
+    username: str = "preferred_username"
+    """Claim suggesting the username of an account created at first sign-in."""
+    email: str = "email"
+    """Claim with the e-mail address (checked against ``allowed_email_domains``)."""
+    email_verified: str = "email_verified"
+    """Claim saying the provider verified the address."""
+    groups: str = "groups"
+    """Claim with the user's groups (checked against ``allowed_groups``)."""
+    display_name: str = "name"
+    """Claim with the person's name (a new account's profile display name)."""
+
+
+class OidcProviderSettings(BaseModel):
+    """One OpenID provider this server accepts sign-ins from."""
+
+    model_config = {"extra": "forbid"}
+
+    issuer: str
+    """Issuer URL; ``<issuer>/.well-known/openid-configuration`` is read from it."""
+    client_id: str
+    """This server's client id at the provider."""
+    client_secret: SecretStr | None = None
+    """Client secret (``client_secret_basic``); unset: a public client (PKCE only)."""
+    display_name: str | None = None
+    """Name shown on the sign-in button; default: the provider's key."""
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
+    """Scopes asked for (``openid`` is always added)."""
+    claims: OidcClaims = Field(default_factory=OidcClaims)
+    """Claim mapping."""
+    allowed_email_domains: list[str] = Field(default_factory=list)
+    """A new identity whose verified e-mail is in one of these domains is admitted."""
+    allowed_groups: list[str] = Field(default_factory=list)
+    """A new identity in one of these groups is admitted."""
+    auto_create: bool = False
+    """Create an account at the first sign-in of an admitted identity; off: only
+    identities already linked to an account may sign in (link-only)."""
+    default_role: Literal["user", "admin"] = "user"
+    """Role of accounts created at first sign-in."""
+
+
+class OidcSettings(BaseModel):
+    """OpenID Connect sign-in (this server as a relying party)."""
+
+    model_config = {"extra": "forbid"}
+
+    providers: dict[str, OidcProviderSettings] = Field(default_factory=dict)
+    """Providers by key (``[auth.oidc.providers.google]``); the key is in the URLs."""
+    public_url: str | None = None
+    """This server's URL as browsers reach it, for the redirect URI registered at the
+    providers (``<public_url>/api/v1/auth/oidc/<key>/callback``); default: the request's."""
+    discovery_ttl_seconds: int = Field(default=3600, ge=0)
+    """How long a provider's discovery document and keys are cached."""
+    login_ttl_seconds: int = Field(default=600, ge=30)
+    """How long a started sign-in (state, nonce, PKCE verifier) stays usable."""
+    leeway_seconds: int = Field(default=60, ge=0)
+    """Clock skew allowed when checking ID-token times."""
+    http_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long one request to a provider may take."""
+    app_redirect_schemes: list[str] = Field(default_factory=list)
+    """Private-use URI schemes of native apps (``com.example.assistant``) that may
+    receive a sign-in hand-off; loopback ``http://127.0.0.1:<port>`` is always allowed."""
+
+    @model_validator(mode="after")
+    def _check_names(self) -> OidcSettings:
+        for name in self.providers:
+            if not _PROVIDER_KEY.fullmatch(name):
+                raise ValueError(
+                    f"provider key {name!r}: use 1 to 32 lowercase letters, digits, '_' or '-'"
+                )
+        for scheme in self.app_redirect_schemes:
+            # RFC 8252 section 7.1: a reverse domain name the app's owner controls.
+            if "." not in scheme or scheme in ("http", "https"):
+                raise ValueError(f"app redirect scheme {scheme!r} must be a reverse domain name")
+        return self
 
 
 class AuthSettings(BaseModel):
@@ -112,6 +195,8 @@ class AuthSettings(BaseModel):
     """``iss`` claim of access tokens."""
     previous_key_grace_seconds: int = Field(default=86_400, ge=0)
     """How long tokens signed by a rotated-out JWT key stay valid."""
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
+    """OpenID Connect providers."""
 
 
 class DatabaseSettings(BaseModel):

@@ -24,6 +24,7 @@ from server.controllers.auth import AuthController
 from server.controllers.chat import ChatController
 from server.controllers.health import HealthController
 from server.controllers.models import ModelsController
+from server.controllers.oidc import OidcController
 from server.controllers.ollama import OllamaController
 from server.controllers.openai import OpenAIController
 from server.controllers.openai_audio import OpenAIAudioController
@@ -95,6 +96,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         route_handlers=[
             HealthController,
             AuthController,
+            OidcController,
             ProfileController,
             ProfileChangesController,
             SyncController,

@@ -15,6 +15,7 @@ from litestar.di import Dependency, Provide
 from litestar.params import SkipValidationMarker
 
 from assistant.auth import AuthService, Principal
+from assistant.auth.oidc import OidcService
 from assistant.chat.history import HistoryService
 from assistant.chat.service import ChatService
 from assistant.errors import Unauthorized
@@ -45,6 +46,7 @@ DatabaseDep = Injected[Database]
 PrincipalDep = Injected[Principal]
 ChangesDep = Injected[ChangeLog]
 SyncDep = Injected[SyncBridge]
+OidcDep = Injected[OidcService]
 
 
 def services_of(state: State) -> Services:
@@ -80,6 +82,7 @@ DEPENDENCIES: dict[str, Provide] = {
         "settings",
         "changes",
         "sync",
+        "oidc",
     )
 }
 # Not "voice": the speech bodies have a field of that name, and Litestar answers an invalid

@@ -403,6 +403,37 @@ class AuthService:
             if not store.revoke_api_key(conn, key_id, principal.user_id, self._now_ms()):
                 raise NotFound("No such API key")
 
+    # Other ways in (OpenID Connect) ----------------------------------------------
+
+    def open_session(self, user_id: str, client: ClientInfo) -> TokenPair:
+        """A session for an account whose owner proved who they are another way (an
+        OpenID provider): the same tokens as a password sign-in. Disabled accounts are
+        refused."""
+        user = self.get_user(user_id)
+        if user.disabled:
+            raise Forbidden("This account is disabled; ask an admin")
+        return self._open_session(user, client)
+
+    def create_external_user(self, suggested: str, role: Role, conn: Connection) -> User:
+        """An account without a password for an external identity, in the caller's
+        transaction; the username is ``suggested`` made valid, with a number if taken."""
+        local_part = suggested.split("@", maxsplit=1)[0]
+        base = re.sub(r"[^A-Za-z0-9_.-]", "", local_part)[:28].lstrip("._-")
+        if len(base) < 2:
+            base = "user"
+        candidate, number = base, 1
+        while store.username_exists(conn, candidate):
+            number += 1
+            candidate = f"{base}-{number}"
+        user = store.insert_user(conn, new_id(), candidate, None, role, self._now_ms())
+        log.info("created user %s (%s) for an external identity", user.id, role.value)
+        return user
+
+    def has_password(self, user_id: str) -> bool:
+        """Whether the account can sign in with a password."""
+        with self.db.read() as conn:
+            return store.get_password_hash(conn, user_id) is not None
+
     # Internals --------------------------------------------------------------------
 
     def _open_session(self, user: User, client: ClientInfo) -> TokenPair:

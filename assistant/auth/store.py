@@ -27,7 +27,7 @@ def count_users(conn: Connection) -> int:
 
 
 def insert_user(
-    conn: Connection, user_id: str, username: str, password_hash: str, role: Role, now: int
+    conn: Connection, user_id: str, username: str, password_hash: str | None, role: Role, now: int
 ) -> User:
     conn.execute(
         "INSERT INTO users (id, username, password_hash, role, created_at, updated_at)"
