@@ -18,6 +18,9 @@ packages=(libportaudio2 ffmpeg libgl1 libglib2.0-0 build-essential cmake)
 if [[ "$PURPOSE" == "test" ]]; then
   # espeak-ng and sox make the spoken test audio; alsa-utils gives the file-backed ALSA device.
   packages+=(espeak-ng sox alsa-utils)
+  # Node and npm run the OpenID provider of the sign-in tests (tests/oidc); any Node >= 20.19
+  # already on PATH does too.
+  command -v node >/dev/null || packages+=(nodejs npm)
 fi
 missing=()
 if command -v dpkg-query >/dev/null; then
@@ -73,4 +76,10 @@ profile="offline"
 if [[ "${ASSISTANT_SKIP_MODELS:-0}" != "1" ]]; then
   say "pulling the $profile model profile (about 1 GB the first time; skips what is installed)"
   "$VENV/bin/assistant" models pull --profile "$profile"
+fi
+
+# 5. The test OpenID provider (npm) ------------------------------------------------------
+if [[ "$PURPOSE" == "test" && ! -d "$ROOT/tests/oidc/node_modules/oidc-provider" ]]; then
+  say "installing the test OpenID provider (npm ci in tests/oidc)"
+  (cd "$ROOT/tests/oidc" && flock /tmp/npm.lock npm ci --no-audit --no-fund --loglevel=error)
 fi

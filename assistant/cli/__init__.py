@@ -14,6 +14,7 @@ from assistant.cli import config as config_cmd
 from assistant.cli import db as db_cmd
 from assistant.cli import models as models_cmd
 from assistant.cli import serve as serve_cmd
+from assistant.cli import sync as sync_cmd
 from assistant.cli import talk as talk_cmd
 from assistant.cli import users as users_cmd
 from assistant.cli.common import CliState, report
@@ -36,6 +37,7 @@ app.add_typer(users_cmd.app, name="users")
 app.add_typer(users_cmd.auth_app, name="auth")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(audio_cmd.app, name="audio")
+app.add_typer(sync_cmd.app, name="sync")
 
 log = logging.getLogger(__name__)
 

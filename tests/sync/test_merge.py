@@ -125,3 +125,45 @@ def test_stamps_sort_as_strings_like_the_tuples() -> None:
     stamps = [Hlc(5, 1, "b"), Hlc(5, 1, "a"), Hlc(40, 0, "a"), Hlc(5, 12, "a")]
     assert sorted(stamps) == sorted(stamps, key=lambda s: s.encode())
     assert Hlc.decode(stamps[0].encode()) == stamps[0]
+
+
+def test_a_device_whose_clock_is_an_hour_behind_still_converges(tmp_path: Path) -> None:
+    world = World(tmp_path, {"a": 0.0, "b": -3600.0})
+    try:
+        world["a"].patch(tone="formal")
+        world["b"].patch(tone="casual")  # later in real time, but b's clock says earlier
+        for name in ("a", "b", "a"):
+            world.sync(name)
+        # Without causality between them the stamps decide, the same way everywhere.
+        tones = {d.preferences()["tone"] for d in (world["a"], world["b"], world.cloud)}
+        assert tones == {"formal"}
+        # Once b has seen a's write, b's next write wins even with its slow clock.
+        world["b"].patch(tone="playful")
+        for name in ("b", "a"):
+            world.sync(name)
+        tones = {d.preferences()["tone"] for d in (world["a"], world["b"], world.cloud)}
+        assert tones == {"playful"}
+    finally:
+        world.close()
+
+
+def test_a_profile_written_before_sync_existed_is_seeded_with_its_field_times(
+    tmp_path: Path,
+) -> None:
+    world = World(tmp_path)
+    try:
+        device = world["a"]
+        services = device.services
+        older = services.auth.create_user("older", "correct horse battery")
+        services.profile.changes = None  # as before this version: nothing recorded
+        services.profile.update_profile(older.id, ProfileFields(display_name="Ada"), replace=False)
+        services.profile.patch_preferences(older.id, {"units": "imperial"})
+        services.profile.changes = services.changes
+        assert device.bridge is not None
+        device.bridge.configure(older.id, "http://cloud.invalid", "ak_cloud-key")
+        assert device.bridge.status(older.id).pending == 2
+        assert device.bridge.sync_now(older.id).outcome is Outcome.OK
+        assert world.cloud.profile()["display_name"] == "Ada"
+        assert world.cloud.preferences()["units"] == "imperial"
+    finally:
+        world.close()
