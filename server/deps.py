@@ -80,7 +80,6 @@ DEPENDENCIES: dict[str, Provide] = {
         "models",
         "manager",
         "settings",
-        "changes",
         "sync",
         "oidc",
     )
@@ -88,4 +87,6 @@ DEPENDENCIES: dict[str, Provide] = {
 # Not "voice": the speech bodies have a field of that name, and Litestar answers an invalid
 # body field that shares a dependency's name as a failed dependency (a bare 500).
 DEPENDENCIES["voice_service"] = _provide("voice")
+# Not "changes" either: the change-log push body has a field of that name.
+DEPENDENCIES["change_log"] = _provide("changes")
 DEPENDENCIES["principal"] = Provide(_principal, sync_to_thread=False)

@@ -252,6 +252,19 @@ CASES: dict[str, Case] = {
     "models-unload-not-loaded": Case("bare", "POST", "/api/v1/models/x:1/unload", who="admin"),
     "transcribe-no-model": Case("bare", "POST", "/api/v1/voice/transcribe", content=SILENCE),
     "synthesize-no-model": Case("bare", "POST", "/api/v1/voice/synthesize", json={"text": "Hi."}),
+    # Identity and sync
+    "oidc-unknown-provider": Case("bare", "GET", "/api/v1/auth/oidc/nope/login", who=None),
+    "sync-not-configured": Case("bare", "POST", "/api/v1/sync/now"),
+    "changes-stale-cursor": Case(
+        "bare",
+        "POST",
+        "/api/v1/profile/changes",
+        json={"device": "d1", "changes": []},
+        headers={"if-match": '"0"'},
+        before=lambda face: face.client.patch(  # type: ignore[func-returns-value]
+            "/api/v1/profile/preferences", json={"tone": "formal"}, headers=face.headers["user"]
+        ),
+    ),
     # OpenAI face
     "openai-no-credentials": Case("bare", "GET", "/v1/models", who=None),
     "openai-bad-body": Case("bare", "POST", "/v1/chat/completions", json={"model": "x"}),

@@ -22,6 +22,13 @@ PUBLIC = {
     ("post", "/api/v1/auth/refresh"),
     ("post", "/api/v1/auth/password/reset"),
     ("get", "/api/v1/auth/registration"),
+    # OpenID Connect sign-in: the browser and apps arrive without credentials.
+    ("get", "/api/v1/auth/oidc/providers"),
+    ("get", "/api/v1/auth/oidc/{provider}/login"),
+    ("get", "/api/v1/auth/oidc/{provider}/callback"),
+    ("post", "/api/v1/auth/oidc/token"),
+    ("post", "/api/v1/auth/oidc/{provider}/device"),
+    ("post", "/api/v1/auth/oidc/device/poll"),
 }
 
 

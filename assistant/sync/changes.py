@@ -98,7 +98,8 @@ class ChangeLog:
         DELETED}``. Runs in the caller's write transaction."""
         if not changed:
             return
-        self._seed(conn, user_id)
+        # The profile tables already hold these writes: the seed must not take them.
+        self._seed(conn, user_id, skip=set(changed))
         for name, value in changed.items():
             stamp = self._tick(conn)
             deleted = value is DELETED
@@ -251,7 +252,7 @@ class ChangeLog:
         store.set_clock(conn, state.wall_ms, state.counter)
         return Hlc(state.wall_ms, state.counter, self._device(conn))
 
-    def _seed(self, conn: Connection, user_id: str) -> None:
+    def _seed(self, conn: Connection, user_id: str, skip: set[str] | None = None) -> None:
         """Enter a profile written before sync existed into the log, once per user, with
         the per-field times the profile tables kept."""
         if store.is_seeded(conn, user_id) or not store.user_exists(conn, user_id):
@@ -272,7 +273,7 @@ class ChangeLog:
                 if k in Preferences.model_fields
             ]
         for name, value, at in seeded:
-            if store.get_field(conn, user_id, name) is not None:
+            if name in (skip or ()) or store.get_field(conn, user_id, name) is not None:
                 continue
             deleted = value is DELETED
             stamp = Hlc(int(at), 0, device).encode()

@@ -90,13 +90,13 @@ class ProfileChangesController(Controller):
     def changes(
         self,
         principal: PrincipalDep,
-        changes: ChangesDep,
+        change_log: ChangesDep,
         since: Annotated[int, Parameter(ge=0, description="Change-log position seen")] = 0,
         limit: Annotated[int, Parameter(ge=1, le=1000, description="Most changes")] = 500,
     ) -> Response[ChangesOut]:
         """The latest write of every field changed after ``since`` (each with its hybrid
         logical timestamp), oldest first; the ETag is the new cursor."""
-        page = changes.since(principal.user_id, since, limit)
+        page = change_log.since(principal.user_id, since, limit)
         return Response(ChangesOut.of(page), headers={"ETag": f'"{page.cursor}"'})
 
     @post(
@@ -110,13 +110,13 @@ class ProfileChangesController(Controller):
         self,
         data: JSONBody[ChangesPush],
         principal: PrincipalDep,
-        changes: ChangesDep,
+        change_log: ChangesDep,
         request: Request[Any, Any, Any],
     ) -> PushOut:
         """Each change is applied if its timestamp is newer than the field's (last writer
         wins per field). With ``If-Match: "<cursor>"`` the push is refused with 412 when
         the log has moved past that cursor: pull the changes since then, merge, push again."""
-        result, cursor = changes.accept_push(
+        result, cursor = change_log.accept_push(
             principal.user_id, [c.change() for c in data.changes], expected_version(request)
         )
         return PushOut(
