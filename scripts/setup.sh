@@ -21,6 +21,8 @@ if [[ "$PURPOSE" == "test" ]]; then
   # Node and npm run the OpenID provider of the sign-in tests (tests/oidc); any Node >= 20.19
   # already on PATH does too.
   command -v node >/dev/null || packages+=(nodejs npm)
+  # chromium: one OpenID sign-in test runs in a real headless browser (driven by playwright).
+  packages+=(chromium)
 fi
 missing=()
 if command -v dpkg-query >/dev/null; then

@@ -47,13 +47,13 @@ def redirect_uris(*providers: str) -> list[str]:
     return [f"{APP_ORIGIN}/api/v1/auth/oidc/{p}/callback" for p in providers]
 
 
-def clients() -> list[dict[str, Any]]:
+def clients(extra_redirect_uris: list[str] | None = None) -> list[dict[str, Any]]:
     """A confidential client and a public one (PKCE only, device flow too)."""
     return [
         {
             "client_id": "assistant",
             "client_secret": CLIENT_SECRET,
-            "redirect_uris": redirect_uris("test", "strict"),
+            "redirect_uris": redirect_uris("test", "strict") + (extra_redirect_uris or []),
             "grant_types": ["authorization_code"],
             "response_types": ["code"],
             "token_endpoint_auth_method": "client_secret_basic",
@@ -76,6 +76,8 @@ class Provider:
     port: int = field(default_factory=free_port)
     keys: list[dict[str, Any]] = field(default_factory=lambda: [new_signing_key()])
     process: subprocess.Popen[str] | None = None
+    extra_redirect_uris: list[str] = field(default_factory=list)
+    """Redirect URIs of apps served on real ports (the browser test)."""
 
     @property
     def issuer(self) -> str:
@@ -93,7 +95,7 @@ class Provider:
         env = {
             "PATH": str(Path(node).parent),
             "OIDC_PORT": str(self.port),
-            "OIDC_CLIENTS": json.dumps(clients()),
+            "OIDC_CLIENTS": json.dumps(clients(self.extra_redirect_uris)),
             "OIDC_JWKS_FILE": str(keys_file),
             "NODE_ENV": "test",
         }
@@ -174,3 +176,32 @@ def sign_in_at_provider(
                 continue
             return url
     raise AssertionError("the provider never sent the browser back")
+
+
+_FORM = re.compile(r"<form([^>]*)>(.*?)</form>", re.S)
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+
+
+def approve_device(verification_uri_complete: str, login: str) -> str:
+    """Open the device page with its code, confirm, sign in and consent, as the person
+    with the phone would; the provider's last page."""
+    with httpx.Client(follow_redirects=True, timeout=10) as browser:
+        page = browser.get(verification_uri_complete)
+        for _ in range(12):
+            forms = _FORM.findall(page.text)
+            if not forms:
+                return page.text
+            attributes, body = forms[0]
+            action = re.search(r'action="([^"]+)"', attributes)
+            target = urljoin(str(page.url), action.group(1) if action else str(page.url))
+            prompt = _PROMPT.search(body)
+            if prompt and prompt.group(1) == "login":
+                fields = {"prompt": "login", "login": login, "password": "any"}
+            elif prompt:
+                fields = {"prompt": prompt.group(1)}
+            else:
+                fields = dict(_HIDDEN.findall(body))
+                if 'id="op.deviceConfirmForm"' in attributes:
+                    fields["confirm"] = "yes"
+            page = browser.post(target, data=fields)
+    raise AssertionError("the device flow never finished")
