@@ -140,12 +140,16 @@ def build_services(
         loops=VoiceLoops(voice, chat),
         changes=changes,
         sync=sync,
-        oidc=build_oidc(settings, db, auth, clock),
+        oidc=build_oidc(settings, db, auth, profile, clock),
     )
 
 
 def build_oidc(
-    settings: Settings, db: Database, auth: AuthService, clock: Clock = system_clock
+    settings: Settings,
+    db: Database,
+    auth: AuthService,
+    profile: ProfileService,
+    clock: Clock = system_clock,
 ) -> OidcService:
     """OpenID Connect sign-in with the providers in ``auth.oidc.providers``."""
     oidc = settings.auth.oidc
@@ -159,7 +163,7 @@ def build_oidc(
         )
         for name, provider in oidc.providers.items()
     }
-    return OidcService(db, auth, oidc, clients, clock)
+    return OidcService(db, auth, oidc, clients, clock, profile)
 
 
 def build_sync(

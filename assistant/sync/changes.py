@@ -115,9 +115,9 @@ class ChangeLog:
         if cursor < 0:
             raise InvalidInput("since is a change-log position (0 or more)", field="since")
         limit = max(1, min(limit, MAX_PAGE))
-        with self.db.write() as conn:
-            self._seed(conn, user_id)
-            device = self._device(conn)
+        device = self.device_id
+        self._ensure_seeded(user_id)
+        with self.db.read() as conn:
             rows = store.changes_since(conn, user_id, cursor, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
@@ -126,8 +126,8 @@ class ChangeLog:
 
     def pending(self, user_id: str) -> list[FieldChange]:
         """Local writes not yet acknowledged by the remote (the outbox), oldest first."""
-        with self.db.write() as conn:
-            self._seed(conn, user_id)
+        self._ensure_seeded(user_id)
+        with self.db.read() as conn:
             return store.pending_changes(conn, user_id)
 
     def acknowledge(self, user_id: str, changes: Iterable[FieldChange]) -> None:
@@ -251,6 +251,14 @@ class ChangeLog:
         state = tick(self._clock_state(conn), to_ms(self.clock()))
         store.set_clock(conn, state.wall_ms, state.counter)
         return Hlc(state.wall_ms, state.counter, self._device(conn))
+
+    def _ensure_seeded(self, user_id: str) -> None:
+        """Seed under the write lock only the first time (reads stay off it)."""
+        with self.db.read() as conn:
+            if store.is_seeded(conn, user_id):
+                return
+        with self.db.write() as conn:
+            self._seed(conn, user_id)
 
     def _seed(self, conn: Connection, user_id: str, skip: set[str] | None = None) -> None:
         """Enter a profile written before sync existed into the log, once per user, with

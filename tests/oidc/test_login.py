@@ -74,6 +74,8 @@ def test_a_first_sign_in_creates_an_admitted_account_and_the_next_finds_it(
     assert [(i["provider"], i["subject"], i["email"]) for i in identities] == [
         ("test", "alice", "alice@example.com")
     ]
+    profile = client.get("/api/v1/profile", headers=bearer(tokens)).json()
+    assert profile["display_name"] == "Alice"  # the provider's name claim
     again = login(client, "alice").json()
     assert again["user"]["id"] == tokens["user"]["id"]
     assert again["session_id"] != tokens["session_id"]

@@ -20,6 +20,7 @@ from assistant.settings import OidcProviderSettings
 log = logging.getLogger(__name__)
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
+_RETRY_FAILED_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class OidcClient:
         self._lock = threading.Lock()
         self._metadata: tuple[float, ProviderMetadata] | None = None
         self._keys: tuple[float, jwt.PyJWKSet] | None = None
+        self._failed_at: float | None = None
 
     # Discovery and keys -----------------------------------------------------------
 
@@ -121,6 +123,20 @@ class OidcClient:
             raise UpstreamError(f"The provider {self.name} does not support PKCE S256")
         with self._lock:
             self._metadata = (now, metadata)
+        return metadata
+
+    def reachable_metadata(self) -> ProviderMetadata | None:
+        """The discovery document, or None if the provider cannot be reached; a failure
+        is remembered for a minute, so listings do not wait on a provider that is down."""
+        now = self.clock()
+        if self._failed_at is not None and now - self._failed_at < _RETRY_FAILED_SECONDS:
+            return None
+        try:
+            metadata = self.metadata()
+        except UpstreamError:
+            self._failed_at = now
+            return None
+        self._failed_at = None
         return metadata
 
     def keys(self, *, refresh: bool = False) -> jwt.PyJWKSet:

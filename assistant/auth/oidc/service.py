@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from pydantic import ValidationError
+
 from assistant.auth import store as auth_store
 from assistant.auth.models import Role, TokenPair
 from assistant.auth.oidc import idtoken, store
@@ -46,6 +48,7 @@ from assistant.errors import (
     Unauthorized,
     UpstreamError,
 )
+from assistant.profile import ProfileFields, ProfileService
 from assistant.settings import OidcProviderSettings, OidcSettings
 from assistant.store import Connection, Database
 
@@ -87,12 +90,15 @@ class OidcService:
         settings: OidcSettings,
         clients: Mapping[str, OidcClient],
         clock: Clock = system_clock,
+        profiles: ProfileService | None = None,
     ) -> None:
         self.db = db
         self.auth = auth
         self.settings = settings
         self.clients = dict(clients)
         self.clock = clock
+        self.profiles = profiles
+        """Gets the display name of accounts created at first sign-in; None: not set."""
 
     def close(self) -> None:
         """Close the providers' connection pools."""
@@ -106,10 +112,8 @@ class OidcService:
         asked)."""
         listed = []
         for name, client in sorted(self.clients.items()):
-            try:
-                device: bool | None = bool(client.metadata().device_authorization_endpoint)
-            except UpstreamError:
-                device = None
+            metadata = client.reachable_metadata()
+            device = None if metadata is None else bool(metadata.device_authorization_endpoint)
             listed.append(
                 ProviderInfo(
                     name=name,
@@ -352,7 +356,19 @@ class OidcService:
             user = self.auth.create_external_user(str(suggested), Role(settings.default_role), conn)
             store.insert_identity(conn, new_id(), user.id, provider, subject, email, now)
         log.info("identity %s/%s created account %s", provider, subject, user.id)
+        self._name_profile(user.id, claims.get(settings.claims.display_name))
         return user.id
+
+    def _name_profile(self, user_id: str, name: Any) -> None:
+        """The new account's display name from the provider, when it is a valid one."""
+        if self.profiles is None or not isinstance(name, str):
+            return
+        try:
+            fields = ProfileFields(display_name=name[:100])
+        except ValidationError:
+            log.info("the provider's name for %s is not a valid display name", user_id)
+            return
+        self.profiles.update_profile(user_id, fields, replace=False)
 
     def _admit(self, provider: str, settings: OidcProviderSettings, claims: dict[str, Any]) -> None:
         if not settings.auto_create:
