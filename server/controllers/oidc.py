@@ -9,9 +9,11 @@ renderers).
 from __future__ import annotations
 
 import html
+import secrets
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import Cookie
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 from litestar.response import Redirect
@@ -58,6 +60,8 @@ def html_or_problem(problem: Problem, request: Request[Any, Any, Any]) -> Respon
 
 
 BROWSER_ERRORS = exception_handlers(html_or_problem)
+BROWSER_COOKIE = "oidc_browser"
+"""Binds a sign-in to the browser that started it (checked at the callback)."""
 REDIRECT = {303: ResponseSpec(data_container=None, description="Redirect (see Location)")}
 
 
@@ -129,9 +133,9 @@ class OidcController(Controller):
             str | None, Parameter(pattern="^S256$", description="Native apps: S256")
         ] = None,
     ) -> Redirect:
-        """Redirects the browser to the provider. Browsers come back through the callback
-        to ``return_to`` with a one-time ``oidc_code`` (redeem it at ``POST
-        /api/v1/auth/oidc/token``); native apps pass their own ``redirect_uri``
+        """Redirects the browser to the provider, with a cookie binding the sign-in to this
+        browser. Browsers come back through the callback to ``return_to`` with a one-time
+        ``#oidc_code=...`` in the fragment (redeem it at ``POST /api/v1/auth/oidc/token``); native apps pass their own ``redirect_uri``
         (``http://127.0.0.1:<port>/...`` or a private-use scheme) and PKCE challenge and
         get ``code`` and ``state`` there; without either the callback answers the tokens."""
         app = None
@@ -139,13 +143,24 @@ class OidcController(Controller):
             if code_challenge is None:
                 raise InvalidInput("An app redirect needs a code_challenge", field="code_challenge")
             app = AppRedirect(redirect_uri, app_state, code_challenge)
+        browser = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(32)
         target = oidc.start(
             provider,
             redirect_uri=callback_uri(request, settings.auth.oidc.public_url, provider),
             return_to=return_to,
             app=app,
+            browser=browser,
         )
-        return Redirect(target, status_code=303)
+        cookie = Cookie(
+            key=BROWSER_COOKIE,
+            value=browser,
+            path="/api/v1/auth/oidc/",
+            max_age=settings.auth.oidc.login_ttl_seconds,
+            httponly=True,
+            samesite="lax",  # sent on the provider's top-level redirect back
+            secure=request.url.scheme == "https",
+        )
+        return Redirect(target, status_code=303, cookies=[cookie])
 
     @get(
         "/oidc/{provider:str}/callback",
@@ -177,7 +192,9 @@ class OidcController(Controller):
             "error_description": error_description,
             "iss": iss,
         }
-        finished = oidc.finish(provider, params, client_of(request))
+        finished = oidc.finish(
+            provider, params, client_of(request), request.cookies.get(BROWSER_COOKIE)
+        )
         if finished.kind is Finish.REDIRECT:
             assert finished.location is not None
             return Redirect(finished.location, status_code=303)

@@ -47,10 +47,10 @@ def test_headless_chromium_signs_in_through_the_provider(
                 page.click("button[type=submit]")
                 page.wait_for_selector("form input[name=prompt][value=consent]", state="attached")
                 page.click("button[type=submit]")
-                page.wait_for_url(f"{url}/healthz?*")
+                page.wait_for_url(f"{url}/healthz#*")
                 landed = page.url
                 browser.close()
-            code = parse_qs(urlsplit(landed).query)["oidc_code"][0]
+            code = parse_qs(urlsplit(landed).fragment)["oidc_code"][0]
             tokens = httpx.post(f"{url}/api/v1/auth/oidc/token", json={"code": code})
             assert tokens.status_code == 200, tokens.text
             assert tokens.json()["user"]["username"] == "alice"

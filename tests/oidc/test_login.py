@@ -189,8 +189,8 @@ def test_a_page_gets_a_one_time_code_at_its_return_path(client: Client) -> None:
     answer = login(client, "alice", return_to="/app/?tab=chat")
     assert answer.status_code == 303
     location = urlsplit(answer.headers["location"])
-    assert (location.netloc, location.path) == ("", "/app/")
-    code = parse_qs(location.query)["oidc_code"][0]
+    assert (location.netloc, location.path, location.query) == ("", "/app/", "tab=chat")
+    code = parse_qs(location.fragment)["oidc_code"][0]
     tokens = client.post("/api/v1/auth/oidc/token", json={"code": code})
     assert tokens.status_code == 200
     assert tokens.json()["user"]["username"] == "alice"
@@ -198,7 +198,8 @@ def test_a_page_gets_a_one_time_code_at_its_return_path(client: Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "target", ["//evil.example/", "https://evil.example/", "/\\evil.example", "app", "/a\nb"]
+    "target",
+    ["//evil.example/", "https://evil.example/", "/\\evil.example", "app", "/a\nb", "/a#b"],
 )
 def test_return_to_only_goes_to_paths_on_this_server(client: Client, target: str) -> None:
     answer = client.get(
@@ -261,3 +262,17 @@ def test_apps_may_only_redirect_to_loopback_or_their_own_scheme(
 def test_an_unknown_provider_is_a_404(client: Client) -> None:
     answer = client.get("/api/v1/auth/oidc/nope/login", follow_redirects=False)
     assert answer.status_code == 404
+
+
+def test_a_sign_in_finishes_only_in_the_browser_that_started_it(client: Client) -> None:
+    url = sign_in_at_provider(start(client), "alice")
+    client.cookies.clear()  # another browser: the victim of a forged callback link
+    answer = client.get(callback_path(url))
+    assert answer.status_code == 401
+    assert answer.json()["extra"]["reason"] == "browser"
+
+
+def test_a_link_makes_the_provider_ask_explicitly(client: Client, accounts: Accounts) -> None:
+    headers = accounts.register("erin-local")
+    started = client.post("/api/v1/auth/identities/strict/link", json={}, headers=headers)
+    assert parse_qs(urlsplit(started.json()["authorization_url"]).query)["prompt"] == ["consent"]

@@ -69,6 +69,7 @@ def check_return_to(value: str | None) -> str | None:
     bad = (
         not value.startswith("/")
         or value.startswith("//")
+        or "#" in value
         or "\\" in value
         or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
         or len(value) > 2000
@@ -141,9 +142,12 @@ class OidcService:
         user_id: str | None = None,
         return_to: str | None = None,
         app: AppRedirect | None = None,
+        browser: str | None = None,
     ) -> str:
         """Begin a sign-in (or, with ``user_id``, a link): the provider URL to send the
-        browser to."""
+        browser to. ``browser`` is a secret of the browser starting a sign-in (its
+        cookie): the callback must come from the same browser, so nobody can finish a
+        sign-in they started in someone else's browser (login CSRF)."""
         client = self.client(provider)
         return_to = check_return_to(return_to)
         if app is not None:
@@ -167,6 +171,7 @@ class OidcService:
                 app_redirect_uri=app.uri if app else None,
                 app_state=app.state if app else None,
                 app_code_challenge=app.code_challenge if app else None,
+                browser_hash=hash_secret(browser) if browser else None,
                 created_at=now,
                 expires_at=now + self.settings.login_ttl_seconds * 1000,
             )
@@ -180,6 +185,10 @@ class OidcService:
             "code_challenge": challenge,
             "code_challenge_method": "S256",
         }
+        if user_id:
+            # A link is started by an API call, not by the browser that finishes it: make
+            # the provider ask the person explicitly which identity to link.
+            query["prompt"] = "consent"
         separator = "&" if "?" in metadata.authorization_endpoint else "?"
         return metadata.authorization_endpoint + separator + urlencode(query)
 
@@ -188,8 +197,10 @@ class OidcService:
         provider: str,
         params: Mapping[str, str | None],
         client_info: ClientInfo,
+        browser: str | None = None,
     ) -> Finished:
-        """Handle the provider's redirect back (``code``, ``state``, or ``error``)."""
+        """Handle the provider's redirect back (``code``, ``state``, or ``error``);
+        ``browser`` is the cookie of the browser it arrived in."""
         client = self.client(provider)
         state = params.get("state")
         if not state:
@@ -201,6 +212,12 @@ class OidcService:
             raise Unauthorized(
                 f"This sign-in is unknown, expired or already finished; {_START_AGAIN}",
                 reason="state",
+            )
+        bound = login["browser_hash"]
+        if bound is not None and (browser is None or hash_secret(browser) != bound):
+            raise Unauthorized(
+                f"This sign-in was started in another browser; {_START_AGAIN} here",
+                reason="browser",
             )
         error = params.get("error")
         if error:
@@ -232,8 +249,9 @@ class OidcService:
                 query["state"] = login["app_state"]
             return Finished(Finish.REDIRECT, location=_with_query(login["app_redirect_uri"], query))
         if login["return_to"]:
+            # In the fragment: it never reaches a server (nor a Referer header).
             code_for_page = self._handoff(user_id, None)
-            location = _with_query(login["return_to"], {"oidc_code": code_for_page})
+            location = f"{login['return_to']}#{urlencode({'oidc_code': code_for_page})}"
             return Finished(Finish.REDIRECT, location=location)
         return Finished(Finish.TOKENS, tokens=self.auth.open_session(user_id, client_info))
 

@@ -16,6 +16,7 @@ CREATE TABLE oidc_logins (
     app_redirect_uri TEXT,  -- a native app's loopback or custom-scheme redirect
     app_state TEXT,
     app_code_challenge TEXT,  -- the app's own PKCE challenge (S256) for the hand-off
+    browser_hash TEXT,  -- the browser that started a sign-in (its cookie, hashed)
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
     used_at INTEGER
