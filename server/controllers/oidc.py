@@ -135,9 +135,10 @@ class OidcController(Controller):
     ) -> Redirect:
         """Redirects the browser to the provider, with a cookie binding the sign-in to this
         browser. Browsers come back through the callback to ``return_to`` with a one-time
-        ``#oidc_code=...`` in the fragment (redeem it at ``POST /api/v1/auth/oidc/token``); native apps pass their own ``redirect_uri``
-        (``http://127.0.0.1:<port>/...`` or a private-use scheme) and PKCE challenge and
-        get ``code`` and ``state`` there; without either the callback answers the tokens."""
+        ``#oidc_code=...`` in the fragment (redeem it at ``POST /api/v1/auth/oidc/token``);
+        native apps pass their own ``redirect_uri`` (``http://127.0.0.1:<port>/...`` or a
+        private-use scheme) and PKCE challenge and get ``code`` and ``state`` there;
+        without either the callback answers the tokens."""
         app = None
         if redirect_uri is not None:
             if code_challenge is None:
