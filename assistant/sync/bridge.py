@@ -24,7 +24,7 @@ import anyio
 
 from assistant.auth import store as auth_store
 from assistant.clock import Clock, system_clock, to_ms
-from assistant.errors import InvalidInput, NotFound
+from assistant.errors import BackendError, InvalidInput, NotFound
 from assistant.settings import SyncSettings
 from assistant.store import Database
 from assistant.sync import store
@@ -114,6 +114,7 @@ class SyncBridge:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
         self._woken: set[str] = set()
+        self._unusable: set[str] = set()
         changes.on_change(self._wake)
 
     # Configuration ------------------------------------------------------------------
@@ -228,6 +229,12 @@ class SyncBridge:
                 remote = self.remote_for(user_id)
                 if remote is not None:
                     results.append(self._round(user_id, remote))
+                self._unusable.discard(user_id)
+            except BackendError as exc:
+                # A key sealed with a replaced key file: say so once, not every tick.
+                if user_id not in self._unusable:
+                    log.error("sync of %s cannot run: %s", user_id, exc.detail)
+                self._unusable.add(user_id)
             finally:
                 lock.release()
         return results

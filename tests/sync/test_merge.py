@@ -6,10 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
+from assistant.errors import BackendError
 from assistant.profile import ProfileFields
 from assistant.sync import Outcome
 from assistant.sync.hlc import ClockState, Hlc, observe, tick
+from assistant.sync.secrets import Sealer
 from tests.sync.world import World
 
 
@@ -167,3 +170,14 @@ def test_a_profile_written_before_sync_existed_is_seeded_with_its_field_times(
         assert world.cloud.preferences()["units"] == "imperial"
     finally:
         world.close()
+
+
+def test_a_key_sealed_with_a_replaced_key_file_is_reported_not_crashed(world: World) -> None:
+    device = world["a"]
+    assert device.bridge is not None
+    device.bridge.sealer = Sealer(Fernet.generate_key())  # the sync-key file was replaced
+    assert device.bridge.run_due() == []
+    with pytest.raises(BackendError, match="assistant sync enable"):
+        device.bridge.sync_now(device.user_id)
+    device.bridge.configure(device.user_id, "http://cloud.invalid", "ak_cloud-key")
+    assert world.sync("a").outcome is Outcome.OK
