@@ -290,15 +290,14 @@ class ProfileService:
                 raise InvalidInput(message, field=field) from exc
             self._check_models(validated, current)
             data = validated.model_dump(mode="json", exclude_unset=True)
-            changed = sorted(k for k in set(data) | set(current) if data.get(k) != current.get(k))
-            for key in changed:
-                times[key] = now
+            for key in set(data) | set(current):
+                if data.get(key) != current.get(key):
+                    times[key] = now
             store.put_preferences(conn, user_id, data, times, now)
             if self.changes is not None:
+                changed = [k for k in set(data) | set(current) if data.get(k) != current.get(k)]
                 self.changes.record(
-                    conn,
-                    user_id,
-                    {f"preferences.{k}": data.get(k, DELETED) for k in changed},
+                    conn, user_id, {f"preferences.{k}": data.get(k, DELETED) for k in changed}
                 )
             row = store.get_preferences(conn, user_id)
         return self._preferences(row)
