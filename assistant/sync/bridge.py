@@ -129,8 +129,8 @@ class SyncBridge:
         now = self._now_ms()
         with self.db.write() as conn:
             store.put_remote(conn, user_id, url, self.sealer.seal(api_key), now)
-            store.ensure_state(conn, user_id, url)
-            store.update_state(conn, user_id, next_attempt_at=now, failures=0)
+            store.ensure_state(conn, user_id, url, fresh=True)
+            store.update_state(conn, user_id, next_attempt_at=now)
         self._woken.add(user_id)
         log.info("sync of %s enabled with %s", user_id, url)
         return self.status(user_id)

@@ -152,10 +152,11 @@ def get_state(conn: Connection, user_id: str) -> Row | None:
     return conn.one("SELECT * FROM sync_state WHERE user_id = ?", (user_id,))
 
 
-def ensure_state(conn: Connection, user_id: str, url: str) -> Row:
-    """The user's state with ``url``; a different remote than before starts from scratch."""
+def ensure_state(conn: Connection, user_id: str, url: str, *, fresh: bool = False) -> Row:
+    """The user's state with ``url``; a different remote than before (or any new
+    configuration, with ``fresh``: the key may be another account's) starts from scratch."""
     row = get_state(conn, user_id)
-    if row is None or row["url"] != url:
+    if fresh or row is None or row["url"] != url:
         conn.execute("DELETE FROM sync_state WHERE user_id = ?", (user_id,))
         conn.execute("INSERT INTO sync_state (user_id, url) VALUES (?, ?)", (user_id, url))
         # Everything here is news to a new remote.
