@@ -29,7 +29,7 @@ from assistant.settings import SyncSettings
 from assistant.store import Database
 from assistant.sync import store
 from assistant.sync.changes import ChangeLog
-from assistant.sync.models import Conflict, Outcome, RoundResult, SyncStatus
+from assistant.sync.models import Outcome, Resolution, RoundResult, SyncStatus
 from assistant.sync.secrets import Sealer
 from assistant.sync.transport import (
     HttpTransport,
@@ -246,7 +246,7 @@ class SyncBridge:
             store.update_state(conn, user_id, last_attempt_at=started)
         transport = self.transports(remote.url, remote.api_key)
         pulled = pushed = 0
-        conflicts: list[Conflict] = []
+        conflicts: list[Resolution] = []
         cursor = int(state["cursor"])
         remote_device = state["remote_device"]
         try:
@@ -302,12 +302,12 @@ class SyncBridge:
 
     def _pull(
         self, transport: Transport, user_id: str, cursor: int, remote_device: str | None
-    ) -> tuple[int, str | None, int, list[Conflict]]:
+    ) -> tuple[int, str | None, int, list[Resolution]]:
         """Merge every page after ``cursor``; the new cursor, remote device, count merged
         and conflicts resolved. A remote with another device id than before was replaced
         (restored from a backup, reinstalled): start from its beginning, push everything."""
         merged = 0
-        conflicts: list[Conflict] = []
+        conflicts: list[Resolution] = []
         while True:
             page = transport.pull(cursor, PAGE_SIZE)
             if remote_device is not None and page.device != remote_device:

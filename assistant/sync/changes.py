@@ -34,10 +34,10 @@ from assistant.sync.hlc import ClockState, Hlc, observe, tick
 from assistant.sync.models import (
     PROFILE_FIELDS,
     ChangePage,
-    Conflict,
     FieldChange,
     MergeResult,
     Rejected,
+    Resolution,
 )
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ class ChangeLog:
         state = self._clock_state(conn)
         applied: list[FieldChange] = []
         rejected: list[Rejected] = []
-        conflicts: list[Conflict] = []
+        conflicts: list[Resolution] = []
         ignored = 0
         for change in changes:
             remote = Hlc.decode(change.hlc)
@@ -190,7 +190,7 @@ class ChangeLog:
                 ignored += 1
                 if row["pending"] and row["hlc"] != change.hlc and not pushed:
                     conflicts.append(
-                        Conflict(change.field, "local", row["hlc"], change.hlc, physical)
+                        Resolution(change.field, "local", row["hlc"], change.hlc, physical)
                     )
                 continue
             reason = self._apply(conn, user_id, change, physical)
@@ -198,7 +198,9 @@ class ChangeLog:
                 rejected.append(Rejected(change.field, reason))
                 continue
             if row is not None and row["pending"] and not pushed:
-                conflicts.append(Conflict(change.field, "remote", row["hlc"], change.hlc, physical))
+                conflicts.append(
+                    Resolution(change.field, "remote", row["hlc"], change.hlc, physical)
+                )
             store.put_field(conn, user_id, change, store.next_seq(conn), pending=False)
             applied.append(change)
         store.set_clock(conn, state.wall_ms, state.counter)

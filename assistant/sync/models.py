@@ -49,8 +49,8 @@ class Rejected:
 
 
 @dataclass(frozen=True)
-class Conflict:
-    """Both sides changed one field: who won, by the clocks."""
+class Resolution:
+    """A conflict resolved: both sides changed one field, and who won by the clocks."""
 
     field: str
     """The field."""
@@ -74,7 +74,7 @@ class MergeResult:
     """Changes older than (or equal to) what is here."""
     rejected: list[Rejected] = field(default_factory=list)
     """Changes with values this installation refuses."""
-    conflicts: list[Conflict] = field(default_factory=list)
+    conflicts: list[Resolution] = field(default_factory=list)
     """Fields with an unpushed local write that met a remote one."""
 
 
@@ -112,7 +112,7 @@ class RoundResult:
     """Remote changes applied here."""
     pushed: int = 0
     """Local changes the remote took."""
-    conflicts: list[Conflict] = field(default_factory=list)
+    conflicts: list[Resolution] = field(default_factory=list)
     """Conflicts resolved in this round."""
     error: str | None = None
     """What went wrong, for people."""
@@ -154,5 +154,5 @@ class SyncStatus:
     """Changes pulled, all time."""
     conflicts_total: int
     """Conflicts resolved, all time."""
-    recent_conflicts: list[Conflict]
+    recent_conflicts: list[Resolution]
     """The latest conflicts and who won."""

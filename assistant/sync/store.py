@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from assistant.store import Connection, Row
-from assistant.sync.models import Conflict, FieldChange
+from assistant.sync.models import FieldChange, Resolution
 
 
 def get_device(conn: Connection) -> Row | None:
@@ -174,7 +174,7 @@ def update_state(conn: Connection, user_id: str, **columns: Any) -> None:
 
 
 def add_conflicts(
-    conn: Connection, user_id: str, conflicts: list[Conflict], now: int, keep: int
+    conn: Connection, user_id: str, conflicts: list[Resolution], now: int, keep: int
 ) -> None:
     for conflict in conflicts:
         conn.execute(
@@ -197,10 +197,10 @@ def add_conflicts(
     )
 
 
-def recent_conflicts(conn: Connection, user_id: str, limit: int) -> list[Conflict]:
+def recent_conflicts(conn: Connection, user_id: str, limit: int) -> list[Resolution]:
     rows = conn.all(
         "SELECT field, winner, local_hlc, remote_hlc, resolved_at FROM sync_conflicts"
         " WHERE user_id = ? ORDER BY id DESC LIMIT ?",
         (user_id, limit),
     )
-    return [Conflict(**row) for row in rows]
+    return [Resolution(**row) for row in rows]

@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from assistant.clock import iso
 from assistant.sync.models import (
     ChangePage,
-    Conflict,
     FieldChange,
     Rejected,
+    Resolution,
     RoundResult,
     SyncStatus,
 )
@@ -128,7 +128,7 @@ class ConflictOut(msgspec.Struct, kw_only=True):
     resolved_at: str | None
 
     @classmethod
-    def of(cls, conflict: Conflict) -> ConflictOut:
+    def of(cls, conflict: Resolution) -> ConflictOut:
         return cls(
             field=conflict.field,
             winner=conflict.winner,
