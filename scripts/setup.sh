@@ -83,5 +83,5 @@ fi
 # 5. The test OpenID provider (npm) ------------------------------------------------------
 if [[ "$PURPOSE" == "test" && ! -d "$ROOT/tests/oidc/node_modules/oidc-provider" ]]; then
   say "installing the test OpenID provider (npm ci in tests/oidc)"
-  (cd "$ROOT/tests/oidc" && flock /tmp/npm.lock npm ci --no-audit --no-fund --loglevel=error)
+  (cd "$ROOT/tests/oidc" && npm ci --no-audit --no-fund --loglevel=error)
 fi
