@@ -14,6 +14,7 @@ from assistant.chat.history import HistoryService
 from assistant.chat.routing import RoutingRules
 from assistant.chat.service import ChatLimits, ChatService, FallbackModels
 from assistant.clock import Clock, system_clock
+from assistant.notifications import Notifications
 from assistant.profile import ProfileService
 from assistant.profile.service import ModelChoices
 from assistant.settings import Settings
@@ -54,6 +55,7 @@ class Services:
     changes: ChangeLog
     sync: SyncBridge
     oidc: OidcService
+    notifications: Notifications
     closed: bool = field(default=False)
 
     def close(self) -> None:
@@ -141,6 +143,7 @@ def build_services(
         changes=changes,
         sync=sync,
         oidc=build_oidc(settings, db, auth, profile, clock),
+        notifications=build_notifications(settings, db, auth, profile, clock),
     )
 
 
@@ -269,3 +272,78 @@ def suggested_model(manifest: Manifest, profile: str, capability: Capability) ->
     of_kind = [e for e in manifest.models.values() if e.capability is capability]
     of_kind.sort(key=lambda e: "base" in e.tags)
     return of_kind[0].id if of_kind else None
+
+
+def build_notifications(
+    settings: Settings,
+    db: Database,
+    auth: AuthService,
+    profile: ProfileService,
+    clock: Clock = system_clock,
+) -> Notifications:
+    """The notification service, its live hub and its outbox worker with the channels the
+    settings enable (nothing connects or sends until the server starts the worker)."""
+    import importlib.util
+
+    import httpx
+
+    from assistant.notifications import (
+        Dispatcher,
+        Hub,
+        NotificationOptions,
+        NotificationService,
+        VapidKeyFile,
+    )
+    from assistant.notifications.channels.apns import ApnsChannel, ApnsKey
+    from assistant.notifications.channels.base import Channel
+    from assistant.notifications.channels.desktop import OffChannel, desktop_channel
+    from assistant.notifications.channels.fcm import FcmChannel, ServiceAccount
+    from assistant.notifications.channels.webpush import VAPID_KEY_FILE, WebPushChannel
+
+    config = settings.notifications
+    service = NotificationService(
+        db,
+        profile,
+        auth,
+        NotificationOptions(
+            deliver_at_tolerance_seconds=config.deliver_at_tolerance_seconds,
+            max_attempts=config.max_attempts,
+            retry_base_seconds=config.retry_base_seconds,
+            retry_max_seconds=config.retry_max_seconds,
+            default_ttl_seconds=config.default_ttl_seconds,
+        ),
+        clock,
+    )
+    vapid = VapidKeyFile(settings.secrets_dir / VAPID_KEY_FILE)
+
+    def client() -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=config.push_timeout_seconds)
+
+    channels: dict[str, Channel] = {
+        "desktop": desktop_channel(config.desktop, config.dbus_address, config.app_name),
+        "webpush": WebPushChannel(vapid, config.vapid_subject, client(), clock)
+        if config.webpush
+        else OffChannel("webpush", "turned off (notifications.webpush = false)"),
+        "fcm": OffChannel("fcm", "not configured (notifications.fcm_service_account_file)"),
+        "apns": OffChannel("apns", "not configured (notifications.apns_key_file, _key_id,"
+        " _team_id, _topic)"),
+    }
+    if config.fcm_service_account_file is not None:
+        account = ServiceAccount.load(config.fcm_service_account_file)
+        channels["fcm"] = FcmChannel(account, client(), config.fcm_base_url, clock)
+    apns = (config.apns_key_file, config.apns_key_id, config.apns_team_id, config.apns_topic)
+    if all(apns):
+        key = ApnsKey.load(*apns)  # type: ignore[arg-type]
+        # Apple's service speaks HTTP/2 only (the h2 package, in the notify extra).
+        http2 = importlib.util.find_spec("h2") is not None
+        apns_client = httpx.AsyncClient(timeout=config.push_timeout_seconds, http2=http2)
+        channels["apns"] = ApnsChannel(key, apns_client, config.apns_base_url, clock)
+    hub = Hub()
+    return Notifications(
+        service=service,
+        hub=hub,
+        dispatcher=Dispatcher(service, hub, channels, poll_seconds=config.poll_seconds),
+        vapid=vapid,
+        keepalive_seconds=config.keepalive_seconds,
+        stream_max_seconds=config.stream_max_seconds,
+    )

@@ -371,6 +371,55 @@ class SyncSettings(BaseModel):
     """How often the background task looks for rounds that are due."""
 
 
+class NotificationSettings(BaseModel):
+    """Notifications: the desktop, Web Push, FCM, APNs, the outbox and live streams."""
+
+    model_config = {"extra": "forbid"}
+
+    desktop: Literal["auto", "dbus", "plyer", "off"] = "auto"
+    """Desktop popups: D-Bus on Linux, plyer on Windows/macOS (auto), or off."""
+    dbus_address: str | None = None
+    """Session bus address for desktop popups; default ``$DBUS_SESSION_BUS_ADDRESS``."""
+    app_name: str = "Assistant"
+    """The application name desktop popups show."""
+    webpush: bool = True
+    """Send Web Push to subscribed browsers (the VAPID key is made on first use)."""
+    vapid_subject: str = "mailto:admin@localhost"
+    """Contact push services see in the VAPID token (``mailto:`` or ``https:``)."""
+    fcm_service_account_file: Path | None = None
+    """A Google service account JSON key of your Firebase project: enables FCM."""
+    fcm_base_url: str = "https://fcm.googleapis.com"
+    """The FCM HTTP v1 endpoint (a test server in tests)."""
+    apns_key_file: Path | None = None
+    """Your ``AuthKey_XXXX.p8`` provider key: enables APNs (with the three below)."""
+    apns_key_id: str | None = None
+    """The key's id (10 characters)."""
+    apns_team_id: str | None = None
+    """Your Apple developer team id."""
+    apns_topic: str | None = None
+    """The app's bundle id."""
+    apns_base_url: str = "https://api.push.apple.com"
+    """``https://api.sandbox.push.apple.com`` for development builds."""
+    push_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long one request to a push service may take."""
+    poll_seconds: float = Field(default=1.0, gt=0)
+    """How often the outbox looks for work written by another process (the CLI)."""
+    keepalive_seconds: float = Field(default=25.0, gt=0)
+    """Keepalive interval of idle streams (proxies close silent connections)."""
+    stream_max_seconds: float | None = Field(default=None, gt=0)
+    """End every stream after this long (clients reconnect with Last-Event-ID); None: never."""
+    deliver_at_tolerance_seconds: float = Field(default=60.0, ge=0)
+    """A ``deliver_at`` this far in the past means now; further is refused."""
+    max_attempts: int = Field(default=8, ge=1)
+    """Sends tried per channel before a delivery is marked failed."""
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    """First retry delay, doubled on each attempt (with +-20% jitter)."""
+    retry_max_seconds: float = Field(default=3600.0, gt=0)
+    """Longest delay between two attempts."""
+    default_ttl_seconds: int = Field(default=86_400, ge=0, le=2_419_200)
+    """How long push services keep a notification without ``expires_at`` (max 4 weeks)."""
+
+
 class Settings(BaseSettings):
     """Everything the runtime can be configured with."""
 
@@ -392,6 +441,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
     @classmethod
     def settings_customise_sources(

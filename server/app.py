@@ -25,6 +25,7 @@ from server.controllers.chat import ChatController
 from server.controllers.health import HealthController
 from server.controllers.models import ModelsController
 from server.controllers.oidc import OidcController
+from server.controllers.notifications import NotificationsController
 from server.controllers.ollama import OllamaController
 from server.controllers.openai import OpenAIController
 from server.controllers.openai_audio import OpenAIAudioController
@@ -67,11 +68,13 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         preload = settings.models.preload
         preloading = asyncio.get_running_loop().create_task(built.manager.preload(preload))
         syncing = asyncio.get_running_loop().create_task(run_sync(built.sync))
+        await built.notifications.dispatcher.start()
         try:
             yield
         finally:
             preloading.cancel()
             syncing.cancel()
+            await built.notifications.dispatcher.close()
             await built.manager.close()
             if owned:
                 await anyio.to_thread.run_sync(built.close)
@@ -85,6 +88,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
                 "X-API-Key",
                 "X-Request-ID",
                 "If-Match",
+                "Last-Event-ID",
             ],
             expose_headers=["X-Request-ID", "ETag", "Retry-After"],
             allow_credentials=False,
@@ -103,6 +107,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             ChatController,
             VoiceController,
             ModelsController,
+            NotificationsController,
             OpenAIController,
             OpenAIAudioController,
             OllamaController,

@@ -19,6 +19,7 @@ from assistant.auth.oidc import OidcService
 from assistant.chat.history import HistoryService
 from assistant.chat.service import ChatService
 from assistant.errors import Unauthorized
+from assistant.notifications import Notifications
 from assistant.profile import ProfileService
 from assistant.services import Services
 from assistant.settings import Settings
@@ -47,6 +48,7 @@ PrincipalDep = Injected[Principal]
 ChangesDep = Injected[ChangeLog]
 SyncDep = Injected[SyncBridge]
 OidcDep = Injected[OidcService]
+NotificationsDep = Injected[Notifications]
 
 
 def services_of(state: State) -> Services:
@@ -82,6 +84,7 @@ DEPENDENCIES: dict[str, Provide] = {
         "settings",
         "sync",
         "oidc",
+        "notifications",
     )
 }
 # Not "voice": the speech bodies have a field of that name, and Litestar answers an invalid

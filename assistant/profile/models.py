@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -67,8 +68,6 @@ class _KnownTimeZones:
 
 
 TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_time_zone), _KnownTimeZones()]
-Channel = Literal["desktop", "companion"]
-CHANNELS: tuple[Channel, ...] = ("desktop", "companion")
 ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 
@@ -105,6 +104,34 @@ class Profile:
     """Incremented on every change (use it with If-Match)."""
 
 
+# Notifications ---------------------------------------------------------------------------
+# The one copy of a user's notification settings (the notification service reads them
+# here). Every key added since the first version has a default, so stored preferences
+# stay valid as they are.
+
+Channel = Literal["desktop", "companion", "webpush", "fcm", "apns"]
+CHANNELS: tuple[Channel, ...] = ("desktop", "companion", "webpush", "fcm", "apns")
+NotificationPriority = Annotated[int, Field(ge=1, le=5)]
+"""1 (min) .. 5 (max/urgent), as ntfy numbers them."""
+CategoryName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+
+
+def _instant(value: str) -> str:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an ISO 8601 date and time") from exc
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no UTC offset (add Z or +01:00)")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+Instant = Annotated[
+    str, Field(max_length=40, json_schema_extra={"format": "date-time"}), AfterValidator(_instant)
+]
+"""An ISO 8601 date and time with its offset, stored in UTC."""
+
+
 class QuietHours(BaseModel):
     """A daily window without notifications, in the user's time zone."""
 
@@ -114,6 +141,21 @@ class QuietHours(BaseModel):
     """HH:MM when the quiet window starts."""
     end: ClockTime = "07:00"
     """HH:MM when it ends (may be the next day)."""
+    bypass_priority: NotificationPriority = 5
+    """Notifications of this priority or higher are not held."""
+
+
+class CategoryPreferences(BaseModel):
+    """The settings of one category of notifications (reminder, timer...)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    enabled: bool = True
+    """Off: the category's notifications are kept in history but not delivered."""
+    channels: list[Channel] | None = Field(default=None, max_length=len(CHANNELS))
+    """Where this category goes; None = the general ``channels``."""
+    min_priority: dict[Channel, NotificationPriority] = Field(default_factory=dict)
+    """Lowest priority delivered per channel; a channel not named uses the general one."""
 
 
 class NotificationPreferences(BaseModel):
@@ -123,10 +165,19 @@ class NotificationPreferences(BaseModel):
 
     enabled: bool = True
     """Master switch."""
-    channels: list[Channel] = Field(default_factory=lambda: list(CHANNELS), max_length=2)
-    """Where notifications go: the device's desktop, companion apps."""
+    channels: list[Channel] = Field(default_factory=lambda: list(CHANNELS), max_length=5)
+    """Where notifications go: the device's desktop, companion apps, browsers (Web Push),
+    Android (FCM) and iOS (APNs) apps."""
     quiet_hours: QuietHours | None = None
-    """No notifications in this window; None = never quiet."""
+    """Notifications are held in this window until it ends; None = never quiet."""
+    min_priority: dict[Channel, NotificationPriority] = Field(default_factory=dict)
+    """Lowest priority delivered per channel (default 1: everything)."""
+    categories: dict[CategoryName, CategoryPreferences] = Field(
+        default_factory=dict, max_length=50
+    )
+    """Per-category settings; naming a new category here lets notifications use it."""
+    do_not_disturb_until: Instant | None = None
+    """Hold everything below the quiet-hours bypass priority until then."""
 
 
 class Preferences(BaseModel):

@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, get_args
+from typing import Any, Protocol, get_args, get_origin
 
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ValidationError
@@ -119,6 +119,8 @@ def unknown_key(patch: dict[str, Any], model: type[BaseModel], prefix: str = "")
         field = model.model_fields.get(key)
         if field is None:
             return prefix + key
+        if get_origin(field.annotation) is dict:
+            continue  # free keys (notification categories); validation checks the values
         nested = [
             t
             for t in (field.annotation, *get_args(field.annotation))

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 
-from server.deps import DatabaseDep, ManagerDep
+from server.deps import DatabaseDep, ManagerDep, NotificationsDep
 from server.problems import problems
 from server.schemas.common import Status
 
@@ -34,8 +34,11 @@ class HealthController(Controller):
         },
         sync_to_thread=True,
     )
-    def readyz(self, db: DatabaseDep, manager: ManagerDep) -> Response[Any]:
-        """The database is open and migrated, and the models to preload are loaded."""
+    def readyz(
+        self, db: DatabaseDep, manager: ManagerDep, notifications: NotificationsDep
+    ) -> Response[Any]:
+        """The database is open and migrated, and the models to preload are loaded.
+        Notification channels are listed (an unavailable one, with why, is not a failure)."""
         checks: dict[str, str] = {}
         try:
             info = db.info()
@@ -47,5 +50,9 @@ class HealthController(Controller):
         for model_id, state in manager.preload_state.items():
             checks[f"model {model_id}"] = state
             ready = ready and state == "loaded"
+        for name, channel in notifications.dispatcher.states.items():
+            checks[f"notifications {name}"] = (
+                "ok" if channel.available else f"unavailable: {channel.reason}"
+            )
         body = Status(status="ok" if ready else "unavailable", checks=checks)
         return Response(body, status_code=200 if ready else 503)

@@ -1,0 +1,1 @@
+"""The channels notifications are delivered on, each behind ``base.Channel``."""
