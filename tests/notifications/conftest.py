@@ -62,9 +62,7 @@ def with_channels(notifications: Notifications, channels: dict[str, Channel]) ->
 async def world(services: Services, clock: ManualClock) -> AsyncIterator[World]:
     desktop = RecordingChannel("desktop")
     webpush = RecordingChannel("webpush", target_kind="webpush")
-    notifications = with_channels(
-        services.notifications, {"desktop": desktop, "webpush": webpush}
-    )
+    notifications = with_channels(services.notifications, {"desktop": desktop, "webpush": webpush})
     await notifications.dispatcher.start(run=False)
     ada = principal(services, "ada", Role.ADMIN)
     bob = principal(services, "bob")

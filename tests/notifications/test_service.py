@@ -195,7 +195,9 @@ async def test_transient_failures_retry_with_backoff_then_succeed(world: World) 
     world.clock.advance(2)
     await world.notifications.dispatcher.run_once()
     second = next(
-        d for d in world.service.get(world.bob.user_id, sent.id).deliveries if d.channel == "desktop"
+        d
+        for d in world.service.get(world.bob.user_id, sent.id).deliveries
+        if d.channel == "desktop"
     )
     assert second.next_attempt_at == int(world.clock() * 1000) + 30_000  # Retry-After wins
     world.clock.advance(30)
@@ -212,7 +214,9 @@ async def test_a_delivery_fails_after_the_last_attempt(world: World) -> None:
     world.clock.advance(10)
     await world.notifications.dispatcher.run_once()
     [desktop] = [
-        d for d in world.service.get(world.bob.user_id, sent.id).deliveries if d.channel == "desktop"
+        d
+        for d in world.service.get(world.bob.user_id, sent.id).deliveries
+        if d.channel == "desktop"
     ]
     assert desktop.status == "failed" and desktop.attempts == 2
     assert "gave up after 2 attempts" in (desktop.error or "")
@@ -229,9 +233,7 @@ def test_retry_delay_doubles_with_jitter_and_a_cap(
 
 
 async def test_an_expired_notification_is_not_delivered(world: World) -> None:
-    [sent] = world.service.send(
-        world.bob, draft(delay="1h", expires_at="2027-01-15T09:30:00Z")
-    )
+    [sent] = world.service.send(world.bob, draft(delay="1h", expires_at="2027-01-15T09:30:00Z"))
     world.clock.advance(2 * 3600)  # the device was off when it was due
     await world.notifications.dispatcher.run_once()
     assert world.service.get(world.bob.user_id, sent.id).status == "expired"
