@@ -179,9 +179,11 @@ class DBusDesktopChannel:
             return None
 
     async def _listen(self, signals: asyncio.Queue[Any], feedback: Feedback) -> None:
+        from jeepney import HeaderFields
+
         while True:
             signal = await signals.get()
-            member = signal.header.fields.get(3)  # HeaderFields.member
+            member = signal.header.fields.get(HeaderFields.member)
             try:
                 if member == "ActionInvoked":
                     remote_id, action = signal.body
