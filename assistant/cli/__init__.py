@@ -13,6 +13,7 @@ from assistant.cli import chat as chat_cmd
 from assistant.cli import config as config_cmd
 from assistant.cli import db as db_cmd
 from assistant.cli import models as models_cmd
+from assistant.cli import notify as notify_cmd
 from assistant.cli import serve as serve_cmd
 from assistant.cli import sync as sync_cmd
 from assistant.cli import talk as talk_cmd
@@ -38,6 +39,8 @@ app.add_typer(users_cmd.auth_app, name="auth")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(audio_cmd.app, name="audio")
 app.add_typer(sync_cmd.app, name="sync")
+app.command("notify")(notify_cmd.notify)
+app.add_typer(notify_cmd.app, name="notifications")
 
 log = logging.getLogger(__name__)
 
