@@ -126,8 +126,11 @@ class Dispatcher:
                 timeout = min(max(due - self.service.clock(), 0.0), timeout)
             if timeout <= 0:
                 continue
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancellation
+            # that arrives as the event is set (gh-86296), and close() would wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wakeup.wait()
 
     async def _send(self, work: Work) -> None:
         channel = self.channels.get(work.channel)

@@ -42,7 +42,8 @@ class Subscription:
         if self.overflowed and self.queue.empty():
             return None
         try:
-            return await asyncio.wait_for(self.queue.get(), wait_seconds)
+            async with asyncio.timeout(wait_seconds):  # not wait_for: gh-86296
+                return await self.queue.get()
         except TimeoutError:
             return None
 

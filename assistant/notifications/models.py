@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from assistant.clock import iso
 from assistant.profile.models import CHANNELS, CategoryName, Channel, Instant, PlainText
@@ -57,15 +65,24 @@ def parse_duration(text: str) -> float:
     return float(days * 86_400 + hours * 3600 + minutes * 60 + seconds)
 
 
-def _priority(value: int | str) -> int:
-    if isinstance(value, str):
+def _priority(value: Any) -> Any:
+    if isinstance(value, str) and value in PRIORITY_NAMES:
         return PRIORITY_NAMES[value]
     return value
 
 
 Priority = Annotated[
-    Annotated[int, Field(ge=1, le=5)] | Literal["min", "low", "default", "high", "max", "urgent"],
-    AfterValidator(_priority),
+    int,
+    Field(ge=1, le=5),
+    BeforeValidator(_priority),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": 5},
+                {"enum": list(PRIORITY_NAMES)},
+            ]
+        }
+    ),
 ]
 """1 (min) to 5 (max); ntfy's names are accepted and read as their number."""
 
@@ -116,12 +133,9 @@ class CallbackAction(BaseModel):
 Action = Annotated[UrlAction | CallbackAction, Field(discriminator="kind")]
 
 
-def _data_size(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is not None:
-        size = len(json.dumps(value, separators=(",", ":")).encode())
-        if size > MAX_DATA_BYTES:
-            raise ValueError(f"is {size} bytes as JSON; the limit is {MAX_DATA_BYTES}")
-    return value
+def data_size(value: dict[str, Any] | None) -> int:
+    """The size of ``data`` as compact JSON, the way push payloads carry it."""
+    return 0 if value is None else len(json.dumps(value, separators=(",", ":")).encode())
 
 
 class NotificationContent(BaseModel):
@@ -139,8 +153,9 @@ class NotificationContent(BaseModel):
     """Labels (emoji short codes, topics)."""
     actions: list[Action] = Field(default_factory=list, max_length=MAX_ACTIONS)
     """Up to three buttons: open a URL, or report a callback."""
-    data: Annotated[dict[str, Any] | None, AfterValidator(_data_size)] = None
-    """Free JSON for the receiving app (at most 4 KB)."""
+    data: dict[str, Any] | None = None
+    """Free JSON for the receiving app (at most 4096 bytes as compact JSON; checked by the
+    service, which names the field)."""
 
 
 class NotificationDraft(NotificationContent):
@@ -183,7 +198,7 @@ class NotificationChange(BaseModel):
     priority: Priority | None = None
     tags: list[Tag] | None = Field(default=None, max_length=10)
     actions: list[Action] | None = Field(default=None, max_length=MAX_ACTIONS)
-    data: Annotated[dict[str, Any] | None, AfterValidator(_data_size)] = None
+    data: dict[str, Any] | None = None
     deliver_at: Instant | None = None
     """Move a notification that is still scheduled."""
     expires_at: Instant | None = None

@@ -27,6 +27,7 @@ from assistant.notifications.channels.base import Outcome, Outgoing
 from assistant.notifications.models import (
     BUILTIN_CATEGORIES,
     CHANNELS,
+    MAX_DATA_BYTES,
     ChannelState,
     DeliveryStatus,
     Event,
@@ -37,6 +38,7 @@ from assistant.notifications.models import (
     NotificationDraft,
     PushTarget,
     Status,
+    data_size,
     parse_duration,
 )
 from assistant.notifications.planning import plan
@@ -145,6 +147,7 @@ class NotificationService:
     def send(self, caller: Principal, draft: NotificationDraft) -> list[Notification]:
         """Store a notification for the caller (admins: any user or all) and deliver it now
         or when due; the answer lists each recipient's notification with its deliveries."""
+        _check_data(draft.data)
         recipients = self._recipients(caller, draft)
         now = self._now()
         self._check_category(draft.category, recipients)
@@ -210,6 +213,7 @@ class NotificationService:
         """Change a notification; one already shown is replaced on every channel."""
         now = self._now()
         values = change.model_dump(exclude_unset=True)
+        _check_data(change.data)
         if not values:
             raise InvalidInput("Send at least one field to change", field="body")
         events: list[Event] = []
@@ -497,7 +501,7 @@ class NotificationService:
             rows = store.due_notifications(conn, now, limit)
             for row in rows:
                 events += self._release(conn, row, now)
-        self._committed(events)
+        self._committed(events, wake=False)
         return len(rows)
 
     def claim(self, limit: int = 50) -> list[Work]:
@@ -616,12 +620,15 @@ class NotificationService:
     def _now(self) -> int:
         return to_ms(self.clock())
 
-    def _committed(self, events: list[Event]) -> None:
+    def _committed(self, events: list[Event], *, wake: bool = True) -> None:
+        """Tell the observers; wake the dispatcher when a caller made new work (not when
+        the dispatcher's own work did, which would keep it spinning)."""
         if events:
             for observer in self.observers:
                 observer(events)
-        for waker in self.wakers:
-            waker()
+        if wake:
+            for waker in self.wakers:
+                waker()
 
     def _unavailable(self, channel: str) -> str | None:
         state = self.channel_states.get(channel)
@@ -871,6 +878,14 @@ class NotificationService:
         store.set_deliveries_read(conn, row["id"], now)
         current = self._row(conn, row["user_id"], row["id"])
         return [self._event(conn, current, EventKind.READ, now)]
+
+
+def _check_data(data: dict[str, Any] | None) -> None:
+    size = data_size(data)
+    if size > MAX_DATA_BYTES:
+        raise InvalidInput(
+            f"data is {size} bytes as JSON; the limit is {MAX_DATA_BYTES}", field="data"
+        )
 
 
 def _ms(instant: str) -> int:
