@@ -325,8 +325,9 @@ def build_notifications(
         if config.webpush
         else OffChannel("webpush", "turned off (notifications.webpush = false)"),
         "fcm": OffChannel("fcm", "not configured (notifications.fcm_service_account_file)"),
-        "apns": OffChannel("apns", "not configured (notifications.apns_key_file, _key_id,"
-        " _team_id, _topic)"),
+        "apns": OffChannel(
+            "apns", "not configured (notifications.apns_key_file, _key_id, _team_id, _topic)"
+        ),
     }
     if config.fcm_service_account_file is not None:
         account = ServiceAccount.load(config.fcm_service_account_file)

@@ -92,4 +92,6 @@ DEPENDENCIES: dict[str, Provide] = {
 DEPENDENCIES["voice_service"] = _provide("voice")
 # Not "changes" either: the change-log push body has a field of that name.
 DEPENDENCIES["change_log"] = _provide("changes")
+# Not "notifications": the profile preferences body has a field of that name.
+DEPENDENCIES["notifier"] = _provide("notifications")
 DEPENDENCIES["principal"] = Provide(_principal, sync_to_thread=False)

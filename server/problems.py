@@ -94,9 +94,7 @@ def _invalid_request(exc: ValidationException) -> Problem:
     )
     # A field may itself be called "body" (a notification's): only errors Litestar puts on
     # the whole body (no key, or "data") make the request malformed.
-    whole = [
-        item.get("key") in (None, "", "data") for item in items if isinstance(item, dict)
-    ]
+    whole = [item.get("key") in (None, "", "data") for item in items if isinstance(item, dict)]
     if not found or all(whole):
         detail = _joined(found) or str(exc.detail) or "The request could not be read"
         return Problem(

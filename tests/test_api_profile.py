@@ -11,6 +11,7 @@ from PIL import Image
 
 from assistant.profile import UsageMetric
 from assistant.profile import store as profile_store
+from assistant.profile.models import NotificationPreferences
 from assistant.services import Services
 from tests.conftest import Accounts
 from tests.test_api_auth import is_problem
@@ -114,7 +115,7 @@ def test_preferences_defaults_patch_merge_and_reset(client: Client, accounts: Ac
     initial = client.get("/api/v1/profile/preferences", headers=ada).json()
     assert initial["version"] == 0
     assert initial["preferences"]["tone"] == "warm"
-    quiet = {"start": "23:00", "end": "06:30"}
+    quiet = {"start": "23:00", "end": "06:30", "bypass_priority": 5}
     first = client.patch(
         "/api/v1/profile/preferences",
         json={"tone": "formal", "notifications": {"quiet_hours": quiet}},
@@ -182,7 +183,10 @@ def test_nulls_in_a_new_nested_object_reset_nothing(client: Client, accounts: Ac
     )
     assert response.status_code == 200, response.text
     notifications = response.json()["preferences"]["notifications"]
-    assert notifications == {"enabled": True, "channels": ["desktop"], "quiet_hours": None}
+    assert notifications == {
+        **NotificationPreferences().model_dump(mode="json"),
+        "channels": ["desktop"],
+    }
 
 
 def test_preferences_patch_must_be_an_object(client: Client, accounts: Accounts) -> None:

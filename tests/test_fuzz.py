@@ -183,6 +183,8 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callers]:
     settings = real_settings(
         tmp_path_factory.mktemp("fuzz"),
         voice={"max_upload_seconds": 20.0, "max_synthesis_chars": 100},
+        # Notification streams never end by themselves; the fuzzer needs each answer whole.
+        notifications={"desktop": "off", "stream_max_seconds": 0.05},
     )
     services = build_services(settings, hasher=PasswordHasher.fast_for_tests())
     catalogue = Catalogue(services.models, FakeCatalogue(dict(CHAT_MODELS)))

@@ -112,7 +112,9 @@ def list_notifications(
     with open_services(ctx) as services:
         target = pick_user(services.auth.list_users(), user)
         service = services.notifications.service
-        page = service.history(target.id, HistoryQuery(unread=True if unread else None, limit=limit))
+        page = service.history(
+            target.id, HistoryQuery(unread=True if unread else None, limit=limit)
+        )
         detailed = [service.get(target.id, n.id) for n in page]
     table = Table()
     for column in ("when", "title", "category", "priority", "status", "read", "deliveries"):

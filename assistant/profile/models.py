@@ -172,9 +172,7 @@ class NotificationPreferences(BaseModel):
     """Notifications are held in this window until it ends; None = never quiet."""
     min_priority: dict[Channel, NotificationPriority] = Field(default_factory=dict)
     """Lowest priority delivered per channel (default 1: everything)."""
-    categories: dict[CategoryName, CategoryPreferences] = Field(
-        default_factory=dict, max_length=50
-    )
+    categories: dict[CategoryName, CategoryPreferences] = Field(default_factory=dict, max_length=50)
     """Per-category settings; naming a new category here lets notifications use it."""
     do_not_disturb_until: Instant | None = None
     """Hold everything below the quiet-hours bypass priority until then."""

@@ -35,7 +35,7 @@ class HealthController(Controller):
         sync_to_thread=True,
     )
     def readyz(
-        self, db: DatabaseDep, manager: ManagerDep, notifications: NotificationsDep
+        self, db: DatabaseDep, manager: ManagerDep, notifier: NotificationsDep
     ) -> Response[Any]:
         """The database is open and migrated, and the models to preload are loaded.
         Notification channels are listed (an unavailable one, with why, is not a failure)."""
@@ -50,7 +50,7 @@ class HealthController(Controller):
         for model_id, state in manager.preload_state.items():
             checks[f"model {model_id}"] = state
             ready = ready and state == "loaded"
-        for name, channel in notifications.dispatcher.states.items():
+        for name, channel in notifier.dispatcher.states.items():
             checks[f"notifications {name}"] = (
                 "ok" if channel.available else f"unavailable: {channel.reason}"
             )

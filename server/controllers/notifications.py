@@ -177,7 +177,7 @@ class NotificationsController(Controller):
     async def send(
         self,
         data: JSONBody[NotificationDraft],
-        notifications: NotificationsDep,
+        notifier: NotificationsDep,
         principal: PrincipalDep,
     ) -> SendOut:
         """To yourself, or (admins) to ``user`` or ``all_users``. Now, at ``deliver_at`` or
@@ -185,7 +185,7 @@ class NotificationsController(Controller):
         the bypass level. A ``collapse_key`` replaces the earlier notification with the same
         key everywhere. The answer lists the planned deliveries per channel (and why a
         channel is skipped)."""
-        service = notifications.service
+        service = notifier.service
 
         def run() -> SendOut:
             sent = service.send(principal, data)
@@ -224,7 +224,7 @@ class NotificationsController(Controller):
     async def stream(
         self,
         request: Request[Any, Any, Any],
-        notifications: NotificationsDep,
+        notifier: NotificationsDep,
         principal: PrincipalDep,
         last_event_id: LastEventId = None,
         since: Since = None,
@@ -243,14 +243,14 @@ class NotificationsController(Controller):
         an ``id:``; reconnect with ``Last-Event-ID`` (EventSource does) or ``since=`` to
         replay exactly what was missed. Idle streams get a ``keepalive`` every 25 s."""
         after = await anyio.to_thread.run_sync(
-            notifications.service.cursor, principal.user_id, last_event_id, since
+            notifier.service.cursor, principal.user_id, last_event_id, since
         )
         ndjson = _wants_ndjson(request, format)
         render: Callable[[dict[str, Any]], bytes] = _line if ndjson else _sse
         path, request_id = request.url.path, ensure_request_id(request.scope)
 
         async def body() -> AsyncIterator[bytes]:
-            events = follow(notifications, principal.user_id, after, poll=poll)
+            events = follow(notifier, principal.user_id, after, poll=poll)
             try:
                 async for payload in events:
                     yield render(payload)
@@ -262,7 +262,7 @@ class NotificationsController(Controller):
             return render(
                 {
                     "event": "error",
-                    "time": iso(to_ms(notifications.service.clock())),
+                    "time": iso(to_ms(notifier.service.clock())),
                     "problem": problem,
                 }
             )
@@ -274,16 +274,14 @@ class NotificationsController(Controller):
         )
 
     @websocket("/ws")
-    async def socket(
-        self, socket: WebSocket[Any, Any, Any], notifications: NotificationsDep
-    ) -> None:
+    async def socket(self, socket: WebSocket[Any, Any, Any], notifier: NotificationsDep) -> None:
         """The stream's events as JSON messages (browsers: ``?access_token=``; resume with
         ``?since=`` or ``?last_event_id=``). Send ``{"type": "read" | "dismiss" | "ack",
         "id": ...}`` to change a notification's state, ``{"type": "ping"}`` for a pong."""
         principal = socket.scope.get("user")
         if not isinstance(principal, Principal):
             raise Unauthorized("Sign in first")
-        service = notifications.service
+        service = notifier.service
         params = socket.query_params
         await socket.accept()
         path, request_id = socket.url.path, ensure_request_id(socket.scope)
@@ -302,7 +300,7 @@ class NotificationsController(Controller):
             return
 
         async def outgoing() -> None:
-            async for payload in follow(notifications, principal.user_id, after, poll=False):
+            async for payload in follow(notifier, principal.user_id, after, poll=False):
                 await socket.send_json(payload)
 
         async def incoming() -> None:
@@ -341,7 +339,7 @@ class NotificationsController(Controller):
     @get("/history", responses=problems(*PARAMETERS, 401), summary="My notifications, newest first")
     async def history(
         self,
-        notifications: NotificationsDep,
+        notifier: NotificationsDep,
         principal: PrincipalDep,
         category: Annotated[
             str | None,
@@ -367,29 +365,23 @@ class NotificationsController(Controller):
     ) -> HistoryOut:
         """Cursor pagination: pass ``next_before`` back as ``before``."""
         query = HistoryQuery(category, priority, status, unread, before, limit)
-        page = await anyio.to_thread.run_sync(
-            notifications.service.history, principal.user_id, query
-        )
+        page = await anyio.to_thread.run_sync(notifier.service.history, principal.user_id, query)
         return HistoryOut(
             notifications=[NotificationOut.of(n) for n in page],
             next_before=page[-1].id if len(page) == limit else None,
         )
 
     @post("/read-all", status_code=HTTP_200_OK, responses=problems(401), summary="Mark all read")
-    async def read_all(
-        self, notifications: NotificationsDep, principal: PrincipalDep
-    ) -> ReadAllOut:
+    async def read_all(self, notifier: NotificationsDep, principal: PrincipalDep) -> ReadAllOut:
         """Every delivered notification of yours is read; your devices are told."""
-        count = await anyio.to_thread.run_sync(notifications.service.read_all, principal.user_id)
+        count = await anyio.to_thread.run_sync(notifier.service.read_all, principal.user_id)
         return ReadAllOut(read=count)
 
     @get("/channels", responses=problems(401), summary="Delivery channels and their state")
-    async def channels(
-        self, notifications: NotificationsDep, principal: PrincipalDep
-    ) -> ChannelsOut:
+    async def channels(self, notifier: NotificationsDep, principal: PrincipalDep) -> ChannelsOut:
         """Which channels can deliver on this device and, if not, why (no session bus, no
         notification daemon, push service not configured)."""
-        states = notifications.dispatcher.states
+        states = notifier.dispatcher.states
         listed = [
             ChannelOut.of(
                 states.get(name)
@@ -401,17 +393,17 @@ class NotificationsController(Controller):
             )
             for name in CHANNELS
         ]
-        return ChannelsOut(channels=listed, streams=notifications.hub.connected(principal.user_id))
+        return ChannelsOut(channels=listed, streams=notifier.hub.connected(principal.user_id))
 
     @get("/preferences", responses=problems(401), summary="My notification preferences")
     async def get_preferences(
-        self, notifications: NotificationsDep, principal: PrincipalDep
+        self, notifier: NotificationsDep, principal: PrincipalDep
     ) -> Response[NotificationPreferencesOut]:
         """The ``notifications`` part of your profile preferences (one copy): channels,
         minimum priority per channel, categories, quiet hours, do-not-disturb. The ETag is
         the profile preferences' version."""
         prefs, stored = await anyio.to_thread.run_sync(
-            notifications.service.get_preferences, principal.user_id
+            notifier.service.get_preferences, principal.user_id
         )
         return Response(NotificationPreferencesOut.of(prefs, stored), headers=_etag(stored.version))
 
@@ -423,14 +415,14 @@ class NotificationsController(Controller):
     async def put_preferences(
         self,
         data: JSONBody[NotificationPreferences],
-        notifications: NotificationsDep,
+        notifier: NotificationsDep,
         principal: PrincipalDep,
         request: Request[Any, Any, Any],
     ) -> Response[NotificationPreferencesOut]:
         """Keys left out go back to their defaults. Held notifications are looked at again
         at once (ending quiet hours early releases them). Send If-Match to avoid lost updates."""
         prefs, stored = await anyio.to_thread.run_sync(
-            notifications.service.put_preferences,
+            notifier.service.put_preferences,
             principal.user_id,
             data,
             expected_version(request),
@@ -438,10 +430,10 @@ class NotificationsController(Controller):
         return Response(NotificationPreferencesOut.of(prefs, stored), headers=_etag(stored.version))
 
     @get("/webpush/vapid-public-key", responses=problems(401, 500), summary="The Web Push key")
-    async def vapid_public_key(self, notifications: NotificationsDep) -> VapidKeyOut:
+    async def vapid_public_key(self, notifier: NotificationsDep) -> VapidKeyOut:
         """Subscribe browsers with it (``applicationServerKey``). Made on first use and kept
         in the data directory; it never changes by itself."""
-        keys = await anyio.to_thread.run_sync(notifications.vapid.get)
+        keys = await anyio.to_thread.run_sync(notifier.vapid.get)
         return VapidKeyOut(public_key=keys.public_key)
 
     @post(
@@ -453,7 +445,7 @@ class NotificationsController(Controller):
     async def add_subscription(
         self,
         data: JSONBody[SubscriptionIn],
-        notifications: NotificationsDep,
+        notifier: NotificationsDep,
         principal: PrincipalDep,
     ) -> TargetOut:
         """The ``PushSubscription.toJSON()`` of a browser or PWA. Registering the same
@@ -461,7 +453,7 @@ class NotificationsController(Controller):
         is removed; transient errors never remove it."""
         check_subscription(data.endpoint, data.keys.p256dh, data.keys.auth)
         target = await anyio.to_thread.run_sync(
-            lambda: notifications.service.add_target(
+            lambda: notifier.service.add_target(
                 principal.user_id,
                 "webpush",
                 data.endpoint,
@@ -476,11 +468,11 @@ class NotificationsController(Controller):
         "/webpush/subscriptions", responses=problems(401), summary="My browsers' push subscriptions"
     )
     async def subscriptions(
-        self, notifications: NotificationsDep, principal: PrincipalDep
+        self, notifier: NotificationsDep, principal: PrincipalDep
     ) -> TargetsOut:
         """With the last success and the last error of each."""
         found = await anyio.to_thread.run_sync(
-            notifications.service.targets, principal.user_id, "webpush"
+            notifier.service.targets, principal.user_id, "webpush"
         )
         return TargetsOut(items=[TargetOut.of(t) for t in found])
 
@@ -493,12 +485,12 @@ class NotificationsController(Controller):
     async def remove_subscription(
         self,
         subscription_id: FromPath[str],
-        notifications: NotificationsDep,
+        notifier: NotificationsDep,
         principal: PrincipalDep,
     ) -> None:
         """The browser gets no more pushes from here."""
         await anyio.to_thread.run_sync(
-            notifications.service.remove_target, principal.user_id, subscription_id, "webpush"
+            notifier.service.remove_target, principal.user_id, subscription_id, "webpush"
         )
 
     @post(
@@ -508,21 +500,21 @@ class NotificationsController(Controller):
         summary="Register a push device",
     )
     async def add_device(
-        self, data: JSONBody[DeviceIn], notifications: NotificationsDep, principal: PrincipalDep
+        self, data: JSONBody[DeviceIn], notifier: NotificationsDep, principal: PrincipalDep
     ) -> TargetOut:
         """A companion app's FCM registration token or APNs device token (sent to when the
         FCM or APNs channel is configured with your own credentials)."""
         target = await anyio.to_thread.run_sync(
-            lambda: notifications.service.add_target(
+            lambda: notifier.service.add_target(
                 principal.user_id, data.platform, data.token, name=data.name
             )
         )
         return TargetOut.of(target)
 
     @get("/devices", responses=problems(401), summary="My push devices")
-    async def devices(self, notifications: NotificationsDep, principal: PrincipalDep) -> TargetsOut:
+    async def devices(self, notifier: NotificationsDep, principal: PrincipalDep) -> TargetsOut:
         """FCM and APNs tokens, with their last success and error."""
-        found = await anyio.to_thread.run_sync(notifications.service.targets, principal.user_id)
+        found = await anyio.to_thread.run_sync(notifier.service.targets, principal.user_id)
         return TargetsOut(items=[TargetOut.of(t) for t in found if t.kind != "webpush"])
 
     @delete(
@@ -532,12 +524,10 @@ class NotificationsController(Controller):
         summary="Remove a push device",
     )
     async def remove_device(
-        self, device_id: FromPath[str], notifications: NotificationsDep, principal: PrincipalDep
+        self, device_id: FromPath[str], notifier: NotificationsDep, principal: PrincipalDep
     ) -> None:
         """The device gets no more pushes from here."""
-        await anyio.to_thread.run_sync(
-            notifications.service.remove_target, principal.user_id, device_id
-        )
+        await anyio.to_thread.run_sync(notifier.service.remove_target, principal.user_id, device_id)
 
     @get(
         "/{notification_id:str}",
@@ -545,12 +535,12 @@ class NotificationsController(Controller):
         summary="One notification",
     )
     async def get_one(
-        self, notification_id: Id, notifications: NotificationsDep, principal: PrincipalDep
+        self, notification_id: Id, notifier: NotificationsDep, principal: PrincipalDep
     ) -> NotificationOut:
         """With its delivery status per channel and target (queued, sent, delivered, read,
         failed with the error and attempts, skipped with the reason)."""
         found = await anyio.to_thread.run_sync(
-            notifications.service.get, principal.user_id, notification_id
+            notifier.service.get, principal.user_id, notification_id
         )
         return NotificationOut.detailed(found)
 
@@ -563,14 +553,14 @@ class NotificationsController(Controller):
         self,
         notification_id: Id,
         data: JSONBody[NotificationChange],
-        notifications: NotificationsDep,
+        notifier: NotificationsDep,
         principal: PrincipalDep,
     ) -> NotificationOut:
         """The fields sent replace the old ones; a delivered notification is replaced on
         every channel and an ``updated`` event goes to every device. A scheduled one can be
         moved with ``deliver_at``."""
         changed = await anyio.to_thread.run_sync(
-            notifications.service.update, principal.user_id, notification_id, data
+            notifier.service.update, principal.user_id, notification_id, data
         )
         return NotificationOut.detailed(changed)
 
@@ -581,12 +571,12 @@ class NotificationsController(Controller):
         summary="Withdraw a notification",
     )
     async def withdraw(
-        self, notification_id: Id, notifications: NotificationsDep, principal: PrincipalDep
+        self, notification_id: Id, notifier: NotificationsDep, principal: PrincipalDep
     ) -> NotificationOut:
         """Removed from the desktop and push services, a ``withdrawn`` event to every
         device; a scheduled one is cancelled. It stays in history as withdrawn."""
         done = await anyio.to_thread.run_sync(
-            notifications.service.withdraw, principal.user_id, notification_id
+            notifier.service.withdraw, principal.user_id, notification_id
         )
         return NotificationOut.detailed(done)
 
@@ -597,11 +587,11 @@ class NotificationsController(Controller):
         summary="Mark read",
     )
     async def read(
-        self, notification_id: Id, notifications: NotificationsDep, principal: PrincipalDep
+        self, notification_id: Id, notifier: NotificationsDep, principal: PrincipalDep
     ) -> NotificationOut:
         """Read here means read on every device: they get a ``read`` event."""
         done = await anyio.to_thread.run_sync(
-            notifications.service.mark_read, principal.user_id, notification_id
+            notifier.service.mark_read, principal.user_id, notification_id
         )
         return NotificationOut.detailed(done)
 
@@ -612,11 +602,11 @@ class NotificationsController(Controller):
         summary="Dismiss",
     )
     async def dismiss(
-        self, notification_id: Id, notifications: NotificationsDep, principal: PrincipalDep
+        self, notification_id: Id, notifier: NotificationsDep, principal: PrincipalDep
     ) -> NotificationOut:
         """Gone from every device: they get a ``dismissed`` event."""
         done = await anyio.to_thread.run_sync(
-            notifications.service.dismiss, principal.user_id, notification_id
+            notifier.service.dismiss, principal.user_id, notification_id
         )
         return NotificationOut.detailed(done)
 
@@ -627,11 +617,11 @@ class NotificationsController(Controller):
         summary="Confirm receipt",
     )
     async def ack(
-        self, notification_id: Id, notifications: NotificationsDep, principal: PrincipalDep
+        self, notification_id: Id, notifier: NotificationsDep, principal: PrincipalDep
     ) -> NotificationOut:
         """A companion app confirms it received the notification: its delivery is ``delivered``."""
         done = await anyio.to_thread.run_sync(
-            notifications.service.acknowledge, principal.user_id, notification_id
+            notifier.service.acknowledge, principal.user_id, notification_id
         )
         return NotificationOut.detailed(done)
 
@@ -647,11 +637,11 @@ class NotificationsController(Controller):
         action_id: Annotated[
             str, Parameter(max_length=32, description="The action's id, or `default`")
         ],
-        notifications: NotificationsDep,
+        notifier: NotificationsDep,
         principal: PrincipalDep,
     ) -> NotificationOut:
         """Marks it read and sends an ``action`` event naming the button to every device."""
         done = await anyio.to_thread.run_sync(
-            notifications.service.act, principal.user_id, notification_id, action_id
+            notifier.service.act, principal.user_id, notification_id, action_id
         )
         return NotificationOut.detailed(done)

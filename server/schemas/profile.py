@@ -95,6 +95,13 @@ def _merge_patch(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str
         if "additionalProperties" in schema:
             patched["additionalProperties"] = schema["additionalProperties"]
         return patched
+    if schema.get("type") == "object" and isinstance(schema.get("additionalProperties"), dict):
+        # A map (notification categories): each value is patched like an object.
+        values = _merge_patch(schema["additionalProperties"], defs)
+        return {
+            **{k: v for k, v in schema.items() if k not in ("default", "title")},
+            "additionalProperties": {"anyOf": [values, {"type": "null"}]},
+        }
     return {k: v for k, v in schema.items() if k not in ("default", "title")}
 
 
