@@ -8,6 +8,7 @@ removed; 429 and 5xx are retried (Retry-After honoured); a 401 refreshes the tok
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
@@ -111,6 +112,7 @@ class FcmChannel:
     target_kind: str | None = "fcm"
     _token: str | None = None
     _token_expires: float = 0.0
+    _token_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _state: ChannelState = field(default_factory=lambda: ChannelState("fcm", True, "configured"))
 
     async def start(self, feedback: Feedback) -> ChannelState:
@@ -120,7 +122,12 @@ class FcmChannel:
         return self._state
 
     async def access_token(self, *, refresh: bool = False) -> str:
-        """An OAuth access token for FCM, fetched when missing or nearly expired."""
+        """An OAuth access token for FCM, fetched when missing or nearly expired (once for
+        all the sends waiting for it)."""
+        async with self._token_lock:
+            return await self._fetch_token(refresh=refresh)
+
+    async def _fetch_token(self, *, refresh: bool) -> str:
         now = self.clock()
         if self._token is not None and not refresh and now < self._token_expires - 60:
             return self._token
