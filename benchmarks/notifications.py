@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -150,28 +151,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--burst", type=int, default=50, help="notifications sent to them")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     options = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as folder:
-        with httpx.Client() as probe:
-            import socket
-
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
-                port = sock.getsockname()[1]
-            url = f"http://127.0.0.1:{port}"
-            server = start_server(Path(folder) / "data", port)
-            try:
-                tokens = probe.post(
-                    f"{url}/api/v1/auth/register",
-                    json={"username": "bench", "password": "correct horse battery"},
-                ).json()
-                headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-                samples = latency(url, headers, options.sends)
-                rate, per_stream = asyncio.run(
-                    fan_out(url, headers, options.streams, options.burst, server.pid)
-                )
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as folder, httpx.Client() as probe:
+        server = start_server(Path(folder) / "data", port)
+        try:
+            tokens = probe.post(
+                f"{url}/api/v1/auth/register",
+                json={"username": "bench", "password": "correct horse battery"},
+            ).json()
+            headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+            samples = latency(url, headers, options.sends)
+            rate, per_stream = asyncio.run(
+                fan_out(url, headers, options.streams, options.burst, server.pid)
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
     results: dict[str, Any] = {
         "latency_ms_p50": percentile(samples, 50),
         "latency_ms_p95": percentile(samples, 95),
