@@ -24,8 +24,8 @@ from server.controllers.auth import AuthController
 from server.controllers.chat import ChatController
 from server.controllers.health import HealthController
 from server.controllers.models import ModelsController
-from server.controllers.oidc import OidcController
 from server.controllers.notifications import NotificationsController
+from server.controllers.oidc import OidcController
 from server.controllers.ollama import OllamaController
 from server.controllers.openai import OpenAIController
 from server.controllers.openai_audio import OpenAIAudioController

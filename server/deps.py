@@ -84,7 +84,6 @@ DEPENDENCIES: dict[str, Provide] = {
         "settings",
         "sync",
         "oidc",
-        "notifications",
     )
 }
 # Not "voice": the speech bodies have a field of that name, and Litestar answers an invalid
