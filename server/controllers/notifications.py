@@ -451,14 +451,15 @@ class NotificationsController(Controller):
         """The ``PushSubscription.toJSON()`` of a browser or PWA. Registering the same
         endpoint again updates it. A subscription the push service reports gone (404/410)
         is removed; transient errors never remove it."""
-        check_subscription(data.endpoint, data.keys.p256dh, data.keys.auth)
+        p256dh, auth = data.keys.get("p256dh", ""), data.keys.get("auth", "")
+        check_subscription(data.endpoint, p256dh, auth)
         target = await anyio.to_thread.run_sync(
             lambda: notifier.service.add_target(
                 principal.user_id,
                 "webpush",
                 data.endpoint,
-                p256dh=data.keys.p256dh,
-                auth=data.keys.auth,
+                p256dh=p256dh,
+                auth=auth,
                 name=data.name,
             )
         )

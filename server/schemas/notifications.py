@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field
@@ -178,15 +178,17 @@ class NotificationPreferencesOut(BaseModel):
         )
 
 
-class SubscriptionKeys(BaseModel):
-    """The browser's keys from ``PushSubscription.toJSON()``."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    p256dh: str = Field(min_length=80, max_length=100, pattern=r"^[A-Za-z0-9_-]+=*$")
-    """The browser's P-256 public key, base64url."""
-    auth: str = Field(min_length=16, max_length=30, pattern=r"^[A-Za-z0-9_-]+=*$")
-    """The 16-byte auth secret, base64url."""
+KeyValue = Annotated[str, Field(min_length=16, max_length=100, pattern=r"^[A-Za-z0-9_-]+=*$")]
+SubscriptionKeys = Annotated[
+    dict[Literal["p256dh", "auth"], KeyValue],
+    Field(
+        min_length=2,
+        max_length=2,
+        description="The browser's keys: `p256dh` (its P-256 public key) and `auth` (the"
+        " 16-byte secret), base64url. A map, not an object with properties: `auth` is also"
+        " the name of a server dependency, which a body field must not share.",
+    ),
+]
 
 
 class SubscriptionIn(BaseModel):

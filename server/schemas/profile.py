@@ -95,13 +95,20 @@ def _merge_patch(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str
         if "additionalProperties" in schema:
             patched["additionalProperties"] = schema["additionalProperties"]
         return patched
-    if schema.get("type") == "object" and isinstance(schema.get("additionalProperties"), dict):
+    if schema.get("type") == "object" and (
+        isinstance(schema.get("additionalProperties"), dict) or "patternProperties" in schema
+    ):
         # A map (notification categories): each value is patched like an object.
-        values = _merge_patch(schema["additionalProperties"], defs)
-        return {
-            **{k: v for k, v in schema.items() if k not in ("default", "title")},
-            "additionalProperties": {"anyOf": [values, {"type": "null"}]},
-        }
+        mapped = {k: v for k, v in schema.items() if k not in ("default", "title")}
+        if isinstance(schema.get("additionalProperties"), dict):
+            values = _merge_patch(schema["additionalProperties"], defs)
+            mapped["additionalProperties"] = {"anyOf": [values, {"type": "null"}]}
+        if "patternProperties" in schema:
+            mapped["patternProperties"] = {
+                pattern: {"anyOf": [_merge_patch(value, defs), {"type": "null"}]}
+                for pattern, value in schema["patternProperties"].items()
+            }
+        return mapped
     return {k: v for k, v in schema.items() if k not in ("default", "title")}
 
 
