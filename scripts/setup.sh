@@ -23,6 +23,8 @@ if [[ "$PURPOSE" == "test" ]]; then
   command -v node >/dev/null || packages+=(nodejs npm)
   # chromium: one OpenID sign-in test runs in a real headless browser (driven by playwright).
   packages+=(chromium)
+  # dbus: the desktop notification tests run a private session bus (dbus-daemon).
+  packages+=(dbus)
 fi
 missing=()
 if command -v dpkg-query >/dev/null; then
