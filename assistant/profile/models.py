@@ -123,7 +123,10 @@ def _instant(value: str) -> str:
         raise ValueError(f"{value!r} is not an ISO 8601 date and time") from exc
     if moment.tzinfo is None:
         raise ValueError(f"{value!r} has no UTC offset (add Z or +01:00)")
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    try:
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    except OverflowError as exc:  # year 1 with a positive offset is before year 1 in UTC
+        raise ValueError(f"{value!r} is out of range") from exc
 
 
 Instant = Annotated[

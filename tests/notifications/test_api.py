@@ -20,6 +20,7 @@ Client = TestClient  # type: ignore[type-arg]
         ({"title": "x", "deliver_at": "2020-01-01T00:00:00Z"}, "deliver_at"),
         ({"title": "x", "deliver_at": "tomorrow"}, "deliver_at"),
         ({"title": "x", "deliver_at": "2030-01-01T00:00:00"}, "deliver_at"),  # no offset
+        ({"title": "x", "deliver_at": "0001-01-01T00:00:00+00:01"}, "deliver_at"),
         ({"title": "x", "body": "b" * 4097}, "body"),
         ({"title": "x" * 251}, "title"),
         ({"title": "x", "data": {"blob": "d" * 5000}}, "data"),
