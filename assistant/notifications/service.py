@@ -49,6 +49,8 @@ from assistant.store import Connection, Database, Row
 log = logging.getLogger(__name__)
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+MAX_EVENT_ID = 2**63 - 1
+"""Event ids are SQLite integers."""
 _LIVE = (Status.SCHEDULED, Status.HELD, Status.ACTIVE)
 NO_TARGETS = {
     "webpush": "no Web Push subscription registered",
@@ -368,7 +370,7 @@ class NotificationService:
         None for a stream that asks for nothing old (it gets the pending ones)."""
         if last_event_id is not None and last_event_id.strip():
             value = last_event_id.strip()
-            if not value.isdigit():
+            if not value.isdigit() or int(value) > MAX_EVENT_ID:
                 raise InvalidInput("Last-Event-ID must be an event id", field="Last-Event-ID")
             return int(value)
         if since is None or not since.strip():
@@ -377,6 +379,8 @@ class NotificationService:
         if value == "all":
             return 0
         if value.isdigit():
+            if int(value) > MAX_EVENT_ID:
+                raise InvalidInput("since is not an event id this server gave", field="since")
             return int(value)
         with self.db.read() as conn:
             if _UUID.fullmatch(value):

@@ -85,7 +85,7 @@ LastEventId = Annotated[
     HeaderParameter(
         name="Last-Event-ID",
         max_length=20,
-        pattern=r"^\s*\d*\s*$",
+        pattern=r"^\d{0,20}$",
         description="The last event id received: the events after it are replayed",
     ),
 ]

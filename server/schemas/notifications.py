@@ -226,7 +226,7 @@ class StreamEventOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     message)."""
 
     event: str
-    """open, new, updated, withdrawn, read, dismissed, action, keepalive."""
+    """open, new, updated, withdrawn, read, dismissed, action, keepalive, error."""
     time: str | None
     id: str | None = None
     """The event id (also the SSE ``id:``); resume after it with Last-Event-ID or since=."""
@@ -238,6 +238,8 @@ class StreamEventOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     """``withdrawn`` by a newer notification with the same collapse key."""
     last_event_id: str | None = None
     """``open``: the id the stream continues after."""
+    problem: dict[str, Any] | None = None
+    """``error``: the problem (RFC 9457 document) that ended the stream."""
 
 
 def stream_event(event_: Event) -> dict[str, Any]:
@@ -246,7 +248,17 @@ def stream_event(event_: Event) -> dict[str, Any]:
 
 
 _NOTIFICATION_EVENT = struct_json(StreamEventOut)
-EVENT_NAMES = ("open", "new", "updated", "withdrawn", "read", "dismissed", "action", "keepalive")
+EVENT_NAMES = (
+    "open",
+    "new",
+    "updated",
+    "withdrawn",
+    "read",
+    "dismissed",
+    "action",
+    "keepalive",
+    "error",
+)
 NOTIFICATION_STREAM = event_stream(
     "Events of your notifications, oldest first: `open` once (the stream is live), then"
     " `new`, `updated`, `withdrawn`, `read`, `dismissed` and `action` as they happen (each"
