@@ -44,12 +44,11 @@ from assistant.notifications.models import (
 from assistant.notifications.planning import plan
 from assistant.profile import ProfileService
 from assistant.profile.models import NotificationPreferences, StoredPreferences
-from assistant.store import Connection, Database, Row
+from assistant.store import MAX_INTEGER, Connection, Database, Row
 
 log = logging.getLogger(__name__)
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-MAX_EVENT_ID = 2**63 - 1
 """Event ids are SQLite integers."""
 _LIVE = (Status.SCHEDULED, Status.HELD, Status.ACTIVE)
 NO_TARGETS = {
@@ -370,7 +369,7 @@ class NotificationService:
         None for a stream that asks for nothing old (it gets the pending ones)."""
         if last_event_id is not None and last_event_id.strip():
             value = last_event_id.strip()
-            if not value.isdigit() or int(value) > MAX_EVENT_ID:
+            if not value.isdigit() or int(value) > MAX_INTEGER:
                 raise InvalidInput("Last-Event-ID must be an event id", field="Last-Event-ID")
             return int(value)
         if since is None or not since.strip():
@@ -379,7 +378,7 @@ class NotificationService:
         if value == "all":
             return 0
         if value.isdigit():
-            if int(value) > MAX_EVENT_ID:
+            if int(value) > MAX_INTEGER:
                 raise InvalidInput("since is not an event id this server gave", field="since")
             return int(value)
         with self.db.read() as conn:

@@ -39,6 +39,10 @@ def _dict_row(cursor: apsw.Cursor, row: apsw.SQLiteValues) -> Row:
     return {column[0]: value for column, value in zip(cursor.get_description(), row, strict=True)}
 
 
+MAX_INTEGER = 2**63 - 1
+"""The largest integer SQLite stores: ids and cursors from clients are checked against it."""
+
+
 class Connection:
     """A thin, typed view over one apsw connection, rows as dicts."""
 

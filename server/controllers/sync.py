@@ -9,6 +9,7 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
+from assistant.store import MAX_INTEGER
 from server.controllers.profile import expected_version
 from server.deps import ChangesDep, PrincipalDep, SyncDep
 from server.problems import JSON_BODY, PARAMETERS, problems
@@ -91,7 +92,9 @@ class ProfileChangesController(Controller):
         self,
         principal: PrincipalDep,
         change_log: ChangesDep,
-        since: Annotated[int, Parameter(ge=0, description="Change-log position seen")] = 0,
+        since: Annotated[
+            int, Parameter(ge=0, le=MAX_INTEGER, description="Change-log position seen")
+        ] = 0,
         limit: Annotated[int, Parameter(ge=1, le=1000, description="Most changes")] = 500,
     ) -> Response[ChangesOut]:
         """The latest write of every field changed after ``since`` (each with its hybrid
