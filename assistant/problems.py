@@ -34,6 +34,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "invalid-input": 422,
     "unreadable-media": 400,
     "payload-too-large": 413,
+    "unsupported-media-type": 415,
     "unauthorized": 401,
     "forbidden": 403,
     "not-found": 404,

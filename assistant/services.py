@@ -23,7 +23,12 @@ from assistant.store.blobs import BlobStore
 from assistant.store.permissions import PRIVATE_UMASK, private_dir, private_tree
 from assistant.sync import ChangeLog, SyncBridge
 from assistant.sync.secrets import Sealer
+from assistant.vision.fetch import FetchPolicy, UrlFetcher
+from assistant.vision.images import ImageLibrary, StorePolicy
+from assistant.vision.service import VisionDefaults, VisionService
 from assistant.voice.service import VoiceDefaults, VoiceLoops, VoiceService
+from hal.camera import CameraOptions, open_camera
+from hal.camera.images import ImageLimits
 from runtime.convert import CONVERTERS
 from runtime.download import Downloader
 from runtime.engines import Capability
@@ -56,6 +61,7 @@ class Services:
     sync: SyncBridge
     oidc: OidcService
     notifications: Notifications
+    vision: VisionService
     closed: bool = field(default=False)
 
     def close(self) -> None:
@@ -129,6 +135,7 @@ def build_services(
     manager = build_manager(settings, models)
     chat = build_chat(settings, db, manager, models, profile, clock)
     voice = build_voice(settings, manager, models, profile)
+    vision = build_vision(settings, db, manager, models, profile, chat, clock)
     return Services(
         settings=settings,
         db=db,
@@ -144,6 +151,79 @@ def build_services(
         sync=sync,
         oidc=build_oidc(settings, db, auth, profile, clock),
         notifications=build_notifications(settings, db, auth, profile, clock),
+        vision=vision,
+    )
+
+
+def build_vision(
+    settings: Settings,
+    db: Database,
+    manager: ModelManager,
+    models: ModelStore,
+    profile: ProfileService,
+    chat: ChatService,
+    clock: Clock = system_clock,
+) -> VisionService:
+    """The vision service with its models, limits, camera and store from settings."""
+    vision = settings.vision
+    manifest, active = models.manifest, settings.models.profile
+    limits = ImageLimits(
+        max_bytes=min(vision.max_image_bytes, settings.server.max_upload_bytes),
+        max_pixels=vision.max_image_pixels,
+        working_side=vision.working_side,
+    )
+    camera_options = CameraOptions(
+        width=vision.camera_width,
+        height=vision.camera_height,
+        read_timeout_seconds=vision.camera_timeout_seconds,
+    )
+    fetch = vision.fetch
+    fetcher = (
+        UrlFetcher(
+            FetchPolicy(
+                allow_hosts=tuple(fetch.allow_hosts),
+                max_bytes=fetch.max_bytes,
+                timeout_seconds=fetch.timeout_seconds,
+                allow_http=fetch.allow_http,
+            )
+        )
+        if fetch.enabled
+        else None
+    )
+
+    def languages(model_id: str) -> tuple[str, ...]:
+        entry = manifest.models.get(model_id)
+        return entry.languages if entry else ()
+
+    library = ImageLibrary(
+        db,
+        BlobStore(settings.blobs_dir / "images"),
+        StorePolicy(
+            quota_bytes=vision.store_quota_bytes, retention_days=vision.store_retention_days
+        ),
+        limits,
+        clock,
+    )
+    return VisionService(
+        manager,
+        models,
+        library,
+        profile,
+        chat,
+        VisionDefaults(
+            detect_model=vision.detect_model or manifest.default_for(active, Capability.DETECT),
+            ocr_model=vision.ocr_model or manifest.default_for(active, Capability.OCR),
+            vlm_model=vision.vlm_model or manifest.default_for(active, Capability.VLM),
+            chat_model=vision.chat_model,
+            profile=active,
+            label_nouns=dict(vision.label_nouns),
+            limits=limits,
+            describe_max_tokens=vision.describe_max_tokens,
+            keep_gps=vision.keep_gps,
+        ),
+        camera=lambda: open_camera(vision.camera_device, camera_options),
+        fetcher=fetcher,
+        languages=languages,
     )
 
 

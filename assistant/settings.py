@@ -343,6 +343,66 @@ class VoiceSettings(BaseModel):
         )
 
 
+class VisionFetchSettings(BaseModel):
+    """Fetching images from URLs (off: a device must not fetch arbitrary URLs)."""
+
+    model_config = {"extra": "forbid"}
+
+    enabled: bool = False
+    """Accept ``url`` as an image source."""
+    allow_hosts: list[str] = Field(default_factory=list)
+    """Hosts that may be fetched from (subdomains included); empty: none."""
+    allow_http: bool = False
+    """Also fetch plain-http URLs."""
+    max_bytes: int = Field(default=10_000_000, ge=1024)
+    """Largest image fetched."""
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    """Longest a fetch may take."""
+
+
+class VisionSettings(BaseModel):
+    """Detection, OCR, image questions, the camera and the image store."""
+
+    model_config = {"extra": "forbid"}
+
+    detect_model: str | None = None
+    """Object detector; default: the active profile's."""
+    ocr_model: str | None = None
+    """Text recogniser; default: the active profile's."""
+    vlm_model: str | None = None
+    """Vision-language model for /vqa; default: the profile's, used only when installed."""
+    chat_model: str | None = None
+    """Chat model that writes descriptions and grounded answers; default: chat's default."""
+    label_nouns: dict[str, str] = Field(
+        default_factory=lambda: {"Normal": "person", "Fall": "person"}
+    )
+    """What detector labels are in words, for counts and descriptions (the fall
+    detector's ``Normal`` and ``Fall`` are people standing and fallen)."""
+    max_image_bytes: int = Field(default=20_000_000, ge=1024)
+    """Largest encoded image (also bounded by ``server.max_upload_bytes``)."""
+    max_image_pixels: int = Field(default=50_000_000, ge=10_000)
+    """Largest image canvas, checked before decoding (decompression bombs)."""
+    working_side: int = Field(default=2048, ge=320, le=8192)
+    """Images larger than this a side are scaled down for the models."""
+    camera_device: str = "0"
+    """Camera for ``source=camera``: 0, /dev/video0, picamera2:0, a file, or fake."""
+    camera_width: int | None = Field(default=None, ge=16, le=8192)
+    """Requested camera width (None: the camera's default)."""
+    camera_height: int | None = Field(default=None, ge=16, le=8192)
+    """Requested camera height."""
+    camera_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
+    """Longest wait for a camera frame before the camera counts as gone."""
+    store_quota_bytes: int = Field(default=500_000_000, ge=0)
+    """Bytes of stored images each user may keep."""
+    store_retention_days: float | None = Field(default=90.0, gt=0)
+    """Stored images older than this are deleted (None: kept until deleted)."""
+    keep_gps: bool = False
+    """Keep EXIF GPS positions of stored images unless a request says otherwise."""
+    describe_max_tokens: int = Field(default=96, ge=8, le=1024)
+    """Longest description or grounded answer."""
+    fetch: VisionFetchSettings = Field(default_factory=VisionFetchSettings)
+
+
 class SyncSettings(BaseModel):
     """Optional bridge to a cloud profile service: another instance of this server.
 
@@ -440,6 +500,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    vision: VisionSettings = Field(default_factory=VisionSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 

@@ -8,6 +8,7 @@ the layers above: the faces classify these errors by their ``code``.
     ├── DeviceUnavailable        microphone, speaker or camera missing, busy or unplugged
     ├── UnsupportedMedia         parameters or an encoding the HAL cannot take (names the field)
     │   ├── UnreadableMedia      audio or an image that cannot be decoded at all
+    │   ├── UnsupportedFormat    a media type or format this device does not read (HEIC...)
     │   └── MediaTooLarge        media longer or larger than a limit
     └── CodecFailed              the codec library failed, or is not installed
 """
@@ -57,6 +58,14 @@ class UnreadableMedia(UnsupportedMedia):
 
     code = "unreadable-media"
     title = "Unreadable media"
+
+
+class UnsupportedFormat(UnsupportedMedia):
+    """Media in a type or format that is known but not read here (a declared content type,
+    HEIC without its codec)."""
+
+    code = "unsupported-media-type"
+    title = "Unsupported media type"
 
 
 class MediaTooLarge(UnsupportedMedia):

@@ -31,6 +31,7 @@ from server.controllers.openai import OpenAIController
 from server.controllers.openai_audio import OpenAIAudioController
 from server.controllers.profile import ProfileController
 from server.controllers.sync import ProfileChangesController, SyncController
+from server.controllers.vision import VisionController
 from server.controllers.voice import VoiceController
 from server.deps import DEPENDENCIES
 from server.docs import PydanticSchemas, docs_router, openapi_config
@@ -106,6 +107,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             SyncController,
             ChatController,
             VoiceController,
+            VisionController,
             ModelsController,
             NotificationsController,
             OpenAIController,

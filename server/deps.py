@@ -25,6 +25,7 @@ from assistant.services import Services
 from assistant.settings import Settings
 from assistant.store import Database
 from assistant.sync import ChangeLog, SyncBridge
+from assistant.vision.service import VisionService
 from assistant.voice.service import VoiceLoops, VoiceService
 from runtime.manager import ModelManager
 from runtime.modelstore import ModelStore
@@ -49,6 +50,7 @@ ChangesDep = Injected[ChangeLog]
 SyncDep = Injected[SyncBridge]
 OidcDep = Injected[OidcService]
 NotificationsDep = Injected[Notifications]
+VisionDep = Injected[VisionService]
 
 
 def services_of(state: State) -> Services:
@@ -84,6 +86,7 @@ DEPENDENCIES: dict[str, Provide] = {
         "settings",
         "sync",
         "oidc",
+        "vision",
     )
 }
 # Not "voice": the speech bodies have a field of that name, and Litestar answers an invalid
