@@ -25,6 +25,8 @@ if [[ "$PURPOSE" == "test" ]]; then
   packages+=(chromium)
   # dbus: the desktop notification tests run a private session bus (dbus-daemon).
   packages+=(dbus)
+  # fonts-dejavu-core: the vision tests render signs and documents in its fonts.
+  packages+=(fonts-dejavu-core)
 fi
 missing=()
 if command -v dpkg-query >/dev/null; then

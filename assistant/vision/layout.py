@@ -8,8 +8,10 @@ form a paragraph.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import median
 
 Point = tuple[float, float]
@@ -99,33 +101,63 @@ def _row_box(row: Sequence[RawLine]) -> tuple[float, float, float, float]:
     )
 
 
-def arrange(lines: Sequence[RawLine], gap_ratio: float = 0.9) -> TextLayout:
+def skew_degrees(lines: Sequence[RawLine]) -> float:
+    """The page's small tilt: the median direction of the lines' long edges, in degrees
+    (0 for level text; only tilts under 20 degrees count)."""
+    angles = []
+    for line in lines:
+        points = line.polygon
+        edges = [(points[i], points[(i + 1) % len(points)]) for i in range(len(points))]
+        (x0, y0), (x1, y1) = max(edges, key=lambda e: math.dist(e[0], e[1]))
+        angle = math.degrees(math.atan2(y1 - y0, x1 - x0))
+        angle = (angle + 90.0) % 180.0 - 90.0  # a direction, not a vector
+        if abs(angle) < 20.0:
+            angles.append(angle)
+    return median(angles) if angles else 0.0
+
+
+def _level(line: RawLine, degrees: float) -> RawLine:
+    """The line with its polygon turned by ``-degrees`` about the origin."""
+    if not degrees:
+        return line
+    c, s = math.cos(math.radians(-degrees)), math.sin(math.radians(-degrees))
+    polygon = tuple((x * c - y * s, x * s + y * c) for x, y in line.polygon)
+    return RawLine(line.text, line.confidence, polygon)
+
+
+def arrange(lines: Sequence[RawLine]) -> TextLayout:
     """Lines in reading order, grouped into rows and paragraphs.
 
-    A row starts a new paragraph when the gap above it is more than ``gap_ratio`` times
-    the typical line height, or when it does not overlap the previous row horizontally.
+    A slightly tilted page is levelled first. A row starts a new paragraph when the gap
+    above it is half a line wider than the narrowest gap between rows (and more than 0.6
+    line heights), or when it does not overlap the previous row horizontally.
     """
     kept = [line for line in lines if line.text.strip()]
     if not kept:
-        return TextLayout(lines=(), paragraphs=(), text="")
-    rows = _rows(kept)
-    heights = [box[3] - box[1] for box in (_row_box(row) for row in rows)]
-    typical = median(heights) if heights else 1.0
+        return _texts([])
+    tilt = skew_degrees(kept)
+    levelled = {id(line): _level(line, tilt) for line in kept}
+    original = {id(levelled[id(line)]): line for line in kept}
+    level_rows = _rows(list(levelled.values()))
+    boxes = [_row_box(row) for row in level_rows]
+    typical = median(box[3] - box[1] for box in boxes)
+    gaps = [b[1] - a[3] for a, b in itertools.pairwise(boxes)]
+    # A paragraph gap is wider than the narrowest gap between lines by half a line.
+    narrowest = max(min(gaps), 0.0) if gaps else 0.0
+    threshold = max(0.6 * typical, narrowest + 0.5 * typical)
     paragraph_of_row: list[int] = []
     paragraph = 0
-    previous: tuple[float, float, float, float] | None = None
-    for row in rows:
-        box = _row_box(row)
-        if previous is not None:
-            gap = box[1] - previous[3]
-            overlaps = min(box[2], previous[2]) - max(box[0], previous[0]) > 0
-            if gap > gap_ratio * typical or not overlaps:
+    for index, box in enumerate(boxes):
+        if index:
+            above = boxes[index - 1]
+            overlaps = min(box[2], above[2]) - max(box[0], above[0]) > 0
+            if gaps[index - 1] > threshold or not overlaps:
                 paragraph += 1
         paragraph_of_row.append(paragraph)
-        previous = box
     ordered: list[TextLine] = []
-    for row_index, row in enumerate(rows):
-        for line in row:
+    for row_index, row in enumerate(level_rows):
+        for level_line in row:
+            line = original[id(level_line)]
             ordered.append(
                 TextLine(
                     text=line.text.strip(),
@@ -136,15 +168,7 @@ def arrange(lines: Sequence[RawLine], gap_ratio: float = 0.9) -> TextLayout:
                     paragraph=paragraph_of_row[row_index],
                 )
             )
-    row_texts = [" ".join(line.text.strip() for line in row) for row in rows]
-    paragraphs: list[list[str]] = [[] for _ in range(paragraph + 1)]
-    for row_index, text in enumerate(row_texts):
-        paragraphs[paragraph_of_row[row_index]].append(text)
-    return TextLayout(
-        lines=tuple(ordered),
-        paragraphs=tuple(" ".join(rows_of) for rows_of in paragraphs),
-        text="\n\n".join("\n".join(rows_of) for rows_of in paragraphs),
-    )
+    return _texts(ordered)
 
 
 def rotate_points_back(
@@ -166,18 +190,64 @@ def rotate_points_back(
     return tuple(mapped)
 
 
-def reading_score(lines: Sequence[RawLine]) -> float:
-    """How much confidently read text there is: the sum of confidence x characters."""
-    return sum(line.confidence * len(line.text.strip()) for line in lines)
+def rotate_points(
+    polygon: Sequence[Point], quarter_turns: int, width: int, height: int
+) -> tuple[Point, ...]:
+    """Points of ``image`` (``width`` x ``height``) where they land in
+    ``np.rot90(image, quarter_turns)``: the inverse of :func:`rotate_points_back`."""
+    turns = quarter_turns % 4
+    mapped: list[Point] = []
+    for x, y in polygon:
+        if turns == 0:
+            mapped.append((x, y))
+        elif turns == 1:
+            mapped.append((y, width - x))
+        elif turns == 2:
+            mapped.append((width - x, height - y))
+        else:
+            mapped.append((height - y, x))
+    return tuple(mapped)
 
 
-def looks_sideways(lines: Sequence[RawLine]) -> bool:
-    """Most found text boxes are much taller than wide: the text likely runs vertically."""
-    if not lines:
-        return False
-    tall = 0
+def page_turns(rotations: Sequence[tuple[int, int]]) -> int:
+    """Quarter turns (counter-clockwise) that set the page upright, from each line's
+    (rotation in degrees clockwise, characters): the rotation of most of the text."""
+    weight: dict[int, int] = {}
+    for rotation, characters in rotations:
+        weight[rotation % 360] = weight.get(rotation % 360, 0) + max(characters, 1)
+    if not weight:
+        return 0
+    rotation = max(sorted(weight), key=lambda r: weight[r])
+    return rotation // 90
+
+
+def keep_confident(layout: TextLayout, min_confidence: float, scale: float) -> TextLayout:
+    """The layout without lines read below ``min_confidence``, boxes multiplied by
+    ``scale`` (working pixels to full-resolution pixels); the order found is kept."""
+    kept = [line for line in layout.lines if line.confidence >= min_confidence]
+    return _texts(
+        [
+            replace(
+                line,
+                order=index,
+                polygon=tuple((round(x * scale, 1), round(y * scale, 1)) for x, y in line.polygon),
+            )
+            for index, line in enumerate(kept)
+        ]
+    )
+
+
+def _texts(lines: Sequence[TextLine]) -> TextLayout:
+    """A layout's paragraphs and text from its ordered lines."""
+    paragraphs: dict[int, dict[int, list[str]]] = {}
     for line in lines:
-        x1, y1, x2, y2 = bounds(line.polygon)
-        if (y2 - y1) > 1.5 * (x2 - x1):
-            tall += 1
-    return tall * 2 > len(lines)
+        paragraphs.setdefault(line.paragraph, {}).setdefault(line.row, []).append(line.text)
+    rows_by_paragraph = [
+        [" ".join(words) for _, words in sorted(rows.items())]
+        for _, rows in sorted(paragraphs.items())
+    ]
+    return TextLayout(
+        lines=tuple(lines),
+        paragraphs=tuple(" ".join(rows) for rows in rows_by_paragraph),
+        text="\n\n".join("\n".join(rows) for rows in rows_by_paragraph),
+    )

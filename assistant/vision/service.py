@@ -35,8 +35,9 @@ from assistant.vision.layout import (
     RawLine,
     TextLayout,
     arrange,
-    looks_sideways,
-    reading_score,
+    keep_confident,
+    page_turns,
+    rotate_points,
     rotate_points_back,
 )
 from hal.camera import Camera
@@ -56,8 +57,6 @@ log = logging.getLogger(__name__)
 
 UPLOAD_MEDIA_TYPES = ("image/", "application/octet-stream")
 """Content types an upload may declare (or none at all)."""
-SIDEWAYS_CONFIDENCE = 0.85
-"""Below this mean confidence, OCR also tries the image turned a quarter each way."""
 
 
 class Catalogue(Protocol):
@@ -200,8 +199,7 @@ class OcrResult:
     image: LoadedImage
     layout: TextLayout
     rotation: int
-    """Degrees (counter-clockwise) the image was turned to read it: 0, 90 or 270 (upside
-    down lines are turned per line)."""
+    """Degrees clockwise the page's text is turned in the image: 0, 90, 180 or 270."""
     model: str
     seconds: float
     notes: tuple[str, ...] = ()
@@ -436,51 +434,34 @@ class VisionService:
         notes = self._language_notes(model_id, options.languages)
         async with self.manager.use(model_id) as engine:
             started = time.perf_counter()
-            lines, turns = await off_loop(self.read_upright, engine, image.frame)
+            layout, rotation = await off_loop(self.read_upright, engine, image.frame)
             seconds = time.perf_counter() - started
-        scale = image.decoded.scale
-        scaled = [
-            RawLine(
-                line.text,
-                line.confidence,
-                tuple((round(x * scale, 1), round(y * scale, 1)) for x, y in line.polygon),
-            )
-            for line in lines
-            if line.confidence >= options.min_confidence
-        ]
-        return OcrResult(image, arrange(scaled), turns * 90, model_id, seconds, notes)
+        layout = keep_confident(layout, options.min_confidence, image.decoded.scale)
+        return OcrResult(image, layout, rotation, model_id, seconds, notes)
 
     @staticmethod
-    def read_upright(recognizer: TextRecognizer, frame: Frame) -> tuple[list[RawLine], int]:
-        """Lines read the right way up, and the quarter turns that took.
+    def read_upright(recognizer: TextRecognizer, frame: Frame) -> tuple[TextLayout, int]:
+        """The text in reading order, and how far (degrees clockwise) the page is turned.
 
-        The recogniser turns upside-down lines itself; sideways text (a photo taken in
-        portrait, a spine of a book) is read again with the image turned a quarter each
-        way when the first reading is poor or its boxes run vertically, and the best
-        reading wins.
+        The recogniser reads every line the right way up whatever its angle, and says
+        how each was turned; the page's turn is that of most of its text. Lines are
+        ordered in the upright page, so a photo taken sideways or upside down reads
+        top to bottom; their boxes stay in the image's own coordinates, starting at the
+        text's top-left corner.
         """
-        height, width = frame.height, frame.width
-
-        def read(turns: int) -> list[RawLine]:
-            pixels = np.ascontiguousarray(np.rot90(frame.image, turns)) if turns else frame.image
-            found = recognizer.recognize(Frame(image=pixels, source=frame.source))
-            return [
-                RawLine(
-                    line.text,
-                    line.confidence,
-                    rotate_points_back(line.box, turns, width, height),
-                )
-                for line in found
-            ]
-
-        best, best_turns = read(0), 0
-        mean = sum(line.confidence for line in best) / len(best) if best else 0.0
-        if not best or looks_sideways(best) or mean < SIDEWAYS_CONFIDENCE:
-            for turns in (1, 3):
-                candidate = read(turns)
-                if reading_score(candidate) > reading_score(best) * 1.1:
-                    best, best_turns = candidate, turns
-        return best, best_turns
+        found = recognizer.recognize(frame)
+        turns = page_turns([(line.rotation, len(line.text.strip())) for line in found])
+        width, height = frame.width, frame.height
+        upright = [
+            RawLine(line.text, line.confidence, rotate_points(line.box, turns, width, height))
+            for line in found
+        ]
+        layout = arrange(upright)
+        lines = tuple(
+            replace(line, polygon=rotate_points_back(line.polygon, turns, width, height))
+            for line in layout.lines
+        )
+        return replace(layout, lines=lines), turns * 90
 
     def _language_notes(self, model_id: str, wanted: Sequence[str]) -> tuple[str, ...]:
         known = self.languages(model_id)

@@ -18,6 +18,9 @@ class OcrLine:
     """Recognition confidence in [0, 1]."""
     box: tuple[tuple[float, float], ...]
     """Corner points (x, y) in pixels, clockwise from top-left."""
+    rotation: int = 0
+    """Degrees the line's text is turned clockwise from upright in the image: 0, 90, 180
+    or 270 (90: its letters' tops point right, it reads top to bottom)."""
 
 
 class TextRecognizer(Protocol):

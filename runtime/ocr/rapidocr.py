@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,28 @@ def rapidocr_arguments(model_dir: Path, params: RapidOcrParams) -> dict[str, Any
     }
 
 
+CLASSIFIER_THRESHOLD = 0.9
+"""Angle classifier confidence above which a line counts as upside down (RapidOCR's)."""
+
+
+def line_crop(image: Any, box: Sequence[tuple[float, float]]) -> Any:
+    """The line's box cut out of the image, straightened (as RapidOCR cuts it)."""
+    import cv2
+
+    points = np.array(box, dtype=np.float32)
+    width = max(
+        1, int(max(np.linalg.norm(points[0] - points[1]), np.linalg.norm(points[2] - points[3])))
+    )
+    height = max(
+        1, int(max(np.linalg.norm(points[0] - points[3]), np.linalg.norm(points[1] - points[2])))
+    )
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(points, target)
+    return cv2.warpPerspective(
+        image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC
+    )
+
+
 def lines_from_result(result: Sequence[Sequence[Any]] | None) -> list[OcrLine]:
     """OcrLine values from RapidOCR's ``[[box, text, score], ...]``, blank readings dropped.
 
@@ -150,9 +172,36 @@ class RapidOcrTextRecognizer:
         try:
             # No keyword arguments: any of them makes RapidOCR reset its thresholds.
             result, _elapsed = engine(bgr)
+            lines = lines_from_result(result)
+            if self.params.use_cls and lines:
+                lines = self._with_rotations(engine, bgr, lines)
         except Exception as exc:  # onnxruntime, OpenCV and RapidOCR raise plain Exceptions
             raise EngineError(f"RapidOCR failed: {exc}") from exc
-        return lines_from_result(result)
+        return lines
+
+    @staticmethod
+    def _with_rotations(engine: Any, bgr: Any, lines: list[OcrLine]) -> list[OcrLine]:
+        """The lines with the way their text is turned, from the angle classifier.
+
+        RapidOCR turns each line upright before reading it (tall crops a quarter turn
+        counter-clockwise, then the classifier's 180 degrees), but does not say how it
+        turned them; the page's orientation, and so the reading order of a photo taken
+        sideways or upside down, follows from it. The classifier is small: this costs a
+        few milliseconds per call.
+        """
+        crops, tall = [], []
+        for line in lines:
+            crop = line_crop(bgr, line.box)
+            is_tall = crop.shape[0] >= 1.5 * crop.shape[1]
+            crops.append(np.rot90(crop) if is_tall else crop)
+            tall.append(is_tall)
+        _images, labels, _elapsed = engine.text_cls(crops)
+        turned = []
+        for line, is_tall, (label, score) in zip(lines, tall, labels, strict=True):
+            flipped = str(label) == "180" and float(score) >= CLASSIFIER_THRESHOLD
+            rotation = (90 if is_tall else 0) + (180 if flipped else 0)
+            turned.append(replace(line, rotation=rotation))
+        return turned
 
     def close(self) -> None:
         """Drop the models."""
