@@ -135,7 +135,11 @@ def open_image(data: bytes, limits: ImageLimits, field: str = "image") -> Image.
             field=field,
         ) from exc
     except Image.DecompressionBombError as exc:
-        raise MediaTooLarge(f"The image declares a huge canvas: {exc}", field=field) from exc
+        raise MediaTooLarge(
+            f"The image declares a canvas of billions of pixels; at most"
+            f" {limits.max_pixels:,} pixels are accepted",
+            field=field,
+        ) from exc
     except (OSError, SyntaxError, ValueError, struct.error) as exc:
         raise UnreadableMedia(f"The image header is damaged ({exc})", field=field) from exc
     width, height = image.size

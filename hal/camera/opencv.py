@@ -117,7 +117,7 @@ class OpenCvCamera:
         cv2 = _cv2()
         source = device_source(device)
         is_file = isinstance(source, str) and Path(source).is_file()
-        if isinstance(source, str) and source.startswith("/dev/") and not Path(source).exists():
+        if device.startswith("/dev/") and not Path(device).exists():
             raise DeviceUnavailable(f"camera {device} does not exist", device=device)
         try:
             capture = cv2.VideoCapture(source)
