@@ -55,10 +55,9 @@ _IRREGULAR_PLURALS = {
     "skis": "skis",
 }
 _WORD = re.compile(r"[a-z]+")
-_NUMBER_WORDS = [
-    "zero", "no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-    "ten", "eleven", "twelve",
-]  # fmt: skip
+_NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve".split()  # noqa: SIM905
+)
 _HOW_MANY = re.compile(r"\bhow\s+many\s+([a-z]+(?:\s+[a-z]+)?)", re.IGNORECASE)
 _READ_TEXT = re.compile(
     r"\b(what\s+does\s+.*\b(say|read)|what\s+is\s+written|what\s+.*\btext\b|read\s+(it|the|this))",
@@ -213,16 +212,16 @@ def expectation(question: str, seen: Seen) -> Expectation | None:
     how_many = _HOW_MANY.search(question)
     if how_many:
         words = how_many.group(1).lower().split()
-        nouns = [concept(w) for w in words if singular(w) in OBJECT_NOUNS or w in OBJECT_NOUNS]
-        if nouns:
-            noun = nouns[0]
+        asked = [w for w in words if singular(w) in OBJECT_NOUNS or w in OBJECT_NOUNS]
+        if asked:
+            noun = concept(asked[0])
             known = {concept(n) for n in seen.detector_nouns}
             if noun not in known:
                 listed = ", ".join(sorted(known)) or "nothing"
                 return Expectation(
                     kind="unanswerable",
                     answer=(
-                        f"I cannot tell: the object detector does not recognise {words[-1]};"
+                        f"I cannot tell: the object detector does not recognise {asked[0]};"
                         f" it knows only: {listed}."
                     ),
                 )
