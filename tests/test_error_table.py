@@ -160,6 +160,11 @@ def _add_carol(face: Face) -> None:
 JSON = {"content-type": "application/json"}
 SILENCE = _wav(b"\x00\x00" * 16_000)
 CHAT = {"model": "fake:unexpected", "messages": [{"role": "user", "content": "hi"}]}
+IMAGE_PNG = {"content-type": "image/png"}
+PNG_1PX = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+    "0000000c49444154789c63f8cfc0000003010100c9fe92ef0000000049454e44ae426082"
+)
 
 CASES: dict[str, Case] = {
     # Authentication and authorisation
@@ -300,6 +305,21 @@ CASES: dict[str, Case] = {
     ),
     "ollama-stream-fails-midway": Case("bare", "POST", "/api/chat", json=CHAT),
     # Voice, with the real models installed
+    "vision-no-detector": Case(
+        "bare", "POST", "/api/v1/vision/detect", content=PNG_1PX, headers=IMAGE_PNG
+    ),
+    "vision-wrong-media-type": Case(
+        "bare",
+        "POST",
+        "/api/v1/vision/ocr",
+        content=b"hello",
+        headers={"content-type": "text/plain"},
+    ),
+    "vision-not-an-image": Case(
+        "bare", "POST", "/api/v1/vision/ocr", content=b"garbage!", headers=IMAGE_PNG
+    ),
+    "vision-no-image": Case("bare", "POST", "/api/v1/vision/analyze", json={"store": True}),
+    "vision-unknown-image": Case("bare", "GET", "/api/v1/vision/images/nope"),
     "transcribe-unreadable": Case("real", "POST", "/api/v1/voice/transcribe", content=b"garbage!"),
     "transcribe-empty": Case("real", "POST", "/api/v1/voice/transcribe", content=b""),
     "transcribe-silent": Case("real", "POST", "/api/v1/voice/transcribe", content=SILENCE),

@@ -298,15 +298,19 @@ class VisionService:
     # Images -----------------------------------------------------------------------------
 
     @staticmethod
-    def check_content_type(content_type: str | None) -> None:
-        """UnsupportedFormat unless an upload's declared type may be an image."""
+    def check_content_type(content_type: str | None, *, has_body: bool = True) -> None:
+        """UnsupportedFormat unless an upload's declared type may be an image (a body
+        must declare one; an empty body needs none)."""
         declared = (content_type or "").split(";")[0].strip().lower()
-        if declared and not declared.startswith(UPLOAD_MEDIA_TYPES):
-            raise UnsupportedFormat(
-                f"An image upload cannot be {declared}; send image/jpeg, image/png,"
-                " image/webp, image/bmp, image/gif or application/octet-stream",
-                field="file",
-            )
+        if declared.startswith(UPLOAD_MEDIA_TYPES) or not (declared or has_body):
+            return
+        sent = f"the request has {declared}" if declared else "the request has none"
+        raise UnsupportedFormat(
+            "Send the image with Content-Type: image/jpeg (png, webp, bmp, gif, heic),"
+            " application/octet-stream or multipart/form-data, or options with"
+            f" Content-Type: application/json ({sent})",
+            field="file",
+        )
 
     async def load(self, user_id: str, source: ImageSource) -> LoadedImage:
         """Decode the image a call is about (and store it when asked)."""

@@ -130,9 +130,9 @@ def open_image(data: bytes, limits: ImageLimits, field: str = "image") -> Image.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=formats)
     except UnidentifiedImageError as exc:
+        names = "JPEG, PNG, WebP, BMP, GIF" + (" or HEIC" if "HEIF" in formats else "")
         raise UnreadableMedia(
-            "The data is not an image in a format read here (JPEG, PNG, WebP, BMP, GIF)",
-            field=field,
+            f"The data is not an image in a format read here ({names})", field=field
         ) from exc
     except Image.DecompressionBombError as exc:
         raise MediaTooLarge(

@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import UploadFile
+from litestar.exceptions import ClientException, SerializationException
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from pydantic import BaseModel
@@ -104,16 +105,21 @@ async def read_image_request(
         _check_size(data, limit_bytes)
         return data, fields
     if is_json_media_type(media_type):
-        body = await request.json()
+        try:
+            body = await request.json()
+        except SerializationException as exc:  # Litestar answers these 400 only for `data`
+            raise ClientException(detail=str(exc.detail)) from exc
         if not isinstance(body, dict):
             raise InvalidInput("The JSON body must be an object of options", field="body")
         return None, body
-    VisionService.check_content_type(media_type)
+    if media_type:
+        VisionService.check_content_type(media_type)
     buffer = bytearray()
     async for chunk in request.stream():
         buffer += chunk
         if len(buffer) > limit_bytes:
             break
+    VisionService.check_content_type(media_type, has_body=bool(buffer))
     _check_size(bytes(buffer), limit_bytes)
     return (bytes(buffer) or None), {}
 

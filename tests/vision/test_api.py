@@ -28,6 +28,7 @@ from tests.vision.pictures import (
 Client = TestClient[Any]
 Users = Callable[[str], dict[str, str]]
 V = "/api/v1/vision"
+IMAGE = {"Content-Type": "image/png"}
 # The tiny YOLO sees pure red as COCO class 0 (person) and pure green as 1 (bicycle).
 SCENE_BOX = (300, 200, 460, 360)
 
@@ -73,11 +74,17 @@ def test_detect_filters_by_class_score_and_count(vision_client: Client, users: U
         headers=headers,
     )
     assert [o["label"] for o in only.json()["objects"]] == ["person"]
-    one = vision_client.post(f"{V}/detect?max_results=1", content=scene(), headers=headers)
+    one = vision_client.post(
+        f"{V}/detect?max_results=1", content=scene(), headers={**headers, **IMAGE}
+    )
     assert len(one.json()["objects"]) == 1
-    none = vision_client.post(f"{V}/detect?min_score=0.999", content=scene(), headers=headers)
+    none = vision_client.post(
+        f"{V}/detect?min_score=0.999", content=scene(), headers={**headers, **IMAGE}
+    )
     assert none.json()["objects"] == []
-    unknown = vision_client.post(f"{V}/detect?classes=unicorn", content=scene(), headers=headers)
+    unknown = vision_client.post(
+        f"{V}/detect?classes=unicorn", content=scene(), headers={**headers, **IMAGE}
+    )
     assert unknown.status_code == 422 and unknown.json()["field"] == "classes"
     bad = vision_client.post(
         f"{V}/detect",
@@ -117,9 +124,11 @@ def test_boxes_come_back_in_upright_full_resolution_coordinates(
 def test_annotate_answers_the_image_with_boxes(vision_client: Client, users: Users) -> None:
     headers = users("ann")
     for response in (
-        vision_client.post(f"{V}/detect?annotate=true", content=scene(), headers=headers),
         vision_client.post(
-            f"{V}/detect", content=scene(), headers={**headers, "Accept": "image/jpeg"}
+            f"{V}/detect?annotate=true", content=scene(), headers={**headers, **IMAGE}
+        ),
+        vision_client.post(
+            f"{V}/detect", content=scene(), headers={**headers, **IMAGE, "Accept": "image/jpeg"}
         ),
     ):
         assert response.status_code == 200
@@ -140,7 +149,9 @@ def test_ocr_orders_lines_and_groups_paragraphs(
         line("Milk", 20, 50, width=80, confidence=0.4),
     ]
     headers = users("ann")
-    response = vision_client.post(f"{V}/ocr?languages=en", content=scene(), headers=headers)
+    response = vision_client.post(
+        f"{V}/ocr?languages=en", content=scene(), headers={**headers, **IMAGE}
+    )
     body = response.json()
     assert body["text"] == "Bread 2.50\nMilk\n\nTOTAL 3.70"
     assert body["paragraphs"] == ["Bread 2.50 Milk", "TOTAL 3.70"]
@@ -153,7 +164,9 @@ def test_ocr_orders_lines_and_groups_paragraphs(
         headers=headers,
     )
     assert "Milk" not in confident.json()["text"]
-    other = vision_client.post(f"{V}/ocr?languages=ja", content=scene(), headers=headers)
+    other = vision_client.post(
+        f"{V}/ocr?languages=ja", content=scene(), headers={**headers, **IMAGE}
+    )
     assert other.json()["notes"] == [f"{rig.ocr.model_id} reads en, zh; text in ja may be misread"]
 
 
@@ -162,7 +175,9 @@ def test_analyze_keeps_a_grounded_description(
 ) -> None:
     rig.ocr.lines = [line("EXIT", 500, 50)]
     rig.say("One person stands near a bicycle under an EXIT sign.")
-    body = vision_client.post(f"{V}/analyze", content=scene(), headers=users("ann")).json()
+    body = vision_client.post(
+        f"{V}/analyze", content=scene(), headers={**users("ann"), **IMAGE}
+    ).json()
     assert body["description"] == "One person stands near a bicycle under an EXIT sign."
     assert body["description_source"] == "model" and body["grounded"] is True
     assert body["counts"] == {"person": 1, "bicycle": 1}
@@ -176,7 +191,9 @@ def test_analyze_never_names_an_object_nobody_saw(
     vision_client: Client, users: Users, rig: Rig
 ) -> None:
     rig.say("A dog and a cat play next to a person and a bicycle.")
-    body = vision_client.post(f"{V}/analyze", content=scene(), headers=users("ann")).json()
+    body = vision_client.post(
+        f"{V}/analyze", content=scene(), headers={**users("ann"), **IMAGE}
+    ).json()
     assert body["description_source"] == "facts"
     assert "dog" not in body["description"] and "cat" not in body["description"]
     assert body["description"].startswith("The picture shows 1 bicycle, 1 person.")
@@ -196,7 +213,7 @@ def test_vqa_counts_are_checked_against_the_detector(
     assert wrong == {**wrong, "answer": "I see 1 person.", "method": "grounded", "source": "facts"}
     rig.say("There is one person.")
     right = vision_client.post(
-        f"{V}/vqa?question=How%20many%20people%3F", content=scene(), headers=headers
+        f"{V}/vqa?question=How%20many%20people%3F", content=scene(), headers={**headers, **IMAGE}
     ).json()
     assert right["answer"] == "There is one person." and right["source"] == "model"
     assert right["counts"] == {"person": 1, "bicycle": 1}
@@ -216,7 +233,7 @@ def test_vqa_reads_signs_and_says_when_the_facts_do_not_tell(
     assert sign["answer"] == 'It says: "NO ENTRY".' and sign["source"] == "facts"
     rig.say("A dog runs past.")
     odd = vision_client.post(
-        f"{V}/vqa?question=What%20is%20happening%3F", content=scene(), headers=headers
+        f"{V}/vqa?question=What%20is%20happening%3F", content=scene(), headers={**headers, **IMAGE}
     ).json()
     assert odd["answer"].startswith("The picture's facts do not tell.")
 
@@ -235,7 +252,7 @@ def test_vqa_uses_a_vision_language_model_when_installed(
     ) as client:
         headers = Accounts(client, services).register("ann")
         body = client.post(
-            f"{V}/vqa?question=What%20is%20it%3F", content=scene(), headers=headers
+            f"{V}/vqa?question=What%20is%20it%3F", content=scene(), headers={**headers, **IMAGE}
         ).json()
     assert (
         body["method"] == "vlm"
@@ -289,7 +306,7 @@ def test_stored_images_are_sources_and_private(vision_client: Client, users: Use
 def test_image_bytes_thumbnails_etags_and_delete(vision_client: Client, users: Users) -> None:
     ann = users("ann")
     photo = exif_photo(canvas(1000, 500), orientation=6, gps=True)
-    stored = vision_client.post(f"{V}/images", content=photo, headers=ann).json()
+    stored = vision_client.post(f"{V}/images", content=photo, headers={**ann, **IMAGE}).json()
     assert stored["gps_kept"] is False and (stored["width"], stored["height"]) == (1000, 500)
     original = vision_client.get(stored["url"], headers=ann)
     assert original.headers["content-type"] == "image/jpeg"
@@ -304,7 +321,9 @@ def test_image_bytes_thumbnails_etags_and_delete(vision_client: Client, users: U
     thumb = vision_client.get(stored["thumbnail_url"], headers=ann)
     with Image.open(io.BytesIO(thumb.content)) as small:
         assert small.size == (256, 128)
-    kept = vision_client.post(f"{V}/images?keep_gps=true", content=photo, headers=ann).json()
+    kept = vision_client.post(
+        f"{V}/images?keep_gps=true", content=photo, headers={**ann, **IMAGE}
+    ).json()
     assert kept["gps_kept"] is True and gps_of(vision_client.get(kept["url"], headers=ann).content)
     page = vision_client.get(f"{V}/images?limit=1", headers=ann).json()
     assert [i["id"] for i in page["images"]] == [kept["id"]] and page["next_cursor"] == kept["id"]
@@ -346,7 +365,9 @@ def test_a_zero_byte_file_in_a_form_is_unreadable(vision_client: Client, users: 
 
 def test_sources_are_exclusive_and_urls_off(vision_client: Client, users: Users) -> None:
     headers = users("ann")
-    both = vision_client.post(f"{V}/detect?source=camera", content=scene(), headers=headers)
+    both = vision_client.post(
+        f"{V}/detect?source=camera", content=scene(), headers={**headers, **IMAGE}
+    )
     assert both.status_code == 422 and "one image source" in both.json()["detail"]
     url = vision_client.post(
         f"{V}/detect", json={"url": "https://example.com/a.jpg"}, headers=headers
@@ -360,12 +381,26 @@ def test_sources_are_exclusive_and_urls_off(vision_client: Client, users: Users)
 
 def test_vision_calls_are_counted_in_stats(vision_client: Client, users: Users) -> None:
     headers = users("ann")
-    vision_client.post(f"{V}/detect", content=scene(), headers=headers)
-    vision_client.post(f"{V}/ocr", content=scene(), headers=headers)
-    vision_client.post(f"{V}/detect", content=b"junk", headers=headers)  # refused: not counted
+    vision_client.post(f"{V}/detect", content=scene(), headers={**headers, **IMAGE})
+    vision_client.post(f"{V}/ocr", content=scene(), headers={**headers, **IMAGE})
+    vision_client.post(
+        f"{V}/detect", content=b"junk", headers={**headers, **IMAGE}
+    )  # refused: not counted
     stats = vision_client.get("/api/v1/profile/stats", headers=headers).json()
     assert stats["totals"]["vision_calls"] == 2
 
 
 def test_vision_needs_sign_in(vision_client: Client) -> None:
     assert vision_client.post(f"{V}/detect", content=scene()).status_code == 401
+
+
+def test_a_body_must_say_what_it_is(vision_client: Client, users: Users) -> None:
+    headers = users("ann")
+    untyped = vision_client.post(f"{V}/detect", content=scene(), headers=headers)
+    assert untyped.status_code == 415 and "Content-Type: image/jpeg" in untyped.json()["detail"]
+    octets = vision_client.post(
+        f"{V}/detect",
+        content=scene(),
+        headers={**headers, "Content-Type": "application/octet-stream"},
+    )
+    assert octets.status_code == 200

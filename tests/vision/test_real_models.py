@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 
 Client = TestClient[Any]
 V = "/api/v1/vision"
+IMAGE = {"Content-Type": "image/png"}
 MIN_CHARACTER_ACCURACY = 0.9
 
 
@@ -140,7 +141,7 @@ def test_ocr_reads_rendered_text(
     image = text_image(lines, font=font, size=size, foreground=foreground, background=background)
     if degrees:
         image = rotated(image, degrees, background)
-    response = client.post(f"{V}/ocr", content=encode(image), headers=headers)
+    response = client.post(f"{V}/ocr", content=encode(image), headers={**headers, **IMAGE})
     assert response.status_code == 200, response.text
     body = response.json()
     truth = "\n".join(line for line in lines if line)
@@ -158,7 +159,7 @@ def test_the_real_detector_finds_the_people_where_they_stand(
 ) -> None:
     client, headers = real
     picture, boxes = people_scene()
-    body = client.post(f"{V}/detect", content=encode(picture), headers=headers).json()
+    body = client.post(f"{V}/detect", content=encode(picture), headers={**headers, **IMAGE}).json()
     people = [o for o in body["objects"] if o["noun"] == "person"]
     assert len(people) == len(DEFAULT_FIGURES)
     for drawn in boxes:
@@ -170,7 +171,7 @@ def test_real_boxes_are_upright_on_a_rotated_photo(real: tuple[Client, dict[str,
     client, headers = real
     picture, boxes = people_scene()
     body = client.post(
-        f"{V}/detect", content=exif_photo(picture, orientation=8), headers=headers
+        f"{V}/detect", content=exif_photo(picture, orientation=8), headers={**headers, **IMAGE}
     ).json()
     assert (body["image"]["width"], body["image"]["height"]) == (640, 640)
     people = [tuple(o["box"]) for o in body["objects"] if o["noun"] == "person"]
@@ -205,7 +206,7 @@ def test_grounded_vqa_counts_people(real: tuple[Client, dict[str, str]]) -> None
     body = client.post(
         f"{V}/vqa?question=How%20many%20people%20are%20in%20the%20picture%3F",
         content=encode(picture),
-        headers=headers,
+        headers={**headers, **IMAGE},
     ).json()
     assert body["method"] == "grounded" and body["counts"] == {"person": 2}
     words = body["answer"].lower()
@@ -215,7 +216,7 @@ def test_grounded_vqa_counts_people(real: tuple[Client, dict[str, str]]) -> None
 def test_analyze_describes_without_inventing(real: tuple[Client, dict[str, str]]) -> None:
     client, headers = real
     picture, _ = people_scene()
-    body = client.post(f"{V}/analyze", content=encode(picture), headers=headers).json()
+    body = client.post(f"{V}/analyze", content=encode(picture), headers={**headers, **IMAGE}).json()
     assert body["counts"] == {"person": 2} and body["grounded"] is True
     assert body["description"]
     facts = ImageFacts(
@@ -235,6 +236,6 @@ def test_an_unanswerable_count_says_so(real: tuple[Client, dict[str, str]]) -> N
     body = client.post(
         f"{V}/vqa?question=How%20many%20dogs%20are%20there%3F",
         content=encode(picture),
-        headers=headers,
+        headers={**headers, **IMAGE},
     ).json()
     assert body["source"] == "facts" and "does not recognise dogs" in body["answer"]
