@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import ClientException, SerializationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from pydantic import BaseModel
@@ -50,6 +51,10 @@ UPLOAD_ERRORS = (*PARAMETERS, 401, 404, 413, 415, 503)
 no such stored image (404), too large (413), not an image type (415), a model or the
 camera missing (503)."""
 
+NOT_MODIFIED = {
+    304: ResponseSpec(data_container=None, description="If-None-Match named the current ETag")
+}
+
 Source = Annotated[
     str | None,
     Parameter(
@@ -84,8 +89,10 @@ Model = Annotated[str | None, Parameter(description="Model to use", max_length=1
 
 async def read_image_request(
     request: Request[Any, Any, Any], limit_bytes: int
-) -> tuple[bytes | None, dict[str, Any]]:
-    """The uploaded image (None when the body has none) and the options in the body."""
+) -> tuple[bytes | None, dict[str, Any], bool]:
+    """The uploaded image (None when the body has none), the options in the body, and
+    whether they came from a form (text, read leniently) rather than JSON (typed, read
+    strictly: ``0`` is not ``false``)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == "multipart/form-data":
         form = await request.form()
@@ -103,7 +110,7 @@ async def read_image_request(
             else:
                 fields[key] = value
         _check_size(data, limit_bytes)
-        return data, fields
+        return data, fields, True
     if is_json_media_type(media_type):
         try:
             body = await request.json()
@@ -111,7 +118,7 @@ async def read_image_request(
             raise ClientException(detail=str(exc.detail)) from exc
         if not isinstance(body, dict):
             raise InvalidInput("The JSON body must be an object of options", field="body")
-        return None, body
+        return None, body, False
     if media_type:
         VisionService.check_content_type(media_type)
     buffer = bytearray()
@@ -121,7 +128,7 @@ async def read_image_request(
             break
     VisionService.check_content_type(media_type, has_body=bool(buffer))
     _check_size(bytes(buffer), limit_bytes)
-    return (bytes(buffer) or None), {}
+    return (bytes(buffer) or None), {}, False
 
 
 def _check_size(data: bytes | None, limit_bytes: int) -> None:
@@ -146,9 +153,9 @@ async def image_call(
     query: dict[str, Any],
 ) -> tuple[Params, ImageSource]:
     """The call's options (query, then body fields, validated together) and its image."""
-    data, fields = await read_image_request(request, settings.server.max_upload_bytes)
+    data, fields, from_form = await read_image_request(request, settings.server.max_upload_bytes)
     given = {k: v for k, v in query.items() if v is not None}
-    params = model.model_validate({**given, **fields})
+    params = model.model_validate({**given, **fields}, strict=not from_form)
     assert isinstance(params, ImageParams)
     if params.image is not None:
         if data is not None:
@@ -441,7 +448,12 @@ class VisionController(Controller):
         "/images",
         status_code=HTTP_201_CREATED,
         request_max_body_size=UPLOAD_HARD_LIMIT,
-        responses=problems(*UPLOAD_ERRORS),
+        responses={
+            HTTP_200_OK: ResponseSpec(
+                data_container=StoredImageOut, description="You had stored these very bytes"
+            ),
+            **problems(*UPLOAD_ERRORS),
+        },
         operation_class=documented(
             body=STORE_BODY,
             body_description="The image as the multipart field `file`, or as the raw body",
@@ -459,9 +471,11 @@ class VisionController(Controller):
         """Keeps the image in your store (content-addressed in the data directory). EXIF
         GPS positions are stripped unless `keep_gps=true`. Storing the same bytes again
         answers the stored image with 200. Over your quota answers 413."""
-        data, fields = await read_image_request(request, settings.server.max_upload_bytes)
+        data, fields, from_form = await read_image_request(
+            request, settings.server.max_upload_bytes
+        )
         given = {"keep_gps": keep_gps} if keep_gps is not None else {}
-        params = StoreParams.model_validate({**given, **fields})
+        params = StoreParams.model_validate({**given, **fields}, strict=not from_form)
         if data is None:
             raise InvalidInput(
                 "Send the image as the form field `file` or as the body", field="file"
@@ -497,7 +511,7 @@ class VisionController(Controller):
 
     @get(
         "/images/{image_id:str}",
-        responses=problems(*PARAMETERS, 401, 404),
+        responses={**NOT_MODIFIED, **problems(*PARAMETERS, 401, 404)},
         operation_class=documented(answers=IMAGE_BYTES),
         summary="One of my images",
     )
@@ -514,7 +528,7 @@ class VisionController(Controller):
 
     @get(
         "/images/{image_id:str}/thumbnail",
-        responses=problems(*PARAMETERS, 401, 404),
+        responses={**NOT_MODIFIED, **problems(*PARAMETERS, 401, 404)},
         operation_class=documented(answers=THUMBNAIL),
         summary="A thumbnail of one of my images",
     )

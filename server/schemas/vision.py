@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from assistant.vision.images import ImagePage, StoredImage
 from assistant.vision.service import (
@@ -25,6 +25,18 @@ from assistant.vision.service import (
 from hal.camera.images import MEDIA_TYPES
 from server.docs import JSON, MULTIPART, OCTETS, binary, schema_of, struct_json
 
+
+def _form_bool(value: Any) -> Any:
+    """``true``/``false`` from a form field; anything else is left to the validator."""
+    if isinstance(value, str):
+        if value.lower() not in ("true", "false"):
+            raise ValueError("must be true or false")
+        return value.lower() == "true"
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_form_bool)]
+"""A boolean that form fields spell ``true`` or ``false`` (not ``1``, ``yes``...)."""
 ImageId = Annotated[str, Field(min_length=1, max_length=64)]
 ClassNames = Annotated[str, Field(max_length=2000)]
 LANGUAGES_PATTERN = r"^[a-z]{2,3}(,[a-z]{2,3})*$"
@@ -41,9 +53,9 @@ class ImageParams(BaseModel):
     """Use one of your stored images."""
     url: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
     """Fetch the image (only when the device allows URLs; see README)."""
-    store: bool = False
+    store: Flag = False
     """Also keep the image in your image store (its id comes back as ``image.id``)."""
-    keep_gps: bool | None = None
+    keep_gps: Flag | None = None
     """When storing: keep the photo's EXIF GPS position (default: the device's setting)."""
     image: Annotated[str, Field(max_length=70_000_000)] | None = None
     """JSON bodies only: the image, base64-encoded."""
@@ -80,7 +92,7 @@ class DetectionParams(ImageParams):
 class DetectParams(DetectionParams):
     """Options of ``/detect``."""
 
-    annotate: bool = False
+    annotate: Flag = False
     """Answer with the image (JPEG) with the boxes drawn instead of JSON."""
 
 
@@ -98,7 +110,7 @@ class OcrParams(ImageParams):
 class AnalyzeParams(DetectionParams):
     """Options of ``/analyze``."""
 
-    describe: bool = True
+    describe: Flag = True
     """Have the chat model write a short description from the facts."""
 
 
@@ -114,7 +126,7 @@ class StoreParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    keep_gps: bool | None = None
+    keep_gps: Flag | None = None
     """Keep the photo's EXIF GPS position (default: the device's setting)."""
 
 
