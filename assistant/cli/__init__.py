@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from assistant.cli import audio as audio_cmd
+from assistant.cli import camera as camera_cmd
 from assistant.cli import chat as chat_cmd
 from assistant.cli import config as config_cmd
 from assistant.cli import db as db_cmd
@@ -41,6 +42,7 @@ app.add_typer(audio_cmd.app, name="audio")
 app.add_typer(sync_cmd.app, name="sync")
 app.command("notify")(notify_cmd.notify)
 app.add_typer(notify_cmd.app, name="notifications")
+app.add_typer(camera_cmd.app, name="camera")
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,10 @@ from assistant.cli.common import (
     state,
 )
 from assistant.cli.progress import RichProgress
+from assistant.errors import InvalidInput
 from assistant.services import build_model_store
 from runtime.engines import ENGINES, Capability
-from runtime.modelstore import ModelStore
+from runtime.modelstore import ModelStore, model_slug
 
 app = typer.Typer(
     help="List, pull, import, verify, convert and remove models.", no_args_is_help=True
@@ -302,6 +303,44 @@ def convert(
         if install_as:
             model = store.add(output, install_as, Capability.STT, "whispercpp")
             console.print(f"[green]added[/] {model.id}", highlight=False)
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    model_id: Annotated[str, typer.Argument(help="An installed ultralytics (.pt) detector.")],
+    output: Annotated[
+        Path | None, typer.Argument(help="The ONNX file to write (default: ID's name + .onnx).")
+    ] = None,
+    install_as: Annotated[
+        str | None,
+        typer.Option("--install-as", help="Also add the result to the store as ID (yolo_onnx)."),
+    ] = None,
+    input_size: Annotated[
+        int, typer.Option("--input-size", min=32, max=4096, help="Square input side.")
+    ] = 640,
+) -> None:
+    """Export an ultralytics YOLO .pt detector to ONNX (needs the ultralytics extra)."""
+    from runtime.detect.ultralytics import export_to_onnx, find_weights
+
+    with open_store(ctx) as store:
+        model = store.require(model_id)
+        if model.engine != "ultralytics":
+            raise InvalidInput(
+                f"{model_id} runs on {model.engine}; only ultralytics .pt detectors are exported",
+                field="model_id",
+            )
+        weights = find_weights(model.path, model.params.get("model_file"))
+        if weights is None:
+            raise InvalidInput(f"{model_id} has no .pt file in {model.path}", field="model_id")
+        default = Path("-".join(model_slug(model_id).parts) + ".onnx")
+        target = (output or default).expanduser()
+        console.print(f"exporting {weights} -> {target}", highlight=False, markup=False)
+        export_to_onnx(weights, target, input_size)
+        console.print(f"wrote {target}", highlight=False, markup=False)
+        if install_as:
+            added = store.add(target, install_as, Capability.DETECT, "yolo_onnx")
+            console.print(f"[green]added[/] {added.id}", highlight=False)
 
 
 @app.command("ps")
