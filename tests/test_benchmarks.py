@@ -284,3 +284,16 @@ def test_voice_benchmark_runs(tmp_path: Path, model_dir: Callable[[str], Path]) 
     for stage in ("stt", "chat_first_sentence", "tts_first_chunk"):
         assert len(result["pipeline"][stage]) == 1 and result["pipeline"][stage][0] > 0
         assert len(result["bare"][stage]) == 1 and result["bare"][stage][0] > 0
+
+
+@pytest.mark.real_model
+def test_vision_benchmark_runs(tmp_path: Path, model_dir: Callable[[str], Path]) -> None:
+    for model in ("yolov8-fall:fp16", "rapidocr:ppocrv4"):
+        model_dir(model)
+    out = tmp_path / "vision.json"
+    arguments = ("--quick", "--only", "detect,ocr", "--repetitions", "1")
+    stdout = run_benchmark("vision", out, *arguments, timeout=300)
+    assert "| engine | metric | bare library | runtime |" in stdout
+    result = json.loads(out.read_text())
+    assert [row["metric"] for row in result["rows"]] == ["upload to boxes", "upload to text"]
+    assert all(row["ratio"] > 0 for row in result["rows"])
