@@ -168,6 +168,7 @@ class ImageLibrary:
         """The user's images, newest first, ``limit`` at a time."""
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInput(f"limit must be 1..{MAX_PAGE}", field="limit")
+        self.prune()
         with self.db.read() as conn:
             if before is not None and store.get_image(conn, user_id, before) is None:
                 raise NotFound("No such image (the `before` cursor)", field="before")
@@ -195,6 +196,9 @@ class ImageLibrary:
         if self.policy.retention_days is None:
             return 0
         cutoff = to_ms(self.clock() - self.policy.retention_days * 86_400)
+        with self.db.read() as conn:
+            if not store.expired(conn, cutoff):
+                return 0
         with self.db.write() as conn:
             rows = store.expired(conn, cutoff)
             for row in rows:
@@ -202,10 +206,9 @@ class ImageLibrary:
             for sha in {row["sha256"] for row in rows}:
                 if store.sha_references(conn, sha) == 0:
                     self.blobs.delete(sha)
-        if rows:
-            log.info(
-                "deleted %d images past the retention of %g days",
-                len(rows),
-                self.policy.retention_days,
-            )
+        log.info(
+            "deleted %d images past the retention of %g days",
+            len(rows),
+            self.policy.retention_days,
+        )
         return len(rows)

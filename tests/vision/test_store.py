@@ -111,6 +111,8 @@ def test_old_images_go_after_the_retention(
     fresh, _ = store.put(ann, picture((0, 0, 255)))  # storing prunes
     assert [i.id for i in store.list(ann).images] == [fresh.id]
     assert not store.blobs.path(old.sha256).exists()
+    clock.advance(86_400 + 1)
+    assert store.list(ann).images == []  # listing prunes too
 
 
 def test_gps_is_stripped_unless_kept(
