@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,40 +100,82 @@ CLASSIFIER_THRESHOLD = 0.9
 """Angle classifier confidence above which a line counts as upside down (RapidOCR's)."""
 
 
-def line_crop(image: Any, box: Sequence[tuple[float, float]]) -> Any:
-    """The line's box cut out of the image, straightened (as RapidOCR cuts it)."""
-    import cv2
+class _AngleRecorder:
+    """Wraps RapidOCR's angle classifier and recogniser to keep what they said about
+    each line of the latest call: RapidOCR turns every line upright before reading it
+    (tall crops a quarter turn counter-clockwise, then 180 degrees when the classifier
+    says so) but does not return how it turned them, and the page's orientation (so the
+    reading order of a photo taken sideways or upside down) follows from it. Recording
+    costs nothing; running the classifier again would cost a pass per call."""
 
-    points = np.array(box, dtype=np.float32)
-    width = max(
-        1, int(max(np.linalg.norm(points[0] - points[1]), np.linalg.norm(points[2] - points[3])))
-    )
-    height = max(
-        1, int(max(np.linalg.norm(points[0] - points[3]), np.linalg.norm(points[1] - points[2])))
-    )
-    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
-    matrix = cv2.getPerspectiveTransform(points, target)
-    return cv2.warpPerspective(
-        image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC
-    )
+    def __init__(self, engine: Any) -> None:
+        self._classify = engine.text_cls
+        self._read = engine.text_rec
+        self.labels: list[tuple[str, float]] = []
+        self.scores: list[float] = []
+        engine.text_cls = self.classify
+        engine.text_rec = self.read
+
+    def reset(self) -> None:
+        """Forget the previous call."""
+        self.labels, self.scores = [], []
+
+    def classify(self, images: Any) -> Any:
+        """RapidOCR's classifier, its labels kept."""
+        turned, labels, elapsed = self._classify(images)
+        self.labels = [(str(label), float(score)) for label, score in labels]
+        return turned, labels, elapsed
+
+    def read(self, images: Any, *args: Any) -> Any:
+        """RapidOCR's recogniser, its scores kept."""
+        results, elapsed = self._read(images, *args)
+        self.scores = [float(item[1]) for item in results]
+        return results, elapsed
 
 
-def lines_from_result(result: Sequence[Sequence[Any]] | None) -> list[OcrLine]:
+def lines_from_result(
+    result: Sequence[Sequence[Any]] | None, flipped: Sequence[bool] | None = None
+) -> list[OcrLine]:
     """OcrLine values from RapidOCR's ``[[box, text, score], ...]``, blank readings dropped.
 
     ``None`` is RapidOCR's answer when it finds no text. RapidOCR already orders its
-    lines top to bottom, then left to right within a row.
+    lines top to bottom, then left to right within a row. ``flipped`` says, per item,
+    whether the angle classifier turned the line 180 degrees.
     """
     if not result:
         return []
     lines = []
-    for box, text, score in result:
+    for index, (box, text, score) in enumerate(result):
         if not str(text).strip():
             continue  # an upside-down line read without the angle classifier comes out blank
         corners = tuple((float(x), float(y)) for x, y in box)
         confidence = float(np.clip(float(score), 0.0, 1.0))
-        lines.append(OcrLine(text=str(text), confidence=confidence, box=corners))
+        turned = flipped is not None and flipped[index]
+        rotation = (90 if is_tall(corners) else 0) + (180 if turned else 0)
+        lines.append(OcrLine(text=str(text), confidence=confidence, box=corners, rotation=rotation))
     return lines
+
+
+def is_tall(box: Sequence[tuple[float, float]]) -> bool:
+    """Whether RapidOCR turns this box's crop a quarter turn before reading it."""
+    points = np.array(box, dtype=np.float32)
+    width = int(max(np.linalg.norm(points[0] - points[1]), np.linalg.norm(points[2] - points[3])))
+    height = int(max(np.linalg.norm(points[0] - points[3]), np.linalg.norm(points[1] - points[2])))
+    return width > 0 and height / width >= 1.5
+
+
+def kept_flips(
+    labels: Sequence[tuple[str, float]], scores: Sequence[float], text_score: float
+) -> list[bool] | None:
+    """Per line RapidOCR returns (those read with at least ``text_score``), whether the
+    classifier turned it 180 degrees; None when the two recordings do not line up."""
+    if not labels or len(labels) != len(scores):
+        return None
+    return [
+        label == "180" and confidence >= CLASSIFIER_THRESHOLD
+        for (label, confidence), score in zip(labels, scores, strict=True)
+        if score >= text_score
+    ]
 
 
 class RapidOcrTextRecognizer:
@@ -143,6 +185,7 @@ class RapidOcrTextRecognizer:
         self.model_id = model_id
         self.params = params
         self._engine: Any | None = engine
+        self._angles = _AngleRecorder(engine)
 
     @classmethod
     def load(
@@ -169,39 +212,16 @@ class RapidOcrTextRecognizer:
         image = check_image(frame.image)
         engine = require_open(self._engine, self.model_id)
         bgr = np.ascontiguousarray(image[..., ::-1])  # RapidOCR takes arrays as BGR
+        self._angles.reset()
         try:
             # No keyword arguments: any of them makes RapidOCR reset its thresholds.
             result, _elapsed = engine(bgr)
-            lines = lines_from_result(result)
-            if self.params.use_cls and lines:
-                lines = self._with_rotations(engine, bgr, lines)
         except Exception as exc:  # onnxruntime, OpenCV and RapidOCR raise plain Exceptions
             raise EngineError(f"RapidOCR failed: {exc}") from exc
-        return lines
-
-    @staticmethod
-    def _with_rotations(engine: Any, bgr: Any, lines: list[OcrLine]) -> list[OcrLine]:
-        """The lines with the way their text is turned, from the angle classifier.
-
-        RapidOCR turns each line upright before reading it (tall crops a quarter turn
-        counter-clockwise, then the classifier's 180 degrees), but does not say how it
-        turned them; the page's orientation, and so the reading order of a photo taken
-        sideways or upside down, follows from it. The classifier is small: this costs a
-        few milliseconds per call.
-        """
-        crops, tall = [], []
-        for line in lines:
-            crop = line_crop(bgr, line.box)
-            is_tall = crop.shape[0] >= 1.5 * crop.shape[1]
-            crops.append(np.rot90(crop) if is_tall else crop)
-            tall.append(is_tall)
-        _images, labels, _elapsed = engine.text_cls(crops)
-        turned = []
-        for line, is_tall, (label, score) in zip(lines, tall, labels, strict=True):
-            flipped = str(label) == "180" and float(score) >= CLASSIFIER_THRESHOLD
-            rotation = (90 if is_tall else 0) + (180 if flipped else 0)
-            turned.append(replace(line, rotation=rotation))
-        return turned
+        flips = kept_flips(self._angles.labels, self._angles.scores, self.params.text_score)
+        if result and flips is not None and len(flips) != len(result):
+            flips = None
+        return lines_from_result(result, flips)
 
     def close(self) -> None:
         """Drop the models."""

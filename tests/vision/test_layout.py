@@ -118,3 +118,20 @@ def test_keep_confident_drops_and_scales() -> None:
     kept = keep_confident(layout, 0.5, 2.0)
     assert kept.text == "sure"
     assert kept.lines[0].polygon[0] == (20.0, 20.0)
+
+
+def test_rapidocr_lines_carry_how_they_were_turned() -> None:
+    from runtime.ocr.rapidocr import kept_flips, lines_from_result
+
+    wide = [[0, 0], [100, 0], [100, 20], [0, 20]]
+    tall = [[0, 0], [20, 0], [20, 100], [0, 100]]
+    result = [[wide, "kept", 0.9], [tall, "down", 0.8], [wide, "  ", 0.9]]
+    # The recogniser read four crops; the third scored under text_score and was dropped.
+    flips = kept_flips(
+        [("0", 0.99), ("180", 0.95), ("180", 0.99), ("0", 0.5)], [0.9, 0.8, 0.2, 0.9], 0.5
+    )
+    assert flips == [False, True, False]
+    lines = lines_from_result(result, flips)
+    assert [(line.text, line.rotation) for line in lines] == [("kept", 0), ("down", 270)]
+    assert kept_flips([("0", 0.9)], [], 0.5) is None
+    assert [line.rotation for line in lines_from_result(result)] == [0, 90]
