@@ -11,6 +11,7 @@ full upright size kept so that boxes can be mapped back to it.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import struct
@@ -83,8 +84,10 @@ class DecodedImage:
         return self.width / self.frame.width
 
 
+@functools.cache
 def heif_available() -> bool:
-    """Whether HEIC/HEIF images can be decoded (the ``pillow-heif`` plugin is installed)."""
+    """Whether HEIC/HEIF images can be decoded (the ``pillow-heif`` plugin is installed;
+    it is registered with Pillow the first time)."""
     try:
         from pillow_heif import register_heif_opener
     except ImportError:
