@@ -26,6 +26,7 @@ from assistant.sync.secrets import Sealer
 from assistant.vision.fetch import FetchPolicy, UrlFetcher
 from assistant.vision.images import ImageLibrary, StorePolicy
 from assistant.vision.service import VisionDefaults, VisionService
+from assistant.translate.service import TranslateLimits, TranslateModels, TranslateService
 from assistant.voice.service import VoiceDefaults, VoiceLoops, VoiceService
 from hal.camera import CameraOptions, open_camera
 from hal.camera.images import ImageLimits
@@ -62,6 +63,7 @@ class Services:
     oidc: OidcService
     notifications: Notifications
     vision: VisionService
+    translate: TranslateService
     closed: bool = field(default=False)
 
     def close(self) -> None:
@@ -136,6 +138,7 @@ def build_services(
     chat = build_chat(settings, db, manager, models, profile, clock)
     voice = build_voice(settings, manager, models, profile)
     vision = build_vision(settings, db, manager, models, profile, chat, clock)
+    history = HistoryService(db)
     return Services(
         settings=settings,
         db=db,
@@ -144,7 +147,7 @@ def build_services(
         models=models,
         manager=manager,
         chat=chat,
-        history=HistoryService(db),
+        history=history,
         voice=voice,
         loops=VoiceLoops(voice, chat),
         changes=changes,
@@ -224,6 +227,7 @@ def build_vision(
         camera=lambda: open_camera(vision.camera_device, camera_options),
         fetcher=fetcher,
         languages=languages,
+        translate=build_translate(settings, db, manager, models, profile, history, voice, clock),
     )
 
 
@@ -297,6 +301,64 @@ def build_voice(
             max_synthesis_chars=voice.max_synthesis_chars,
         ),
         languages,
+    )
+
+
+def build_translate(
+    settings: Settings,
+    db: Database,
+    manager: ModelManager,
+    models: ModelStore,
+    profile: ProfileService,
+    history: HistoryService,
+    voice: VoiceService,
+    clock: Clock = system_clock,
+) -> TranslateService:
+    """The translation service: its limits from settings, its chat model (the translation
+    setting's, else the chat default) and the model to suggest when none is installed."""
+    translate = settings.translate
+    manifest, active = models.manifest, settings.models.profile
+
+    def languages(model_id: str) -> tuple[str, ...]:
+        entry = manifest.models.get(model_id)
+        return entry.languages if entry else ()
+
+    llm = (
+        translate.llm_model
+        or settings.chat.default_model
+        or suggested_model(manifest, active, Capability.LLM)
+    )
+    # Suggest what the active profile can install: its translation model, else its chat
+    # model (the offline profile has no translation model), else the catalogue's.
+    in_profile = active in manifest.profiles
+    suggested, capability = None, Capability.MT
+    if in_profile:
+        suggested = manifest.default_for(active, Capability.MT)
+        if suggested is None:
+            suggested, capability = manifest.default_for(active, Capability.LLM), Capability.LLM
+    if suggested is None:
+        suggested, capability = suggested_model(manifest, active, Capability.MT), Capability.MT
+    return TranslateService(
+        db,
+        manager,
+        models,
+        profile,
+        history,
+        TranslateModels(
+            llm=llm,
+            suggested=suggested,
+            suggested_capability=capability.value,
+            languages=languages,
+        ),
+        TranslateLimits(
+            max_chars=translate.max_chars,
+            max_batch=translate.max_batch,
+            max_context_chars=translate.max_context_chars,
+            beam_size=translate.beam_size,
+            cache_max_bytes=translate.cache_max_bytes,
+        ),
+        voice=voice,
+        clock=clock,
     )
 
 

@@ -401,6 +401,26 @@ class VisionSettings(BaseModel):
     describe_max_tokens: int = Field(default=96, ge=8, le=1024)
     """Longest description or grounded answer."""
     fetch: VisionFetchSettings = Field(default_factory=VisionFetchSettings)
+class TranslateSettings(BaseModel):
+    """Text and voice translation."""
+
+    model_config = {"extra": "forbid"}
+
+    llm_model: str | None = None
+    """Chat model that translates when no translation model serves a pair; default: the
+    chat default model."""
+    max_chars: int = Field(default=20_000, ge=1)
+    """Longest text accepted (each of a batch)."""
+    max_batch: int = Field(default=128, ge=1)
+    """Most texts in one request."""
+    max_context_chars: int = Field(default=2000, ge=0)
+    """Longest context (earlier sentences) given to the engine."""
+    beam_size: int = Field(default=2, ge=1, le=8)
+    """Beam width of translation models (1 = greedy: faster, a little worse)."""
+    cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    """Size cap of the translation cache; least recently used entries go first (0 = off)."""
+    max_voice_seconds: float = Field(default=120.0, gt=0)
+    """Longest audio accepted for voice translation."""
 
 
 class SyncSettings(BaseModel):
@@ -503,6 +523,7 @@ class Settings(BaseSettings):
     vision: VisionSettings = Field(default_factory=VisionSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    translate: TranslateSettings = Field(default_factory=TranslateSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -70,6 +70,7 @@ ENGINES: dict[str, EngineSpec] = {
         Capability.STT, "runtime.stt.faster_whisper:FasterWhisperSpeechToText", "stt"
     ),
     "piper": EngineSpec(Capability.TTS, "runtime.tts.piper:PiperTextToSpeech", "tts"),
+    "espeak_ng": EngineSpec(Capability.TTS, "runtime.tts.espeak:EspeakTextToSpeech", "tts"),
     "ctranslate2": EngineSpec(Capability.MT, "runtime.mt.ctranslate2:CTranslate2Translator", "mt"),
     "yolo_onnx": EngineSpec(
         Capability.DETECT, "runtime.detect.yolo_onnx:YoloOnnxObjectDetector", "vision"

@@ -38,6 +38,9 @@ class GenerationOptions:
     """Generation ends before any of these strings."""
     seed: int | None = None
     """Fixed seed for reproducible sampling."""
+    logprobs: bool = False
+    """Report the mean log-probability of the generated tokens (``Usage.mean_logprob``);
+    costs a softmax over the vocabulary per token, so only scoring callers ask."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ class Usage:
     """Time to evaluate the prompt (time to first token)."""
     generation_seconds: float = 0.0
     """Time from the first to the last generated token."""
+    mean_logprob: float | None = None
+    """Mean natural-log probability of the generated tokens (end token included), when
+    ``GenerationOptions.logprobs`` asked for it and the engine can tell."""
 
 
 @dataclass(frozen=True)

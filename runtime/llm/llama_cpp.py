@@ -366,8 +366,9 @@ class LlamaCppChatModel:
             )
             reply = ReplyText(stops)
             progress = _Progress(first_at=None, last_at=started)
+            scored = _LogProbs(llama) if options.logprobs else None
             try:
-                yield from self._decode(tokens, reply, max_tokens, cancel, progress)
+                yield from self._decode(tokens, reply, max_tokens, cancel, progress, scored)
             except (RuntimeError, ValueError) as exc:  # llama_decode or the token buffer failed
                 raise EngineError(f"llama.cpp failed while generating: {exc}") from exc
             finally:
@@ -379,6 +380,7 @@ class LlamaCppChatModel:
                 cached_prompt_tokens=cached,
                 prompt_seconds=first - started,
                 generation_seconds=progress.last_at - first,
+                mean_logprob=scored.mean() if scored is not None else None,
             )
             yield ChatDelta(reply.tail(), finish_reason=progress.finish, usage=usage)
         finally:
@@ -391,6 +393,7 @@ class LlamaCppChatModel:
         max_tokens: int,
         cancel: threading.Event | None,
         progress: _Progress,
+        scored: _LogProbs | None = None,
     ) -> Iterator[ChatDelta]:
         # The hot loop: one dict lookup per token for the piece and the end test.
         if cancel is not None and cancel.is_set():
@@ -401,6 +404,8 @@ class LlamaCppChatModel:
             progress.last_at = clock()
             if progress.first_at is None:
                 progress.first_at = progress.last_at
+            if scored is not None:
+                scored.add(token)
             if self._is_end(token):
                 progress.finish = "stop"
                 return
@@ -416,6 +421,31 @@ class LlamaCppChatModel:
             if cancel is not None and cancel.is_set():
                 progress.finish = "cancelled"
                 return
+
+
+class _LogProbs:
+    """Sums the log-probability of each token as ``Llama.generate()`` yields it: the logits
+    that chose it are the last row llama-cpp-python stored (``scores[n_tokens - 1]``), as
+    the token itself is evaluated only when the generator resumes."""
+
+    def __init__(self, llama: Any) -> None:
+        import numpy as np
+
+        self._np = np
+        self._llama = llama
+        self.total = 0.0
+        self.count = 0
+
+    def add(self, token: int) -> None:
+        np = self._np
+        logits = self._llama.scores[self._llama.n_tokens - 1]
+        top = float(np.max(logits))
+        normaliser = top + float(np.log(np.sum(np.exp(logits - top))))
+        self.total += float(logits[token]) - normaliser
+        self.count += 1
+
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count else None
 
 
 @dataclass

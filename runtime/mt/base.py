@@ -15,6 +15,12 @@ class TranslateOptions:
     """Beam width; 1 is greedy."""
     max_decoding_length: int = 256
     """Most tokens per translated sentence."""
+    source_context: str | None = None
+    """Text that came before the batch's sentences, in the source language: engines that
+    can read it put it before each sentence (so pronouns and terms stay consistent)."""
+    target_context: str | None = None
+    """The translation of ``source_context``: forced as the start of each output, then cut
+    from it (CTranslate2's target prefix)."""
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,8 @@ class CTranslate2Translator:
         self._source_tokenizer = source_tokenizer
         self._target_tokenizer = target_tokenizer
         self._style = style
+        self.style = style
+        """``nllb`` (every pair of ``languages``) or ``marian`` (``languages[0]`` to ``[1]``)."""
         self._max_batch_size = max_batch_size
 
     @classmethod
@@ -245,6 +247,15 @@ class CTranslate2Translator:
             return []
         translator = require_open(self._translator, self.model_id)
         pieces: list[list[str]] = self._source_tokenizer.encode(list(texts), out_type=str)
+        if options.source_context and options.target_context:
+            # The context goes before each sentence on the source side, and its translation
+            # is forced as the start of the output, which hypothesis_pieces then cuts off.
+            context: list[str] = self._source_tokenizer.encode(options.source_context, out_type=str)
+            pieces = [[*context, *sentence] for sentence in pieces]
+            target_prefix = [
+                *target_prefix,
+                *self._target_tokenizer.encode(options.target_context, out_type=str),
+            ]
         batch = [[*source_prefix, *sentence, END_OF_SENTENCE] for sentence in pieces]
         try:
             results = translator.translate_batch(

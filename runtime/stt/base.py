@@ -20,6 +20,9 @@ class TranscribeOptions:
     """1 = greedy decoding."""
     shorten_audio_context: bool = True
     """Encode only as much of whisper's 30 s window as the clip needs (faster on short clips)."""
+    task: str = "transcribe"
+    """``transcribe`` (text in the language spoken) or ``translate`` (Whisper's own task:
+    English text from speech in any language; multilingual models only)."""
 
 
 @dataclass(frozen=True)
@@ -63,3 +66,22 @@ class SpeechToText(Protocol):
     def close(self) -> None:
         """Free the model."""
         ...
+
+
+TASKS = ("transcribe", "translate")
+"""What a Whisper model can be asked to do."""
+
+
+def check_task(options: TranscribeOptions, model_id: str, *, multilingual: bool) -> None:
+    """Raise UnsupportedInput for a task the model cannot do (translation needs a
+    multilingual model: an English-only one only ever writes English it heard)."""
+    from runtime.errors import UnsupportedInput
+
+    if options.task not in TASKS:
+        raise UnsupportedInput(f"task must be one of {', '.join(TASKS)}", field="task")
+    if options.task == "translate" and not multilingual:
+        raise UnsupportedInput(
+            f"Model {model_id!r} is English only: speech translation needs a multilingual"
+            " Whisper model (whisper:base, whisper:base-ct2)",
+            field="task",
+        )

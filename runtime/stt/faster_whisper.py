@@ -15,7 +15,7 @@ from runtime.engines import require_open
 from runtime.errors import EngineError, ModelLoadFailed, ModelNotInstalled, UnsupportedInput
 from runtime.params import parse_params
 from runtime.stt.audio_context import SAMPLE_RATE, default_threads, pcm_samples, within_audio
-from runtime.stt.base import Segment, TranscribeOptions, Transcript
+from runtime.stt.base import Segment, TranscribeOptions, Transcript, check_task
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -111,6 +111,7 @@ class FasterWhisperSpeechToText:
         with self._lock:
             model = require_open(self._model, self.model_id)
             languages = model.supported_languages
+            check_task(options, self.model_id, multilingual=model.model.is_multilingual)
             if options.language is not None and options.language not in languages:
                 raise UnsupportedInput(
                     f"Model {self.model_id!r} cannot transcribe {options.language!r}",
@@ -123,6 +124,7 @@ class FasterWhisperSpeechToText:
                 found, info = model.transcribe(
                     samples,
                     language=options.language,
+                    task=options.task,
                     beam_size=options.beam_size,
                     initial_prompt=options.initial_prompt,
                     vad_filter=self._params.vad_filter,

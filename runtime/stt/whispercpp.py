@@ -30,7 +30,7 @@ from runtime.stt.audio_context import (
     pcm_samples,
     within_audio,
 )
-from runtime.stt.base import Segment, TranscribeOptions, Transcript
+from runtime.stt.base import Segment, TranscribeOptions, Transcript, check_task
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +182,7 @@ class WhisperCppSpeechToText:
         seconds = samples.size / SAMPLE_RATE
         if options.beam_size < 1:
             raise UnsupportedInput("beam_size must be >= 1", field="beam_size")
+        check_task(options, self.model_id, multilingual=self._multilingual)
         with self._lock:
             model = require_open(self._model, self.model_id)
             language, probability = self._language(model, samples, options.language)
@@ -278,7 +279,7 @@ class WhisperCppSpeechToText:
                 samples,
                 language=language,
                 detect_language=False,
-                translate=False,
+                translate=options.task == "translate",
                 initial_prompt=options.initial_prompt or "",
                 # 0 = whisper.cpp's full window.
                 audio_ctx=positions if shortened else 0,

@@ -17,6 +17,9 @@ class SynthesisOptions:
     """Speaker of a multi-speaker voice."""
     rate: float = 1.0
     """Speaking rate: 1.0 normal, 1.5 faster, 0.75 slower."""
+    language: str | None = None
+    """ISO 639-1 code to speak in, for voices that speak many (espeak-ng); a one-language
+    voice ignores it."""
 
 
 class TextToSpeech(Protocol):
