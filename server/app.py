@@ -23,6 +23,7 @@ from server.bodies import JSONRequest, JSONWebSocket
 from server.controllers.auth import AuthController
 from server.controllers.chat import ChatController
 from server.controllers.health import HealthController
+from server.controllers.libretranslate import LibreTranslateController
 from server.controllers.models import ModelsController
 from server.controllers.notifications import NotificationsController
 from server.controllers.oidc import OidcController
@@ -32,6 +33,7 @@ from server.controllers.openai_audio import OpenAIAudioController
 from server.controllers.profile import ProfileController
 from server.controllers.sync import ProfileChangesController, SyncController
 from server.controllers.vision import VisionController
+from server.controllers.translate import TranslateController
 from server.controllers.voice import VoiceController
 from server.deps import DEPENDENCIES
 from server.docs import PydanticSchemas, docs_router, openapi_config
@@ -108,6 +110,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             ChatController,
             VoiceController,
             VisionController,
+            TranslateController,
+            LibreTranslateController,
             ModelsController,
             NotificationsController,
             OpenAIController,

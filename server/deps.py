@@ -26,6 +26,7 @@ from assistant.settings import Settings
 from assistant.store import Database
 from assistant.sync import ChangeLog, SyncBridge
 from assistant.vision.service import VisionService
+from assistant.translate.service import TranslateService
 from assistant.voice.service import VoiceLoops, VoiceService
 from runtime.manager import ModelManager
 from runtime.modelstore import ModelStore
@@ -51,6 +52,7 @@ SyncDep = Injected[SyncBridge]
 OidcDep = Injected[OidcService]
 NotificationsDep = Injected[Notifications]
 VisionDep = Injected[VisionService]
+TranslateDep = Injected[TranslateService]
 
 
 def services_of(state: State) -> Services:
@@ -87,6 +89,7 @@ DEPENDENCIES: dict[str, Provide] = {
         "sync",
         "oidc",
         "vision",
+        "translate",
     )
 }
 # Not "voice": the speech bodies have a field of that name, and Litestar answers an invalid

@@ -304,6 +304,36 @@ CASES: dict[str, Case] = {
         json={"model": "nope:1", "messages": [{"role": "user", "content": "hi"}]},
     ),
     "ollama-stream-fails-midway": Case("bare", "POST", "/api/chat", json=CHAT),
+    # Translation and the LibreTranslate face (no translation or chat model installed)
+    "translate-no-engine": Case(
+        "bare",
+        "POST",
+        "/api/v1/translate/text",
+        json={"text": "Hi.", "source": "en", "target": "fr"},
+    ),
+    "translate-empty": Case(
+        "bare", "POST", "/api/v1/translate/text", json={"text": " ", "target": "fr"}
+    ),
+    "translate-unknown-language": Case(
+        "bare", "POST", "/api/v1/translate/text", json={"text": "Hi.", "target": "zz"}
+    ),
+    "libretranslate-no-key": Case(
+        "bare", "POST", "/translate", who=None, data={"q": "Hi", "source": "en", "target": "fr"}
+    ),
+    "libretranslate-bad-key": Case(
+        "bare",
+        "POST",
+        "/translate",
+        who=None,
+        json={"q": "Hi", "source": "en", "target": "fr", "api_key": "nope"},
+    ),
+    "libretranslate-missing-q": Case("bare", "POST", "/translate", json={"source": "en"}),
+    "libretranslate-unsupported": Case(
+        "bare", "POST", "/translate", json={"q": "Hi", "source": "en", "target": "zz"}
+    ),
+    "libretranslate-no-engine": Case(
+        "bare", "POST", "/translate", json={"q": "Hi", "source": "en", "target": "fr"}
+    ),
     # Voice, with the real models installed
     "vision-no-detector": Case(
         "bare", "POST", "/api/v1/vision/detect", content=PNG_1PX, headers=IMAGE_PNG

@@ -46,6 +46,7 @@ from assistant.auth import PasswordHasher, Principal, Role, User
 from assistant.chat.routing import RoutingRules
 from assistant.chat.service import ChatService
 from assistant.services import Services, build_services, build_vision, build_voice
+from assistant.services import Services, build_services, build_translate, build_voice
 from assistant.settings import Settings
 from assistant.voice.service import VoiceLoops
 from runtime.engines import Capability, load_engine
@@ -224,6 +225,16 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callers]:
     )
     voice = build_voice(settings, manager, services.models, services.profile)
     vision = build_vision(settings, services.db, manager, services.models, services.profile, chat)
+    # Translation runs on the fake chat models too (the real one is slow).
+    translate = build_translate(
+        settings,
+        services.db,
+        manager,
+        catalogue,  # type: ignore[arg-type]
+        services.profile,
+        services.history,
+        voice,
+    )
     fuzzed = dataclasses.replace(
         services,
         manager=manager,
@@ -232,6 +243,7 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callers]:
         voice=voice,
         loops=VoiceLoops(voice, chat),
         vision=vision,
+        translate=translate,
     )
     admin = services.auth.create_user("admin", PASSWORD, Role.ADMIN)
     user = services.auth.create_user("ada", PASSWORD)
