@@ -27,6 +27,7 @@ from assistant.vision.fetch import FetchPolicy, UrlFetcher
 from assistant.vision.images import ImageLibrary, StorePolicy
 from assistant.vision.service import VisionDefaults, VisionService
 from assistant.translate.service import TranslateLimits, TranslateModels, TranslateService
+from assistant.translate.speech import SpeechTranslator
 from assistant.voice.service import VoiceDefaults, VoiceLoops, VoiceService
 from hal.camera import CameraOptions, open_camera
 from hal.camera.images import ImageLimits
@@ -338,7 +339,7 @@ def build_translate(
             suggested, capability = manifest.default_for(active, Capability.LLM), Capability.LLM
     if suggested is None:
         suggested, capability = suggested_model(manifest, active, Capability.MT), Capability.MT
-    return TranslateService(
+    service = TranslateService(
         db,
         manager,
         models,
@@ -360,6 +361,8 @@ def build_translate(
         voice=voice,
         clock=clock,
     )
+    service.speech = SpeechTranslator(service, voice)
+    return service
 
 
 def build_chat(

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.chat.history import HistoryService
 from assistant.clock import Clock, new_id, system_clock, to_ms
@@ -59,6 +59,9 @@ from runtime.modelstore import InstalledModel
 from runtime.mt.base import TranslateOptions, Translation
 from runtime.mt.detect import LanguageDetector, LanguageGuess, Py3LangidDetector
 from runtime.mt.languages import ISO_TO_FLORES, LANGUAGE_NAMES, to_iso
+
+if TYPE_CHECKING:
+    from assistant.translate.speech import SpeechTranslator
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +209,9 @@ class TranslateService:
         self.clock = clock
         self._load_detector = detector or (lambda: Py3LangidDetector.load(tuple(ISO_TO_FLORES)))
         self.voice = voice
-        """Speech in and out (voice translation, and what ``languages`` reports of it)."""
+        """Speech in and out (what ``languages`` reports of it)."""
+        self.speech: SpeechTranslator | None = None
+        """Voice translation, set by ``assistant.services.build_translate``."""
         self._detector: LanguageDetector | None = None
         self._detector_lock = threading.Lock()
         self._directions: dict[str, dict[str, tuple[str, ...]]] = {}
@@ -383,8 +388,10 @@ class TranslateService:
             glossary=glossary,
         )
 
-    async def translate(self, user_id: str, request: TranslateRequest) -> list[TranslationResult]:
-        """Translate every text of the request (history and usage recorded)."""
+    async def translate(
+        self, user_id: str, request: TranslateRequest, *, kind: str = "text"
+    ) -> list[TranslationResult]:
+        """Translate every text of the request (history, as ``kind``, and usage recorded)."""
         request = self.check(request)
         glossary = await asyncio.to_thread(self._glossary_for, user_id, request)
         context = await self._context(user_id, request)
@@ -392,7 +399,7 @@ class TranslateService:
         if request.source == "auto" and len(request.texts) > 1:
             overall = await self.detect(" ".join(request.texts)[: self.limits.max_chars], 5)
         results = [
-            await self._translate_one(user_id, request, text, glossary, context, overall)
+            await self._translate_one(user_id, request, text, glossary, context, overall, kind)
             for text in request.texts
         ]
         await asyncio.to_thread(
@@ -453,6 +460,7 @@ class TranslateService:
         glossary: Glossary,
         context: str | None,
         overall: list[LanguageGuess],
+        kind: str,
     ) -> TranslationResult:
         started = time.perf_counter()
         detected: LanguageGuess | None = None
@@ -477,7 +485,7 @@ class TranslateService:
                 (),
                 Timings(detected_at - started, total=detected_at - started),
             )
-            return await self._remember(user_id, result)
+            return await self._remember(user_id, result, kind)
         choice = await self.choose(source, request.target, request.model)
         key = cache_key(choice, source, request.target, request, glossary, context, text)
         cached = None
@@ -501,7 +509,7 @@ class TranslateService:
                 terms=tuple(TermCheck(**term) for term in cached["terms"]),
                 timings=Timings(detect=detected_at - started, total=now - started),
             )
-            return await self._remember(user_id, result)
+            return await self._remember(user_id, result, kind)
         self.misses += 1
         translated, scores, sentences, terms = await self._run(
             choice, text, source, request.target, request.format, glossary, context
@@ -539,7 +547,7 @@ class TranslateService:
         )
         if self.limits.cache_max_bytes:
             await asyncio.to_thread(self._cache_put, key, choice, result)
-        return await self._remember(user_id, result)
+        return await self._remember(user_id, result, kind)
 
     async def _run(
         self,
@@ -648,10 +656,12 @@ class TranslateService:
                 max_bytes=self.limits.cache_max_bytes,
             )
 
-    async def _remember(self, user_id: str, result: TranslationResult) -> TranslationResult:
+    async def _remember(
+        self, user_id: str, result: TranslationResult, kind: str
+    ) -> TranslationResult:
         entry = store.HistoryEntry(
             id=new_id(self.clock()),
-            kind="text",
+            kind=kind,
             source=result.source,
             target=result.target,
             text=result.text,

@@ -425,20 +425,24 @@ class LlamaCppChatModel:
 
 class _LogProbs:
     """Sums the log-probability of each token as ``Llama.generate()`` yields it: the logits
-    that chose it are the last row llama-cpp-python stored (``scores[n_tokens - 1]``), as
-    the token itself is evaluated only when the generator resumes."""
+    that chose it are still the context's last ones (llama.cpp's ``get_logits_ith(-1)``),
+    as the token itself is evaluated only when the generator resumes."""
 
     def __init__(self, llama: Any) -> None:
+        import llama_cpp
         import numpy as np
 
         self._np = np
+        self._lib = llama_cpp
         self._llama = llama
+        self._vocab = int(llama.n_vocab())
         self.total = 0.0
         self.count = 0
 
     def add(self, token: int) -> None:
         np = self._np
-        logits = self._llama.scores[self._llama.n_tokens - 1]
+        pointer = self._lib.llama_get_logits_ith(self._llama._ctx.ctx, -1)
+        logits = np.ctypeslib.as_array(pointer, shape=(self._vocab,)).astype(np.float64)
         top = float(np.max(logits))
         normaliser = top + float(np.log(np.sum(np.exp(logits - top))))
         self.total += float(logits[token]) - normaliser

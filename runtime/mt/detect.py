@@ -11,6 +11,7 @@ translation benchmark).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -65,6 +66,12 @@ class Py3LangidDetector:
 
     @classmethod
     def load(cls, languages: Sequence[str] = ()) -> Py3LangidDetector:
+        """The model shipped in the wheel, narrowed to ``languages``; loaded once per
+        process for each set of languages (it is read-only once built)."""
+        return _shared(tuple(languages))
+
+    @classmethod
+    def build(cls, languages: Sequence[str] = ()) -> Py3LangidDetector:
         """Load the model shipped in the wheel; ``languages`` narrows the candidates."""
         try:
             from py3langid.langid import MODEL_FILE, LanguageIdentifier
@@ -85,3 +92,8 @@ class Py3LangidDetector:
         except (ValueError, RuntimeError) as exc:
             raise EngineError(f"language detection failed: {exc}") from exc
         return softmax_top([(str(code), float(score)) for code, score in ranked], top_k)
+
+
+@functools.cache
+def _shared(languages: tuple[str, ...]) -> Py3LangidDetector:
+    return Py3LangidDetector.build(languages)

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import base64
+from typing import Annotated, Any
 
 import anyio
-from litestar import Controller, delete, get, post, put
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
+from assistant.settings import Settings
+from assistant.translate.models import ENGINE_NOTES
+from assistant.translate.speech import SpeechRequest, SpeechTranslation
+from hal.audio.codecs import CONTENT_TYPES, encode
 from server.deps import PrincipalDep, TranslateDep
+from server.docs import JSON, MULTIPART, OCTETS, binary, documented, schema_of, struct_json
 from server.problems import JSON_BODY, PARAMETERS, problems
 from server.schemas.translate import (
+    LANGUAGE_PATTERN,
+    SPOKEN_FORMATS,
     CacheStatsOut,
     DeletedOut,
     DetectedOut,
@@ -23,14 +31,109 @@ from server.schemas.translate import (
     HistoryEntryOut,
     LanguageOut,
     LanguagesOut,
+    SpokenAudioOut,
     TranslateHistoryOut,
     TranslateIn,
     TranslateOut,
     TranslationOut,
+    VoiceParams,
+    VoiceTimingsOut,
+    VoiceTranslationOut,
 )
 from server.security import require_admin
+from server.uploads import UPLOAD_HARD_LIMIT, read_upload
 
 Limit = Annotated[int, Parameter(ge=1, le=200, description="Page size")]
+LANGUAGE_QUERY: dict[str, Any] = {"pattern": LANGUAGE_PATTERN, "maxLength": 20}
+SOURCE_QUERY: dict[str, Any] = {
+    "pattern": "^(auto|" + LANGUAGE_PATTERN[1:-1] + ")$",
+    "maxLength": 20,
+}
+AUDIO_QUERY: dict[str, Any] = {"enum": list(SPOKEN_FORMATS)}
+
+
+def voice_out(
+    result: SpeechTranslation, encoded: bytes | None, audio_format: str
+) -> VoiceTranslationOut:
+    """The JSON answer of a voice translation."""
+    timings = result.timings
+
+    def ms(seconds: float) -> float:
+        return round(seconds * 1000, 1)
+
+    audio = None
+    if encoded is not None and result.audio is not None:
+        audio = SpokenAudioOut(
+            content_type=CONTENT_TYPES[audio_format],
+            rate=result.audio.rate,
+            seconds=round(result.audio.seconds, 3),
+            base64=base64.b64encode(encoded).decode("ascii"),
+        )
+    return VoiceTranslationOut(
+        text=result.text,
+        translated_text=result.translated,
+        source=result.source,
+        source_confidence=round(result.source_confidence, 4),
+        target=result.target,
+        engine=result.engine,
+        engine_note=ENGINE_NOTES.get(result.engine, ""),
+        model=result.model,
+        stt_model=result.stt_model,
+        pivot=result.pivot,
+        voice=result.voice,
+        voice_fallback=result.voice_fallback,
+        audio=audio,
+        timings=VoiceTimingsOut(
+            stt_ms=ms(timings.stt),
+            translate_ms=ms(timings.translate),
+            tts_ms=ms(timings.tts),
+            first_audio_ms=None if timings.first_audio is None else ms(timings.first_audio),
+            total_ms=ms(timings.total),
+        ),
+        history_id=result.history_id,
+    )
+
+
+VOICE_DESCRIPTION = (
+    "A multipart form with the audio as `file` (options as fields, or as query parameters),"
+    " or the raw audio file as the whole body."
+)
+SPOKEN = {
+    JSON: schema_of(struct_json(VoiceTranslationOut)),
+    **{CONTENT_TYPES[f]: binary("The spoken translation alone") for f in SPOKEN_FORMATS},
+}
+
+
+def _voice_form() -> dict[str, Any]:
+    options = VoiceParams.model_json_schema()
+    return {
+        "type": "object",
+        "required": ["file", *options.get("required", [])],
+        "properties": {
+            "file": {"type": "string", "format": "binary"},
+            **{
+                name: {k: v for k, v in field.items() if k != "title"}
+                for name, field in options["properties"].items()
+            },
+        },
+        "additionalProperties": False,
+    }
+
+
+VOICE_BODY = {
+    MULTIPART: schema_of(_voice_form()),
+    OCTETS: binary("The audio file itself"),
+    "audio/*": binary("The audio file itself"),
+}
+
+
+def spoken_format(accept: str) -> str | None:
+    """The audio format an Accept header asks for alone (``audio/wav``...), else None."""
+    wanted = {media.split(";")[0].strip().lower() for media in accept.split(",")}
+    for audio_format in SPOKEN_FORMATS:
+        if CONTENT_TYPES[audio_format] in wanted:
+            return audio_format
+    return None
 
 
 class TranslateController(Controller):
@@ -74,6 +177,106 @@ class TranslateController(Controller):
         (a few words) are often guessed wrong: send a sentence or more."""
         guesses = await translate.detect(data.text, data.top_k)
         return DetectOut(languages=[DetectedOut.of(g) for g in guesses])
+
+    @post(
+        "/voice",
+        status_code=HTTP_200_OK,
+        request_max_body_size=UPLOAD_HARD_LIMIT,
+        responses=problems(*PARAMETERS, 401, 404, 413, 503),
+        operation_class=documented(
+            body=VOICE_BODY, body_description=VOICE_DESCRIPTION, answers=SPOKEN
+        ),
+        summary="Translate speech into speech",
+    )
+    async def voice(
+        self,
+        request: Request[Any, Any, Any],
+        translate: TranslateDep,
+        principal: PrincipalDep,
+        target: Annotated[
+            str | None,
+            Parameter(description="Language to translate into", schema_extra=LANGUAGE_QUERY),
+        ] = None,
+        source: Annotated[
+            str | None,
+            Parameter(description="Language spoken; default: detect", schema_extra=SOURCE_QUERY),
+        ] = None,
+        model: Annotated[
+            str | None, Parameter(description="Text translation model", max_length=100)
+        ] = None,
+        stt_model: Annotated[
+            str | None, Parameter(description="Speech-to-text model", max_length=100)
+        ] = None,
+        voice: Annotated[
+            str | None, Parameter(description="Voice of the translation", max_length=100)
+        ] = None,
+        speak: Annotated[bool, Parameter(description="Speak the translation")] = True,
+        source_text: Annotated[
+            bool, Parameter(description="Also write down what was said (into English)")
+        ] = True,
+        audio_format: Annotated[
+            str,
+            Parameter(description="wav, ogg or mp3 (inline audio)", schema_extra=AUDIO_QUERY),
+        ] = "wav",
+    ) -> Response[Any]:
+        """Speech in any format the voice service reads (WAV, FLAC, Ogg/Opus, MP3, M4A,
+        WebM) -> speech-to-text with language detection -> translation -> speech in the
+        target language. Into English, a multilingual Whisper translates by itself
+        (``engine: whisper``). The voice is a Piper voice of the target language when one
+        is installed, else espeak-ng (``voice_fallback: true``). The JSON answer carries
+        both texts, languages, per-stage timings and the audio as base64; send
+        ``Accept: audio/wav`` (or ``audio/ogg``, ``audio/mpeg``) for the audio alone, with
+        the texts' languages in ``X-Source-Language``/``X-Target-Language``."""
+        settings: Settings = request.app.state.settings
+        data, form = await read_upload(request, settings.server.max_upload_bytes)
+        query = {
+            "target": target,
+            "source": source,
+            "model": model,
+            "stt_model": stt_model,
+            "voice": voice,
+            "speak": speak,
+            "source_text": source_text,
+            "audio_format": audio_format,
+        }
+        values = {k: v for k, v in {**query, **form}.items() if k != "file" and v not in (None, "")}
+        params = VoiceParams.model_validate(values)
+        alone = spoken_format(request.headers.get("accept", ""))
+        speech = translate.speech
+        assert speech is not None
+        audio = await anyio.to_thread.run_sync(speech.decode, data)
+        result = await speech.translate(
+            principal.user_id,
+            audio,
+            SpeechRequest(
+                target=params.target,
+                source=params.source,
+                model=params.model,
+                stt_model=params.stt_model,
+                voice=params.voice,
+                speak=params.speak or alone is not None,
+                source_text=params.source_text,
+            ),
+        )
+        audio_format = alone or params.audio_format
+        spoken = result.audio
+        encoded = (
+            await anyio.to_thread.run_sync(lambda: encode(spoken, audio_format))
+            if spoken is not None
+            else None
+        )
+        if alone is not None and encoded is not None:
+            return Response(
+                encoded,
+                media_type=CONTENT_TYPES[alone],
+                headers={
+                    "X-Source-Language": result.source,
+                    "X-Target-Language": result.target,
+                    "X-Engine": result.engine,
+                    "X-Voice": result.voice or "",
+                },
+            )
+        return Response(voice_out(result, encoded, audio_format))
 
     @get("/languages", responses=problems(401, 503), summary="Languages the device translates")
     async def languages(self, translate: TranslateDep, principal: PrincipalDep) -> LanguagesOut:

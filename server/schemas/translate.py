@@ -380,3 +380,83 @@ class GlossaryOut(msgspec.Struct, kw_only=True):
             targets=list(glossary.targets),
             updated_at=iso(glossary.updated_at) if glossary.updated_at else None,
         )
+
+
+# Voice ------------------------------------------------------------------------------------
+
+SPOKEN_FORMATS = ("wav", "ogg", "mp3")
+"""Formats of the spoken translation."""
+
+
+class VoiceParams(BaseModel):
+    """Options of a voice translation (query parameters, or multipart form fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: Language
+    """Language to translate into (ISO 639-1)."""
+    source: SourceLanguage = "auto"
+    """Language spoken, or ``auto`` to detect it."""
+    model: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    """Text translation model (default: Whisper's own translation into English, else the
+    best installed for the pair)."""
+    stt_model: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    """Speech-to-text model."""
+    voice: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    """Voice that speaks the translation (default: a Piper voice of the target language,
+    else espeak-ng)."""
+    speak: bool = True
+    """Synthesise the translation."""
+    source_text: bool = True
+    """Also write down what was said when Whisper translates into English itself (one
+    more Whisper pass)."""
+    audio_format: Literal["wav", "ogg", "mp3"] = "wav"
+    """Format of the inline audio (base64 in the JSON answer)."""
+
+
+class SpokenAudioOut(msgspec.Struct, kw_only=True):
+    """The spoken translation."""
+
+    content_type: str
+    rate: int
+    """Samples per second."""
+    seconds: float
+    base64: str
+    """The encoded file."""
+
+
+class VoiceTimingsOut(msgspec.Struct, kw_only=True):
+    """Milliseconds per stage."""
+
+    stt_ms: float
+    translate_ms: float
+    tts_ms: float
+    first_audio_ms: float | None
+    """From the start of the request's processing to the first synthesised audio."""
+    total_ms: float
+
+
+class VoiceTranslationOut(msgspec.Struct, kw_only=True):
+    """An utterance translated and spoken."""
+
+    text: str | None
+    """What was said, in its language."""
+    translated_text: str
+    source: str
+    """Language spoken (given or detected)."""
+    source_confidence: float
+    target: str
+    engine: str
+    """``whisper`` (its own translation into English), ``ctranslate2``, ``llm`` or ``none``."""
+    engine_note: str
+    model: str
+    stt_model: str
+    pivot: bool
+    """Translated through Whisper's English (the text engines do not read the spoken
+    language)."""
+    voice: str | None
+    voice_fallback: bool
+    """The voice is espeak-ng's (robotic, intelligible)."""
+    audio: SpokenAudioOut | None
+    timings: VoiceTimingsOut
+    history_id: str | None

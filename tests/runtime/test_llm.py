@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import threading
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -481,3 +482,18 @@ def test_qwen_streams_a_character_split_across_tokens(qwen: LlamaCppChatModel) -
     usage = deltas[-1].usage
     assert usage is not None
     assert usage.completion_tokens == len(texts) + 1  # one token gave no text of its own
+
+
+def test_logprobs_of_greedy_tokens_are_those_of_the_likeliest_tokens(
+    load_tiny: Callable[..., LlamaCppChatModel],
+) -> None:
+    """Greedy decoding picks each step's likeliest token: its probability is at least
+    1/vocabulary, so the mean log-probability lies in [-log(vocabulary), 0]."""
+    model = load_tiny()
+    plain, without = run(model, HI, GenerationOptions(temperature=0.0, max_tokens=8))
+    scored, final = run(model, HI, GenerationOptions(temperature=0.0, max_tokens=8, logprobs=True))
+    assert scored == plain
+    assert without.usage is not None and without.usage.mean_logprob is None
+    assert final.usage is not None and final.usage.mean_logprob is not None
+    vocabulary = model._llama.n_vocab()
+    assert -math.log(vocabulary) <= final.usage.mean_logprob <= 0.0
