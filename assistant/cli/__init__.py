@@ -18,6 +18,7 @@ from assistant.cli import notify as notify_cmd
 from assistant.cli import serve as serve_cmd
 from assistant.cli import sync as sync_cmd
 from assistant.cli import talk as talk_cmd
+from assistant.cli import translate as translate_cmd
 from assistant.cli import users as users_cmd
 from assistant.cli.common import CliState, report
 from assistant.logs import configure_logging
@@ -33,6 +34,8 @@ app = typer.Typer(
 app.command("serve")(serve_cmd.serve)
 app.command("chat")(chat_cmd.chat)
 app.command("talk")(talk_cmd.talk)
+app.command("translate")(translate_cmd.translate)
+app.command("interpret")(translate_cmd.interpret)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(users_cmd.app, name="users")

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from assistant.clock import new_id, to_ms
 from assistant.errors import InvalidInput
@@ -27,6 +29,9 @@ from runtime.engines import Capability
 from runtime.errors import ModelNotInstalled
 from runtime.stt.base import TranscribeOptions, Transcript
 from runtime.tts.base import SynthesisOptions
+
+StageCallback = Callable[[str, dict[str, Any]], Awaitable[None]]
+"""Hears of a stage that ended (``stt``, ``translate``, ``tts``) and what it made."""
 
 FALLBACK_VOICE = "espeak-ng:builtin"
 """The voice that speaks a language no installed Piper voice speaks."""
@@ -52,6 +57,9 @@ class SpeechRequest:
     source_text: bool = True
     """Also write down what was said, in its language, when Whisper translates into
     English itself (one more Whisper pass)."""
+    pair: tuple[str, str] | None = None
+    """Interpreting between two languages: the one heard is translated into the other
+    (``target`` is then ignored)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,21 @@ class SpeechTranslation:
     history_id: str | None = None
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    """What hearing and translating one utterance made."""
+
+    heard: Transcript
+    heard_at: float
+    target: str
+    text: str | None
+    translated: str
+    engine: str
+    model: str
+    pivot: bool
+    history_id: str | None
+
+
 class SpeechTranslator:
     """Voice translation over the voice and text translation services."""
 
@@ -121,75 +144,71 @@ class SpeechTranslator:
         return voice, fallback
 
     async def translate(
-        self, user_id: str, audio: AudioChunk, request: SpeechRequest
+        self,
+        user_id: str,
+        audio: AudioChunk,
+        request: SpeechRequest,
+        on_stage: StageCallback | None = None,
     ) -> SpeechTranslation:
-        """Hear, translate and (unless asked not to) speak one utterance."""
+        """Hear, translate and (unless asked not to) speak one utterance; ``on_stage``
+        hears of each stage as it ends (``stt``, ``translate``, ``tts``)."""
         started = time.perf_counter()
-        target = language_code(request.target, "target")
+        pair = tuple(language_code(code, "languages") for code in request.pair or ())
+        target = language_code(request.target, "target") if not pair else pair[1]
         source = language_code(request.source, "source", allow_auto=True)
         spoken_language = None if source == "auto" else source
         stt = await asyncio.to_thread(self.voice.model_for, Capability.STT, request.stt_model)
         multilingual = await asyncio.to_thread(self.multilingual, stt)
-        if request.speak:  # a missing voice fails before any model runs
-            voice_id, fallback = await asyncio.to_thread(self.voice_of, target, request.voice)
-        else:
-            voice_id, fallback = None, False
-        whisper_only = target == "en" and multilingual and request.model is None
-        text: str | None = None
-        pivot = False
+        voices: dict[str, tuple[str | None, bool]] = {}
+        for language in pair or (target,):  # a missing voice fails before any model runs
+            voices[language] = (
+                await asyncio.to_thread(self.voice_of, language, request.voice)
+                if request.speak
+                else (None, False)
+            )
+        stage = on_stage or _ignore
+        whisper_only = not pair and target == "en" and multilingual and request.model is None
         if whisper_only:
-            heard = await self._hear(user_id, audio, stt, spoken_language, "translate")
-            english = heard.text
-            stt_at = time.perf_counter()
-            if request.source_text and heard.language != "en":
-                text = (await self._hear(user_id, audio, stt, heard.language, "transcribe")).text
-            elif heard.language == "en":
-                text = english
-            translated_at = time.perf_counter()
-            translated, engine, model = english, ENGINE_WHISPER, stt
-            if heard.language == "en":
-                engine, model = ENGINE_NONE, ""
-            history_id: str | None = await asyncio.to_thread(
-                self._remember,
-                user_id,
-                heard.language,
-                target,
-                text or english,
-                translated,
-                engine,
-                model,
-            )
+            outcome = await self._into_english(user_id, audio, stt, spoken_language, request, stage)
         else:
-            heard = await self._hear(user_id, audio, stt, spoken_language, "transcribe")
-            text = heard.text
-            stt_at = time.perf_counter()
-            engines = await self.text.engines()
-            direct = heard.language == target or any(
-                target in e.directions.get(heard.language, ()) for e in engines
+            outcome = await self._through_text(
+                user_id, audio, stt, spoken_language, request, stage, target, pair, multilingual
             )
-            via_english = any(target in e.directions.get("en", ()) for e in engines)
-            source_text, source_language = heard.text, heard.language
-            if not direct and via_english and multilingual and request.model is None:
-                pivoted = await self._hear(user_id, audio, stt, heard.language, "translate")
-                source_text, source_language, pivot = pivoted.text, "en", True
-            [result] = await self.text.translate(
-                user_id,
-                TranslateRequest(
-                    texts=(source_text,),
-                    source=source_language,
-                    target=target,
-                    model=request.model,
-                ),
-                kind="voice",
-            )
-            translated_at = time.perf_counter()
-            translated, engine, model = result.translated, result.engine, result.model
-            history_id = result.history_id
+        translated_at = time.perf_counter()
+        heard, target = outcome.heard, outcome.target
+        text, translated, engine, model = (
+            outcome.text,
+            outcome.translated,
+            outcome.engine,
+            outcome.model,
+        )
+        stt_at, pivot, history_id = outcome.heard_at, outcome.pivot, outcome.history_id
+        await stage(
+            "translate",
+            {
+                "text": translated,
+                "source": heard.language,
+                "target": target,
+                "engine": engine,
+                "model": model,
+                "seconds": round(translated_at - stt_at, 3),
+            },
+        )
+        voice_id, fallback = voices[target]
         audio_out: AudioChunk | None = None
         first_audio: float | None = None
         if voice_id is not None:
             audio_out, first_audio = await self._speak(user_id, voice_id, translated, target)
         done = time.perf_counter()
+        if voice_id is not None:
+            await stage(
+                "tts",
+                {
+                    "voice": voice_id,
+                    "fallback": fallback,
+                    "seconds": round(done - translated_at, 3),
+                },
+            )
         return SpeechTranslation(
             text=text,
             translated=translated,
@@ -211,6 +230,81 @@ class SpeechTranslator:
                 total=done - started,
             ),
             history_id=history_id,
+        )
+
+    async def _into_english(
+        self,
+        user_id: str,
+        audio: AudioChunk,
+        stt: str,
+        spoken_language: str | None,
+        request: SpeechRequest,
+        stage: StageCallback,
+    ) -> _Outcome:
+        """Whisper's own translation into English (and, if asked, what was said)."""
+        started = time.perf_counter()
+        heard = await self._hear(user_id, audio, stt, spoken_language, "translate")
+        english = heard.text
+        text: str | None = english if heard.language == "en" else None
+        if request.source_text and heard.language != "en":
+            text = (await self._hear(user_id, audio, stt, heard.language, "transcribe")).text
+        heard_at = time.perf_counter()
+        await stage("stt", _heard(heard, text, heard_at - started))
+        engine, model = (ENGINE_NONE, "") if heard.language == "en" else (ENGINE_WHISPER, stt)
+        history_id = await asyncio.to_thread(
+            self._remember, user_id, heard.language, "en", text or english, english, engine, model
+        )
+        return _Outcome(heard, heard_at, "en", text, english, engine, model, False, history_id)
+
+    async def _through_text(
+        self,
+        user_id: str,
+        audio: AudioChunk,
+        stt: str,
+        spoken_language: str | None,
+        request: SpeechRequest,
+        stage: StageCallback,
+        target: str,
+        pair: tuple[str, ...],
+        multilingual: bool,
+    ) -> _Outcome:
+        """Transcribe, then translate the text (through Whisper's English when the text
+        engines cannot read the language spoken)."""
+        started = time.perf_counter()
+        heard = await self._hear(user_id, audio, stt, spoken_language, "transcribe")
+        if pair and heard.language not in pair:
+            # Neither of the two: Whisper misheard the language; take the first one's.
+            heard = await self._hear(user_id, audio, stt, pair[0], "transcribe")
+        if pair:
+            target = pair[1] if heard.language == pair[0] else pair[0]
+        heard_at = time.perf_counter()
+        await stage("stt", _heard(heard, heard.text, heard_at - started))
+        engines = await self.text.engines()
+        direct = heard.language == target or any(
+            target in e.directions.get(heard.language, ()) for e in engines
+        )
+        via_english = any(target in e.directions.get("en", ()) for e in engines)
+        source_text, source_language, pivot = heard.text, heard.language, False
+        if not direct and via_english and multilingual and request.model is None:
+            pivoted = await self._hear(user_id, audio, stt, heard.language, "translate")
+            source_text, source_language, pivot = pivoted.text, "en", True
+        [result] = await self.text.translate(
+            user_id,
+            TranslateRequest(
+                texts=(source_text,), source=source_language, target=target, model=request.model
+            ),
+            kind="voice",
+        )
+        return _Outcome(
+            heard,
+            heard_at,
+            target,
+            heard.text,
+            result.translated,
+            result.engine,
+            result.model,
+            pivot,
+            result.history_id,
         )
 
     async def _hear(
@@ -277,3 +371,16 @@ class SpeechTranslator:
             {UsageMetric.TRANSLATIONS: 1, UsageMetric.TRANSLATED_CHARACTERS: len(text)},
         )
         return entry.id
+
+
+async def _ignore(stage: str, data: dict[str, Any]) -> None:
+    """No one listens to the stages."""
+
+
+def _heard(transcript: Transcript, text: str | None, seconds: float) -> dict[str, Any]:
+    return {
+        "text": text,
+        "language": transcript.language,
+        "language_probability": round(transcript.language_probability, 4),
+        "seconds": round(seconds, 3),
+    }

@@ -6,7 +6,7 @@ import base64
 from typing import Annotated, Any
 
 import anyio
-from litestar import Controller, Request, Response, delete, get, post, put
+from litestar import Controller, Request, Response, WebSocket, delete, get, post, put, websocket
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
@@ -14,8 +14,9 @@ from assistant.settings import Settings
 from assistant.translate.models import ENGINE_NOTES
 from assistant.translate.speech import SpeechRequest, SpeechTranslation
 from hal.audio.codecs import CONTENT_TYPES, encode
-from server.deps import PrincipalDep, TranslateDep
+from server.deps import PrincipalDep, SettingsDep, TranslateDep
 from server.docs import JSON, MULTIPART, OCTETS, binary, documented, schema_of, struct_json
+from server.interpretstream import InterpretStream
 from server.problems import JSON_BODY, PARAMETERS, problems
 from server.schemas.translate import (
     LANGUAGE_PATTERN,
@@ -277,6 +278,23 @@ class TranslateController(Controller):
                 },
             )
         return Response(voice_out(result, encoded, audio_format))
+
+    @websocket("/interpret")
+    async def interpret(
+        self, socket: WebSocket[Any, Any, Any], translate: TranslateDep, settings: SettingsDep
+    ) -> None:
+        """Live interpreter for two people (browsers: ``?access_token=``). Send
+        ``{"type": "start", "languages": ["en", "es"], "rate": 16000, "channels": 1}``, then
+        binary 16-bit PCM frames; ``{"type": "stop"}`` ends the input. Each utterance
+        (cut by the VAD, as the voice stream does) comes back as ``speech-start``,
+        ``speech-end``, ``stt-end`` (text, language, seconds), ``translate-end``
+        (translation, engine, seconds), the spoken translation as ``audio-start``, binary
+        PCM and ``audio-end``, ``tts-end`` and ``interpretation`` (both texts and the end
+        of speech to first audio latency); ``end`` follows the last one. A failed
+        utterance sends ``error`` and the next one is heard."""
+        speech = translate.speech
+        assert speech is not None
+        await InterpretStream(socket, speech, settings.voice).run()
 
     @get("/languages", responses=problems(401, 503), summary="Languages the device translates")
     async def languages(self, translate: TranslateDep, principal: PrincipalDep) -> LanguagesOut:
