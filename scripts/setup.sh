@@ -13,11 +13,12 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # 1. System packages -------------------------------------------------------------------
 # libportaudio2: sounddevice; ffmpeg: audio decoding; libgl1 libglib2.0-0: OpenCV (rapidocr);
-# build-essential cmake: llama-cpp-python and pywhispercpp build from source.
-packages=(libportaudio2 ffmpeg libgl1 libglib2.0-0 build-essential cmake)
+# build-essential cmake: llama-cpp-python and pywhispercpp build from source;
+# espeak-ng: the fallback voice (espeak-ng:builtin) that speaks translations in ~100 languages.
+packages=(libportaudio2 ffmpeg libgl1 libglib2.0-0 build-essential cmake espeak-ng)
 if [[ "$PURPOSE" == "test" ]]; then
-  # espeak-ng and sox make the spoken test audio; alsa-utils gives the file-backed ALSA device.
-  packages+=(espeak-ng sox alsa-utils)
+  # sox makes and measures the spoken test audio; alsa-utils gives the file-backed ALSA device.
+  packages+=(sox alsa-utils)
   # Node and npm run the OpenID provider of the sign-in tests (tests/oidc); any Node >= 20.19
   # already on PATH does too.
   command -v node >/dev/null || packages+=(nodejs npm)

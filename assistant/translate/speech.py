@@ -273,8 +273,9 @@ class SpeechTranslator:
         started = time.perf_counter()
         heard = await self._hear(user_id, audio, stt, spoken_language, "transcribe")
         if pair and heard.language not in pair:
-            # Neither of the two: Whisper misheard the language; take the first one's.
-            heard = await self._hear(user_id, audio, stt, pair[0], "transcribe")
+            # Neither of the two (Whisper hesitated, often on short or synthetic speech):
+            # take the likelier of the two by Whisper's own detection, and hear it again.
+            heard = await self._hear(user_id, audio, stt, likelier(heard, pair), "transcribe")
         if pair:
             target = pair[1] if heard.language == pair[0] else pair[0]
         heard_at = time.perf_counter()
@@ -384,3 +385,10 @@ def _heard(transcript: Transcript, text: str | None, seconds: float) -> dict[str
         "language_probability": round(transcript.language_probability, 4),
         "seconds": round(seconds, 3),
     }
+
+
+def likelier(transcript: Transcript, pair: tuple[str, ...]) -> str:
+    """Of two languages, the one Whisper's detection found likelier (the first when it
+    ranked neither)."""
+    ranked = dict(transcript.language_probabilities)
+    return max(pair, key=lambda code: (ranked.get(code, 0.0), code == pair[0]))

@@ -51,6 +51,9 @@ class Transcript:
     """Timed segments."""
     duration: float
     """Seconds of audio transcribed."""
+    language_probabilities: tuple[tuple[str, float], ...] = ()
+    """The likeliest languages with their probabilities, likeliest first, when the
+    language was detected (empty when it was given or the engine does not tell)."""
 
 
 class SpeechToText(Protocol):

@@ -61,6 +61,10 @@ class FasterWhisperParams:
             raise ValueError("cpu_threads must be >= 0")
 
 
+TOP_LANGUAGES = 10
+"""Detected languages kept in a transcript (likeliest first)."""
+
+
 class FasterWhisperSpeechToText:
     """A CTranslate2 Whisper model run by faster-whisper; one transcription at a time.
 
@@ -137,6 +141,9 @@ class FasterWhisperSpeechToText:
             text=" ".join(s.text for s in segments),
             language=info.language,
             language_probability=float(info.language_probability),
+            language_probabilities=tuple(
+                (str(code), float(p)) for code, p in (info.all_language_probs or ())[:TOP_LANGUAGES]
+            ),
             segments=segments,
             duration=seconds,
         )

@@ -185,9 +185,9 @@ class WhisperCppSpeechToText:
         check_task(options, self.model_id, multilingual=self._multilingual)
         with self._lock:
             model = require_open(self._model, self.model_id)
-            language, probability = self._language(model, samples, options.language)
+            language, probability, ranked = self._language(model, samples, options.language)
             if samples.size == 0:
-                return Transcript("", language, probability, (), 0.0)
+                return Transcript("", language, probability, (), 0.0, ranked)
             detected = self._multilingual and options.language is None
             positions = self._full_context
             # After whisper.cpp has detected the language on a shortened window, a
@@ -215,6 +215,7 @@ class WhisperCppSpeechToText:
             text=_join(segments),
             language=language,
             language_probability=probability,
+            language_probabilities=ranked,
             segments=segments,
             duration=seconds,
         )
@@ -227,20 +228,20 @@ class WhisperCppSpeechToText:
 
     def _language(
         self, model: WhisperCppModel, samples: npt.NDArray[np.float32], language: str | None
-    ) -> tuple[str, float]:
+    ) -> tuple[str, float, tuple[tuple[str, float], ...]]:
         if not self._multilingual:
             if language not in (None, "en"):
                 raise UnsupportedInput(
                     f"Model {self.model_id!r} is English only; cannot transcribe {language!r}",
                     field="language",
                 )
-            return "en", 1.0
+            return "en", 1.0, ()
         if language is not None:
             if language not in model.available_languages():
                 raise UnsupportedInput(f"unknown language {language!r}", field="language")
-            return language, 1.0
+            return language, 1.0, ()
         if samples.size == 0:
-            return "und", 0.0
+            return "und", 0.0, ()
         # whisper.cpp encodes the detection window with the previous call's audio_ctx (the
         # full 30 s on the first call, and after any detection: see transcribe()).
         try:
@@ -251,7 +252,9 @@ class WhisperCppSpeechToText:
         score = float(probabilities[best])
         if not score > 0.0:
             raise EngineError(f"Model {self.model_id!r}: language detection failed")
-        return best, score
+        ranked = sorted(probabilities, key=lambda code: float(probabilities[code]), reverse=True)
+        top = tuple((str(code), float(probabilities[code])) for code in ranked[:10])
+        return best, score, top
 
     def _run(
         self,
