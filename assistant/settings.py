@@ -419,8 +419,6 @@ class TranslateSettings(BaseModel):
     """Beam width of translation models (1 = greedy: faster, a little worse)."""
     cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     """Size cap of the translation cache; least recently used entries go first (0 = off)."""
-    max_voice_seconds: float = Field(default=120.0, gt=0)
-    """Longest audio accepted for voice translation."""
 
 
 class SyncSettings(BaseModel):

@@ -297,3 +297,19 @@ def test_vision_benchmark_runs(tmp_path: Path, model_dir: Callable[[str], Path])
     result = json.loads(out.read_text())
     assert [row["metric"] for row in result["rows"]] == ["upload to boxes", "upload to text"]
     assert all(row["ratio"] > 0 for row in result["rows"])
+def test_translate_benchmark_runs(tmp_path: Path) -> None:
+    """The parts that need no real model: the tiny CTranslate2 model, the cache, detection."""
+    out = tmp_path / "translate.json"
+    arguments = ("--quick", "--only", "ct2,cache,detect", "--repetitions", "1")
+    stdout = run_benchmark("translate", out, *arguments, timeout=300)
+    assert "| MT CTranslate2 (tiny) | sentences/s, batch of 8 |" in stdout
+    result = json.loads(out.read_text())
+    engines = [row["engine"] for row in result["rows"]]
+    assert engines == [
+        "MT CTranslate2 (tiny)",
+        "MT CTranslate2 (tiny)",
+        "MT cache hit (HTTP)",
+        "Detect py3langid",
+    ]
+    assert all(row["ratio"] > 0 for row in result["rows"][:2])
+    assert "py3langid 160/160" in stdout
