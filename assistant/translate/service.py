@@ -262,8 +262,8 @@ class TranslateService:
             self._directions[model_id] = known
         return known
 
-    def _llm_id(self) -> str | None:
-        installed = [m.id for m in self._installed(Capability.LLM)]
+    def _llm_id(self, models: Sequence[InstalledModel]) -> str | None:
+        installed = [m.id for m in models if m.capability is Capability.LLM]
         if self.models.llm in installed:
             return self.models.llm
         return installed[0] if installed else None
@@ -274,11 +274,13 @@ class TranslateService:
 
     async def engines(self) -> list[EngineChoice]:
         """Every installed engine, best first."""
+        installed = await asyncio.to_thread(self.catalogue.installed)
         choices = [
             EngineChoice(ENGINE_CT2, m.id, await self._ct2_directions(m.id))
-            for m in self._installed(Capability.MT)
+            for m in installed
+            if m.capability is Capability.MT
         ]
-        llm = await asyncio.to_thread(self._llm_id)
+        llm = self._llm_id(installed)
         if llm is not None:
             choices.append(EngineChoice(ENGINE_LLM, llm, self._llm_directions(llm)))
         return choices
@@ -289,7 +291,8 @@ class TranslateService:
         if model is not None:
             named = [c for c in choices if c.model == model]
             if not named:
-                installed = {m.id: m for m in self.catalogue.installed()}
+                found = await asyncio.to_thread(self.catalogue.installed)
+                installed = {m.id: m for m in found}
                 if model in installed:
                     raise InvalidInput(
                         f"{model} is a {installed[model].capability.value} model: it cannot"
@@ -488,28 +491,31 @@ class TranslateService:
             return await self._remember(user_id, result, kind)
         choice = await self.choose(source, request.target, request.model)
         key = cache_key(choice, source, request.target, request, glossary, context, text)
-        cached = None
         if self.limits.cache_max_bytes:
-            cached = await asyncio.to_thread(self._cache_get, key)
-        if cached is not None:
-            self.hits += 1
-            now = time.perf_counter()
-            result = TranslationResult(
-                text=text,
-                translated=cached["translated"],
-                source=source,
-                target=request.target,
-                detected=detected,
-                engine=choice.engine,
-                model=choice.model,
-                quality=cached["quality"],
-                quality_method=cached["quality_method"],
-                cached=True,
-                sentences=cached["sentences"],
-                terms=tuple(TermCheck(**term) for term in cached["terms"]),
-                timings=Timings(detect=detected_at - started, total=now - started),
-            )
-            return await self._remember(user_id, result, kind)
+
+            def from_cache(cached: dict[str, Any]) -> TranslationResult:
+                return TranslationResult(
+                    text=text,
+                    translated=cached["translated"],
+                    source=source,
+                    target=request.target,
+                    detected=detected,
+                    engine=choice.engine,
+                    model=choice.model,
+                    quality=cached["quality"],
+                    quality_method=cached["quality_method"],
+                    cached=True,
+                    sentences=cached["sentences"],
+                    terms=tuple(TermCheck(**term) for term in cached["terms"]),
+                    timings=Timings(
+                        detect=detected_at - started, total=time.perf_counter() - started
+                    ),
+                )
+
+            hit = await asyncio.to_thread(self._cache_hit, key, user_id, kind, from_cache)
+            if hit is not None:
+                self.hits += 1
+                return hit
         self.misses += 1
         translated, scores, sentences, terms = await self._run(
             choice, text, source, request.target, request.format, glossary, context
@@ -631,9 +637,23 @@ class TranslateService:
     def _now_ms(self) -> int:
         return to_ms(self.clock())
 
-    def _cache_get(self, key: str) -> dict[str, Any] | None:
+    def _cache_hit(
+        self,
+        key: str,
+        user_id: str,
+        kind: str,
+        result_of: Callable[[dict[str, Any]], TranslationResult],
+    ) -> TranslationResult | None:
+        """A cached translation, recorded in the user's history in the same transaction
+        (a hit costs one write); None on a miss."""
         with self.db.write() as conn:
-            return store.cache_get(conn, key, self._now_ms())
+            cached = store.cache_get(conn, key, self._now_ms())
+            if cached is None:
+                return None
+            result = result_of(cached)
+            entry = self._entry(result, kind)
+            store.add_history(conn, user_id, entry)
+        return replace(result, history_id=entry.id)
 
     def _cache_put(self, key: str, choice: EngineChoice, result: TranslationResult) -> None:
         record = {
@@ -656,10 +676,8 @@ class TranslateService:
                 max_bytes=self.limits.cache_max_bytes,
             )
 
-    async def _remember(
-        self, user_id: str, result: TranslationResult, kind: str
-    ) -> TranslationResult:
-        entry = store.HistoryEntry(
+    def _entry(self, result: TranslationResult, kind: str) -> store.HistoryEntry:
+        return store.HistoryEntry(
             id=new_id(self.clock()),
             kind=kind,
             source=result.source,
@@ -671,6 +689,11 @@ class TranslateService:
             quality=result.quality,
             created_at=self._now_ms(),
         )
+
+    async def _remember(
+        self, user_id: str, result: TranslationResult, kind: str
+    ) -> TranslationResult:
+        entry = self._entry(result, kind)
         await asyncio.to_thread(self.add_history, user_id, entry)
         return replace(result, history_id=entry.id)
 
