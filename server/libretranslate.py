@@ -157,7 +157,7 @@ def api_key_of(request: Request[Any, Any, Any], fields: Fields) -> str:
     """The caller's credential: ``api_key`` in the body (as LibreTranslate clients send
     it), else ``Authorization: Bearer`` or ``X-API-Key``."""
     key = fields.values.get("api_key")
-    if key is not None and not isinstance(key, str):
+    if "api_key" in fields.values and not isinstance(key, str):
         raise InvalidInput("Invalid request: api_key must be a string", field="api_key")
     if key and key.strip():
         return key.strip()

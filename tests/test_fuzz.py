@@ -89,6 +89,7 @@ class Catalogue:
     def __init__(self, store: ModelStore, fake: FakeCatalogue) -> None:
         self.store = store
         self.fake = fake
+        self.manifest = store.manifest
 
     def installed(self) -> list[InstalledModel]:
         voice = [m for m in self.store.installed() if m.capability not in _CHAT]
