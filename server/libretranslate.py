@@ -156,18 +156,19 @@ async def read_fields(request: Request[Any, Any, Any]) -> Fields:
 def api_key_of(request: Request[Any, Any, Any], fields: Fields) -> str:
     """The caller's credential: ``api_key`` in the body (as LibreTranslate clients send
     it), else ``Authorization: Bearer`` or ``X-API-Key``."""
-    key = fields.values.get("api_key")
-    if "api_key" in fields.values and not isinstance(key, str):
+    given = fields.values.get("api_key")
+    if "api_key" in fields.values and not isinstance(given, str):
         raise InvalidInput("Invalid request: api_key must be a string", field="api_key")
-    if key and key.strip():
-        return key.strip()
+    key = str(given or "").strip()
+    if key:
+        return key
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    key = request.headers.get("x-api-key", "")
-    if key.strip():
-        return key.strip()
+    header_key = request.headers.get("x-api-key", "")
+    if header_key.strip():
+        return header_key.strip()
     raise MissingParameter("Please contact the server operator to get an API key", field="api_key")
 
 
