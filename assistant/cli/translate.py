@@ -71,8 +71,7 @@ async def _translate_voice(
     speech = _speech(services)
     try:
         data = await asyncio.to_thread(path.read_bytes)
-        audio = await asyncio.to_thread(speech.decode, data)
-        result = await speech.translate(user_id, audio, request)
+        result = await speech.translate_upload(user_id, data, request)
     finally:
         await services.manager.close()
     spoken = result.audio

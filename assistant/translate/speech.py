@@ -130,6 +130,16 @@ class SpeechTranslator:
         """An upload in any format the voice service reads, as 16 kHz mono (blocking)."""
         return self.voice.decode_upload(data)
 
+    async def translate_upload(
+        self, user_id: str, data: bytes, request: SpeechRequest
+    ) -> SpeechTranslation:
+        """:meth:`translate` of an uploaded file; bad language codes are refused before
+        the audio is decoded."""
+        language_code(request.target, "target")
+        language_code(request.source, "source", allow_auto=True)
+        audio = await asyncio.to_thread(self.decode, data)
+        return await self.translate(user_id, audio, request)
+
     def multilingual(self, stt_model: str) -> bool:
         """The speech-to-text model hears more than English (and can translate)."""
         return self.voice.languages(stt_model) != ("en",)

@@ -245,10 +245,9 @@ class TranslateController(Controller):
         alone = spoken_format(request.headers.get("accept", ""))
         speech = translate.speech
         assert speech is not None
-        audio = await anyio.to_thread.run_sync(speech.decode, data)
-        result = await speech.translate(
+        result = await speech.translate_upload(
             principal.user_id,
-            audio,
+            data,
             SpeechRequest(
                 target=params.target,
                 source=params.source,

@@ -275,3 +275,33 @@ def test_libretranslatepy_client(served: str, with_tiny: Services) -> None:
     assert translator.translate("the cat sat on the mat", "en", "es")
     assert translator.detect("Das ist ein deutscher Satz über das Wetter.")[0]["language"] == "de"
     assert {lang["code"] for lang in translator.languages()} == {"de", "en", "es", "fr"}
+
+
+@pytest.mark.parametrize(
+    ("query", "body", "status", "field"),
+    [
+        ("", b"RIFF", 422, "target"),
+        ("?target=zz", b"RIFF", 422, "target"),
+        ("?target=es&audio_format=doc", b"RIFF", 422, "audio_format"),
+        ("?target=es", b"not audio at all", 400, None),
+    ],
+)
+def test_voice_translation_refuses_bad_requests_naming_the_field(
+    client: Client, accounts: Accounts, query: str, body: bytes, status: int, field: str | None
+) -> None:
+    alice = accounts.register("alice")
+    answer = client.post(f"/api/v1/translate/voice{query}", content=body, headers=alice)
+    assert answer.status_code == status, answer.text
+    if field is not None:
+        assert answer.json()["field"] == field
+
+
+def test_the_interpreter_socket_wants_a_start_message_with_two_languages(
+    client: Client, accounts: Accounts
+) -> None:
+    alice = accounts.register("alice")
+    with client.websocket_connect("/api/v1/translate/interpret", headers=alice) as socket:
+        socket.send_json({"type": "start", "languages": ["en"]})
+        message = socket.receive_json()
+    assert message["type"] == "error"
+    assert message["problem"]["field"] == "languages"
