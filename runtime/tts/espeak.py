@@ -2,10 +2,12 @@
 
 The fallback voice of translation: it speaks languages no installed Piper voice speaks,
 intelligibly rather than naturally. It runs the ``espeak-ng`` program (Debian
-``espeak-ng``) once per sentence and reads the WAV it writes to stdout. The program was
-chosen over the C library (through ctypes) because a run costs about 10-20 ms of start-up
-next to 50-200 ms of synthesis per sentence (measured in ``benchmarks/translate.py``), and
-a crash or a hang of the program cannot take the server down with it.
+``espeak-ng``) once per line and reads the WAV it writes to stdout. The program was chosen
+over the C library through ctypes: measured on the shared 2-core test machine, one run
+for a 40-character Spanish sentence takes about 30 ms, nearly all of it process start-up
+(an empty text takes as long), which the library would save per line; in exchange a crash
+or hang of espeak-ng cannot take the server with it (a timeout ends it), and there is no
+ABI to track across espeak-ng versions.
 """
 
 from __future__ import annotations
