@@ -10,7 +10,6 @@ from assistant.auth import PasswordHasher
 from assistant.services import Services, build_services, build_translate, build_voice
 from assistant.settings import Settings
 from runtime.engines import Capability
-from runtime.errors import ModelNotInstalled
 from runtime.manager import ModelManager
 from runtime.modelstore import InstalledModel, ModelStore
 from tests.conftest import real_settings
@@ -59,7 +58,6 @@ def real_translation_services(tmp: Path, **overrides: object) -> Services:
         catalogue,  # type: ignore[arg-type]
         budget_mb=4_000,
         params_overrides=settings.models.params,
-        pinned=(),
     )
     voice = build_voice(settings, manager, services.models, services.profile)
     voice.catalogue = catalogue  # type: ignore[assignment]
@@ -73,6 +71,3 @@ def real_translation_services(tmp: Path, **overrides: object) -> Services:
         voice,
     )
     return dataclasses.replace(services, manager=manager, voice=voice, translate=translate)
-
-
-__all__ = ["ModelNotInstalled", "real_translation_services"]
