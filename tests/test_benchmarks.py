@@ -302,7 +302,7 @@ def test_translate_benchmark_runs(tmp_path: Path) -> None:
     out = tmp_path / "translate.json"
     arguments = ("--quick", "--only", "ct2,cache,detect", "--repetitions", "1")
     stdout = run_benchmark("translate", out, *arguments, timeout=300)
-    assert "| MT CTranslate2 (tiny) | sentences/s, batch of 8 |" in stdout
+    assert "| MT CTranslate2 (tiny) | sentences/s, batch of 8 (sent/s) |" in stdout
     result = json.loads(out.read_text())
     engines = [row["engine"] for row in result["rows"]]
     assert engines == [
