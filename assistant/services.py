@@ -23,11 +23,11 @@ from assistant.store.blobs import BlobStore
 from assistant.store.permissions import PRIVATE_UMASK, private_dir, private_tree
 from assistant.sync import ChangeLog, SyncBridge
 from assistant.sync.secrets import Sealer
+from assistant.translate.service import TranslateLimits, TranslateModels, TranslateService
+from assistant.translate.speech import SpeechTranslator
 from assistant.vision.fetch import FetchPolicy, UrlFetcher
 from assistant.vision.images import ImageLibrary, StorePolicy
 from assistant.vision.service import VisionDefaults, VisionService
-from assistant.translate.service import TranslateLimits, TranslateModels, TranslateService
-from assistant.translate.speech import SpeechTranslator
 from assistant.voice.service import VoiceDefaults, VoiceLoops, VoiceService
 from hal.camera import CameraOptions, open_camera
 from hal.camera.images import ImageLimits
@@ -156,6 +156,7 @@ def build_services(
         oidc=build_oidc(settings, db, auth, profile, clock),
         notifications=build_notifications(settings, db, auth, profile, clock),
         vision=vision,
+        translate=build_translate(settings, db, manager, models, profile, history, voice, clock),
     )
 
 
@@ -228,7 +229,6 @@ def build_vision(
         camera=lambda: open_camera(vision.camera_device, camera_options),
         fetcher=fetcher,
         languages=languages,
-        translate=build_translate(settings, db, manager, models, profile, history, voice, clock),
     )
 
 

@@ -401,6 +401,8 @@ class VisionSettings(BaseModel):
     describe_max_tokens: int = Field(default=96, ge=8, le=1024)
     """Longest description or grounded answer."""
     fetch: VisionFetchSettings = Field(default_factory=VisionFetchSettings)
+
+
 class TranslateSettings(BaseModel):
     """Text and voice translation."""
 

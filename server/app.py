@@ -32,8 +32,8 @@ from server.controllers.openai import OpenAIController
 from server.controllers.openai_audio import OpenAIAudioController
 from server.controllers.profile import ProfileController
 from server.controllers.sync import ProfileChangesController, SyncController
-from server.controllers.vision import VisionController
 from server.controllers.translate import TranslateController
+from server.controllers.vision import VisionController
 from server.controllers.voice import VoiceController
 from server.deps import DEPENDENCIES
 from server.docs import PydanticSchemas, docs_router, openapi_config

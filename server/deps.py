@@ -25,8 +25,8 @@ from assistant.services import Services
 from assistant.settings import Settings
 from assistant.store import Database
 from assistant.sync import ChangeLog, SyncBridge
-from assistant.vision.service import VisionService
 from assistant.translate.service import TranslateService
+from assistant.vision.service import VisionService
 from assistant.voice.service import VoiceLoops, VoiceService
 from runtime.manager import ModelManager
 from runtime.modelstore import ModelStore

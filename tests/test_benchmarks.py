@@ -297,6 +297,8 @@ def test_vision_benchmark_runs(tmp_path: Path, model_dir: Callable[[str], Path])
     result = json.loads(out.read_text())
     assert [row["metric"] for row in result["rows"]] == ["upload to boxes", "upload to text"]
     assert all(row["ratio"] > 0 for row in result["rows"])
+
+
 def test_translate_benchmark_runs(tmp_path: Path) -> None:
     """The parts that need no real model: the tiny CTranslate2 model, the cache, detection."""
     out = tmp_path / "translate.json"

@@ -45,8 +45,13 @@ from schemathesis.python import asgi as schemathesis_asgi
 from assistant.auth import PasswordHasher, Principal, Role, User
 from assistant.chat.routing import RoutingRules
 from assistant.chat.service import ChatService
-from assistant.services import Services, build_services, build_vision, build_voice
-from assistant.services import Services, build_services, build_translate, build_voice
+from assistant.services import (
+    Services,
+    build_services,
+    build_translate,
+    build_vision,
+    build_voice,
+)
 from assistant.settings import Settings
 from assistant.voice.service import VoiceLoops
 from runtime.engines import Capability, load_engine
