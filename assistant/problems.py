@@ -46,6 +46,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "resource-exhausted": 503,
     "hardware-unavailable": 503,
     "backend-error": 500,
+    "remote-unavailable": 503,
 }
 """The HTTP status of each code; a code not listed is a 500."""
 

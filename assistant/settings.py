@@ -498,6 +498,76 @@ class NotificationSettings(BaseModel):
     """Longest delay between two attempts."""
     default_ttl_seconds: int = Field(default=86_400, ge=0, le=2_419_200)
     """How long push services keep a notification without ``expires_at`` (max 4 weeks)."""
+class WyomingSettings(BaseModel):
+    """The Wyoming server (Home Assistant's voice services) and remote engines."""
+
+    model_config = {"extra": "forbid"}
+
+    enabled: bool = False
+    """Serve the Wyoming protocol beside HTTP (``assistant serve --wyoming``)."""
+    host: str = "127.0.0.1"
+    """Interface to bind. Loopback by default: Home Assistant on another machine needs
+    ``0.0.0.0`` (Wyoming has no authentication: expose it to trusted networks only)."""
+    port: int = Field(default=10300, ge=0, le=65535)
+    """TCP port (10300, as wyoming-faster-whisper; 0 picks a free one)."""
+    user: str | None = None
+    """The account whose conversations, memory and preferences the ``handle`` program
+    (the conversation agent) and the default voice use: Wyoming has no sign-in. Default:
+    the first admin."""
+    zeroconf: bool = False
+    """Advertise ``_wyoming._tcp.local.`` on the network so Home Assistant discovers it."""
+    zeroconf_name: str | None = None
+    """The advertised service name; default: the host name."""
+    max_header_bytes: int = Field(default=16_384, ge=256)
+    """Longest JSON header line of one event."""
+    max_data_bytes: int = Field(default=1_000_000, ge=256)
+    """Largest ``data_length`` of one event."""
+    max_payload_bytes: int = Field(default=4_000_000, ge=1024)
+    """Largest ``payload_length`` (audio) of one event."""
+    max_audio_seconds: float = Field(default=300.0, gt=0)
+    """Longest audio stream accepted for transcription."""
+    idle_timeout_seconds: float = Field(default=60.0, gt=0)
+    """A connection that sends nothing for this long is closed."""
+    pause_seconds: float = Field(default=0.5, gt=0)
+    """A pause this long in incoming speech has the speech before it transcribed at once,
+    while more audio arrives (sent as ``transcript-chunk``; not decoded again at the end)."""
+
+
+class RemoteModel(BaseModel):
+    """An engine that runs elsewhere, declared in settings."""
+
+    model_config = {"extra": "forbid"}
+
+    id: str
+    """Model id (``name:tag``) it is known by here."""
+    engine: Literal["openai", "wyoming_stt", "wyoming_tts", "wyoming_wake"]
+    """``openai`` (any OpenAI-compatible ``/v1`` server) or a Wyoming service."""
+    url: str
+    """``http://host:port/v1`` for ``openai``; ``tcp://host:port`` for Wyoming."""
+    model: str | None = None
+    """The model (``openai``), voice (``wyoming_tts``) or wake word (``wyoming_wake``)
+    to ask the server for; default: the server's own."""
+    api_key: SecretStr | None = None
+    """Bearer token for ``openai`` servers that want one."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Other engine parameters (``context_length``, ``timeout_seconds``...)."""
+
+
+class RemoteSettings(BaseModel):
+    """Engines on other machines: health checks and what to do when they are down."""
+
+    model_config = {"extra": "forbid"}
+
+    models: list[RemoteModel] = Field(default_factory=list)
+    """Remote engines declared here (``assistant models add --engine openai ...`` stores
+    them in the model store instead)."""
+    health_interval_seconds: float = Field(default=15.0, gt=0)
+    """How often each remote engine is checked."""
+    fallback: dict[Literal["llm", "stt", "tts", "wake"], Literal["local", "fail"]] = Field(
+        default_factory=dict
+    )
+    """Per capability: ``local`` (the default) answers with an installed local model of the
+    same capability while the remote one is down; ``fail`` answers 503."""
 
 
 class Settings(BaseSettings):
@@ -524,6 +594,8 @@ class Settings(BaseSettings):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     translate: TranslateSettings = Field(default_factory=TranslateSettings)
+    wyoming: WyomingSettings = Field(default_factory=WyomingSettings)
+    remote: RemoteSettings = Field(default_factory=RemoteSettings)
 
     @classmethod
     def settings_customise_sources(

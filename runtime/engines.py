@@ -56,6 +56,8 @@ class EngineSpec:
     """``module:Class`` with a ``load(model_id, model_dir, params)`` classmethod."""
     extra: str
     """The package extra that installs its library."""
+    remote: bool = False
+    """Runs on another machine: no local memory, health-checked, with a local fallback."""
 
 
 ENGINES: dict[str, EngineSpec] = {
@@ -85,6 +87,18 @@ ENGINES: dict[str, EngineSpec] = {
     ),
     "openwakeword": EngineSpec(
         Capability.WAKE, "runtime.wake.openwakeword:OpenWakeWordDetector", "audio"
+    ),
+    "openai": EngineSpec(
+        Capability.LLM, "runtime.llm.openai_compat:OpenAICompatibleChatModel", "", remote=True
+    ),
+    "wyoming_stt": EngineSpec(
+        Capability.STT, "runtime.stt.wyoming:WyomingSpeechToText", "", remote=True
+    ),
+    "wyoming_tts": EngineSpec(
+        Capability.TTS, "runtime.tts.wyoming:WyomingTextToSpeech", "", remote=True
+    ),
+    "wyoming_wake": EngineSpec(
+        Capability.WAKE, "runtime.wake.wyoming:WyomingWakeWord", "", remote=True
     ),
 }
 

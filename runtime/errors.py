@@ -15,6 +15,7 @@ a missing model is the CLI's business, not the runtime's).
     ├── ResourceExhausted        memory budget, queue or disk full; may succeed later
     └── EngineError              a native engine or library failed
         ├── ModelLoadFailed      the files are there, the engine could not load them
+        ├── RemoteUnavailable    a remote engine (OpenAI /v1, Wyoming) cannot be reached
         └── DownloadError        (runtime.download) a URL failed for good
 """
 
@@ -107,3 +108,13 @@ class EngineError(ModelRuntimeError):
 
 class ModelLoadFailed(EngineError):
     """The model's files are installed but its engine could not load them."""
+
+
+class RemoteUnavailable(EngineError):
+    """A remote engine cannot be reached, timed out or hung up; may work again later."""
+
+    code = "remote-unavailable"
+    title = "Remote engine unavailable"
+
+    def __init__(self, detail: str, *, retry_after_seconds: int | None = 5, **fields: Any) -> None:
+        super().__init__(detail, retry_after_seconds=retry_after_seconds, **fields)

@@ -9,6 +9,13 @@ worker threads; the event loop never waits on it.
 
 Keep-alive follows Ollama: a duration in seconds after the last use, 0 = unload right
 after use, negative = keep forever.
+
+Remote engines (another server's OpenAI ``/v1``, a Wyoming service) are models with no
+local memory cost. They are health-checked every ``health_interval_seconds``; while one
+is down (or when it cannot be reached at load), a request for it is served by a local
+model of the same capability, or refused with ``RemoteUnavailable``, as the capability's
+fallback policy says (``local`` by default, or ``fail``). Each fallback is logged and
+handed to the ``on_fallback`` listeners.
 """
 
 from __future__ import annotations
@@ -23,9 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from runtime.engines import Capability, Engine, load_engine
-from runtime.errors import ModelBusy, ModelRuntimeError, ResourceExhausted
+from runtime.engines import Capability, Engine, engine_spec, load_engine
+from runtime.errors import ModelBusy, ModelRuntimeError, RemoteUnavailable, ResourceExhausted
 from runtime.modelstore import InstalledModel
+from runtime.remote import Probe, probe
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +47,54 @@ class InstalledModels(Protocol):
     def require(self, model_id: str) -> InstalledModel:
         """An installed model, or ModelNotInstalled."""
         ...
+
+
+Prober = Callable[[str, dict[str, Any]], Probe]
+"""(engine name, params) -> one health check of a remote engine (blocking)."""
+
+
+@dataclass(frozen=True)
+class RemoteStatus:
+    """What ``remote_status`` reports about a remote engine."""
+
+    id: str
+    """Model id."""
+    capability: Capability
+    """What it does."""
+    engine: str
+    """``openai``, ``wyoming_stt``..."""
+    url: str
+    """Where it runs."""
+    healthy: bool | None
+    """The last check's verdict; None before the first."""
+    latency_ms: float | None
+    """Round trip of the last good check."""
+    checked_at: float | None
+    """Clock time of the last check."""
+    error: str | None
+    """Why the last check failed."""
+    fallback: str
+    """``local`` or ``fail``: what happens while it is down."""
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """A request for a remote engine that is down went to a local model instead."""
+
+    requested: str
+    """The remote model asked for."""
+    used: str
+    """The local model that serves the request."""
+    reason: str
+    """Why the remote one could not."""
+
+
+@dataclass
+class _Health:
+    healthy: bool | None = None
+    latency_ms: float | None = None
+    checked_at: float | None = None
+    error: str | None = None
 
 
 def resident_memory_mb() -> float:
@@ -122,6 +178,11 @@ class ModelManager:
         loader: Loader = load_engine,
         clock: Callable[[], float] = time.monotonic,
         memory_probe: Callable[[], float] = resident_memory_mb,
+        fallback_policy: Mapping[str, str] | None = None,
+        local_for: Callable[[Capability], str | None] | None = None,
+        remotes: Callable[[], Iterable[InstalledModel]] | None = None,
+        prober: Prober = probe,
+        health_interval_seconds: float = 15.0,
     ) -> None:
         self.store = store
         self.budget_mb = budget_mb or default_budget_mb()
@@ -134,9 +195,22 @@ class ModelManager:
         self.clock = clock
         self.memory_probe = memory_probe
         self.preload_state: dict[str, str] = {}
+        self.fallback_policy = dict(fallback_policy or {})
+        """Per capability value: ``local`` (default) or ``fail``."""
+        self.local_for = local_for
+        """The local model that stands in for a capability; None: no fallback."""
+        self.remotes = remotes
+        """The remote engines to health-check."""
+        self.prober = prober
+        self.health_interval_seconds = health_interval_seconds
+        self.on_fallback: list[Callable[[Fallback], None]] = []
+        """Called with every fallback to a local model."""
+        self._health: dict[str, _Health] = {}
+        self._remote_kind: dict[str, Capability] = {}
         self._slots: dict[str, _Slot] = {}
         self._budget_lock = asyncio.Lock()
         self._reaper: asyncio.Task[None] | None = None
+        self._checker: asyncio.Task[None] | None = None
 
     # Using ------------------------------------------------------------------------
 
@@ -146,8 +220,27 @@ class ModelManager:
     ) -> AsyncIterator[Any]:
         """Hold a loaded model for one request (loading it first if needed).
 
-        ``keep_alive_seconds`` replaces the model's keep-alive from now on.
+        ``keep_alive_seconds`` replaces the model's keep-alive from now on. A remote model
+        that is down is replaced by a local one (or refused) as its fallback policy says;
+        one that fails during the request marks itself down for the next.
         """
+        model_id = self._stand_in(model_id, self._down_reason(model_id))
+        try:
+            async with self._use(model_id, keep_alive_seconds) as engine:
+                yield engine
+                return
+        except RemoteUnavailable as exc:
+            if exc.fields.get("model_id") != model_id:
+                raise  # another model's failure, passing through
+            self._mark_down(model_id, exc.detail)
+            if not exc.fields.pop("during_load", False):
+                raise  # failed mid-request: the caller decides what to tell its client
+            local = self._stand_in(model_id, exc.detail, cause=exc)
+        async with self._use(local, keep_alive_seconds) as engine:
+            yield engine
+
+    @asynccontextmanager
+    async def _use(self, model_id: str, keep_alive_seconds: float | None) -> AsyncIterator[Any]:
         slot = self._slots.setdefault(model_id, _Slot(model_id))
         if slot.waiting >= self.max_queue:
             raise ResourceExhausted(
@@ -162,8 +255,16 @@ class ModelManager:
             slot.waiting -= 1
         slot.reserved = True
         try:
-            engine = await self._ensure_loaded(slot)
-            yield engine
+            try:
+                engine = await self._ensure_loaded(slot)
+            except RemoteUnavailable as exc:
+                exc.fields.update(model_id=model_id, during_load=True)
+                raise
+            try:
+                yield engine
+            except RemoteUnavailable as exc:
+                exc.fields.setdefault("model_id", model_id)
+                raise
         finally:
             slot.reserved = False
             slot.last_used = self.clock()
@@ -225,6 +326,47 @@ class ModelManager:
         loaded = [self._info(s) for s in self._slots.values() if s.engine is not None]
         return sorted(loaded, key=lambda m: m.last_used, reverse=True)
 
+    def remote_status(self) -> list[RemoteStatus]:
+        """Every remote engine known to the health checker, by id."""
+        found = []
+        for model in self._remote_models():
+            health = self._health.get(model.id, _Health())
+            found.append(
+                RemoteStatus(
+                    id=model.id,
+                    capability=model.capability,
+                    engine=model.engine,
+                    url=str(model.params.get("url", "")),
+                    healthy=health.healthy,
+                    latency_ms=health.latency_ms,
+                    checked_at=health.checked_at,
+                    error=health.error,
+                    fallback=self.fallback_policy.get(model.capability.value, "local"),
+                )
+            )
+        return sorted(found, key=lambda r: r.id)
+
+    async def check_remotes(self) -> list[RemoteStatus]:
+        """Health-check every remote engine now (in worker threads, at once)."""
+        models = await asyncio.to_thread(lambda: list(self._remote_models()))
+
+        async def check(model: InstalledModel) -> None:
+            result = await asyncio.to_thread(self.prober, model.engine, dict(model.params))
+            health = self._health.setdefault(model.id, _Health())
+            was = health.healthy
+            health.healthy, health.error = result.healthy, result.error
+            health.checked_at = self.clock()
+            if result.latency_seconds is not None:
+                health.latency_ms = result.latency_seconds * 1000
+            if was is not result.healthy:
+                if result.healthy:
+                    log.info("remote engine %s is up (%.0f ms)", model.id, health.latency_ms or 0)
+                else:
+                    log.warning("remote engine %s is down: %s", model.id, result.error)
+
+        await asyncio.gather(*(check(m) for m in models))
+        return self.remote_status()
+
     @property
     def used_mb(self) -> float:
         """Memory charged by loaded models."""
@@ -262,11 +404,27 @@ class ModelManager:
         if self._reaper is None:
             self._reaper = asyncio.get_running_loop().create_task(loop(), name="model-reaper")
 
+        async def check_loop() -> None:
+            while True:
+                try:
+                    await self.check_remotes()
+                except Exception:  # a bad entry must not stop the checks of the others
+                    log.exception("remote health check failed")
+                await asyncio.sleep(self.health_interval_seconds)
+
+        if self._checker is None and self.remotes is not None:
+            self._checker = asyncio.get_running_loop().create_task(
+                check_loop(), name="remote-health"
+            )
+
     async def close(self) -> None:
         """Stop the reaper and unload everything."""
         if self._reaper is not None:
             self._reaper.cancel()
             self._reaper = None
+        if self._checker is not None:
+            self._checker.cancel()
+            self._checker = None
         for slot in list(self._slots.values()):
             if slot.engine is not None:
                 async with slot.lock:
@@ -278,6 +436,8 @@ class ModelManager:
         if slot.engine is not None:
             return slot.engine
         model = await asyncio.to_thread(self.store.require, slot.model_id)
+        if _is_remote(model.engine):
+            self._remote_kind[slot.model_id] = model.capability
         async with self._budget_lock:
             await self._make_room(slot, model.memory_mb)
             params = {**model.params, **self.params_overrides.get(slot.model_id, {})}
@@ -289,8 +449,12 @@ class ModelManager:
             measured = self.memory_probe() - before
             slot.engine, slot.model = engine, model
             # The measured growth corrects the estimate; lazily mapped weights can make
-            # it smaller at first, so the estimate is the floor.
-            slot.memory_mb = max(float(model.memory_mb), measured)
+            # it smaller at first, so the estimate is the floor. A remote engine's memory
+            # is on another machine: what it allocates here (a socket) is not a model.
+            remote = engine_spec(model.engine).remote
+            slot.memory_mb = 0.0 if remote else max(float(model.memory_mb), measured)
+            if remote:
+                self._mark_up(model)
             slot.loaded_at = slot.last_used = self.clock()
             log.info(
                 "loaded %s (%s) in %.2f s: +%.0f MB resident (estimate %d MB); %.0f/%d MB used",
@@ -303,6 +467,53 @@ class ModelManager:
                 self.budget_mb,
             )
         return engine
+
+    def _remote_models(self) -> Iterable[InstalledModel]:
+        if self.remotes is None:
+            return ()
+        models = [m for m in self.remotes() if _is_remote(m.engine)]
+        for model in models:
+            self._remote_kind[model.id] = model.capability
+        return models
+
+    def _down_reason(self, model_id: str) -> str | None:
+        health = self._health.get(model_id)
+        if health is None or health.healthy is not False:
+            return None
+        return health.error or "it failed its last health check"
+
+    def _stand_in(
+        self, model_id: str, reason: str | None, cause: RemoteUnavailable | None = None
+    ) -> str:
+        """``model_id``, or the local model that answers for it while it is down."""
+        if reason is None:
+            return model_id
+        capability = self._remote_kind.get(model_id)
+        policy = self.fallback_policy.get(capability.value, "local") if capability else "fail"
+        local = self.local_for(capability) if capability and self.local_for else None
+        if policy == "fail" or local is None or local == model_id:
+            why = "" if policy == "fail" else " and no local model can stand in"
+            if cause is not None and not why:
+                raise cause
+            raise RemoteUnavailable(
+                f"The remote engine {model_id} is down ({reason}){why}", model_id=model_id
+            )
+        log.warning("remote engine %s is down (%s): using %s instead", model_id, reason, local)
+        fallback = Fallback(requested=model_id, used=local, reason=reason)
+        for listener in self.on_fallback:
+            listener(fallback)
+        return local
+
+    def _mark_down(self, model_id: str, reason: str) -> None:
+        health = self._health.setdefault(model_id, _Health())
+        if health.healthy is not False:
+            log.warning("remote engine %s is down: %s", model_id, reason)
+        health.healthy, health.error, health.checked_at = False, reason, self.clock()
+
+    def _mark_up(self, model: InstalledModel) -> None:
+        self._remote_kind[model.id] = model.capability
+        health = self._health.setdefault(model.id, _Health())
+        health.healthy, health.error = True, None
 
     async def _make_room(self, slot: _Slot, needed_mb: float) -> None:
         while self.used_mb + needed_mb > self.budget_mb:
@@ -367,3 +578,10 @@ class ModelManager:
             queued=slot.waiting,
             pinned=slot.model_id in self.pinned,
         )
+
+
+def _is_remote(engine: str) -> bool:
+    try:
+        return engine_spec(engine).remote
+    except ModelRuntimeError:
+        return False

@@ -176,6 +176,7 @@ class ModelStore:
         self.clock = clock
         self._lock = threading.RLock()
         self._db = index
+        self._declared: dict[str, InstalledModel] = {}
 
     @classmethod
     def open(
@@ -229,13 +230,17 @@ class ModelStore:
     # Reading ----------------------------------------------------------------------
 
     def installed(self) -> list[InstalledModel]:
-        """Every installed model, by id."""
+        """Every installed model, by id (remote engines declared in settings included)."""
         with self._lock:
             ids = [row[0] for row in self._db.execute("SELECT id FROM models ORDER BY id")]
+            ids = sorted({*ids, *self._declared})
             return [m for model_id in ids if (m := self.get(model_id)) is not None]
 
     def get(self, model_id: str) -> InstalledModel | None:
         """An installed model, or None."""
+        declared = self._declared.get(model_id)
+        if declared is not None:
+            return declared
         with self._lock:
             row = next(
                 self._db.execute(
@@ -365,6 +370,65 @@ class ModelStore:
             fetched,
         )
 
+    def add_remote(
+        self,
+        model_id: str,
+        engine: str,
+        params: Mapping[str, Any],
+        *,
+        description: str | None = None,
+    ) -> InstalledModel:
+        """Record an engine that runs on another machine (no files, no local memory)."""
+        model_slug(model_id)
+        spec = engine_spec(engine)
+        if not spec.remote:
+            raise UnsupportedInput(
+                f"The {engine} engine runs here; import its files with `models add PATH`",
+                field="engine",
+            )
+        url = str(params.get("url") or "")
+        if not url:
+            raise UnsupportedInput("A remote engine needs a URL", field="url")
+        return self._install(
+            model_id,
+            spec.capability,
+            engine,
+            dict(params),
+            0,
+            description or f"{engine} at {url}",
+            f"remote: {url}",
+            [],
+        )
+
+    def declare_remote(self, models: Sequence[InstalledModel]) -> None:
+        """Remote engines declared in settings: listed as installed while this store is
+        open, never written to the index (the settings stay their one source)."""
+        self._declared = {m.id: m for m in models}
+
+    def remote_entry(
+        self, model_id: str, engine: str, params: Mapping[str, Any], description: str = ""
+    ) -> InstalledModel:
+        """The record of a remote engine (for ``declare_remote``), checked like ``add_remote``."""
+        model_slug(model_id)
+        spec = engine_spec(engine)
+        if not spec.remote:
+            raise UnsupportedInput(f"The {engine} engine is not a remote engine", field="engine")
+        url = str(params.get("url") or "")
+        now = self.clock()
+        return InstalledModel(
+            id=model_id,
+            capability=spec.capability,
+            engine=engine,
+            params=dict(params),
+            memory_mb=0,
+            description=description or f"{engine} at {url}",
+            source=f"remote: {url} (settings)",
+            installed_at=now,
+            verified_at=now,
+            files=(),
+            path=self.installed_root / model_slug(model_id),
+        )
+
     def convert(self, converter: str, source_dir: Path, target: Path) -> Fetched:
         """Run a converter on a folder, writing ``target``."""
         function = self.converters.get(converter)
@@ -403,6 +467,11 @@ class ModelStore:
 
     def remove(self, model_id: str) -> None:
         """Uninstall a model; blobs no other model uses are deleted."""
+        if model_id in self._declared:
+            raise UnsupportedInput(
+                f"{model_id} is declared in the settings ([[remote.models]]): remove it there",
+                field="model_id",
+            )
         model = self.require(model_id)
         dependants = [
             e.id for e in self.manifest.models.values() if model_id in e.requires and self.get(e.id)

@@ -44,6 +44,7 @@ from server.security import (
     BearerAuthenticationMiddleware,
     add_security_headers,
 )
+from server.wyoming import WyomingServer
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,16 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         preloading = asyncio.get_running_loop().create_task(built.manager.preload(preload))
         syncing = asyncio.get_running_loop().create_task(run_sync(built.sync))
         await built.notifications.dispatcher.start()
+        wyoming = None
+        if settings.wyoming.enabled:
+            wyoming = WyomingServer(built.wyoming, settings.wyoming, _version())
+            await wyoming.start()
+            app.state.wyoming = wyoming
         try:
             yield
         finally:
+            if wyoming is not None:
+                await wyoming.stop()
             preloading.cancel()
             syncing.cancel()
             await built.notifications.dispatcher.close()

@@ -34,6 +34,11 @@ class WakeWordDetector(Protocol):
         """Forget buffered audio and scores (after a detection, or a new stream)."""
         ...
 
+    def fork(self) -> WakeWordDetector:
+        """A detector with its own stream state over the same loaded models, for another
+        stream at the same time (use it only while this one is held)."""
+        ...
+
     def close(self) -> None:
         """Free the models."""
         ...

@@ -54,6 +54,14 @@ class FakeWakeWordDetector:
         """Nothing buffered; counted."""
         self.resets += 1
 
+    def fork(self) -> FakeWakeWordDetector:
+        """Another fake hearing the same marker (with its own counts)."""
+        other = FakeWakeWordDetector(
+            self.model_id, word=self.words[0], marker=self.marker, score=self.score
+        )
+        other.fail_with = self.fail_with
+        return other
+
     def close(self) -> None:
         """Nothing to free."""
         self.closed = True

@@ -292,6 +292,12 @@ class OpenWakeWordDetector:
         self._history = self._initial_history.copy()
         self.last_scores = {}
 
+    def fork(self) -> OpenWakeWordDetector:
+        """A detector with fresh stream state sharing these onnxruntime sessions (which
+        may run from several threads), for another stream at the same time."""
+        models = require_open(self._models, self.model_id)
+        return OpenWakeWordDetector(self.model_id, self.params, models, self._initial_history)
+
     def close(self) -> None:
         """Drop the onnxruntime sessions."""
         self._models = None
