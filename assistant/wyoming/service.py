@@ -24,6 +24,7 @@ from assistant.chat.service import ChatService
 from assistant.clock import Clock, system_clock, to_ms
 from assistant.errors import InvalidInput, NotFound
 from assistant.profile import UsageMetric
+from assistant.profile.models import Preferences
 from assistant.store import Database
 from assistant.threads import off_loop
 from assistant.voice.service import VoiceService
@@ -235,18 +236,33 @@ class WyomingService:
         )
 
     def account(self) -> str:
-        """The id of the account Wyoming requests act for (blocking)."""
+        """The id of the account Wyoming requests act for (blocking): ``wyoming.user``, else
+        the first admin; NotFound when there is none (the conversation agent needs one)."""
+        user_id = self._account()
+        if user_id is None:
+            raise NotFound(
+                "No account to act for: create one (`assistant users add NAME --role admin`)"
+                " or set wyoming.user",
+                field="wyoming.user",
+            )
+        return user_id
+
+    def preferences(self) -> Preferences:
+        """The account's preferences; the defaults when there is no account yet (speech
+        needs none)."""
+        user_id = self._account()
+        if user_id is None:
+            return Preferences()
+        return self.voice.profile.get_preferences(user_id).preferences
+
+    def _account(self) -> str | None:
         name = self.options.user
         if name is not None:
             user = self.auth.find_user(name)
         else:
             admins = [u for u in self.auth.list_users() if u.role is Role.ADMIN and not u.disabled]
             if not admins:
-                raise NotFound(
-                    "No account to act for: create one (`assistant users add NAME`) or set"
-                    " wyoming.user",
-                    field="wyoming.user",
-                )
+                return None
             user = admins[0]
         if user.disabled:
             raise InvalidInput(f"The account {user.username} is disabled", field="wyoming.user")
@@ -260,8 +276,7 @@ class WyomingService:
         """A session for one stream: the model for ``name`` and the language to use."""
         voice = self.voice
         model_id = await off_loop(voice.model_for, Capability.STT, name or None)
-        user_id = await off_loop(self.account)
-        preferences = (await off_loop(voice.profile.get_preferences, user_id)).preferences
+        preferences = await off_loop(self.preferences)
         wanted = [language] if language else list(preferences.preferred_languages)
         spoken = await off_loop(voice.language_for, model_id, [_primary(w) for w in wanted])
         options = TranscribeOptions(language=spoken)
@@ -281,7 +296,9 @@ class WyomingService:
 
     async def transcribed(self, result: StreamedTranscript) -> None:
         """Count a finished transcription in the account's usage."""
-        user_id = await off_loop(self.account)
+        user_id = await off_loop(self._account)
+        if user_id is None:
+            return
         await off_loop(
             self.voice.profile.record_usage,
             user_id,
@@ -299,8 +316,7 @@ class WyomingService:
         """The voice and options for a request: named, else one speaking ``language``,
         else the account's preferred voice and speaking rate."""
         voice = self.voice
-        user_id = await off_loop(self.account)
-        preferences = (await off_loop(voice.profile.get_preferences, user_id)).preferences
+        preferences = await off_loop(self.preferences)
         voice_id: str | None = None
         if name:
             voice_id = await off_loop(voice.model_for, Capability.TTS, name)
@@ -329,7 +345,9 @@ class WyomingService:
 
     async def synthesized(self, characters: int) -> None:
         """Count a finished synthesis in the account's usage."""
-        user_id = await off_loop(self.account)
+        user_id = await off_loop(self._account)
+        if user_id is None:
+            return
         await off_loop(
             self.voice.profile.record_usage,
             user_id,
@@ -434,10 +452,9 @@ class WyomingService:
 
     def _preferred_voice_and_wake(self) -> tuple[str | None, str | None]:
         try:
-            user_id = self.account()
+            preferences = self.preferences()
         except (NotFound, InvalidInput):
             return None, None
-        preferences = self.voice.profile.get_preferences(user_id).preferences
         return preferences.voice_id, preferences.wake_word
 
     def _tags(self, model: InstalledModel) -> tuple[str, ...]:
