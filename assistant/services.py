@@ -35,7 +35,7 @@ from hal.camera.images import ImageLimits
 from assistant.wyoming import WyomingOptions, WyomingService
 from runtime.convert import CONVERTERS
 from runtime.download import Downloader
-from runtime.engines import Capability, engine_spec
+from runtime.engines import Capability, is_remote
 from runtime.manager import ModelManager
 from runtime.manifest import Manifest, load_manifest
 from runtime.modelstore import ModelStore
@@ -145,7 +145,7 @@ def local_stand_in(settings: Settings, store: ModelStore) -> Callable[[Capabilit
         local = [
             m.id
             for m in store.installed()
-            if m.capability is capability and not engine_spec(m.engine).remote
+            if m.capability is capability and not is_remote(m.engine)
         ]
         profile = settings.models.profile
         manifest = store.manifest

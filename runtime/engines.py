@@ -114,6 +114,12 @@ def engine_spec(engine: str) -> EngineSpec:
         ) from exc
 
 
+def is_remote(engine: str) -> bool:
+    """Whether an engine runs on another machine (False for engines it does not know)."""
+    spec = ENGINES.get(engine)
+    return spec is not None and spec.remote
+
+
 def load_engine(engine: str, model_id: str, model_dir: Path, params: Mapping[str, Any]) -> Engine:
     """Import the engine's module and load the model (blocking; call it off the event loop)."""
     spec = engine_spec(engine)

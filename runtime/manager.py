@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from runtime.engines import Capability, Engine, engine_spec, load_engine
+from runtime.engines import Capability, Engine, is_remote, load_engine
 from runtime.errors import ModelBusy, ModelRuntimeError, RemoteUnavailable, ResourceExhausted
 from runtime.modelstore import InstalledModel
 from runtime.remote import Probe, probe
@@ -224,7 +224,7 @@ class ModelManager:
         that is down is replaced by a local one (or refused) as its fallback policy says;
         one that fails during the request marks itself down for the next.
         """
-        model_id = self._stand_in(model_id, self._down_reason(model_id))
+        model_id = self._stand_in(model_id, self.down_reason(model_id))
         try:
             async with self._use(model_id, keep_alive_seconds) as engine:
                 yield engine
@@ -436,7 +436,7 @@ class ModelManager:
         if slot.engine is not None:
             return slot.engine
         model = await asyncio.to_thread(self.store.require, slot.model_id)
-        if _is_remote(model.engine):
+        if is_remote(model.engine):
             self._remote_kind[slot.model_id] = model.capability
         async with self._budget_lock:
             await self._make_room(slot, model.memory_mb)
@@ -451,7 +451,7 @@ class ModelManager:
             # The measured growth corrects the estimate; lazily mapped weights can make
             # it smaller at first, so the estimate is the floor. A remote engine's memory
             # is on another machine: what it allocates here (a socket) is not a model.
-            remote = engine_spec(model.engine).remote
+            remote = is_remote(model.engine)
             slot.memory_mb = 0.0 if remote else max(float(model.memory_mb), measured)
             if remote:
                 self._mark_up(model)
@@ -471,12 +471,14 @@ class ModelManager:
     def _remote_models(self) -> Iterable[InstalledModel]:
         if self.remotes is None:
             return ()
-        models = [m for m in self.remotes() if _is_remote(m.engine)]
+        models = [m for m in self.remotes() if is_remote(m.engine)]
         for model in models:
             self._remote_kind[model.id] = model.capability
         return models
 
-    def _down_reason(self, model_id: str) -> str | None:
+    def down_reason(self, model_id: str) -> str | None:
+        """Why a remote model is down, as its last check or request said; None when it is
+        not known to be down."""
         health = self._health.get(model_id)
         if health is None or health.healthy is not False:
             return None
@@ -578,10 +580,3 @@ class ModelManager:
             queued=slot.waiting,
             pinned=slot.model_id in self.pinned,
         )
-
-
-def _is_remote(engine: str) -> bool:
-    try:
-        return engine_spec(engine).remote
-    except ModelRuntimeError:
-        return False

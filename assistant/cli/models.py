@@ -28,6 +28,8 @@ from assistant.errors import InvalidInput
 from assistant.services import build_model_store
 from runtime.engines import ENGINES, Capability
 from runtime.modelstore import ModelStore, model_slug
+from runtime.modelstore import ModelStore
+from runtime.remote import probe
 
 app = typer.Typer(
     help="List, pull, import, verify, convert and remove models.", no_args_is_help=True
@@ -149,18 +151,50 @@ def pull(
 @app.command("add")
 def add(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="A model file, or a folder of its files.")],
-    model_id: Annotated[str, typer.Option("--id", help="Id to give it (name:tag).")],
-    capability: Annotated[Capability, typer.Option(help="What it does.")],
-    engine: Annotated[str, typer.Option(help=f"Engine: {', '.join(sorted(ENGINES))}.")],
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="A model file, or a folder of its files (none for remote engines)."),
+    ] = None,
+    model_id: Annotated[str, typer.Option("--id", help="Id to give it (name:tag).")] = "",
+    capability: Annotated[
+        Capability | None,
+        typer.Option(help="What it does (a remote engine implies it).", show_default=False),
+    ] = None,
+    engine: Annotated[str, typer.Option(help=f"Engine: {', '.join(sorted(ENGINES))}.")] = "",
     param: Annotated[
         list[str] | None,
         typer.Option("--param", help="Engine parameter KEY=VALUE (VALUE is JSON or text); repeat."),
     ] = None,
     description: Annotated[str | None, typer.Option(help="One line about it.")] = None,
     memory_mb: Annotated[int | None, typer.Option(help="Memory estimate when loaded.")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Remote engines: http://HOST:PORT/v1 (openai) or tcp://HOST:PORT (wyoming_stt,"
+            " wyoming_tts, wyoming_wake).",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Remote engines: the server's model, voice or wake word (default: its own).",
+            show_default=False,
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key", help="Remote engines: bearer token for the server.", show_default=False
+        ),
+    ] = None,
 ) -> None:
-    """Import a model you already have (any GGUF, a Piper voice, a CTranslate2 folder...)."""
+    """Import a model you already have (any GGUF, a Piper voice, a CTranslate2 folder...), or
+    add an engine running elsewhere (`--engine openai --url http://laptop:8080/v1 --model M`,
+    `--engine wyoming_stt --url tcp://laptop:10300`)."""
+    if not model_id or not engine:
+        raise fail("--id and --engine are required", code=2)
     params: dict[str, Any] = {}
     for item in param or []:
         key, sep, value = item.partition("=")
@@ -170,8 +204,32 @@ def add(
             params[key] = json.loads(value)
         except json.JSONDecodeError:
             params[key] = value
+    spec = ENGINES.get(engine)
+    if spec is not None and spec.remote:
+        if path is not None or not url:
+            raise fail(f"the {engine} engine runs elsewhere: give --url, and no PATH", code=2)
+        params.update({"url": url, **({"model": model} if model else {})})
+        if api_key:
+            params["api_key"] = api_key
+        with open_store(ctx) as store:
+            added = store.add_remote(model_id, engine, params, description=description)
+        checked = probe(engine, params)
+        state_text = (
+            f"reachable, {checked.latency_seconds * 1000:.0f} ms"
+            if checked.healthy and checked.latency_seconds is not None
+            else f"not reachable now: {checked.error}"
+        )
+        console.print(
+            Text("added", style="green"),
+            Text(f"{added.id} ({added.capability.value} at {url}; {state_text})"),
+        )
+        return
+    if path is None or capability is None:
+        raise fail(
+            "give the model's PATH and --capability (or a remote --engine and --url)", code=2
+        )
     with open_store(ctx) as store, RichProgress() as progress:
-        model = store.add(
+        installed = store.add(
             path.expanduser(),
             model_id,
             capability,
@@ -182,7 +240,8 @@ def add(
             progress=progress,
         )
     console.print(
-        Text("added", style="green"), Text(f"{model.id} ({_mb(model.size)}) at {model.path}")
+        Text("added", style="green"),
+        Text(f"{installed.id} ({_mb(installed.size)}) at {installed.path}"),
     )
 
 
@@ -382,6 +441,35 @@ def ps(
     console.print(
         f"{megabytes(used)} of {megabytes(budget)} budget in use", highlight=False, markup=False
     )
+    remote = [dict(model) for model in body.get("remote") or [] if isinstance(model, dict)]
+    if remote:
+        console.print(remote_table(remote))
+
+
+def remote_table(remote: list[dict[str, Any]]) -> Table:
+    """The remote engines of ``GET /api/v1/models`` as a table."""
+    table = Table()
+    table.add_column("remote model", overflow="fold")
+    table.add_column("capability", no_wrap=True)
+    table.add_column("url", overflow="fold")
+    table.add_column("health", no_wrap=True)
+    table.add_column("latency", justify="right", no_wrap=True)
+    table.add_column("when down", no_wrap=True)
+    for model in remote:
+        healthy = model.get("healthy")
+        health = "not checked" if healthy is None else "up" if healthy else "down"
+        if healthy is False and model.get("error"):
+            health += f": {model.get('error')}"
+        latency = model.get("latency_ms")
+        table.add_row(
+            plain(model.get("id")),
+            plain(model.get("capability")),
+            plain(model.get("url")),
+            plain(health),
+            plain("" if latency is None else f"{latency:.0f} ms"),
+            plain("use a local model" if model.get("fallback") == "local" else "fail"),
+        )
+    return table
 
 
 def loaded_table(loaded: list[dict[str, Any]]) -> Table:

@@ -11,6 +11,8 @@ pipeline, with chat in place of intent and TTS streamed sentence by sentence)::
       tts-start, tts-audio..., tts-end          first sentence, not at chat-end)
       ... one tts-start/tts-audio/tts-end group per sentence
       error                                     (at most one, then run-end)
+      engine-fallback                           (any time a remote engine is down and a
+                                                 local model stands in)
     run-end
 """
 
@@ -49,6 +51,7 @@ class PipelineEventType(StrEnum):
     TTS_AUDIO = "tts-audio"
     TTS_END = "tts-end"
     ERROR = "error"
+    ENGINE_FALLBACK = "engine-fallback"
 
 
 class ListenTrigger(StrEnum):
@@ -289,6 +292,19 @@ class StageFailed(_Event):
     """The code of the runtime's error (``model-not-installed``...), when it was one."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class EngineFallback(_Event):
+    """A remote engine was down: a local model of the same capability stands in for it."""
+
+    type: ClassVar[PipelineEventType] = PipelineEventType.ENGINE_FALLBACK
+    requested: str
+    """The remote model the pipeline asked for."""
+    used: str
+    """The local model that serves instead."""
+    reason: str
+    """Why the remote one could not."""
+
+
 PipelineEvent = (
     RunStart
     | RunEnd
@@ -305,6 +321,7 @@ PipelineEvent = (
     | TtsAudio
     | TtsEnd
     | StageFailed
+    | EngineFallback
 )
 """Any event of the pipeline."""
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from assistant.errors import Conflict, InvalidInput
 from assistant.voice.engines import Chat, EngineSource, EventCallback, held
 from assistant.voice.events import (
+    EngineFallback,
     ListenTrigger,
     PipelineStage,
     RunOutcome,
@@ -109,6 +110,17 @@ class VoicePipeline:
     def options(self) -> PipelineOptions:
         """How it listens and answers."""
         return self._options
+
+    async def report_fallback(self, requested: str, used: str, reason: str) -> None:
+        """Tell the listeners that a local model stands in for a remote engine that is down
+        (in the current run, or on its own between runs)."""
+        runs = self._runs
+        run_id = runs.current.id if runs.current is not None else runs.new_id()
+        await runs.emit(
+            EngineFallback(
+                run_id=run_id, timestamp=runs.clock(), requested=requested, used=used, reason=reason
+            )
+        )
 
     @property
     def conversation_id(self) -> str | None:

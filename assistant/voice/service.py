@@ -8,9 +8,17 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Sequence,
+)
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from assistant.chat.models import ChatRequest, TurnEvent
 from assistant.errors import InvalidInput, PayloadTooLarge
@@ -387,17 +395,36 @@ class VoiceLoops:
         )
         manager = voice.manager
         counted = _UsageCounter(voice.profile, user_id, on_event)
-        return VoicePipeline(
-            vad=lambda: manager.use(vad),
-            stt=lambda: manager.use(stt),
-            tts=lambda: manager.use(tts),
-            wake=(lambda: manager.use(wake)) if wake is not None else None,
+        built: list[VoicePipeline] = []
+
+        def lend(model_id: str) -> Callable[[], AbstractAsyncContextManager[Any]]:
+            """The manager's engine, and an ``engine-fallback`` event when a local model
+            stands in for a remote one that is down."""
+
+            @contextlib.asynccontextmanager
+            async def source() -> AsyncIterator[Any]:
+                async with manager.use(model_id) as engine:
+                    used = getattr(engine, "model_id", model_id)
+                    if used != model_id and built:
+                        reason = manager.down_reason(model_id) or "it is down"
+                        await built[0].report_fallback(model_id, used, reason)
+                    yield engine
+
+            return source
+
+        pipeline = VoicePipeline(
+            vad=lend(vad),
+            stt=lend(stt),
+            tts=lend(tts),
+            wake=lend(wake) if wake is not None else None,
             chat=functools.partial(self.chat.stream, user_id),
             speaker=speaker,
             on_event=counted,
             options=options,
             conversation_id=conversation_id,
         )
+        built.append(pipeline)
+        return pipeline
 
 
 class ChatTurns(Protocol):

@@ -32,8 +32,7 @@ from assistant.wyoming import store
 from assistant.wyoming.transcription import StreamedTranscript, TextCallback, TranscriptionSession
 from hal.audio import AudioChunk
 from hal.audio.convert import ChunkConverter
-from runtime.engines import Capability, engine_spec
-from runtime.errors import ModelRuntimeError
+from runtime.engines import Capability, is_remote
 from runtime.llm.base import GenerationOptions
 from runtime.manifest import Manifest
 from runtime.modelstore import InstalledModel
@@ -470,7 +469,7 @@ class WyomingService:
 
     def _offered(self, model: InstalledModel) -> Offered:
         languages, licence, url = self._entry_facts(model)
-        remote = _is_remote(model.engine)
+        remote = is_remote(model.engine)
         return Offered(
             name=model.id,
             model_id=model.id,
@@ -492,7 +491,7 @@ class WyomingService:
 
     def _wake_words(self, model: InstalledModel) -> list[Offered]:
         offered = self._offered(model)
-        if _is_remote(model.engine):
+        if is_remote(model.engine):
             word = model.params.get("model")
             words = [str(word)] if word else []
         else:
@@ -522,13 +521,6 @@ class WyomingService:
 def _primary(language: str) -> str:
     """``en-US`` and ``en_US`` -> ``en``."""
     return language.replace("_", "-").split("-")[0].lower()
-
-
-def _is_remote(engine: str) -> bool:
-    try:
-        return engine_spec(engine).remote
-    except ModelRuntimeError:
-        return False
 
 
 def _voice_config(model: InstalledModel) -> dict[str, Any]:

@@ -10,7 +10,13 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from assistant.errors import NotFound
 from server.deps import ManagerDep, ModelsDep, PrincipalDep
 from server.problems import JSON_BODY, PARAMETERS, problems
-from server.schemas.models import InstalledModelOut, LoadedModelOut, LoadRequest, ModelsOut
+from server.schemas.models import (
+    InstalledModelOut,
+    LoadedModelOut,
+    LoadRequest,
+    ModelsOut,
+    RemoteModelOut,
+)
 from server.security import require_admin
 
 
@@ -24,7 +30,8 @@ class ModelsController(Controller):
     async def list_models(
         self, models: ModelsDep, manager: ManagerDep, principal: PrincipalDep
     ) -> ModelsOut:
-        """Installed models, the loaded ones with memory, queue and keep-alive, and the budget."""
+        """Installed models, the loaded ones with memory, queue and keep-alive, the budget,
+        and the remote engines with their health and latency."""
         installed = await anyio.to_thread.run_sync(models.installed)
         now = manager.clock()
         return ModelsOut(
@@ -33,6 +40,7 @@ class ModelsController(Controller):
             budget_mb=manager.budget_mb,
             used_mb=round(manager.used_mb, 1),
             preload=dict(manager.preload_state),
+            remote=[RemoteModelOut.of(r, now) for r in manager.remote_status()],
         )
 
     @post(

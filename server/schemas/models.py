@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.manager import LoadedModel
+from runtime.manager import LoadedModel, RemoteStatus
 from runtime.modelstore import InstalledModel
 
 
@@ -68,6 +68,41 @@ class LoadedModelOut(msgspec.Struct, kw_only=True):
         )
 
 
+class RemoteModelOut(msgspec.Struct, kw_only=True):
+    """An engine on another machine and its last health check."""
+
+    id: str
+    capability: str
+    engine: str
+    """openai, wyoming_stt, wyoming_tts or wyoming_wake."""
+    url: str
+    healthy: bool | None
+    """The last check's verdict; null before the first."""
+    latency_ms: float | None
+    """Round trip of the last good check."""
+    checked_seconds_ago: float | None
+    error: str | None
+    """Why the last check failed."""
+    fallback: str
+    """local (a local model answers while it is down) or fail."""
+
+    @classmethod
+    def of(cls, remote: RemoteStatus, now: float) -> RemoteModelOut:
+        return cls(
+            id=remote.id,
+            capability=remote.capability.value,
+            engine=remote.engine,
+            url=remote.url,
+            healthy=remote.healthy,
+            latency_ms=None if remote.latency_ms is None else round(remote.latency_ms, 1),
+            checked_seconds_ago=None
+            if remote.checked_at is None
+            else round(max(0.0, now - remote.checked_at), 1),
+            error=remote.error,
+            fallback=remote.fallback,
+        )
+
+
 class ModelsOut(msgspec.Struct, kw_only=True):
     """Installed and loaded models, and the memory budget."""
 
@@ -77,6 +112,8 @@ class ModelsOut(msgspec.Struct, kw_only=True):
     used_mb: float
     preload: dict[str, str]
     """Start-up preloading state per model: loading, loaded or failed: why."""
+    remote: list[RemoteModelOut] = msgspec.field(default_factory=list)
+    """Engines on other machines (no local memory), with their health and latency."""
 
 
 class LoadRequest(BaseModel):

@@ -16,6 +16,7 @@ from wyoming.audio import AudioChunk as WyomingChunk
 from wyoming.audio import AudioStart
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
+from wyoming.event import Event
 from wyoming.handle import Handled
 from wyoming.info import Describe, Info
 from wyoming.ping import Ping, Pong
@@ -86,6 +87,76 @@ async def test_describe_lists_every_installed_program(running: Running) -> None:
     assert chat.name == "qwen2.5-coder:0.5b-q4"
     assert "en" in chat.languages
     assert info.handle[0].supports_handled_streaming
+
+
+def home_assistant_view(info: Info) -> dict[str, object]:
+    """What Home Assistant's Wyoming integration makes of an ``info``, mirrored from
+    ``homeassistant/components/wyoming``: ``data.py`` (``WyomingService``: one platform per
+    program kind with an installed program, ``has_services``, ``get_name``), ``stt.py``
+    (languages of the installed models), ``tts.py`` (installed voices, their languages and
+    speakers), ``wake_word.py`` (``WakeWord(id=name, name=phrase or name)``) and
+    ``conversation.py`` (languages of the installed handle models)."""
+    platforms = [
+        platform
+        for platform, programs in (
+            ("stt", info.asr),
+            ("tts", info.tts),
+            ("wake_word", info.wake),
+            ("conversation", info.handle),
+        )
+        if any(p.installed for p in programs)
+    ]
+    satellite = info.satellite is not None and info.satellite.installed
+    names = [
+        p.name
+        for programs in (info.asr, info.tts, info.wake, info.handle)
+        for p in programs
+        if p.installed
+    ]
+    return {
+        "platforms": platforms,
+        "satellite": satellite,
+        "has_services": satellite or bool(platforms),
+        "name": info.satellite.name
+        if satellite and info.satellite
+        else (names[0] if names else None),
+        "stt_languages": sorted(
+            {lang for p in info.asr for m in p.models if m.installed for lang in m.languages}
+        ),
+        "voices": [
+            (v.name, v.languages, [s.name for s in v.speakers or []])
+            for p in info.tts
+            for v in p.voices
+            if v.installed
+        ],
+        "wake_words": [
+            (m.name, m.phrase or m.name) for p in info.wake for m in p.models if m.installed
+        ],
+        "conversation_languages": sorted(
+            {lang for p in info.handle for m in p.models if m.installed for lang in m.languages}
+        ),
+    }
+
+
+async def test_home_assistant_accepts_the_info(running: Running) -> None:
+    info = await describe(running)
+    # The event survives the wire as JSON and parses back the same (Info.from_event).
+    again = Info.from_event(Event(type="info", data=json.loads(json.dumps(info.event().data))))
+    assert again == info
+    view = home_assistant_view(info)
+    assert view["platforms"] == ["stt", "tts", "wake_word", "conversation"]
+    assert view["satellite"] is False and view["has_services"] is True
+    assert view["name"] == "edge-assistant"  # the config flow titles the entry with it
+    assert "en" in view["stt_languages"]  # type: ignore[operator]
+    assert view["voices"] == [("piper:en_US-joe-medium", ["en", "en_US"], [])]
+    assert ("hey_jarvis", "hey jarvis") in view["wake_words"]  # type: ignore[operator]
+    assert "en" in view["conversation_languages"]  # type: ignore[operator]
+    for programs in (info.asr, info.tts, info.wake, info.handle):
+        for program in programs:
+            data = program.to_dict()
+            for key in ("name", "attribution", "installed", "description", "version"):
+                assert key in data  # present even when null
+            assert data["attribution"]["name"] and data["attribution"]["url"]
 
 
 async def test_ping(running: Running) -> None:
