@@ -47,6 +47,7 @@ _OPENAI_CODES: Mapping[str, str] = {
     "resource-exhausted": "server_busy",
     "hardware-unavailable": "hardware_unavailable",
     "backend-error": "backend_error",
+    "remote-unavailable": "backend_unavailable",
     "internal-error": "internal_error",
 }
 _OPENAI_FRAMEWORK_CODES: Mapping[int, str] = {

@@ -274,11 +274,7 @@ class WyomingService:
     ) -> tuple[TranscriptionSession, str, TranscribeOptions]:
         """A session for one stream: the model for ``name`` and the language to use."""
         voice = self.voice
-        model_id = await off_loop(voice.model_for, Capability.STT, name or None)
-        preferences = await off_loop(self.preferences)
-        wanted = [language] if language else list(preferences.preferred_languages)
-        spoken = await off_loop(voice.language_for, model_id, [_primary(w) for w in wanted])
-        options = TranscribeOptions(language=spoken)
+        model_id, options = await off_loop(self._transcription_plan, name, language)
 
         async def decode(audio: AudioChunk) -> Transcript:
             async with voice.manager.use(model_id) as engine:
@@ -292,6 +288,15 @@ class WyomingService:
             on_text=on_text,
         )
         return session, model_id, options
+
+    def _transcription_plan(
+        self, name: str | None, language: str | None
+    ) -> tuple[str, TranscribeOptions]:
+        """The model and options of a transcription (blocking: one trip off the loop)."""
+        model_id = self.voice.model_for(Capability.STT, name or None)
+        wanted = [language] if language else list(self.preferences().preferred_languages)
+        spoken = self.voice.language_for(model_id, [_primary(w) for w in wanted])
+        return model_id, TranscribeOptions(language=spoken)
 
     async def transcribed(self, result: StreamedTranscript) -> None:
         """Count a finished transcription in the account's usage."""
@@ -314,23 +319,27 @@ class WyomingService:
     ) -> tuple[str, SynthesisOptions]:
         """The voice and options for a request: named, else one speaking ``language``,
         else the account's preferred voice and speaking rate."""
+        return await off_loop(self._voice_plan, name, speaker, language)
+
+    def _voice_plan(
+        self, name: str | None, speaker: str | None, language: str | None
+    ) -> tuple[str, SynthesisOptions]:
         voice = self.voice
-        preferences = await off_loop(self.preferences)
+        preferences = self.preferences()
         voice_id: str | None = None
         if name:
-            voice_id = await off_loop(voice.model_for, Capability.TTS, name)
+            voice_id = voice.model_for(Capability.TTS, name)
         elif language:
-            offer = await off_loop(self.offer)
             wanted = _primary(language)
-            speaking = [v for v in offer.tts if wanted in {_primary(x) for x in v.languages}]
+            speaking = [v for v in self.offer().tts if wanted in {_primary(x) for x in v.languages}]
             if not speaking:
                 raise InvalidInput(
                     f"No installed voice speaks {language!r}", field="voice.language"
                 )
             voice_id = speaking[0].model_id
         if voice_id is None:
-            voice_id = await off_loop(voice.preferred_voice, preferences.voice_id)
-        speaker_id = await off_loop(self._speaker_id, voice_id, speaker) if speaker else None
+            voice_id = voice.preferred_voice(preferences.voice_id)
+        speaker_id = self._speaker_id(voice_id, speaker) if speaker else None
         return voice_id, SynthesisOptions(speaker_id=speaker_id, rate=preferences.speaking_rate)
 
     async def synthesize(
