@@ -118,6 +118,7 @@ class WyomingConnection:
         self._wake: _Wake | None = None
         self._audio_format: tuple[int, int, int] | None = None
         self._speaker: _StreamingSpeaker | None = None
+        self._ignore_audio = False
         self._write_lock = asyncio.Lock()
 
     async def run(self) -> None:
@@ -146,6 +147,10 @@ class WyomingConnection:
                 except Exception as exc:
                     self._end_request(classify(exc).code)
                     await self.write(error_event(exc, f"{self.name} {event.type}"))
+                    if self._transcription is not None or self._wake is not None:
+                        # One error per stream: the rest of its audio is dropped unheard.
+                        await self._drop_audio_stream()
+                        self._ignore_audio = True
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             log.info("%s: client went away (%s)", self.name, type(exc).__name__)
         finally:
@@ -225,6 +230,7 @@ class WyomingConnection:
         self._transcribe = None
 
     async def _on_audio_start(self, event: Event) -> None:
+        self._ignore_audio = False
         start = _parse(AudioStart.from_event, event)
         self._audio_format = _format(start.rate, start.width, start.channels)
         await self._begin_audio()
@@ -252,6 +258,8 @@ class WyomingConnection:
         self._transcription = holder[0]
 
     async def _on_audio_chunk(self, event: Event) -> None:
+        if self._ignore_audio:
+            return
         chunk = _parse(WyomingChunk.from_event, event)
         rate, width, channels = _format(chunk.rate, chunk.width, chunk.channels)
         audio = chunk.audio or b""
@@ -271,6 +279,10 @@ class WyomingConnection:
             await self._transcription.session.feed(ours)
 
     async def _on_audio_stop(self, event: Event) -> None:
+        if self._ignore_audio:
+            self._ignore_audio = False
+            self._transcribe = self._detect = None
+            return
         if self._wake is not None:
             wake, self._wake = self._wake, None
             wake.listener.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 import typer
 from hypothesis import given
@@ -12,7 +13,10 @@ from hypothesis import strategies as st
 from assistant.cli.serve import wyoming_settings
 from assistant.errors import InvalidInput, PayloadTooLarge
 from assistant.settings import Settings
-from assistant.wyoming.transcription import PauseFinder, frame_levels
+from assistant.wyoming.transcription import RATE, PauseFinder, TranscriptionSession, frame_levels
+from hal.audio import AudioChunk
+from hal.audio.convert import convert
+from runtime.stt.base import Transcript
 from server.wyoming.framing import FrameLimits, read_event
 
 LOUD, QUIET = 0.2, 0.0
@@ -109,3 +113,39 @@ def test_the_wyoming_option(option: str, host: str, port: int) -> None:
 def test_a_bad_wyoming_option_is_refused(option: str) -> None:
     with pytest.raises(typer.BadParameter):
         wyoming_settings(Settings.load(), option)
+
+
+async def test_a_session_decodes_at_pauses_and_only_the_tail_at_the_end() -> None:
+    decoded: list[float] = []
+    texts: list[str] = []
+
+    async def decode(audio: AudioChunk) -> Transcript:
+        decoded.append(round(audio.seconds, 2))
+        return Transcript(f"part {len(decoded)}", "en", 1.0, (), audio.seconds)
+
+    async def on_text(text: str) -> None:
+        texts.append(text)
+
+    session = TranscriptionSession(decode, pause_seconds=0.3, max_seconds=10, on_text=on_text)
+    loud = AudioChunk.from_samples(np.full(RATE, 0.3, dtype=np.float32), RATE)  # 1 s
+    quiet = AudioChunk.from_samples(np.zeros(RATE // 2, dtype=np.float32), RATE)  # 0.5 s
+    for chunk in (loud, quiet, loud):  # speech, a pause, speech: at 44.1 kHz stereo
+        await session.feed(convert(chunk, 44_100, channels=2))
+    result = await session.finish()
+    assert result.text == "part 1 part 2" and texts == ["part 1", "part 2"]
+    assert result.passes == 1
+    assert decoded[0] < 1.5  # the first second and part of the pause, decoded early
+    assert result.decoded_at_end_seconds == pytest.approx(decoded[1], abs=0.01)
+    with pytest.raises(PayloadTooLarge):
+        for _ in range(11):
+            await session.feed(loud)
+
+
+async def test_a_quiet_tail_is_not_decoded() -> None:
+    async def decode(audio: AudioChunk) -> Transcript:
+        raise AssertionError("nothing to decode")
+
+    session = TranscriptionSession(decode)
+    await session.feed(AudioChunk(bytes(RATE), RATE))
+    result = await session.finish()
+    assert (result.text, result.passes, result.decoded_at_end_seconds) == ("", 0, 0.0)
