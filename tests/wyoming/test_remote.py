@@ -24,7 +24,9 @@ from assistant.auth.models import Principal, Role
 from assistant.chat.models import ChatRequest, TurnDelta
 from assistant.services import Services, build_services
 from assistant.settings import Settings
+from assistant.voice.events import EngineFallback, PipelineEvent
 from hal.audio import AudioChunk
+from hal.audio.fake import FakeSpeaker
 from runtime.errors import RemoteUnavailable
 from runtime.llm.base import ChatMessage, GenerationOptions
 from runtime.llm.openai_compat import OpenAICompatibleChatModel, estimate_tokens
@@ -374,3 +376,32 @@ async def test_fallback_local_transcribes_with_the_local_model(tmp_path: Path) -
     finally:
         await services.manager.close()
         services.close()
+
+
+async def test_the_voice_pipeline_says_when_a_local_model_stands_in(tmp_path: Path) -> None:
+    services = device(
+        tmp_path,
+        [
+            {
+                "id": "remote-stt:tiny",
+                "engine": "wyoming_stt",
+                "url": f"tcp://127.0.0.1:{free_port()}",
+            }
+        ],
+        voice={"stt_model": "remote-stt:tiny", "reply_max_tokens": 16},
+    )
+    user = services.auth.find_user("ada").id
+    events: list[PipelineEvent] = []
+    try:
+        options = services.settings.voice.pipeline_options(push_to_talk=True)
+        pipeline = await services.loops.pipeline(
+            user, FakeSpeaker(), options, on_event=events.append
+        )
+        await pipeline.run_once(piper("Please turn on the kitchen lights."))
+    finally:
+        await services.manager.close()
+        services.close()
+    fallbacks = [e for e in events if isinstance(e, EngineFallback)]
+    assert [(e.requested, e.used) for e in fallbacks] == [("remote-stt:tiny", "whisper:tiny.en")]
+    assert "Cannot reach" in fallbacks[0].reason
+    assert any(e.type.value == "stt-end" for e in events)
