@@ -32,7 +32,7 @@ from wyoming.wake import Detect, Detection
 from hal.audio import AudioChunk
 from tests.voice.speech import say
 from tests.wyoming.client import receive, receive_until, send_audio, transcribe
-from tests.wyoming.conftest import RATE, Running, espeak, piper, resampled, silence
+from tests.wyoming.conftest import RATE, Running, espeak, piper, resampled, silence, start
 
 pytestmark = pytest.mark.real_model
 
@@ -403,3 +403,14 @@ async def test_unknown_events_are_ignored_and_abrupt_disconnects_are_survived(
             WyomingChunk(rate=RATE, width=2, channels=1, audio=piper("Hello there").audio).event()
         )
     assert (await describe(running)).asr
+
+
+async def test_idle_connections_are_closed(tmp_path: Path) -> None:
+    apps = start(tmp_path, idle_timeout_seconds=0.2)
+    quiet_app = next(apps)
+    try:
+        reader, writer = await asyncio.open_connection(quiet_app.host, quiet_app.port)
+        assert await asyncio.wait_for(reader.read(), 30) == b""  # closed by the server
+        writer.close()
+    finally:
+        apps.close()
