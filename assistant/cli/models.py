@@ -322,7 +322,7 @@ def info(
             "source": local.source,
             "installed_at": local.installed_at,
             "verified_at": local.verified_at,
-            "params": dict(local.params),
+            "params": {k: "***" if k == "api_key" else v for k, v in local.params.items()},
             "files": [
                 {"name": f.name, "sha256": f.sha256, "size": f.size, "pinned": f.pinned}
                 for f in local.files
