@@ -30,9 +30,9 @@ from assistant.vision.fetch import FetchPolicy, UrlFetcher
 from assistant.vision.images import ImageLibrary, StorePolicy
 from assistant.vision.service import VisionDefaults, VisionService
 from assistant.voice.service import VoiceDefaults, VoiceLoops, VoiceService
+from assistant.wyoming import WyomingOptions, WyomingService
 from hal.camera import CameraOptions, open_camera
 from hal.camera.images import ImageLimits
-from assistant.wyoming import WyomingOptions, WyomingService
 from runtime.convert import CONVERTERS
 from runtime.download import Downloader
 from runtime.engines import Capability, is_remote
@@ -218,6 +218,7 @@ def build_services(
         notifications=build_notifications(settings, db, auth, profile, clock),
         vision=vision,
         translate=build_translate(settings, db, manager, models, profile, history, voice, clock),
+        wyoming=wyoming,
     )
 
 
@@ -290,7 +291,6 @@ def build_vision(
         camera=lambda: open_camera(vision.camera_device, camera_options),
         fetcher=fetcher,
         languages=languages,
-        wyoming=wyoming,
     )
 
 

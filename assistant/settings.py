@@ -498,6 +498,8 @@ class NotificationSettings(BaseModel):
     """Longest delay between two attempts."""
     default_ttl_seconds: int = Field(default=86_400, ge=0, le=2_419_200)
     """How long push services keep a notification without ``expires_at`` (max 4 weeks)."""
+
+
 class WyomingSettings(BaseModel):
     """The Wyoming server (Home Assistant's voice services) and remote engines."""
 

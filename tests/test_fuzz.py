@@ -155,8 +155,6 @@ schema = schemathesis.openapi.from_dict(
             "checks": {
                 # 503 is a documented answer: a model that is not installed, a full queue.
                 "not_a_server_error": {"expected-statuses": ["2xx", "3xx", "4xx", "503"]},
-                # A body over the size limit is refused before it is read: 413 is a refusal
-                # of schema-breaking data too (a `text` far past its maxLength).
                 # A body over server.max_body_bytes is refused (413) before it is read, so
                 # whether it was also invalid is never looked at: that is a rejection too.
                 "negative_data_rejection": {

@@ -28,7 +28,6 @@ from assistant.errors import InvalidInput
 from assistant.services import build_model_store
 from runtime.engines import ENGINES, Capability
 from runtime.modelstore import ModelStore, model_slug
-from runtime.modelstore import ModelStore
 from runtime.remote import probe
 
 app = typer.Typer(
