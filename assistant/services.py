@@ -6,9 +6,13 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
+from assistant.analytics import NO_EVENTS, AnalyticsOptions, AnalyticsService, Emitter
+from assistant.analytics.experiments import ExperimentService
+from assistant.analytics.metrics import Metrics
 from assistant.auth import AuthService, PasswordHasher, TokenIssuer, load_or_create_keyset
 from assistant.auth.oidc import OidcClient, OidcService
 from assistant.chat.history import HistoryService
@@ -68,6 +72,12 @@ class Services:
     vision: VisionService
     translate: TranslateService
     wyoming: WyomingService
+    analytics: AnalyticsService
+    experiments: ExperimentService
+    metrics: Metrics | None = None
+    """Prometheus metrics, when ``metrics.enabled``."""
+    events: Emitter = NO_EVENTS
+    """Where the faces report events (errors): the analytics emitter, unless disabled."""
     closed: bool = field(default=False)
 
     def close(self) -> None:
@@ -75,6 +85,7 @@ class Services:
         if not self.closed:
             self.closed = True
             self.oidc.close()
+            self.analytics.close()  # writes every accepted event first
             self.models.close()
             self.db.close()
 
@@ -115,6 +126,10 @@ def build_model_store(settings: Settings) -> ModelStore:
 def build_manager(settings: Settings, store: ModelStore) -> ModelManager:
     """The model manager with the budget, keep-alive and queue from settings, and the
     health checks and local fallbacks of remote engines."""
+def build_manager(
+    settings: Settings, store: ModelStore, events: Emitter = NO_EVENTS
+) -> ModelManager:
+    """The model manager with the budget, keep-alive and queue from settings."""
     return ModelManager(
         store,
         budget_mb=settings.models.memory_budget_mb,
@@ -127,6 +142,7 @@ def build_manager(settings: Settings, store: ModelStore) -> ModelManager:
         local_for=local_stand_in(settings, store),
         remotes=store.installed,
         health_interval_seconds=settings.remote.health_interval_seconds,
+        events=events,
     )
 
 
@@ -189,7 +205,6 @@ def build_services(
         ttl_seconds=settings.auth.access_token_ttl_seconds,
         grace_seconds=settings.auth.previous_key_grace_seconds,
     )
-    auth = AuthService(db, settings.auth, tokens, hasher or PasswordHasher(), clock)
     models = build_model_store(settings)
     changes, sync = build_sync(settings, db, clock)
     profile = ProfileService(
@@ -201,6 +216,17 @@ def build_services(
     vision = build_vision(settings, db, manager, models, profile, chat, clock)
     history = HistoryService(db)
     wyoming = build_wyoming(settings, db, auth, voice, chat, models.manifest, clock)
+    metrics = Metrics() if settings.metrics.enabled else None
+    analytics = build_analytics(settings, db, profile, metrics, clock)
+    events = analytics.emitter if settings.analytics.enabled else NO_EVENTS
+    experiments = ExperimentService(db, events=events, clock=clock)
+    auth = AuthService(db, settings.auth, tokens, hasher or PasswordHasher(), clock, events=events)
+    manager = build_manager(settings, models, events)
+    chat = build_chat(settings, db, manager, models, profile, clock, events, experiments)
+    voice = build_voice(settings, manager, models, profile, events)
+    if metrics is not None:
+        metrics.read_gauges = lambda: gauges(manager, analytics)
+    analytics.start()
     return Services(
         settings=settings,
         db=db,
@@ -317,7 +343,50 @@ def build_wyoming(
         ),
         manifest=manifest,
         clock=clock,
+        analytics=analytics,
+        experiments=experiments,
+        metrics=metrics,
+        events=events,
     )
+
+
+def build_analytics(
+    settings: Settings,
+    db: Database,
+    profile: ProfileService,
+    metrics: Metrics | None = None,
+    clock: Clock = system_clock,
+) -> AnalyticsService:
+    """The analytics service (its emitter is what the other services are given); not
+    started: ``start()`` runs its writer and rollup threads."""
+    conf = settings.analytics
+    return AnalyticsService(
+        db,
+        AnalyticsOptions(
+            queue_size=conf.queue_size,
+            batch_size=conf.batch_size,
+            flush_seconds=conf.flush_seconds,
+            raw_days=conf.raw_retention_days,
+            hourly_days=conf.hourly_retention_days,
+            daily_days=conf.daily_retention_days,
+            maintenance_seconds=conf.rollup_interval_seconds,
+        ),
+        observers=[metrics.observe] if metrics is not None else [],
+        clock=clock,
+        time_zone_of=lambda user_id: profile.get_profile(user_id).time_zone,
+    )
+
+
+def gauges(manager: ModelManager, analytics: AnalyticsService) -> dict[str, Any]:
+    """What the Prometheus gauges read when scraped."""
+    return {
+        "models": [
+            {"id": m.id, "memory_mb": m.memory_mb, "queued": m.queued} for m in manager.status()
+        ],
+        "used_mb": manager.used_mb,
+        "queued": analytics.emitter.queued,
+        "dropped": analytics.emitter.dropped,
+    }
 
 
 def build_oidc(
@@ -363,7 +432,11 @@ def model_choices(store: ModelStore) -> ModelChoices:
 
 
 def build_voice(
-    settings: Settings, manager: ModelManager, models: ModelStore, profile: ProfileService
+    settings: Settings,
+    manager: ModelManager,
+    models: ModelStore,
+    profile: ProfileService,
+    events: Emitter = NO_EVENTS,
 ) -> VoiceService:
     """The voice service with its default models from settings and the active profile."""
     voice = settings.voice
@@ -390,6 +463,7 @@ def build_voice(
             max_synthesis_chars=voice.max_synthesis_chars,
         ),
         languages,
+        events=events,
     )
 
 
@@ -460,6 +534,8 @@ def build_chat(
     models: ModelStore,
     profile: ProfileService,
     clock: Clock = system_clock,
+    events: Emitter = NO_EVENTS,
+    experiments: ExperimentService | None = None,
 ) -> ChatService:
     """The chat service with routing rules and limits from settings, and the models to
     suggest from the manifest."""
@@ -493,6 +569,8 @@ def build_chat(
         ),
         tags=tags,
         clock=clock,
+        events=events,
+        experiments=experiments,
     )
 
 

@@ -32,6 +32,9 @@ from typing import Any, Protocol
 
 from runtime.engines import Capability, Engine, is_remote, load_engine
 from runtime.errors import ModelBusy, ModelRuntimeError, RemoteUnavailable, ResourceExhausted
+from runtime.engines import Capability, Engine, load_engine
+from runtime.errors import ModelBusy, ModelRuntimeError, ResourceExhausted
+from runtime.events import NO_EVENTS, Emitter
 from runtime.modelstore import InstalledModel
 from runtime.remote import Probe, probe
 
@@ -183,6 +186,7 @@ class ModelManager:
         remotes: Callable[[], Iterable[InstalledModel]] | None = None,
         prober: Prober = probe,
         health_interval_seconds: float = 15.0,
+        events: Emitter = NO_EVENTS,
     ) -> None:
         self.store = store
         self.budget_mb = budget_mb or default_budget_mb()
@@ -194,6 +198,7 @@ class ModelManager:
         self.loader = loader
         self.clock = clock
         self.memory_probe = memory_probe
+        self.events = events
         self.preload_state: dict[str, str] = {}
         self.fallback_policy = dict(fallback_policy or {})
         """Per capability value: ``local`` (default) or ``fail``."""
@@ -272,7 +277,7 @@ class ModelManager:
                 slot.keep_alive_seconds = keep_alive_seconds
             slot.lock.release()
             if slot.engine is not None and self._keep_alive_seconds(slot) == 0:
-                await self._unload(slot)
+                await self._unload(slot, "keep-alive")
 
     async def load(self, model_id: str, *, keep_alive_seconds: float | None = None) -> LoadedModel:
         """Load a model now, optionally with its own keep-alive."""
@@ -296,7 +301,7 @@ class ModelManager:
         if slot.reserved or slot.lock.locked():
             raise ModelBusy(f"{model_id} is in use; try again when the request finishes")
         async with slot.lock:
-            await self._unload(slot)
+            await self._unload(slot, "request")
         return True
 
     async def preload(self, model_ids: Iterable[str]) -> None:
@@ -390,7 +395,7 @@ class ModelManager:
             async with slot.lock:
                 if slot.engine is not None:
                     log.info("keep-alive over: unloading %s", slot.model_id)
-                    await self._unload(slot)
+                    await self._unload(slot, "keep-alive")
         return [slot.model_id for slot in expired]
 
     def start(self, interval_seconds: float = 1.0) -> None:
@@ -428,7 +433,7 @@ class ModelManager:
         for slot in list(self._slots.values()):
             if slot.engine is not None:
                 async with slot.lock:
-                    await self._unload(slot)
+                    await self._unload(slot, "shutdown")
 
     # Internals --------------------------------------------------------------------
 
@@ -456,11 +461,22 @@ class ModelManager:
             if remote:
                 self._mark_up(model)
             slot.loaded_at = slot.last_used = self.clock()
+            load_seconds = time.perf_counter() - started
+            self.events.emit(
+                "model.load",
+                {
+                    "model": slot.model_id,
+                    "capability": model.capability.value,
+                    "engine": model.engine,
+                    "load_ms": round(load_seconds * 1000, 1),
+                    "memory_mb": round(slot.memory_mb, 1),
+                },
+            )
             log.info(
                 "loaded %s (%s) in %.2f s: +%.0f MB resident (estimate %d MB); %.0f/%d MB used",
                 slot.model_id,
                 model.engine,
-                time.perf_counter() - started,
+                load_seconds,
                 measured,
                 model.memory_mb,
                 self.used_mb,
@@ -545,13 +561,17 @@ class ModelManager:
                 )
             victim = min(victims, key=lambda s: s.last_used)
             log.info("evicting %s (least recently used) to make room", victim.model_id)
-            await self._unload(victim)
+            await self._unload(victim, "evicted")
 
-    async def _unload(self, slot: _Slot) -> None:
+    async def _unload(self, slot: _Slot, reason: str) -> None:
         engine, slot.engine, slot.model = slot.engine, None, None
-        slot.memory_mb = 0.0
+        memory_mb, slot.memory_mb = slot.memory_mb, 0.0
         if engine is not None:
             await asyncio.to_thread(engine.close)
+            self.events.emit(
+                "model.unload",
+                {"model": slot.model_id, "reason": reason, "memory_mb": round(memory_mb, 1)},
+            )
             log.info("unloaded %s", slot.model_id)
 
     def _keep_alive_seconds(self, slot: _Slot) -> float:

@@ -22,7 +22,8 @@ if [[ "$PURPOSE" == "test" ]]; then
   # Node and npm run the OpenID provider of the sign-in tests (tests/oidc); any Node >= 20.19
   # already on PATH does too.
   command -v node >/dev/null || packages+=(nodejs npm)
-  # chromium: one OpenID sign-in test runs in a real headless browser (driven by playwright).
+  # chromium: an OpenID sign-in test and the analytics dashboard test run in a real headless
+  # browser (driven by playwright).
   packages+=(chromium)
   # dbus: the desktop notification tests run a private session bus (dbus-daemon).
   packages+=(dbus)

@@ -20,6 +20,11 @@ from assistant.settings import Settings
 from assistant.sync.bridge import run_sync
 from server.allow import allow_every_method
 from server.bodies import JSONRequest, JSONWebSocket
+from server.controllers.analytics import (
+    AnalyticsController,
+    DashboardPageController,
+    MetricsController,
+)
 from server.controllers.auth import AuthController
 from server.controllers.chat import ChatController
 from server.controllers.health import HealthController
@@ -37,6 +42,7 @@ from server.controllers.vision import VisionController
 from server.controllers.voice import VoiceController
 from server.deps import DEPENDENCIES
 from server.docs import PydanticSchemas, docs_router, openapi_config
+from server.metrics import http_metrics_middleware
 from server.problems import EXCEPTION_HANDLERS
 from server.requestid import add_request_id_header, request_id_middleware
 from server.security import (
@@ -125,6 +131,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             OpenAIController,
             OpenAIAudioController,
             OllamaController,
+            AnalyticsController,
+            DashboardPageController,
+            *([MetricsController] if settings.metrics.enabled else []),
             docs_router(),
         ],
         lifespan=[lifespan],
@@ -148,4 +157,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
     # errors raised in middleware (the auth middleware's 401s), unknown paths and CORS
     # preflights are answered by the app's outer exception handler, outside that stack.
     app.asgi_handler = request_id_middleware(app.asgi_handler)
+    if settings.metrics.enabled:
+        app.asgi_handler = http_metrics_middleware(
+            app.asgi_handler,
+            lambda: getattr(app.state, "services", None) and app.state.services.metrics,
+        )
     return app

@@ -14,6 +14,8 @@ from litestar.datastructures import State
 from litestar.di import Dependency, Provide
 from litestar.params import SkipValidationMarker
 
+from assistant.analytics import AnalyticsService, ExperimentService
+from assistant.analytics.metrics import Metrics
 from assistant.auth import AuthService, Principal
 from assistant.auth.oidc import OidcService
 from assistant.chat.history import HistoryService
@@ -53,6 +55,9 @@ OidcDep = Injected[OidcService]
 NotificationsDep = Injected[Notifications]
 VisionDep = Injected[VisionService]
 TranslateDep = Injected[TranslateService]
+AnalyticsDep = Injected[AnalyticsService]
+ExperimentsDep = Injected[ExperimentService]
+MetricsDep = Injected[Metrics | None]
 
 
 def services_of(state: State) -> Services:
@@ -90,6 +95,9 @@ DEPENDENCIES: dict[str, Provide] = {
         "oidc",
         "vision",
         "translate",
+        "analytics",
+        "experiments",
+        "metrics",
     )
 }
 # Not "voice": the speech bodies have a field of that name, and Litestar answers an invalid

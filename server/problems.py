@@ -20,6 +20,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from pydantic import ValidationError as ModelValidationError
 
+from assistant.auth import Principal
 from assistant.problems import OWN_ERRORS, FieldProblem, Problem, explain
 from server.requestid import ensure_request_id
 from server.schemas.common import FieldError
@@ -232,9 +233,28 @@ def exception_handlers(render: Renderer) -> dict[type[Exception] | int, Any]:
             exc, method=request.method, path=path, request_id=ensure_request_id(request.scope)
         )
         report(problem, exc, f"{request.method} {path}")
+        emit_error(request, problem)
         return render(problem, request)
 
     return {Exception: handle}
+
+
+def emit_error(request: Request[Any, Any, Any], problem: Problem) -> None:
+    """The ``error`` analytics event of an answered problem (by route template)."""
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        return
+    user = request.scope.get("user")
+    services.events.emit(
+        "error",
+        {
+            "code": problem.code,
+            "status": problem.status,
+            "route": str(request.scope.get("path_template") or "unmatched"),
+            "method": request.method,
+        },
+        user_id=user.user_id if isinstance(user, Principal) else None,
+    )
 
 
 EXCEPTION_HANDLERS = exception_handlers(problem_json)

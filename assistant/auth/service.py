@@ -23,6 +23,7 @@ from assistant.errors import (
 )
 from assistant.settings import AuthSettings
 from assistant.store import Connection, Database
+from runtime.events import NO_EVENTS, Emitter
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,11 @@ class AuthService:
         tokens: TokenIssuer,
         hasher: PasswordHasher,
         clock: Clock = system_clock,
+        *,
+        events: Emitter = NO_EVENTS,
     ) -> None:
         self.db = db
+        self.events = events
         self.settings = settings
         self.tokens = tokens
         self.hasher = hasher
@@ -205,6 +209,7 @@ class AuthService:
                 self._address_limiter.retry_after(address_key, now),
             )
         if wait:
+            self.events.emit("auth.login_failed", {"reason": "throttled"})
             raise RateLimited(
                 f"Too many failed sign-in attempts; try again in {wait} seconds",
                 retry_after_seconds=wait,
@@ -217,6 +222,11 @@ class AuthService:
             with self._limiter_lock:
                 self._account_limiter.record_failure(account_key, now)
                 self._address_limiter.record_failure(address_key, now)
+            self.events.emit(
+                "auth.login_failed",
+                {"reason": "disabled" if ok and user is not None else "bad-credentials"},
+                user_id=user.id if user is not None else None,
+            )
             raise Unauthorized(_BAD_CREDENTIALS)
         with self._limiter_lock:
             self._account_limiter.reset(account_key)
@@ -225,6 +235,7 @@ class AuthService:
                 store.update_user(
                     conn, user.id, to_ms(now), password_hash=self.hasher.hash(password)
                 )
+        self.events.emit("auth.login", {"method": "password"}, user_id=user.id)
         return self._open_session(user, client)
 
     def refresh(self, refresh_token: str) -> TokenPair:

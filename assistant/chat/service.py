@@ -10,6 +10,7 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from assistant.analytics.experiments import Variants
 from assistant.chat import store
 from assistant.chat.context import (
     SUMMARY_INSTRUCTION,
@@ -34,11 +35,12 @@ from assistant.chat.models import (
 from assistant.chat.routing import Candidate, Route, RoutingRules, route
 from assistant.clock import Clock, new_id, system_clock, to_ms
 from assistant.errors import InvalidInput, NotFound, PayloadTooLarge
-from assistant.profile import ProfileService, UsageMetric
+from assistant.profile import Preferences, ProfileService, UsageMetric
 from assistant.store import Database
 from assistant.streaming import iterate_in_thread
 from runtime.engines import Capability
 from runtime.errors import ModelNotInstalled, ModelRuntimeError
+from runtime.events import NO_EVENTS, Emitter
 from runtime.llm.base import ChatDelta, ChatMessage, ChatModel, GenerationOptions
 from runtime.manager import ModelManager
 from runtime.modelstore import InstalledModel
@@ -123,6 +125,8 @@ class ChatService:
         fallbacks: FallbackModels | None = None,
         tags: Callable[[str], tuple[str, ...]] = lambda model_id: (),
         clock: Clock = system_clock,
+        events: Emitter = NO_EVENTS,
+        experiments: Variants | None = None,
     ) -> None:
         self.db = db
         self.manager = manager
@@ -133,6 +137,10 @@ class ChatService:
         self.fallbacks = fallbacks or FallbackModels()
         self.tags = tags
         self.clock = clock
+        self.events = events
+        self.experiments = experiments
+        """Where the ``chat.style`` experiment's variant comes from (A/B tests of the
+        system prompt's tone, verbosity or personality)."""
 
     # Turns ------------------------------------------------------------------------
 
@@ -223,6 +231,11 @@ class ChatService:
             finally:
                 usage = generation.usage()
                 await asyncio.shield(asyncio.to_thread(self._record_usage, user_id, usage))
+                timings = Timings(
+                    first_token_seconds=generation.first_token_seconds or 0.0,
+                    total_seconds=time.perf_counter() - generation.started,
+                )
+                self._emit_turn(user_id, chosen.model, "api", generation, usage, timings)
 
     async def generate(
         self, model: ChatModel, messages: Sequence[ChatMessage], options: GenerationOptions
@@ -246,8 +259,8 @@ class ChatService:
         request = ChatRequest(text="Hello?", model=model, source="voice" if spoken else "text")
         chosen = await asyncio.to_thread(self._route, user_id, request)
         profile = await asyncio.to_thread(self.profile.get_profile, user_id)
-        stored = await asyncio.to_thread(self.profile.get_preferences, user_id)
-        prompt = system_prompt(profile, stored.preferences, spoken=spoken)
+        preferences = await asyncio.to_thread(self._preferences, user_id)
+        prompt = system_prompt(profile, preferences, spoken=spoken)
         hello = stamped("Hello?", self.clock(), profile.time_zone)
         messages = [ChatMessage("system", prompt), ChatMessage("user", hello)]
         assert chosen.model is not None
@@ -340,7 +353,7 @@ class ChatService:
         """
         now = self.clock()
         profile = self.profile.get_profile(user_id)
-        preferences = self.profile.get_preferences(user_id).preferences
+        preferences = self._preferences(user_id)
         conversation, history, replace_from = self._read_turn_state(user_id, request)
         summary = conversation.summary if conversation else None
         summarised_through = conversation.summary_through_seq if conversation else 0
@@ -520,6 +533,7 @@ class ChatService:
                         ),
                     )
             self._record_usage(user_id, usage)
+            self._emit_turn(user_id, chosen.model, request.source, generation, usage, timings)
             return TurnDone(
                 conversation_id=prepared.conversation_id,
                 message_id=message_id,
@@ -530,6 +544,45 @@ class ChatService:
             )
 
         return done
+
+    def _preferences(self, user_id: str) -> Preferences:
+        """The user's preferences, with the ``chat.style`` experiment's variant applied
+        when one runs (its config sets tone, verbosity or personality)."""
+        preferences = self.profile.get_preferences(user_id).preferences
+        variant = self.experiments.variant(user_id, "chat.style") if self.experiments else None
+        if variant is None or not variant.config:
+            return preferences
+        return preferences.model_copy(update=dict(variant.config))
+
+    def _emit_turn(
+        self,
+        user_id: str,
+        model: str | None,
+        source: str | None,
+        generation: _Generation,
+        usage: TurnUsage,
+        timings: Timings,
+    ) -> None:
+        """The turn's analytics event: tokens, cache reuse, timings, decode speed."""
+        decoding = timings.total_seconds - timings.first_token_seconds
+        self.events.emit(
+            "chat.turn",
+            {
+                "model": model,
+                "source": source,
+                "finish_reason": generation.finish_reason or "cancelled",
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "cached_tokens": usage.cached_prompt_tokens,
+                "queue_ms": round(timings.queue_seconds * 1000, 1),
+                "first_token_ms": round(timings.first_token_seconds * 1000, 1),
+                "total_ms": round(timings.total_seconds * 1000, 1),
+                "tokens_per_second": round((usage.completion_tokens - 1) / decoding, 2)
+                if decoding > 0 and usage.completion_tokens > 1
+                else None,
+            },
+            user_id=user_id,
+        )
 
     def _record_usage(self, user_id: str, usage: TurnUsage) -> None:
         """Count one turn and its tokens against the user (every face comes here)."""

@@ -26,7 +26,17 @@ from assistant.profile import ProfileService, UsageMetric
 from assistant.streaming import iterate_in_thread
 from assistant.text import control_character
 from assistant.voice.dictation import Dictation, DictationCallback
-from assistant.voice.events import PipelineEvent, SttEnd, TtsStart
+from assistant.voice.events import (
+    ChatProgress,
+    PipelineEvent,
+    RunEnd,
+    RunStart,
+    SttEnd,
+    TtsAudio,
+    TtsStart,
+    WakeWordEnd,
+    stage_latencies,
+)
 from assistant.voice.options import PipelineOptions
 from assistant.voice.pipeline import VoicePipeline
 from hal.audio import AudioChunk, Speaker
@@ -34,6 +44,7 @@ from hal.audio.codecs import DecodeLimits, check_format, decode, stream_encoder
 from hal.audio.convert import is_silent
 from runtime.engines import Capability
 from runtime.errors import ModelNotInstalled, UnknownModel
+from runtime.events import NO_EVENTS, Emitter
 from runtime.manager import ModelManager
 from runtime.modelstore import InstalledModel
 from runtime.stt.base import SpeechToText, TranscribeOptions, Transcript
@@ -113,8 +124,11 @@ class VoiceService:
         profile: ProfileService,
         defaults: VoiceDefaults,
         languages: Callable[[str], tuple[str, ...]] = lambda model_id: (),
+        *,
+        events: Emitter = NO_EVENTS,
     ) -> None:
         self.manager = manager
+        self.events = events
         self.catalogue = catalogue
         self.profile = profile
         self.defaults = defaults
@@ -210,7 +224,20 @@ class VoiceService:
         model_id = await asyncio.to_thread(self.model_for, Capability.STT, model)
         async with self.manager.use(model_id) as engine:
             stt: SpeechToText = engine
+            decoding = time.perf_counter()
             transcript = await asyncio.to_thread(stt.transcribe, audio, options)
+            processing = time.perf_counter() - decoding
+        self.events.emit(
+            "voice.transcription",
+            {
+                "model": model_id,
+                "language": transcript.language,
+                "audio_seconds": round(transcript.duration, 3),
+                "processing_ms": round(processing * 1000, 1),
+                "rtf": round(processing / transcript.duration, 4) if transcript.duration else None,
+            },
+            user_id=user_id,
+        )
         await asyncio.to_thread(
             self.profile.record_usage,
             user_id,
@@ -277,6 +304,7 @@ class VoiceService:
         )
         options = SynthesisOptions(rate=rate or preferences.speaking_rate)
         chunks = self.synthesize(voice_id, text, options)
+        started = time.perf_counter()
         try:
             first = await anext(chunks)  # load the voice and make the first sentence now
         except StopAsyncIteration:
@@ -284,14 +312,30 @@ class VoiceService:
                 f"The voice {voice_id} made no sound of this text: it holds nothing to say",
                 field="text",
             ) from None
+        first_audio = time.perf_counter() - started
         encoder = stream_encoder(audio_format, first.rate)
 
         async def encoded() -> AsyncGenerator[bytes, None]:
+            audio_seconds = first.seconds
             async with contextlib.aclosing(chunks):
                 yield encoder.encode(first)
                 async for chunk in chunks:
+                    audio_seconds += chunk.seconds
                     yield encoder.encode(chunk)
                 yield encoder.finish()
+            processing = time.perf_counter() - started
+            self.events.emit(
+                "voice.synthesis",
+                {
+                    "model": voice_id,
+                    "characters": len(text),
+                    "first_audio_ms": round(first_audio * 1000, 1),
+                    "audio_seconds": round(audio_seconds, 3),
+                    "processing_ms": round(processing * 1000, 1),
+                    "rtf": round(processing / audio_seconds, 4) if audio_seconds else None,
+                },
+                user_id=user_id,
+            )
             await asyncio.to_thread(
                 self.profile.record_usage,
                 user_id,
@@ -417,6 +461,12 @@ class VoiceLoops:
             stt=lend(stt),
             tts=lend(tts),
             wake=lend(wake) if wake is not None else None,
+        counted = _UsageCounter(voice.profile, user_id, on_event, voice.events, stt, wake)
+        return VoicePipeline(
+            vad=lambda: manager.use(vad),
+            stt=lambda: manager.use(stt),
+            tts=lambda: manager.use(tts),
+            wake=(lambda: manager.use(wake)) if wake is not None else None,
             chat=functools.partial(self.chat.stream, user_id),
             speaker=speaker,
             on_event=counted,
@@ -447,12 +497,59 @@ class _UsageCounter:
         profile: ProfileService,
         user_id: str,
         forward: Callable[[PipelineEvent], Awaitable[None] | None] | None,
+        events: Emitter = NO_EVENTS,
+        stt_model: str | None = None,
+        wake_model: str | None = None,
     ) -> None:
         self.profile = profile
         self.user_id = user_id
         self.forward = forward
+        self.events = events
+        self.stt_model = stt_model
+        self.wake_model = wake_model
+        self.run: list[PipelineEvent] = []
+        """The current run's events, for its stage latencies."""
+
+    def _emit(self, event: PipelineEvent) -> None:
+        """The analytics events of a run: the wake word, the transcription, the turn."""
+        if isinstance(event, RunStart):
+            self.run = []
+        if not isinstance(event, ChatProgress | TtsAudio):
+            self.run.append(event)
+        elif not any(isinstance(e, type(event)) for e in self.run):
+            self.run.append(event)  # only the first counts for latencies
+        if isinstance(event, WakeWordEnd) and event.word is not None:
+            self.events.emit(
+                "voice.wake",
+                {"model": self.wake_model or event.word, "word": event.word, "score": event.score},
+                user_id=self.user_id,
+            )
+        elif isinstance(event, SttEnd):
+            latencies = stage_latencies(self.run, event.run_id)
+            self.events.emit(
+                "voice.transcription",
+                {
+                    "model": self.stt_model,
+                    "language": event.language,
+                    "audio_seconds": round(event.audio_seconds, 3),
+                    "processing_ms": _ms(latencies.stt_seconds),
+                    "rtf": round(latencies.stt_seconds / event.audio_seconds, 4)
+                    if latencies.stt_seconds is not None and event.audio_seconds
+                    else None,
+                    "source": "voice",
+                },
+                user_id=self.user_id,
+            )
+        elif isinstance(event, RunEnd):
+            latencies = stage_latencies(self.run, event.run_id)
+            properties: dict[str, Any] = {"outcome": str(event.outcome)}
+            for name, seconds in latencies.to_dict().items():
+                properties[name.removesuffix("_seconds") + "_ms"] = _ms(seconds)
+            self.events.emit("voice.turn", properties, user_id=self.user_id)
+            self.run = []
 
     async def __call__(self, event: PipelineEvent) -> None:
+        self._emit(event)
         counts: dict[UsageMetric, int] = {}
         if isinstance(event, SttEnd):
             counts = {
@@ -470,3 +567,7 @@ class _UsageCounter:
             result = self.forward(event)
             if inspect.isawaitable(result):
                 await result
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
