@@ -48,3 +48,26 @@ class NullEmitter:
 
 NO_EVENTS: Emitter = NullEmitter()
 """The no-op emitter."""
+
+
+class RecordingEmitter:
+    """An emitter that keeps every event it is given (tests, and the CLI's dry runs)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any], str | None]] = []
+        """(name, properties, user id) of every event, in order."""
+
+    def emit(
+        self,
+        name: str,
+        properties: Mapping[str, Any] | None = None,
+        *,
+        user_id: str | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        """Keep the event."""
+        self.events.append((name, dict(properties or {}), user_id))
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        """The properties of every event of one name."""
+        return [properties for event, properties, _ in self.events if event == name]

@@ -36,6 +36,7 @@ PUBLIC = {
     ("post", "/detect"),
     ("get", "/languages"),
     ("get", "/frontend/settings"),
+    ("get", "/dashboard"),  # the page signs in itself; it holds no data
 }
 
 

@@ -3,7 +3,6 @@ event from a client must pass. Pure: no I/O; the current time is passed in."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -108,8 +107,7 @@ def check_client_event(
             f"{name!r} is emitted by the server itself; name your event differently",
             field=f"{where}name",
         )
-    _check_value(properties, f"{where}properties", depth=1)
-    size = len(json.dumps(properties, separators=(",", ":"), ensure_ascii=False).encode())
+    size = _check_value(properties, f"{where}properties", depth=1)
     if size > MAX_PROPERTY_BYTES:
         raise InvalidInput(
             f"properties take {size} bytes as JSON; the limit is {MAX_PROPERTY_BYTES}",
@@ -130,31 +128,40 @@ def check_client_event(
         )
 
 
-def _check_value(value: Any, field: str, depth: int) -> None:
-    if isinstance(value, Mapping | list):
-        _check_container(value, field, depth)
-    elif isinstance(value, str):
+def _check_value(value: Any, field: str, depth: int) -> int:
+    """Check one value; its size as compact JSON (escapes aside), counted on the way."""
+    if isinstance(value, str):
         if len(value) > MAX_STRING_CHARS:
             raise InvalidInput(f"text longer than {MAX_STRING_CHARS} characters", field=field)
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise InvalidInput("numbers must be finite", field=field)
-    elif value is not None and not isinstance(value, bool | int | float):
-        raise InvalidInput("properties hold JSON values only", field=field)
+        return len(value.encode()) + 2
+    if isinstance(value, bool) or value is None:
+        return 5
+    if isinstance(value, int):
+        return len(str(value))
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput("numbers must be finite", field=field)
+        return len(repr(value))
+    if isinstance(value, Mapping | list):
+        return _check_container(value, field, depth)
+    raise InvalidInput("properties hold JSON values only", field=field)
 
 
-def _check_container(value: Mapping[str, Any] | list[Any], field: str, depth: int) -> None:
+def _check_container(value: Mapping[str, Any] | list[Any], field: str, depth: int) -> int:
     if depth > MAX_DEPTH:
         raise InvalidInput(f"properties nest deeper than {MAX_DEPTH} levels", field=field)
     if len(value) > MAX_PROPERTIES:
         raise InvalidInput(f"{len(value)} entries; the limit is {MAX_PROPERTIES}", field=field)
+    size = 2 + len(value)
     if isinstance(value, list):
         for item in value:
-            _check_value(item, field, depth + 1)
-        return
+            size += _check_value(item, field, depth + 1)
+        return size
     for key, item in value.items():
         if not isinstance(key, str) or not KEY.fullmatch(key):
             raise InvalidInput(
                 "property keys are 1-64 letters, digits or '_ . -', not starting with a digit",
                 field=field,
             )
-        _check_value(item, f"{field}.{key}", depth + 1)
+        size += len(key) + 3 + _check_value(item, f"{field}.{key}", depth + 1)
+    return size

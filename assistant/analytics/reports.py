@@ -380,7 +380,7 @@ CACHE_LOW = 0.3
 
 
 def insights(
-    rows: Sequence[tuple[int, str, str, Mapping[str, float]]],
+    rows: Sequence[tuple[int, str, str, Mapping[str, float], str | None]],
     *,
     user_id: str,
     now_ms: int,
@@ -388,7 +388,8 @@ def insights(
     zone: tzinfo,
     zone_name: str,
 ) -> Insights:
-    """Insights from a user's raw events: (ts ms, name, label, measures), oldest first."""
+    """Insights from a user's raw events: (ts ms, name, label, measures, language),
+    oldest first."""
     week_ms = 7 * 86_400_000
     counts: dict[str, int] = {}
     hours = [0] * 24
@@ -399,11 +400,11 @@ def insights(
     first_token = Measure(values=[])
     prompt_tokens = cached_tokens = 0.0
     models: dict[str, int] = {}
-    for ts, name, label, measures in rows:
+    for ts, name, label, measures, language in rows:
         counts[name] = counts.get(name, 0) + 1
         hours[datetime.fromtimestamp(ts / 1000, tz=UTC).astimezone(zone).hour] += 1
-        if name in ("voice.transcription", "translate.text", "translate.speech") and label:
-            languages[label] = languages.get(label, 0) + 1
+        if language:
+            languages[language] = languages.get(language, 0) + 1
         if ts >= now_ms - week_ms:
             this_week[name] = this_week.get(name, 0) + 1
         elif ts >= now_ms - 2 * week_ms:

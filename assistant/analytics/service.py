@@ -316,10 +316,19 @@ class AnalyticsService:
         except (ZoneInfoNotFoundError, ValueError):
             zone_name, zone = "UTC", ZoneInfo("UTC")
         with self.db.read() as conn:
-            rows = [
-                (row["ts"], row["name"], row["label"], measures_of(json.loads(row["properties"])))
-                for row in store.events_between(conn, now_ms - days * DAY_MS, now_ms + 1, user_id)
-            ]
+            rows = []
+            for row in store.events_between(conn, now_ms - days * DAY_MS, now_ms + 1, user_id):
+                properties = json.loads(row["properties"])
+                language = properties.get("language")
+                rows.append(
+                    (
+                        row["ts"],
+                        row["name"],
+                        row["label"],
+                        measures_of(properties),
+                        language if isinstance(language, str) else None,
+                    )
+                )
         return insights(
             rows, user_id=user_id, now_ms=now_ms, days=days, zone=zone, zone_name=zone_name
         )

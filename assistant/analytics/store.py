@@ -10,6 +10,9 @@ from assistant.analytics.aggregate import Aggregate, Key, Measure
 from assistant.analytics.events import Event, label_of
 from assistant.store.database import Connection, Row
 
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str, ensure_ascii=False).encode
+"""Properties to JSON (one encoder, made once: json.dumps with options builds one a call)."""
+
 ROLLED_THROUGH = "rolled_through"
 """Hours before this (ms) are rolled up for good."""
 RAW_FROM = "raw_from"
@@ -30,7 +33,7 @@ def insert_events(conn: Connection, events: Sequence[Event]) -> None:
                 e.session_id,
                 e.name,
                 label_of(e.properties),
-                json.dumps(e.properties, separators=(",", ":"), default=str),
+                _ENCODE(e.properties),
             )
             for e in events
         ],

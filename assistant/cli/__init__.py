@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from assistant.cli import analytics as analytics_cmd
 from assistant.cli import audio as audio_cmd
 from assistant.cli import camera as camera_cmd
 from assistant.cli import chat as chat_cmd
@@ -46,6 +47,7 @@ app.add_typer(sync_cmd.app, name="sync")
 app.command("notify")(notify_cmd.notify)
 app.add_typer(notify_cmd.app, name="notifications")
 app.add_typer(camera_cmd.app, name="camera")
+app.add_typer(analytics_cmd.app, name="analytics")
 
 log = logging.getLogger(__name__)
 

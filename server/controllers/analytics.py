@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -19,7 +19,7 @@ from assistant.analytics.experiments import __doc__ as EXPERIMENTS_METHOD
 from assistant.analytics.metrics import CONTENT_TYPE
 from assistant.analytics.reports import Dashboard, Insights
 from assistant.auth import Principal
-from assistant.errors import Forbidden, NotFound, Unauthorized
+from assistant.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from server.deps import (
     AnalyticsDep,
     AuthDep,
@@ -51,12 +51,19 @@ User = Annotated[
         description="An admin looks at one user's data (their id); others see only their own",
     ),
 ]
+ISO_8601 = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?$"
+"""A date, or a date and time (UTC unless an offset is given)."""
 From = Annotated[
-    datetime | None,
-    QueryParameter(name="from", description="Start (ISO 8601); default: 24 hours before `to`"),
+    str | None,
+    QueryParameter(
+        name="from",
+        pattern=ISO_8601,
+        description="Start, ISO 8601 (`2026-12-01T08:00:00Z`); default: 24 hours before `to`",
+    ),
 ]
 To = Annotated[
-    datetime | None, QueryParameter(name="to", description="End (ISO 8601); default: now")
+    str | None,
+    QueryParameter(name="to", pattern=ISO_8601, description="End, ISO 8601; default: now"),
 ]
 DASHBOARD_PAGE = resources.files("server").joinpath("dashboard/index.html").read_bytes()
 METHOD = " ".join(EXPERIMENTS_METHOD.split("Results:")[1].split()) if EXPERIMENTS_METHOD else ""
@@ -74,8 +81,15 @@ def viewer(principal: Principal) -> Viewer:
     return Viewer(principal.user_id, principal.is_admin)
 
 
-def _seconds(moment: datetime | None) -> float | None:
-    return None if moment is None else moment.timestamp()
+def _seconds(moment: str | None, field: str) -> float | None:
+    """Unix seconds of an ISO 8601 date or time (naive ones are UTC)."""
+    if moment is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInput(f"{field}: {exc}", field=field) from exc
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 class AnalyticsController(Controller):
@@ -126,8 +140,8 @@ class AnalyticsController(Controller):
         return await anyio.to_thread.run_sync(
             lambda: analytics.dashboard(
                 viewer(principal),
-                start=_seconds(start),
-                end=_seconds(end),
+                start=_seconds(start, "from"),
+                end=_seconds(end, "to"),
                 bucket=bucket,
                 user=user,
             )
@@ -177,7 +191,11 @@ class AnalyticsController(Controller):
     ) -> Stream:
         """Your events (an admin: everyone's, or one user's), oldest first."""
         pages = analytics.export(
-            viewer(principal), format, user=user, start=_seconds(start), end=_seconds(end)
+            viewer(principal),
+            format,
+            user=user,
+            start=_seconds(start, "from"),
+            end=_seconds(end, "to"),
         )
         media = CSV if format == "csv" else NDJSON
         return Stream(
@@ -301,6 +319,7 @@ class DashboardPageController(Controller):
     @get(
         "/",
         opt=PUBLIC,
+        security=[{}],
         media_type="text/html",
         responses=problems(),
         operation_class=documented(answers={"text/html": text("The dashboard page")}),
@@ -328,6 +347,7 @@ class MetricsController(Controller):
     @get(
         "/",
         opt=PUBLIC,
+        security=[{}],
         media_type=CONTENT_TYPE,
         responses=problems(401, 403, 404),
         operation_class=documented(answers={"text/plain": text("Prometheus text format 0.0.4")}),
