@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from assistant.analytics.events import Event
+from assistant.analytics.events import NO_PROPERTIES, Event
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,6 @@ BatchWriter = Callable[[Sequence[Event]], None]
 """Writes one batch in one transaction."""
 BatchObserver = Callable[[Sequence[Event], float], None]
 """Sees every batch after it is written, with the seconds the write took (metrics)."""
-
-_Queued = tuple[float, str, Mapping[str, Any] | None, str | None, str | None, int | None]
-"""(time, name, properties, user, session, client time): what ``emit`` queues."""
 
 
 class QueueEmitter:
@@ -60,7 +57,7 @@ class QueueEmitter:
         """Events committed to the database."""
         self.failed = 0
         """Events lost because their batch could not be written."""
-        self._queue: deque[_Queued] = deque()
+        self._queue: deque[Event] = deque()
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -80,7 +77,15 @@ class QueueEmitter:
         if len(queue) >= self.capacity or self._stopping:
             self.dropped += 1
             return
-        queue.append((self.clock(), name, properties, user_id, session_id, None))
+        queue.append(
+            Event(
+                int(self.clock() * 1000),
+                name,
+                NO_PROPERTIES if properties is None else properties,
+                user_id,
+                session_id,
+            )
+        )
         if len(queue) >= self.wake_at and not self._wake.is_set():
             self._wake.set()
 
@@ -92,16 +97,7 @@ class QueueEmitter:
             if len(queue) >= self.capacity or self._stopping:
                 self.dropped += 1
                 continue
-            queue.append(
-                (
-                    event.ts / 1000,
-                    event.name,
-                    event.properties,
-                    event.user_id,
-                    event.session_id,
-                    event.client_ts,
-                )
-            )
+            queue.append(event)
             accepted += 1
         if len(queue) >= self.wake_at and not self._wake.is_set():
             self._wake.set()
@@ -128,10 +124,7 @@ class QueueEmitter:
             popleft = queue.popleft
             try:
                 for _ in range(self.batch_size):
-                    ts, name, properties, user, session, client_ts = popleft()
-                    batch.append(
-                        Event(int(ts * 1000), name, properties or {}, user, session, client_ts)
-                    )
+                    batch.append(popleft())
             except IndexError:
                 pass
             if batch:

@@ -21,13 +21,16 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+from pydantic import ValidationError
 
 from assistant.analytics import store
 from assistant.clock import Clock, new_id, system_clock, to_ms
 from assistant.errors import Conflict, InvalidInput, NotFound
+from assistant.profile import Preferences
 from assistant.store import Database
 from runtime.events import NO_EVENTS, Emitter
 
@@ -168,6 +171,22 @@ CONFIG_KEYS: Mapping[str, tuple[str, ...]] = {
 """Experiment keys a service reads, and the config keys each variant may set."""
 
 
+def check_chat_style(config: Mapping[str, Any]) -> None:
+    """Raise InvalidInput unless a ``chat.style`` variant's config holds valid preferences."""
+    try:
+        Preferences.model_validate(dict(config), strict=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"{where}: {first['msg']}", field="config") from exc
+
+
+CONFIG_CHECKS: Mapping[str, Callable[[Mapping[str, Any]], None]] = {
+    "chat.style": check_chat_style,
+}
+"""How each service's variants' config is checked when an experiment is created."""
+
+
 @dataclass(frozen=True)
 class ExperimentDraft:
     """What an admin sends to create an experiment."""
@@ -189,13 +208,13 @@ class ExperimentService:
         *,
         events: Emitter = NO_EVENTS,
         clock: Clock = system_clock,
-        check_config: Mapping[str, Any] | None = None,
+        check_config: Mapping[str, Callable[[Mapping[str, Any]], None]] = CONFIG_CHECKS,
     ) -> None:
         self.db = db
         self.events = events
         self.clock = clock
-        self.check_config = dict(check_config or {})
-        """key -> callable(config) raising InvalidInput when a variant's config is wrong."""
+        self.check_config = check_config
+        """key -> a check raising InvalidInput when a variant's config is wrong."""
         self._exposed: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 

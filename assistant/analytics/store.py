@@ -33,7 +33,7 @@ def insert_events(conn: Connection, events: Sequence[Event]) -> None:
                 e.session_id,
                 e.name,
                 label_of(e.properties),
-                _ENCODE(e.properties),
+                _ENCODE(e.properties) if e.properties else "{}",
             )
             for e in events
         ],

@@ -235,7 +235,8 @@ class ChatService:
                     first_token_seconds=generation.first_token_seconds or 0.0,
                     total_seconds=time.perf_counter() - generation.started,
                 )
-                self._emit_turn(user_id, chosen.model, "api", generation, usage, timings)
+                finish = generation.finish_reason or "cancelled"
+                self._emit_turn(user_id, chosen.model, "api", finish, usage, timings)
 
     async def generate(
         self, model: ChatModel, messages: Sequence[ChatMessage], options: GenerationOptions
@@ -533,7 +534,7 @@ class ChatService:
                         ),
                     )
             self._record_usage(user_id, usage)
-            self._emit_turn(user_id, chosen.model, request.source, generation, usage, timings)
+            self._emit_turn(user_id, chosen.model, request.source, finish, usage, timings)
             return TurnDone(
                 conversation_id=prepared.conversation_id,
                 message_id=message_id,
@@ -559,7 +560,7 @@ class ChatService:
         user_id: str,
         model: str | None,
         source: str | None,
-        generation: _Generation,
+        finish_reason: str,
         usage: TurnUsage,
         timings: Timings,
     ) -> None:
@@ -570,7 +571,7 @@ class ChatService:
             {
                 "model": model,
                 "source": source,
-                "finish_reason": generation.finish_reason or "cancelled",
+                "finish_reason": finish_reason,
                 "prompt_tokens": usage.prompt_tokens,
                 "completion_tokens": usage.completion_tokens,
                 "cached_tokens": usage.cached_prompt_tokens,
