@@ -36,6 +36,14 @@ from runtime.events import NO_EVENTS, Emitter
 
 log = logging.getLogger(__name__)
 
+METHOD = (
+    "Conversion: a target event within window_hours after the user's first exposure."
+    " Rate: conversions / exposures with a 95% Wilson score interval. Test: two-sided"
+    " two-proportion z-test with the pooled proportion against the first variant (the"
+    " control); the same p-value as a 2x2 chi-square test without continuity correction."
+)
+"""How the results are computed, as the results endpoint states it."""
+
 Z_95 = 1.959963984540054
 """The two-sided 95% quantile of the standard normal."""
 

@@ -15,7 +15,7 @@ from litestar.response import Stream
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from assistant.analytics import Viewer
-from assistant.analytics.experiments import __doc__ as EXPERIMENTS_METHOD
+from assistant.analytics.experiments import METHOD, ExperimentDraft
 from assistant.analytics.metrics import CONTENT_TYPE
 from assistant.analytics.reports import Dashboard, Insights
 from assistant.auth import Principal
@@ -66,7 +66,6 @@ To = Annotated[
     QueryParameter(name="to", pattern=ISO_8601, description="End, ISO 8601; default: now"),
 ]
 DASHBOARD_PAGE = resources.files("server").joinpath("dashboard/index.html").read_bytes()
-METHOD = " ".join(EXPERIMENTS_METHOD.split("Results:")[1].split()) if EXPERIMENTS_METHOD else ""
 
 
 def _loopback(host: str) -> bool:
@@ -232,8 +231,6 @@ class AnalyticsController(Controller):
         """Variants with weights (the first is the control), the events that count as a
         conversion and the window after exposure; `start` runs it at once."""
         require_admin(principal)
-        from assistant.analytics.experiments import ExperimentDraft
-
         draft = ExperimentDraft(
             key=data.key,
             variants=tuple(v.to_variant() for v in data.variants),
