@@ -123,13 +123,11 @@ def build_model_store(settings: Settings) -> ModelStore:
     return store
 
 
-def build_manager(settings: Settings, store: ModelStore) -> ModelManager:
-    """The model manager with the budget, keep-alive and queue from settings, and the
-    health checks and local fallbacks of remote engines."""
 def build_manager(
     settings: Settings, store: ModelStore, events: Emitter = NO_EVENTS
 ) -> ModelManager:
-    """The model manager with the budget, keep-alive and queue from settings."""
+    """The model manager with the budget, keep-alive and queue from settings, and the
+    health checks and local fallbacks of remote engines."""
     return ModelManager(
         store,
         budget_mb=settings.models.memory_budget_mb,
@@ -210,12 +208,6 @@ def build_services(
     profile = ProfileService(
         db, BlobStore(settings.blobs_dir), clock, model_choices(models), changes
     )
-    manager = build_manager(settings, models)
-    chat = build_chat(settings, db, manager, models, profile, clock)
-    voice = build_voice(settings, manager, models, profile)
-    vision = build_vision(settings, db, manager, models, profile, chat, clock)
-    history = HistoryService(db)
-    wyoming = build_wyoming(settings, db, auth, voice, chat, models.manifest, clock)
     metrics = Metrics() if settings.metrics.enabled else None
     analytics = build_analytics(settings, db, profile, metrics, clock)
     events = analytics.emitter if settings.analytics.enabled else NO_EVENTS
@@ -224,6 +216,9 @@ def build_services(
     manager = build_manager(settings, models, events)
     chat = build_chat(settings, db, manager, models, profile, clock, events, experiments)
     voice = build_voice(settings, manager, models, profile, events)
+    vision = build_vision(settings, db, manager, models, profile, chat, clock)
+    history = HistoryService(db)
+    wyoming = build_wyoming(settings, db, auth, voice, chat, models.manifest, clock)
     if metrics is not None:
         metrics.read_gauges = lambda: gauges(manager, analytics)
     analytics.start()
@@ -245,6 +240,10 @@ def build_services(
         vision=vision,
         translate=build_translate(settings, db, manager, models, profile, history, voice, clock),
         wyoming=wyoming,
+        analytics=analytics,
+        experiments=experiments,
+        metrics=metrics,
+        events=events,
     )
 
 
@@ -343,10 +342,6 @@ def build_wyoming(
         ),
         manifest=manifest,
         clock=clock,
-        analytics=analytics,
-        experiments=experiments,
-        metrics=metrics,
-        events=events,
     )
 
 

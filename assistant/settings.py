@@ -345,32 +345,6 @@ class VoiceSettings(BaseModel):
 
 class VisionFetchSettings(BaseModel):
     """Fetching images from URLs (off: a device must not fetch arbitrary URLs)."""
-class AnalyticsSettings(BaseModel):
-    """Analytics events: the in-memory queue, batched writes, rollups and retention."""
-
-    model_config = {"extra": "forbid"}
-
-    enabled: bool = True
-    """Services emit events (off: nothing is recorded; reports stay readable)."""
-    queue_size: int = Field(default=100_000, ge=100)
-    """Events held in memory before new ones are dropped (and counted)."""
-    batch_size: int = Field(default=1000, ge=1)
-    """Most events written in one transaction."""
-    flush_seconds: float = Field(default=0.25, gt=0, le=60)
-    """Queued events are written at least this often: a crash loses at most this long's
-    events (one batch while the writer keeps up)."""
-    raw_retention_days: int = Field(default=30, ge=1)
-    """Raw events are kept this long (once rolled up)."""
-    hourly_retention_days: int = Field(default=90, ge=1)
-    """Hourly rollups are kept this long."""
-    daily_retention_days: int = Field(default=730, ge=1)
-    """Daily rollups are kept this long."""
-    rollup_interval_seconds: float = Field(default=300.0, ge=0)
-    """How often rollups and retention run in the background (0: never by themselves)."""
-
-
-class MetricsSettings(BaseModel):
-    """The Prometheus ``/metrics`` endpoint."""
 
     model_config = {"extra": "forbid"}
 
@@ -447,6 +421,38 @@ class TranslateSettings(BaseModel):
     """Beam width of translation models (1 = greedy: faster, a little worse)."""
     cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     """Size cap of the translation cache; least recently used entries go first (0 = off)."""
+
+
+class AnalyticsSettings(BaseModel):
+    """Analytics events: the in-memory queue, batched writes, rollups and retention."""
+
+    model_config = {"extra": "forbid"}
+
+    enabled: bool = True
+    """Services emit events (off: nothing is recorded; reports stay readable)."""
+    queue_size: int = Field(default=100_000, ge=100)
+    """Events held in memory before new ones are dropped (and counted)."""
+    batch_size: int = Field(default=1000, ge=1)
+    """Most events written in one transaction."""
+    flush_seconds: float = Field(default=0.25, gt=0, le=60)
+    """Queued events are written at least this often: a crash loses at most this long's
+    events (one batch while the writer keeps up)."""
+    raw_retention_days: int = Field(default=30, ge=1)
+    """Raw events are kept this long (once rolled up)."""
+    hourly_retention_days: int = Field(default=90, ge=1)
+    """Hourly rollups are kept this long."""
+    daily_retention_days: int = Field(default=730, ge=1)
+    """Daily rollups are kept this long."""
+    rollup_interval_seconds: float = Field(default=300.0, ge=0)
+    """How often rollups and retention run in the background (0: never by themselves)."""
+
+
+class MetricsSettings(BaseModel):
+    """The Prometheus ``/metrics`` endpoint."""
+
+    model_config = {"extra": "forbid"}
+
+    enabled: bool = False
     """Serve ``/metrics`` (off by default)."""
     access: Literal["admin", "loopback"] = "admin"
     """Who may scrape: an admin's token or API key, or any client on the loopback

@@ -32,8 +32,6 @@ from typing import Any, Protocol
 
 from runtime.engines import Capability, Engine, is_remote, load_engine
 from runtime.errors import ModelBusy, ModelRuntimeError, RemoteUnavailable, ResourceExhausted
-from runtime.engines import Capability, Engine, load_engine
-from runtime.errors import ModelBusy, ModelRuntimeError, ResourceExhausted
 from runtime.events import NO_EVENTS, Emitter
 from runtime.modelstore import InstalledModel
 from runtime.remote import Probe, probe

@@ -438,7 +438,7 @@ class VoiceLoops:
             voice=replace(options.voice, rate=preferences.speaking_rate),
         )
         manager = voice.manager
-        counted = _UsageCounter(voice.profile, user_id, on_event)
+        counted = _UsageCounter(voice.profile, user_id, on_event, voice.events, stt, wake)
         built: list[VoicePipeline] = []
 
         def lend(model_id: str) -> Callable[[], AbstractAsyncContextManager[Any]]:
@@ -461,12 +461,6 @@ class VoiceLoops:
             stt=lend(stt),
             tts=lend(tts),
             wake=lend(wake) if wake is not None else None,
-        counted = _UsageCounter(voice.profile, user_id, on_event, voice.events, stt, wake)
-        return VoicePipeline(
-            vad=lambda: manager.use(vad),
-            stt=lambda: manager.use(stt),
-            tts=lambda: manager.use(tts),
-            wake=(lambda: manager.use(wake)) if wake is not None else None,
             chat=functools.partial(self.chat.stream, user_id),
             speaker=speaker,
             on_event=counted,
