@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import replace
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, cast
 
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
@@ -93,27 +93,36 @@ class SocketSpeaker:
         """Nothing to release."""
 
 
-class VoiceStream:
-    """One voice WebSocket connection."""
+class PcmStart(Protocol):
+    """What every start message says of the PCM frames that follow it."""
 
-    def __init__(
-        self,
-        socket: WebSocket[Any, Any, Any],
-        voice: VoiceService,
-        loops: VoiceLoops,
-        settings: VoiceSettings,
-    ) -> None:
+    rate: int
+    width: int
+    channels: int
+
+
+Start = TypeVar("Start", bound=BaseModel)
+
+
+class PcmSocket(Generic[Start]):
+    """One WebSocket that takes a start message, then binary PCM frames and JSON commands,
+    and answers with JSON events (and binary audio): the voice and interpreter streams.
+
+    A subclass names its start message (``start_model``), the commands it takes
+    (``commands``: ``stop`` is always one) and what a session does (``serve``)."""
+
+    start_model: type[Start]
+    usage = "Send binary PCM, or JSON with type stop"
+
+    def __init__(self, socket: WebSocket[Any, Any, Any]) -> None:
         self.socket = socket
-        self.voice = voice
-        self.loops = loops
-        self.settings = settings
         principal = socket.scope.get("user")
         assert isinstance(principal, Principal)
         self.user_id = principal.user_id
         self.audio: asyncio.Queue[AudioChunk | None] = asyncio.Queue(maxsize=500)
         self._send_lock = asyncio.Lock()
         self._position = 0.0
-        self.pipeline_control: dict[str, Callable[[], None]] = {}
+        self.commands: dict[str, Callable[[], None]] = {}
 
     async def send_json(self, data: dict[str, Any]) -> None:
         async with self._send_lock:
@@ -122,6 +131,10 @@ class VoiceStream:
     async def send_bytes(self, data: bytes) -> None:
         async with self._send_lock:
             await self.socket.send_bytes(data)
+
+    async def serve(self, start: Start) -> None:
+        """The session, from ``ready`` to the last event before ``end``."""
+        raise NotImplementedError
 
     async def run(self) -> None:
         await self.socket.accept()
@@ -133,14 +146,9 @@ class VoiceStream:
             await self.socket.close()
             return
         converter = ChunkConverter(STREAM_RATE, 1, 2)
-        receiver = asyncio.create_task(self._receive(start, converter))
+        receiver = asyncio.create_task(self._receive(cast(PcmStart, start), converter))
         try:
-            await self.send_json({"type": "ready", "rate": STREAM_RATE, "mode": start.mode})
-            if start.mode == "transcribe":
-                await self._dictate(start)
-            else:
-                await self._converse(start)
-            await self.send_json({"type": "end"})
+            await self.serve(start)
         except OWN_ERRORS as exc:
             await self._error(exc)
         except WebSocketDisconnect:
@@ -152,18 +160,18 @@ class VoiceStream:
             with contextlib.suppress(Exception):
                 await self.socket.close()
 
-    async def _start(self) -> StreamStart:
+    async def _start(self) -> Start:
         message = await self.socket.receive_json()
         try:
-            return StreamStart.model_validate(message)
+            return self.start_model.model_validate(message)
         except ValidationError as exc:
             problem = classify(exc)
             raise InvalidInput(
                 f"The first message must be a start message: {problem.detail}", field=problem.field
             ) from exc
 
-    async def _receive(self, start: StreamStart, converter: ChunkConverter) -> None:
-        """Client messages: binary PCM frames, or JSON {type: cancel | listen | stop}."""
+    async def _receive(self, start: PcmStart, converter: ChunkConverter) -> None:
+        """Client messages: binary PCM frames, or JSON ``{"type": <command>}``."""
         try:
             while True:
                 message: dict[str, Any] = dict(await self.socket.receive())
@@ -181,22 +189,51 @@ class VoiceStream:
                     command = _command(message["text"])
                     if command == "stop":
                         break
-                    handler = self.pipeline_control.get(command or "")
+                    handler = self.commands.get(command or "")
                     if handler is not None:
                         handler()
                     else:
-                        await self._error(
-                            InvalidInput(
-                                "Send binary PCM, or JSON with type cancel, listen or stop",
-                                field="type",
-                            )
-                        )
+                        await self._error(InvalidInput(self.usage, field="type"))
         finally:
             await self.audio.put(None)
 
     async def _chunks(self) -> AsyncIterator[AudioChunk]:
         while (chunk := await self.audio.get()) is not None:
             yield chunk
+
+    async def _error(self, exc: Exception) -> None:
+        problem = problem_event(
+            exc, instance=self.socket.url.path, request_id=ensure_request_id(self.socket.scope)
+        )
+        with contextlib.suppress(Exception):
+            await self.send_json({"type": "error", "problem": problem})
+
+
+class VoiceStream(PcmSocket[StreamStart]):
+    """One voice WebSocket connection."""
+
+    start_model = StreamStart
+    usage = "Send binary PCM, or JSON with type cancel, listen or stop"
+
+    def __init__(
+        self,
+        socket: WebSocket[Any, Any, Any],
+        voice: VoiceService,
+        loops: VoiceLoops,
+        settings: VoiceSettings,
+    ) -> None:
+        super().__init__(socket)
+        self.voice = voice
+        self.loops = loops
+        self.settings = settings
+
+    async def serve(self, start: StreamStart) -> None:
+        await self.send_json({"type": "ready", "rate": STREAM_RATE, "mode": start.mode})
+        if start.mode == "transcribe":
+            await self._dictate(start)
+        else:
+            await self._converse(start)
+        await self.send_json({"type": "end"})
 
     async def _converse(self, start: StreamStart) -> None:
         speaker = SocketSpeaker(self.send_json, self.send_bytes)
@@ -215,9 +252,7 @@ class VoiceStream:
             conversation_id=start.conversation_id,
             on_event=forward,
         )
-        self.pipeline_control.update(
-            cancel=pipeline.start_listening, listen=pipeline.start_listening
-        )
+        self.commands.update(cancel=pipeline.start_listening, listen=pipeline.start_listening)
 
         async def open_microphone() -> AsyncIterator[AudioChunk]:
             first = True
@@ -236,13 +271,6 @@ class VoiceStream:
             await self.send_json(event.to_dict())
 
         await self.voice.dictate(self.user_id, self._chunks(), options, forward)
-
-    async def _error(self, exc: Exception) -> None:
-        problem = problem_event(
-            exc, instance=self.socket.url.path, request_id=ensure_request_id(self.socket.scope)
-        )
-        with contextlib.suppress(Exception):
-            await self.send_json({"type": "error", "problem": problem})
 
 
 def _command(text: str) -> str | None:
