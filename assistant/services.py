@@ -218,7 +218,7 @@ def build_services(
     voice = build_voice(settings, manager, models, profile, events)
     vision = build_vision(settings, db, manager, models, profile, chat, clock)
     history = HistoryService(db)
-    wyoming = build_wyoming(settings, db, auth, voice, chat, models.manifest, clock)
+    wyoming = build_wyoming(settings, db, auth, voice, chat, models.manifest, clock, events)
     if metrics is not None:
         metrics.read_gauges = lambda: gauges(manager, analytics)
     analytics.start()
@@ -327,6 +327,7 @@ def build_wyoming(
     chat: ChatService,
     manifest: Manifest,
     clock: Clock = system_clock,
+    events: Emitter = NO_EVENTS,
 ) -> WyomingService:
     """The Wyoming service (Home Assistant's face) with the account and limits from settings."""
     return WyomingService(
@@ -342,6 +343,7 @@ def build_wyoming(
         ),
         manifest=manifest,
         clock=clock,
+        events=events,
     )
 
 

@@ -47,6 +47,8 @@ SERVER_EVENTS: Mapping[str, str] = {
     "auth.login_failed": "a failed sign-in (no user: the name may not exist)",
     "error": "an error answered to a client: code, status, route template",
     "experiment.exposure": "a user first saw a variant: experiment key, variant",
+    "wyoming.request": "a Wyoming request: kind, model, total ms, audio seconds, first-audio ms,"
+    " outcome code",
 }
 """The events the server emits itself; clients may not send these names. A new service
 adds its names here (and its README line)."""

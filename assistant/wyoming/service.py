@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ from assistant.wyoming.transcription import StreamedTranscript, TextCallback, Tr
 from hal.audio import AudioChunk
 from hal.audio.convert import ChunkConverter
 from runtime.engines import Capability, is_remote
+from runtime.events import NO_EVENTS, Emitter
 from runtime.llm.base import GenerationOptions
 from runtime.manifest import Manifest
 from runtime.modelstore import InstalledModel
@@ -113,7 +114,6 @@ class WyomingRequest:
     """Anything else worth knowing (passes, detections)."""
 
 
-RequestSink = Callable[[WyomingRequest], None]
 """Receives every served request (the analytics emitter, when there is one)."""
 
 
@@ -187,6 +187,7 @@ class WyomingService:
         *,
         manifest: Manifest | None = None,
         clock: Clock = system_clock,
+        events: Emitter = NO_EVENTS,
     ) -> None:
         self.manifest = manifest
         self.db = db
@@ -195,8 +196,8 @@ class WyomingService:
         self.chat = chat
         self.options = options or WyomingOptions()
         self.clock = clock
-        self.sinks: list[RequestSink] = []
-        """Receive every served request (analytics hooks in here)."""
+        self.events = events
+        """Told of every served request (``wyoming.request``)."""
 
     # What is offered ---------------------------------------------------------------
 
@@ -419,7 +420,7 @@ class WyomingService:
     # Requests ----------------------------------------------------------------------
 
     def served(self, request: WyomingRequest) -> None:
-        """Log a served request and hand it to the sinks."""
+        """Log a served request and emit it as a ``wyoming.request`` analytics event."""
         log.info(
             "wyoming %s model=%s %.0f ms%s%s %s",
             request.kind,
@@ -431,11 +432,19 @@ class WyomingService:
             else f" first_audio={request.first_audio_seconds * 1000:.0f}ms",
             request.outcome,
         )
-        for sink in self.sinks:
-            try:
-                sink(request)
-            except Exception:  # a broken sink must not break serving
-                log.exception("wyoming request sink failed")
+        self.events.emit(
+            "wyoming.request",
+            {
+                "kind": request.kind,
+                "model": request.model,
+                "total_ms": round(request.seconds * 1000, 1),
+                "audio_seconds": round(request.audio_seconds, 3),
+                "first_audio_ms": None
+                if request.first_audio_seconds is None
+                else round(request.first_audio_seconds * 1000, 1),
+                "code": request.outcome,
+            },
+        )
 
     # Internals ---------------------------------------------------------------------
 

@@ -189,6 +189,28 @@ async def test_transcribes_espeak_speech_at_44_1_khz_stereo(
     assert words(text) == ["what", "time", "is", "it", "in", "london"]
 
 
+async def test_served_requests_are_analytics_events(running: Running) -> None:
+    await transcribe(running.host, running.port, piper(SENTENCE))
+    analytics, found = running.services.analytics, []
+    for _ in range(200):  # the request is recorded just after its answer is sent
+        analytics.emitter.flush()
+        with running.services.db.read() as conn:
+            found = [
+                json.loads(row["properties"])
+                for row in conn.execute(
+                    "SELECT properties FROM analytics_events WHERE name = 'wyoming.request'"
+                )
+            ]
+        if any(f["kind"] == "transcribe" for f in found):
+            break
+        await asyncio.sleep(0.05)
+    (event, *_) = [f for f in found if f["kind"] == "transcribe"]
+    assert event["model"] == "whisper:tiny.en"
+    assert event["code"] == "ok"
+    assert event["audio_seconds"] > 1
+    assert event["total_ms"] > 0
+
+
 async def test_a_long_dictation_is_decoded_while_it_arrives(running: Running) -> None:
     sentences = [
         "The quick brown fox jumps over the lazy dog.",
