@@ -216,7 +216,7 @@ def build_services(
     manager = build_manager(settings, models, events)
     chat = build_chat(settings, db, manager, models, profile, clock, events, experiments)
     voice = build_voice(settings, manager, models, profile, events)
-    vision = build_vision(settings, db, manager, models, profile, chat, clock)
+    vision = build_vision(settings, db, manager, models, profile, chat, clock, events)
     history = HistoryService(db)
     wyoming = build_wyoming(settings, db, auth, voice, chat, models.manifest, clock, events)
     if metrics is not None:
@@ -238,7 +238,9 @@ def build_services(
         oidc=build_oidc(settings, db, auth, profile, clock),
         notifications=build_notifications(settings, db, auth, profile, clock),
         vision=vision,
-        translate=build_translate(settings, db, manager, models, profile, history, voice, clock),
+        translate=build_translate(
+            settings, db, manager, models, profile, history, voice, clock, events
+        ),
         wyoming=wyoming,
         analytics=analytics,
         experiments=experiments,
@@ -255,6 +257,7 @@ def build_vision(
     profile: ProfileService,
     chat: ChatService,
     clock: Clock = system_clock,
+    events: Emitter = NO_EVENTS,
 ) -> VisionService:
     """The vision service with its models, limits, camera and store from settings."""
     vision = settings.vision
@@ -316,6 +319,7 @@ def build_vision(
         camera=lambda: open_camera(vision.camera_device, camera_options),
         fetcher=fetcher,
         languages=languages,
+        events=events,
     )
 
 
@@ -473,6 +477,7 @@ def build_translate(
     history: HistoryService,
     voice: VoiceService,
     clock: Clock = system_clock,
+    events: Emitter = NO_EVENTS,
 ) -> TranslateService:
     """The translation service: its limits from settings, its chat model (the translation
     setting's, else the chat default) and the model to suggest when none is installed."""
@@ -519,6 +524,7 @@ def build_translate(
         ),
         voice=voice,
         clock=clock,
+        events=events,
     )
     service.speech = SpeechTranslator(service, voice)
     return service

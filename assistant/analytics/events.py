@@ -47,6 +47,9 @@ SERVER_EVENTS: Mapping[str, str] = {
     "auth.login_failed": "a failed sign-in (no user: the name may not exist)",
     "error": "an error answered to a client: code, status, route template",
     "experiment.exposure": "a user first saw a variant: experiment key, variant",
+    "translate.text": "a text translated: kind, model, engine, source and target language,"
+    " characters, cached, quality, total ms",
+    "vision.call": "a vision call: kind (detect, ocr, analyze, vqa), model, total ms",
     "wyoming.request": "a Wyoming request: kind, model, total ms, audio seconds, first-audio ms,"
     " outcome code",
 }

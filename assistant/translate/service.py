@@ -54,6 +54,7 @@ from assistant.translate.text import (
 from assistant.voice.service import VoiceService
 from runtime.engines import Capability
 from runtime.errors import ModelNotInstalled
+from runtime.events import NO_EVENTS, Emitter
 from runtime.manager import ModelManager
 from runtime.modelstore import InstalledModel
 from runtime.mt.base import TranslateOptions, Translation
@@ -198,8 +199,10 @@ class TranslateService:
         detector: Callable[[], LanguageDetector] | None = None,
         voice: VoiceService | None = None,
         clock: Clock = system_clock,
+        events: Emitter = NO_EVENTS,
     ) -> None:
         self.db = db
+        self.events = events
         self.manager = manager
         self.catalogue = catalogue
         self.profile = profile
@@ -405,6 +408,22 @@ class TranslateService:
             await self._translate_one(user_id, request, text, glossary, context, overall, kind)
             for text in request.texts
         ]
+        for result in results:
+            self.events.emit(
+                "translate.text",
+                {
+                    "kind": kind,
+                    "model": result.model,
+                    "engine": result.engine,
+                    "source": result.source,
+                    "language": result.target,
+                    "characters": len(result.text),
+                    "cached": result.cached,
+                    "quality": result.quality,
+                    "total_ms": round(result.timings.total * 1000, 1),
+                },
+                user_id=user_id,
+            )
         await asyncio.to_thread(
             self.profile.record_usage,
             user_id,

@@ -47,6 +47,7 @@ from hal.errors import UnsupportedFormat
 from runtime.detect.base import Detection, DetectOptions, ObjectDetector
 from runtime.engines import Capability
 from runtime.errors import ModelNotInstalled, UnknownModel
+from runtime.events import NO_EVENTS, Emitter
 from runtime.llm.base import ChatMessage, GenerationOptions
 from runtime.manager import ModelManager
 from runtime.modelstore import InstalledModel
@@ -254,8 +255,10 @@ class VisionService:
         camera: Callable[[], Camera] | None = None,
         fetcher: UrlFetcher | None = None,
         languages: Callable[[str], tuple[str, ...]] = lambda _model: (),
+        events: Emitter = NO_EVENTS,
     ) -> None:
         self.manager = manager
+        self.events = events
         self.catalogue = catalogue
         self.library = library
         self.profile = profile
@@ -374,9 +377,10 @@ class VisionService:
         self, user_id: str, source: ImageSource, options: DetectOptions, model: str | None = None
     ) -> DetectResult:
         """Objects in the image, best first, in full-resolution pixels."""
+        started = time.perf_counter()
         image = await self.load(user_id, source)
         result = await self._detect(image, options, model)
-        await self._count(user_id)
+        await self._count(user_id, "detect", result.model, started)
         return result
 
     async def _detect(
@@ -422,9 +426,10 @@ class VisionService:
         self, user_id: str, source: ImageSource, options: OcrOptions, model: str | None = None
     ) -> OcrResult:
         """The text in the image, in reading order, with paragraphs."""
+        started = time.perf_counter()
         image = await self.load(user_id, source)
         result = await self._ocr(image, options, model)
-        await self._count(user_id)
+        await self._count(user_id, "ocr", result.model, started)
         return result
 
     async def _ocr(
@@ -485,9 +490,10 @@ class VisionService:
         describe: bool = True,
     ) -> Analysis:
         """Detections, counts, text, image facts and a grounded description in one call."""
+        started = time.perf_counter()
         image = await self.load(user_id, source)
         analysis = await self._analyze(user_id, image, options, describe=describe)
-        await self._count(user_id)
+        await self._count(user_id, "analyze", analysis.chat_model, started)
         return analysis
 
     async def _analyze(
@@ -551,13 +557,14 @@ class VisionService:
             raise InvalidInput("Ask a question", field="question")
         if len(question) > 1000:
             raise InvalidInput("The question is longer than 1000 characters", field="question")
+        started = time.perf_counter()
         image = await self.load(user_id, source)
         vlm = await asyncio.to_thread(self.vlm_model)
         if vlm is not None:
             answer = await self._vlm_answer(vlm, image, question)
         else:
             answer = await self._grounded_answer(user_id, image, question, options)
-        await self._count(user_id)
+        await self._count(user_id, "vqa", answer.model, started)
         return answer
 
     async def _vlm_answer(self, model_id: str, image: LoadedImage, question: str) -> VqaAnswer:
@@ -617,7 +624,12 @@ class VisionService:
         jpeg = await asyncio.to_thread(draw_boxes, result)
         return result, jpeg
 
-    async def _count(self, user_id: str) -> None:
+    async def _count(self, user_id: str, call: str, model: str | None, started: float) -> None:
+        """A vision call done: counted in the profile's usage and as an analytics event."""
+        total_ms = round((time.perf_counter() - started) * 1000, 1)
+        self.events.emit(
+            "vision.call", {"kind": call, "model": model, "total_ms": total_ms}, user_id=user_id
+        )
         await asyncio.to_thread(self.profile.record_usage, user_id, {UsageMetric.VISION_CALLS: 1})
 
     # The store ---------------------------------------------------------------------------

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from assistant.errors import InvalidInput, NotFound, PayloadTooLarge
-from assistant.services import Services
+from assistant.services import Services, build_translate
 from assistant.translate.models import Glossary, TranslateRequest
 from runtime.errors import ModelNotInstalled
+from runtime.events import RecordingEmitter
 from tests.translate.conftest import TINY_MODEL, Recorded
 
 
@@ -249,3 +250,29 @@ async def test_translations_count_in_the_usage_statistics(recorded: Recorded) ->
     totals = recorded.services.profile.stats(ada).totals
     assert totals["translations"] == 2
     assert totals["translated_characters"] == len("the cat") + len("the dog")
+
+
+async def test_every_translation_is_an_analytics_event(with_tiny: Services) -> None:
+    events = RecordingEmitter()
+    service = build_translate(
+        with_tiny.settings,
+        with_tiny.db,
+        with_tiny.manager,
+        with_tiny.models,
+        with_tiny.profile,
+        with_tiny.history,
+        with_tiny.voice,
+        events=events,
+    )
+    ada = user(with_tiny)
+    request = TranslateRequest(texts=("the cat sat", "a dog ran"), source="en", target="de")
+    await service.translate(ada, request)
+    await service.translate(ada, request)
+    sent = events.named("translate.text")
+    assert [(e["model"], e["source"], e["language"]) for e in sent] == [
+        (TINY_MODEL, "en", "de")
+    ] * 4
+    assert [e["cached"] for e in sent] == [False, False, True, True]
+    assert [e["characters"] for e in sent] == [11, 9, 11, 9]
+    assert all(e["kind"] == "text" for e in sent)
+    assert {who for _, _, who in events.events} == {ada}

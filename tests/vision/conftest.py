@@ -22,6 +22,7 @@ from hal.camera.fake import FakeCamera
 from hal.camera.images import ImageLimits
 from runtime.detect.yolo_onnx import YoloOnnxObjectDetector
 from runtime.engines import Capability
+from runtime.events import RecordingEmitter
 from runtime.llm.base import ChatMessage
 from runtime.llm.fake import FakeChatModel
 from runtime.manager import ModelManager
@@ -72,6 +73,8 @@ class Rig:
     """Cameras opened from now on deliver no frames."""
     replies: list[str] = field(default_factory=list)
     """What the chat model says next (first in, first out; echo when empty)."""
+    events: RecordingEmitter = field(default_factory=RecordingEmitter)
+    """The analytics events the service emitted."""
 
     def say(self, *replies: str) -> None:
         self.replies.extend(replies)
@@ -117,6 +120,7 @@ def make_rig(
         rules=RoutingRules(default_model=CHAT, route_short_to_smallest=False),
     )
     images = list(camera_images) or [np.full((240, 320, 3), 128, np.uint8)]
+    events = RecordingEmitter()
     rig: Rig
 
     def open_camera() -> FakeCamera:
@@ -138,8 +142,19 @@ def make_rig(
         ),
         camera=open_camera,
         languages=lambda model_id: ("en", "zh") if model_id == OCR else (),
+        events=events,
     )
-    rig = Rig(vision, services, manager, ocr, chat_model, vlm_model, images, replies=replies)
+    rig = Rig(
+        vision,
+        services,
+        manager,
+        ocr,
+        chat_model,
+        vlm_model,
+        images,
+        replies=replies,
+        events=events,
+    )
     return rig
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from assistant.services import Services
 from hal.camera.images import ImageLimits
-from tests.vision.conftest import Rig, line, make_rig
+from tests.vision.conftest import DETECTOR, OCR, Rig, line, make_rig
 from tests.vision.pictures import (
     canvas,
     encode,
@@ -379,7 +379,9 @@ def test_sources_are_exclusive_and_urls_off(vision_client: Client, users: Users)
     assert not_base64.status_code == 422 and not_base64.json()["field"] == "image"
 
 
-def test_vision_calls_are_counted_in_stats(vision_client: Client, users: Users) -> None:
+def test_vision_calls_are_counted_in_stats_and_analytics(
+    vision_client: Client, users: Users, rig: Rig
+) -> None:
     headers = users("ann")
     vision_client.post(f"{V}/detect", content=scene(), headers={**headers, **IMAGE})
     vision_client.post(f"{V}/ocr", content=scene(), headers={**headers, **IMAGE})
@@ -388,6 +390,9 @@ def test_vision_calls_are_counted_in_stats(vision_client: Client, users: Users) 
     )  # refused: not counted
     stats = vision_client.get("/api/v1/profile/stats", headers=headers).json()
     assert stats["totals"]["vision_calls"] == 2
+    calls = rig.events.named("vision.call")
+    assert [(c["kind"], c["model"]) for c in calls] == [("detect", DETECTOR), ("ocr", OCR)]
+    assert all(c["total_ms"] > 0 for c in calls)
 
 
 def test_vision_needs_sign_in(vision_client: Client) -> None:
