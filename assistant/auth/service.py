@@ -423,7 +423,9 @@ class AuthService:
         user = self.get_user(user_id)
         if user.disabled:
             raise Forbidden("This account is disabled; ask an admin")
-        return self._open_session(user, client)
+        tokens = self._open_session(user, client)
+        self.events.emit("auth.login", {"method": "oidc"}, user_id=user.id)
+        return tokens
 
     def create_external_user(self, suggested: str, role: Role, conn: Connection) -> User:
         """An account without a password for an external identity, in the caller's

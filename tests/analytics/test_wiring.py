@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from litestar.testing import TestClient
 
+from assistant.auth import ClientInfo
 from assistant.chat.models import ChatRequest
 from assistant.chat.service import ChatService
 from assistant.services import Services
@@ -175,3 +176,14 @@ def test_logins_failed_logins_and_errors_are_reported(
     assert '"route":"/api/v1/auth/login"' in errors[0] and '"code":"unauthorized"' in errors[0]
     assert '"route":"/api/v1/chat/conversations/{conversation_id}"' in errors[1]
     assert '"code":"not-found"' in errors[1]
+
+
+def test_a_sign_in_through_an_openid_provider_is_a_login(services: Services) -> None:
+    user = services.auth.create_user("eve", "correct horse battery")
+    services.auth.open_session(user.id, ClientInfo(address="127.0.0.1", user_agent="test"))
+    services.analytics.emitter.flush()
+    with services.db.read() as conn:
+        rows = conn.all(
+            "SELECT user_id, properties FROM analytics_events WHERE name = 'auth.login'"
+        )
+    assert [(r["user_id"], r["properties"]) for r in rows] == [(user.id, '{"method":"oidc"}')]
