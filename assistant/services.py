@@ -236,7 +236,7 @@ def build_services(
         changes=changes,
         sync=sync,
         oidc=build_oidc(settings, db, auth, profile, clock),
-        notifications=build_notifications(settings, db, auth, profile, clock),
+        notifications=build_notifications(settings, db, auth, profile, clock, events),
         vision=vision,
         translate=build_translate(
             settings, db, manager, models, profile, history, voice, clock, events
@@ -594,6 +594,7 @@ def build_notifications(
     auth: AuthService,
     profile: ProfileService,
     clock: Clock = system_clock,
+    events: Emitter = NO_EVENTS,
 ) -> Notifications:
     """The notification service, its live hub and its outbox worker with the channels the
     settings enable (nothing connects or sends until the server starts the worker)."""
@@ -627,6 +628,7 @@ def build_notifications(
             default_ttl_seconds=config.default_ttl_seconds,
         ),
         clock,
+        events=events,
     )
     vapid = VapidKeyFile(settings.secrets_dir / VAPID_KEY_FILE)
 

@@ -50,6 +50,7 @@ SERVER_EVENTS: Mapping[str, str] = {
     "translate.text": "a text translated: kind, model, engine, source and target language,"
     " characters, cached, quality, total ms",
     "vision.call": "a vision call: kind (detect, ocr, analyze, vqa), model, total ms",
+    "notification.send": "a notification sent to a user: category, priority, scheduled, sender",
     "wyoming.request": "a Wyoming request: kind, model, total ms, audio seconds, first-audio ms,"
     " outcome code",
 }

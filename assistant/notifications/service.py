@@ -45,6 +45,7 @@ from assistant.notifications.planning import plan
 from assistant.profile import ProfileService
 from assistant.profile.models import NotificationPreferences, StoredPreferences
 from assistant.store import MAX_INTEGER, Connection, Database, Row
+from runtime.events import NO_EVENTS, Emitter
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +127,10 @@ class NotificationService:
         options: NotificationOptions | None = None,
         clock: Clock = system_clock,
         draw: Callable[[], float] = random.random,
+        events: Emitter = NO_EVENTS,
     ) -> None:
         self.db = db
+        self.events = events
         self.profile = profile
         self.auth = auth
         self.options = options or NotificationOptions()
@@ -187,6 +190,17 @@ class NotificationService:
                     assert row is not None
                     events += self._release(conn, row, now)
         self._committed(events)
+        for user_id in recipients:
+            self.events.emit(
+                "notification.send",
+                {
+                    "category": draft.category,
+                    "priority": draft.priority,
+                    "scheduled": deliver_at > now,
+                    "sender": "self" if user_id == caller.user_id else "admin",
+                },
+                user_id=user_id,
+            )
         return [self.get(user_id, nid) for user_id, nid in zip(recipients, ids, strict=True)]
 
     def planned(self, notification: Notification) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -330,3 +331,18 @@ async def test_an_interrupted_send_is_queued_again_on_start(world: World) -> Non
     assert world.service.claim() == []
     assert world.service.recover() == 1
     assert [w.channel for w in world.service.claim()] == ["desktop"]
+
+
+async def test_every_notification_sent_is_an_analytics_event(world: World) -> None:
+    world.service.send(world.bob, draft(priority="high"))
+    world.service.send(world.ada, draft(user="bob", delay="10m"))
+    world.services.analytics.emitter.flush()
+    with world.services.db.read() as conn:
+        rows = conn.all(
+            "SELECT user_id, properties FROM analytics_events WHERE name = 'notification.send'"
+        )
+    sent = [(r["user_id"], json.loads(r["properties"])) for r in rows]
+    assert [(who, p["priority"], p["scheduled"], p["sender"]) for who, p in sent] == [
+        (world.bob.user_id, 4, False, "self"),
+        (world.bob.user_id, 3, True, "admin"),
+    ]
