@@ -18,7 +18,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 
@@ -37,6 +36,7 @@ from assistant.sync.transport import (
     StaleCursor,
     Transport,
 )
+from assistant.urls import split_url
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def http_transports(timeout_seconds: float) -> TransportFactory:
 
 def check_url(url: str) -> str:
     """A remote's base URL, normalised; ``InvalidInput`` naming the field otherwise."""
-    parts = urlsplit(url.strip())
+    parts = split_url(url.strip(), "url")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput("url must be an http(s) URL such as https://cloud.example", field="url")
     if parts.username or parts.password or parts.query or parts.fragment:

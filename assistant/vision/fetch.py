@@ -14,11 +14,11 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import httpx
 
 from assistant.errors import InvalidInput, PayloadTooLarge
+from assistant.urls import split_url
 
 Resolver = Callable[[str, int], Sequence[str]]
 """host, port -> the IP addresses it resolves to."""
@@ -57,7 +57,7 @@ def host_allowed(host: str, allowed: Sequence[str]) -> bool:
 
 def check_url(url: str, policy: FetchPolicy, resolve: Resolver) -> tuple[str, int]:
     """The URL's host and port if it may be fetched; InvalidInput naming ``url`` if not."""
-    parts = urlsplit(url)
+    parts = split_url(url, "url")
     schemes = ("https", "http") if policy.allow_http else ("https",)
     if parts.scheme not in schemes:
         raise InvalidInput(f"Only {' and '.join(schemes)} URLs are fetched", field="url")

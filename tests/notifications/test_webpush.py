@@ -187,6 +187,8 @@ def test_the_vapid_key_is_made_once_private_and_never_replaced(tmp_path: Path) -
     ("endpoint", "p256dh", "auth", "field"),
     [
         ("http://push.example.com/x", None, None, "endpoint"),
+        ("http://\udcde]snZ", None, None, "endpoint"),  # found by the fuzzer: was a 500
+        ("https://push.example.com:http/x", None, None, "endpoint"),
         ("https://push.example.com/x", "AAAA", None, "keys.p256dh"),
         ("https://push.example.com/x", None, "AAAA", "keys.auth"),
     ],

@@ -21,7 +21,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from pydantic import ValidationError
 
@@ -51,6 +51,7 @@ from assistant.errors import (
 from assistant.profile import ProfileFields, ProfileService
 from assistant.settings import OidcProviderSettings, OidcSettings
 from assistant.store import Connection, Database
+from assistant.urls import split_url
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def check_return_to(value: str | None) -> str | None:
         or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
         or len(value) > 2000
     )
-    if bad or urlsplit(value).netloc:
+    if bad or split_url(value, "return_to").netloc:
         raise InvalidInput(
             "return_to must be a path on this server, such as /app/", field="return_to"
         )
@@ -443,7 +444,7 @@ class OidcService:
         return code
 
     def _check_app(self, app: AppRedirect) -> None:
-        parts = urlsplit(app.uri)
+        parts = split_url(app.uri, "redirect_uri")
         loopback = parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
         private = parts.scheme in self.settings.app_redirect_schemes and parts.scheme != ""
         if not (loopback or private) or parts.fragment:

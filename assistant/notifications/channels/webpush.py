@@ -30,6 +30,7 @@ from assistant.clock import Clock, system_clock
 from assistant.errors import BackendError, InvalidInput
 from assistant.notifications.channels.base import Feedback, Outcome, Outgoing
 from assistant.notifications.models import ChannelState, Notification
+from assistant.urls import split_url
 from runtime.files import atomic_write
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ class VapidKeyFile:
 
 def check_subscription(endpoint: str, p256dh: str, auth: str) -> None:
     """Refuse a subscription that cannot work (``InvalidInput`` naming the field)."""
-    parts = urlsplit(endpoint)
+    parts = split_url(endpoint, "endpoint")
     if parts.scheme != "https" and not (
         parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
     ):
