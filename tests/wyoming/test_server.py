@@ -70,9 +70,10 @@ async def test_describe_lists_every_installed_program(running: Running) -> None:
     assert by_name["whisper:tiny.en"].languages == ["en"]
     assert "de" in by_name["whisper:base"].languages
     assert info.asr[0].supports_transcript_streaming
-    (voice,) = [v for p in info.tts for v in p.voices]
-    assert voice.name == "piper:en_US-joe-medium"
-    assert "en_US" in voice.languages
+    voices = {v.name: v for p in info.tts for v in p.voices}
+    assert list(voices) == ["piper:en_US-joe-medium", "espeak-ng:builtin"]  # the default first
+    assert "en_US" in voices["piper:en_US-joe-medium"].languages
+    assert {"de", "es", "sw"} <= set(voices["espeak-ng:builtin"].languages)  # the fallback voice
     assert info.tts[0].supports_synthesize_streaming
     wake = {m.name: m.phrase for p in info.wake for m in p.models}
     assert len(wake) == len([m for p in info.wake for m in p.models])  # each word once
@@ -148,7 +149,9 @@ async def test_home_assistant_accepts_the_info(running: Running) -> None:
     assert view["satellite"] is False and view["has_services"] is True
     assert view["name"] == "edge-assistant"  # the config flow titles the entry with it
     assert "en" in view["stt_languages"]  # type: ignore[operator]
-    assert view["voices"] == [("piper:en_US-joe-medium", ["en", "en_US"], [])]
+    piper, espeak = view["voices"]  # type: ignore[misc]
+    assert piper == ("piper:en_US-joe-medium", ["en", "en_US"], [])
+    assert espeak[0] == "espeak-ng:builtin" and "de" in espeak[1] and espeak[2] == []
     assert ("hey_jarvis", "hey jarvis") in view["wake_words"]  # type: ignore[operator]
     assert "en" in view["conversation_languages"]  # type: ignore[operator]
     for programs in (info.asr, info.tts, info.wake, info.handle):
