@@ -286,10 +286,6 @@ def build_vision(
         else None
     )
 
-    def languages(model_id: str) -> tuple[str, ...]:
-        entry = manifest.models.get(model_id)
-        return entry.languages if entry else ()
-
     library = ImageLibrary(
         db,
         BlobStore(settings.blobs_dir / "images"),
@@ -318,7 +314,7 @@ def build_vision(
         ),
         camera=lambda: open_camera(vision.camera_device, camera_options),
         fetcher=fetcher,
-        languages=languages,
+        languages=manifest.languages_of,
         events=events,
     )
 
@@ -446,10 +442,6 @@ def build_voice(
     def default(configured: str | None, capability: Capability) -> str | None:
         return configured or manifest.default_for(active, capability)
 
-    def languages(model_id: str) -> tuple[str, ...]:
-        entry = manifest.models.get(model_id)
-        return entry.languages if entry else ()
-
     return VoiceService(
         manager,
         models,
@@ -463,7 +455,7 @@ def build_voice(
             max_upload_seconds=voice.max_upload_seconds,
             max_synthesis_chars=voice.max_synthesis_chars,
         ),
-        languages,
+        manifest.languages_of,
         events=events,
     )
 
@@ -483,10 +475,6 @@ def build_translate(
     setting's, else the chat default) and the model to suggest when none is installed."""
     translate = settings.translate
     manifest, active = models.manifest, settings.models.profile
-
-    def languages(model_id: str) -> tuple[str, ...]:
-        entry = manifest.models.get(model_id)
-        return entry.languages if entry else ()
 
     llm = (
         translate.llm_model
@@ -513,7 +501,7 @@ def build_translate(
             llm=llm,
             suggested=suggested,
             suggested_capability=capability.value,
-            languages=languages,
+            languages=manifest.languages_of,
         ),
         TranslateLimits(
             max_chars=translate.max_chars,

@@ -162,6 +162,12 @@ class Manifest:
                 " (`assistant models list` shows them all)"
             ) from exc
 
+    def languages_of(self, model_id: str) -> tuple[str, ...]:
+        """The languages the catalogue lists for a model; none for models it does not know
+        (imported or remote ones)."""
+        entry = self.models.get(model_id)
+        return entry.languages if entry else ()
+
     def profile(self, name: str) -> Profile:
         """One profile."""
         try:
