@@ -28,6 +28,7 @@ from assistant.store.blobs import BlobStore
 from assistant.store.permissions import PRIVATE_UMASK, private_dir, private_tree
 from assistant.sync import ChangeLog, SyncBridge
 from assistant.sync.secrets import Sealer
+from assistant.timers import Timers
 from assistant.translate.service import TranslateLimits, TranslateModels, TranslateService
 from assistant.translate.speech import SpeechTranslator
 from assistant.vision.fetch import FetchPolicy, UrlFetcher
@@ -74,6 +75,8 @@ class Services:
     wyoming: WyomingService
     analytics: AnalyticsService
     experiments: ExperimentService
+    timers: Timers
+    """Timers and reminders, and their scheduler (started by the server or a voice loop)."""
     metrics: Metrics | None = None
     """Prometheus metrics, when ``metrics.enabled``."""
     events: Emitter = NO_EVENTS
@@ -222,6 +225,7 @@ def build_services(
     if metrics is not None:
         metrics.read_gauges = lambda: gauges(manager, analytics)
     analytics.start()
+    notifications = build_notifications(settings, db, auth, profile, clock, events)
     return Services(
         settings=settings,
         db=db,
@@ -236,7 +240,7 @@ def build_services(
         changes=changes,
         sync=sync,
         oidc=build_oidc(settings, db, auth, profile, clock),
-        notifications=build_notifications(settings, db, auth, profile, clock, events),
+        notifications=notifications,
         vision=vision,
         translate=build_translate(
             settings, db, manager, models, profile, history, voice, clock, events
@@ -244,6 +248,7 @@ def build_services(
         wyoming=wyoming,
         analytics=analytics,
         experiments=experiments,
+        timers=build_timers(settings, db, notifications, clock),
         metrics=metrics,
         events=events,
     )
@@ -652,3 +657,15 @@ def build_notifications(
         keepalive_seconds=config.keepalive_seconds,
         stream_max_seconds=config.stream_max_seconds,
     )
+
+
+def build_timers(
+    settings: Settings, db: Database, notifications: Notifications, clock: Clock = system_clock
+) -> Timers:
+    """The timer service, announcing through the notification service, and its scheduler
+    (polling as often as the notification outbox does)."""
+    from assistant.timers import TimerScheduler, TimerService
+
+    service = TimerService(db, notifications.service, clock=clock)
+    scheduler = TimerScheduler(service, poll_seconds=settings.notifications.poll_seconds)
+    return Timers(service=service, scheduler=scheduler)

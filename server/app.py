@@ -37,6 +37,7 @@ from server.controllers.openai import OpenAIController
 from server.controllers.openai_audio import OpenAIAudioController
 from server.controllers.profile import ProfileController
 from server.controllers.sync import ProfileChangesController, SyncController
+from server.controllers.timers import RemindersController, TimersController
 from server.controllers.translate import TranslateController
 from server.controllers.vision import VisionController
 from server.controllers.voice import VoiceController
@@ -79,6 +80,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         preloading = asyncio.get_running_loop().create_task(built.manager.preload(preload))
         syncing = asyncio.get_running_loop().create_task(run_sync(built.sync))
         await built.notifications.dispatcher.start()
+        await built.timers.scheduler.start()
         wyoming = None
         if settings.wyoming.enabled:
             wyoming = WyomingServer(built.wyoming, settings.wyoming, _version())
@@ -91,6 +93,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
                 await wyoming.stop()
             preloading.cancel()
             syncing.cancel()
+            await built.timers.scheduler.close()
             await built.notifications.dispatcher.close()
             await built.manager.close()
             if owned:
@@ -128,6 +131,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             LibreTranslateController,
             ModelsController,
             NotificationsController,
+            TimersController,
+            RemindersController,
             OpenAIController,
             OpenAIAudioController,
             OllamaController,

@@ -27,6 +27,7 @@ from assistant.services import Services
 from assistant.settings import Settings
 from assistant.store import Database
 from assistant.sync import ChangeLog, SyncBridge
+from assistant.timers import TimerService
 from assistant.translate.service import TranslateService
 from assistant.vision.service import VisionService
 from assistant.voice.service import VoiceLoops, VoiceService
@@ -58,6 +59,7 @@ TranslateDep = Injected[TranslateService]
 AnalyticsDep = Injected[AnalyticsService]
 ExperimentsDep = Injected[ExperimentService]
 MetricsDep = Injected[Metrics | None]
+TimersDep = Injected[TimerService]
 
 
 def services_of(state: State) -> Services:
@@ -108,3 +110,10 @@ DEPENDENCIES["change_log"] = _provide("changes")
 # Not "notifications": the profile preferences body has a field of that name.
 DEPENDENCIES["notifier"] = _provide("notifications")
 DEPENDENCIES["principal"] = Provide(_principal, sync_to_thread=False)
+
+
+def _timers(state: State) -> TimerService:
+    return services_of(state).timers.service
+
+
+DEPENDENCIES["timers"] = Provide(_timers, sync_to_thread=False)

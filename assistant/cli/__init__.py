@@ -19,6 +19,7 @@ from assistant.cli import notify as notify_cmd
 from assistant.cli import serve as serve_cmd
 from assistant.cli import sync as sync_cmd
 from assistant.cli import talk as talk_cmd
+from assistant.cli import timers as timers_cmd
 from assistant.cli import translate as translate_cmd
 from assistant.cli import users as users_cmd
 from assistant.cli.common import CliState, report
@@ -48,6 +49,8 @@ app.command("notify")(notify_cmd.notify)
 app.add_typer(notify_cmd.app, name="notifications")
 app.add_typer(camera_cmd.app, name="camera")
 app.add_typer(analytics_cmd.app, name="analytics")
+app.add_typer(timers_cmd.app, name="timers")
+app.add_typer(timers_cmd.reminders_app, name="reminders")
 
 log = logging.getLogger(__name__)
 
