@@ -7,6 +7,7 @@ running server (``assistant serve``) fires them within a second, or after it sta
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
@@ -22,6 +23,8 @@ from assistant.notifications.models import parse_duration
 app = typer.Typer(help="Start, list and cancel timers.", no_args_is_help=True)
 reminders_app = typer.Typer(help="Set, list and cancel reminders.", no_args_is_help=True)
 
+_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+"""A timer's or reminder's id (anything else is a name or words of the text)."""
 UserOption = Annotated[
     str | None, typer.Option("--user", "-u", help="Whose (default: the only account).")
 ]
@@ -86,8 +89,7 @@ def cancel_timer(
     with open_services(ctx) as services:
         target = pick_user(services.auth.list_users(), user)
         service = services.timers.service
-        ids = {t.id for t in service.list(target.id)}
-        if which in ids:
+        if which is not None and _ID.fullmatch(which):
             timer = service.cancel(target.id, timer_id=which)
         else:
             timer = service.cancel(target.id, name=which)
@@ -149,8 +151,7 @@ def cancel_reminder(
     with open_services(ctx) as services:
         target = pick_user(services.auth.list_users(), user)
         service = services.timers.service
-        ids = {r.id for r in service.reminders(target.id)}
-        if which in ids:
+        if which is not None and _ID.fullmatch(which):
             reminder = service.cancel_reminder(target.id, reminder_id=which)
         else:
             reminder = service.cancel_reminder(target.id, text=which)
