@@ -40,6 +40,7 @@ _TIME_WORDS = re.compile(
     r"\d|\b(seconds?|secs?|minutes?|mins?|hours?|hrs?|half|quarter)\b", re.IGNORECASE
 )
 """Something in a duration slot that shows a length was meant."""
+_ARTICLES = frozenset(("a", "an", "the", "my"))
 _CALLED = re.compile(r"\s+(?:called|named)\s+", re.IGNORECASE)
 
 
@@ -167,6 +168,12 @@ class TimerSkill:
         """The seconds and the name said; None declines. Hassil's wildcards may split a
         request the other way round ("set a pasta timer for 8 minutes" can come as
         duration "pasta", name "8 minutes") or run on ("5 minutes called eggs")."""
+        if not duration and not name:
+            raise SlotProblem(ASK_DURATION, slot=DURATION_SLOT)  # "set a timer"
+        # Speech-to-text writes "a 10-minute timer"; parse_duration reads "10 minute".
+        duration = duration.replace("-", " ")
+        if duration.lower() in _ARTICLES:
+            raise SlotProblem(ASK_DURATION, slot=DURATION_SLOT)  # "set a timer" as "{d} timer"
         seconds = parse_duration(duration) if duration else None
         if seconds is None and name and parse_duration(name) is not None:
             duration, name = name, duration

@@ -85,6 +85,9 @@ POSITIVES: list[tuple[str, str, dict[str, Any]]] = [
     ("can you set a 1 hour timer for the roast", "timer.start", {"seconds": 3600, "name": "roast"}),
     ("timer for 90 seconds", "timer.start", {"seconds": 90, "name": None}),
     ("10 minute timer", "timer.start", {"seconds": 600, "name": None}),
+    ("Set a 10-minute timer.", "timer.start", {"seconds": 600, "name": None}),
+    ("Set an egg timer for 6 minutes.", "timer.start", {"seconds": 360, "name": "egg"}),
+    ("Set a timer for half an hour.", "timer.start", {"seconds": 1800, "name": None}),
     ("how much time is left", "timer.remaining", {"name": None}),
     ("how much time is left on the pasta timer", "timer.remaining", {"name": "pasta"}),
     ("how long until my egg timer goes off", "timer.remaining", {"name": "egg"}),
@@ -126,6 +129,21 @@ POSITIVES: list[tuple[str, str, dict[str, Any]]] = [
         {"text": "check the oven", "due_at": at(15, 14, 20)},
     ),
     (
+        "Remind me to call Mum at 6 p.m.",
+        "reminder.add",
+        {"text": "call Mum", "due_at": at(15, 18)},
+    ),
+    (
+        "Remind me to buy milk on Friday at 5pm.",
+        "reminder.add",
+        {"text": "buy milk", "due_at": at(22, 17)},
+    ),
+    (
+        "remind me to call the dentist tomorrow morning",
+        "reminder.add",
+        {"text": "call the dentist", "due_at": at(16, 9)},
+    ),
+    (
         "remind me to meet Al at the station at 6 pm",
         "reminder.add",
         {"text": "meet Al at the station", "due_at": at(15, 18)},
@@ -156,6 +174,8 @@ BAD_SLOTS = [
         "set a timer for banana minutes",
         "How long should the timer run? For example, 'five minutes'.",
     ),
+    ("Set a timer.", "How long should the timer run? For example, 'five minutes'."),
+    ("set the timer", "How long should the timer run? For example, 'five minutes'."),
     ("start a banana minute timer", "How long should the timer run? For example, 'five minutes'."),
     (
         "set a timer for 0 seconds",
