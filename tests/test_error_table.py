@@ -334,6 +334,10 @@ CASES: dict[str, Case] = {
     "libretranslate-no-engine": Case(
         "bare", "POST", "/translate", json={"q": "Hi", "source": "en", "target": "fr"}
     ),
+    # Timers and reminders
+    "timer-unknown": Case("bare", "GET", "/api/v1/timers/nope"),
+    "timer-too-short": Case("bare", "POST", "/api/v1/timers", json={"seconds": 0}),
+    "reminder-no-time": Case("bare", "POST", "/api/v1/reminders", json={"text": "call Mum"}),
     # Voice, with the real models installed
     "vision-no-detector": Case(
         "bare", "POST", "/api/v1/vision/detect", content=PNG_1PX, headers=IMAGE_PNG
