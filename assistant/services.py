@@ -23,6 +23,8 @@ from assistant.notifications import Notifications
 from assistant.profile import ProfileService
 from assistant.profile.service import ModelChoices
 from assistant.settings import Settings
+from assistant.skills.catalogue import SkillServices, build_router
+from assistant.skills.router import SkillRouter
 from assistant.store import Database
 from assistant.store.blobs import BlobStore
 from assistant.store.permissions import PRIVATE_UMASK, private_dir, private_tree
@@ -74,6 +76,8 @@ class Services:
     wyoming: WyomingService
     analytics: AnalyticsService
     experiments: ExperimentService
+    skills: SkillRouter
+    """Matches requests against the skills before chat (``chat.skills``)."""
     metrics: Metrics | None = None
     """Prometheus metrics, when ``metrics.enabled``."""
     events: Emitter = NO_EVENTS
@@ -219,6 +223,14 @@ def build_services(
     vision = build_vision(settings, db, manager, models, profile, chat, clock, events)
     history = HistoryService(db)
     wyoming = build_wyoming(settings, db, auth, voice, chat, models.manifest, clock, events)
+    skills = build_router(
+        SkillServices(profile=profile),
+        enabled=settings.skills.enabled,
+        clock=clock,
+        events=events,
+    )
+    if skills.enabled:
+        chat.skills = skills
     if metrics is not None:
         metrics.read_gauges = lambda: gauges(manager, analytics)
     analytics.start()
@@ -244,6 +256,7 @@ def build_services(
         wyoming=wyoming,
         analytics=analytics,
         experiments=experiments,
+        skills=skills,
         metrics=metrics,
         events=events,
     )

@@ -571,6 +571,24 @@ class WyomingSettings(BaseModel):
     while more audio arrives (sent as ``transcript-chunk``; not decoded again at the end)."""
 
 
+class SkillSettings(BaseModel):
+    """Skills: timers, reminders, the time, the camera, translation, lists, control."""
+
+    model_config = {"extra": "forbid"}
+
+    enabled: bool = True
+    """Match requests against the skills before the chat model answers; off: every
+    request goes to chat (a user can also turn single skills off: ``disabled_skills``)."""
+    model_stage: bool = False
+    """Let the chat model pick a skill (under a JSON grammar) for phrasing the sentence
+    templates miss. Off by default: on the offline profile's small model it adds about a
+    second to every turn that no template matches (see the README's skills table)."""
+    model_threshold: float = Field(default=0.95, gt=0, le=1)
+    """The model stage's lowest accepted probability of its choice; below it, chat answers."""
+    model: str | None = None
+    """Chat model of the model stage; default: the chat default."""
+
+
 class RemoteModel(BaseModel):
     """An engine that runs elsewhere, declared in settings."""
 
@@ -636,6 +654,7 @@ class Settings(BaseSettings):
     remote: RemoteSettings = Field(default_factory=RemoteSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    skills: SkillSettings = Field(default_factory=SkillSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -31,6 +31,7 @@ from assistant.voice.events import (
     ErrorCode,
     PipelineStage,
     RunOutcome,
+    SkillChosen,
     SttEnd,
     TtsAudio,
     TtsEnd,
@@ -233,6 +234,19 @@ class TurnRunner:
         sentences.put_nowait(None)
         reply = done.text if done is not None else "".join(parts)
         run.reply = reply
+        if done is not None and done.skill is not None:
+            skill = done.skill
+            await runs.emit(
+                SkillChosen(
+                    **runs.meta(run),
+                    name=skill.name,
+                    intent=skill.intent,
+                    stage=skill.stage,
+                    confidence=skill.confidence,
+                    arguments=dict(skill.arguments),
+                    question=skill.question,
+                )
+            )
         await runs.emit(
             ChatEnd(
                 **runs.meta(run),
