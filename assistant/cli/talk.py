@@ -26,6 +26,7 @@ from assistant.voice.events import (
 from hal.audio import Speaker
 from hal.audio.fake import FakeSpeaker
 from hal.audio.portaudio import SoundDeviceMicrophone, SoundDeviceSpeaker
+from hal.audio.volume import VolumeSpeaker
 from hal.audio.wavfile import WavFileMicrophone, WavFileSpeaker, read_wav
 
 _STATUS = {
@@ -122,6 +123,7 @@ async def _run(
         speaker = FakeSpeaker()  # headless without --output: the reply is only printed
     else:
         speaker = SoundDeviceSpeaker(output_device or settings.voice.output_device)
+    speaker = VolumeSpeaker(speaker, services.loops.volume)
     options = settings.voice.pipeline_options(push_to_talk=push_to_talk)
     with console.status("loading models…"):
         await services.loops.warm_up(user.id, options)

@@ -42,6 +42,7 @@ from assistant.voice.pipeline import VoicePipeline
 from hal.audio import AudioChunk, Speaker
 from hal.audio.codecs import DecodeLimits, check_format, decode, stream_encoder
 from hal.audio.convert import is_silent
+from hal.audio.volume import OutputVolume
 from runtime.engines import Capability
 from runtime.errors import ModelNotInstalled, UnknownModel
 from runtime.events import NO_EVENTS, Emitter
@@ -387,9 +388,14 @@ class VoiceService:
 class VoiceLoops:
     """Builds voice pipelines on the real engines, for a user (``assistant talk``, WS)."""
 
-    def __init__(self, voice: VoiceService, chat: ChatTurns) -> None:
+    def __init__(
+        self, voice: VoiceService, chat: ChatTurns, volume: OutputVolume | None = None
+    ) -> None:
         self.voice = voice
         self.chat = chat
+        self.volume = volume or OutputVolume()
+        """The output level of this device's speaker (``assistant talk`` plays at it; the
+        control skill changes it)."""
 
     async def warm_up(self, user_id: str, options: PipelineOptions) -> list[str]:
         """Load the loop's models now, so the first turn does not wait for them."""
@@ -419,7 +425,7 @@ class VoiceLoops:
         """A pipeline with the user's voice preferences, engines borrowed from the manager.
 
         The user's preferences fill in what ``options`` leave open: the language (unless
-        given), the speaking rate of the replies.
+        given), the speaking rate of the replies (read again for every reply).
         """
         voice = self.voice
         preferences = (await asyncio.to_thread(voice.profile.get_preferences, user_id)).preferences
@@ -456,6 +462,11 @@ class VoiceLoops:
 
             return source
 
+        async def reply_voice() -> SynthesisOptions:
+            """The user's speaking rate as it is now ("speak slower" changes it mid-loop)."""
+            stored = await asyncio.to_thread(voice.profile.get_preferences, user_id)
+            return replace(options.voice, rate=stored.preferences.speaking_rate)
+
         pipeline = VoicePipeline(
             vad=lend(vad),
             stt=lend(stt),
@@ -466,6 +477,7 @@ class VoiceLoops:
             on_event=counted,
             options=options,
             conversation_id=conversation_id,
+            voice=reply_voice,
         )
         built.append(pipeline)
         return pipeline
