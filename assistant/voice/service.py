@@ -25,6 +25,7 @@ from assistant.errors import InvalidInput, PayloadTooLarge
 from assistant.profile import ProfileService, UsageMetric
 from assistant.streaming import iterate_in_thread
 from assistant.text import control_character
+from assistant.voice.announce import Announcer
 from assistant.voice.dictation import Dictation, DictationCallback
 from assistant.voice.events import (
     ChatProgress,
@@ -37,7 +38,7 @@ from assistant.voice.events import (
     WakeWordEnd,
     stage_latencies,
 )
-from assistant.voice.options import PipelineOptions
+from assistant.voice.options import AlertOptions, PipelineOptions
 from assistant.voice.pipeline import VoicePipeline
 from hal.audio import AudioChunk, Speaker
 from hal.audio.codecs import DecodeLimits, check_format, decode, stream_encoder
@@ -412,6 +413,35 @@ class VoiceLoops:
             await voice.manager.load(model_id)
         await self.chat.prime(user_id, spoken=True)  # loads the chat model, caches its prompt
         return wanted
+
+    async def announcer(
+        self,
+        user_id: str,
+        speaker: Speaker,
+        options: AlertOptions,
+        *,
+        idle: Callable[[], bool],
+    ) -> Announcer:
+        """Spoken alerts of ``user_id``'s timers and reminders on ``speaker``, in the
+        user's voice at their speaking rate; ``idle`` tells when the loop is quiet
+        (``lambda: pipeline.state in QUIET_STATES``)."""
+        voice = self.voice
+        preferences = (await asyncio.to_thread(voice.profile.get_preferences, user_id)).preferences
+        tts = await asyncio.to_thread(voice.preferred_voice, preferences.voice_id)
+        manager = voice.manager
+
+        async def alert_voice() -> SynthesisOptions:
+            stored = await asyncio.to_thread(voice.profile.get_preferences, user_id)
+            return SynthesisOptions(rate=stored.preferences.speaking_rate)
+
+        return Announcer(
+            lambda: manager.use(tts),
+            speaker,
+            options,
+            voice=alert_voice,
+            user_id=user_id,
+            idle=idle,
+        )
 
     async def pipeline(
         self,
