@@ -95,7 +95,9 @@ class ControlSkill:
         self.profile = profile
         """Where the speaking rate preference lives."""
         self.volume = volume
-        """The device's output volume; None where nothing speaks on this device."""
+        """The device's output volume; None where nothing speaks on this device. Changed
+        only while a speaker plays at it (``in_use``: ``assistant talk`` runs in this
+        process); otherwise the answer says the volume belongs to the speaking device."""
 
     def match(
         self, intent: str, slots: Mapping[str, str], context: SkillContext
@@ -126,7 +128,7 @@ class ControlSkill:
 
     def _volume(self, action: str, arguments: Mapping[str, Any]) -> SkillAnswer:
         volume = self.volume
-        if volume is None:
+        if volume is None or not volume.in_use:
             return SkillAnswer(written=_NO_SPEAKER_WRITTEN, spoken=_NO_SPEAKER_SPOKEN)
         before = volume.level
         scale = "ten"

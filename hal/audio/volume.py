@@ -48,6 +48,7 @@ class OutputVolume:
         """The level at which samples pass unchanged."""
         self._lock = threading.Lock()
         self._level = _clamp(level)
+        self._speakers = 0
 
     @property
     def level(self) -> float:
@@ -63,6 +64,23 @@ class OutputVolume:
     def gain_at(self, level: float) -> float:
         """The factor samples are scaled by at ``level``."""
         return (_clamp(level) / self.unity_level) ** 2
+
+    @property
+    def in_use(self) -> bool:
+        """Whether a speaker plays at this volume now (a ``VolumeSpeaker`` not yet closed):
+        where none does, changing the level changes nothing anyone hears."""
+        with self._lock:
+            return self._speakers > 0
+
+    def attach(self) -> None:
+        """A speaker starts playing at this volume (``VolumeSpeaker`` calls it)."""
+        with self._lock:
+            self._speakers += 1
+
+    def detach(self) -> None:
+        """A speaker that played at this volume is closed."""
+        with self._lock:
+            self._speakers = max(0, self._speakers - 1)
 
     def set(self, level: float) -> float:
         """Set the level (clamped to 0..1); returns the level now."""
@@ -121,6 +139,8 @@ class VolumeSpeaker:
         """The level applied, read again for every chunk."""
         self.name = speaker.name
         """The wrapped speaker's name."""
+        self._attached = True
+        volume.attach()
 
     async def play(self, chunks: AsyncIterable[AudioChunk]) -> bool:
         """Play ``chunks`` scaled by the volume; False if ``stop`` cut it short."""
@@ -140,5 +160,8 @@ class VolumeSpeaker:
         self.speaker.stop()
 
     async def close(self) -> None:
-        """Release the wrapped speaker."""
+        """Release the wrapped speaker (the volume no longer counts it)."""
+        if self._attached:
+            self._attached = False
+            self.volume.detach()
         await self.speaker.close()

@@ -164,3 +164,15 @@ async def test_stop_and_close_reach_the_wrapped_speaker() -> None:
     assert await asyncio.wait_for(playing, 5) is False
     await speaker.close()
     assert inner.stop_calls >= 1 and inner.closed
+
+
+async def test_the_volume_knows_whether_a_speaker_plays_at_it() -> None:
+    volume = OutputVolume()
+    assert not volume.in_use
+    first = VolumeSpeaker(FakeSpeaker(), volume)
+    second = VolumeSpeaker(FakeSpeaker(), volume)
+    await first.close()
+    assert volume.in_use
+    await second.close()
+    await second.close()
+    assert not volume.in_use

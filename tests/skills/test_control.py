@@ -12,7 +12,8 @@ from hassil import Intents, recognize
 from assistant.services import Services
 from assistant.skills.base import Skill, SkillCall, SkillContext, SlotProblem
 from assistant.skills.control import ControlSkill, describe_level, volume_level
-from hal.audio.volume import OutputVolume
+from hal.audio.fake import FakeSpeaker
+from hal.audio.volume import OutputVolume, VolumeSpeaker
 
 SENTENCES = Path(__file__).parents[2] / "assistant/skills/sentences/en/control.yaml"
 INTENTS = Intents.from_dict(yaml.safe_load(SENTENCES.read_text()))
@@ -172,6 +173,12 @@ def user_id(services: Services) -> str:
     return services.auth.create_user("ada", "correct horse battery").id
 
 
+def speaking(volume: OutputVolume) -> OutputVolume:
+    """``volume`` with a speaker playing at it, as in ``assistant talk``."""
+    VolumeSpeaker(FakeSpeaker(), volume)
+    return volume
+
+
 def skill(services: Services, volume: OutputVolume | None) -> ControlSkill:
     built = ControlSkill(services.profile, volume)
     protocol: Skill = built
@@ -214,7 +221,7 @@ async def test_stop_and_never_mind_say_nothing(
 async def test_louder_and_quieter_step_the_volume(
     services: Services, user_id: str, start: float, intent: str, level: float, spoken: str
 ) -> None:
-    volume = OutputVolume(start)
+    volume = speaking(OutputVolume(start))
     said = await answer(skill(services, volume), user_id, intent)
     assert volume.level == level
     assert said.spoken == said.written == spoken
@@ -233,7 +240,7 @@ async def test_louder_and_quieter_step_the_volume(
 async def test_the_volume_is_set(
     services: Services, user_id: str, slots: dict[str, str], level: float, spoken: str
 ) -> None:
-    volume = OutputVolume()
+    volume = speaking(OutputVolume())
     said = await answer(skill(services, volume), user_id, "control.volume", slots)
     assert volume.level == level
     assert said.spoken == spoken
@@ -246,13 +253,29 @@ def test_a_bad_level_is_a_question_not_a_change(services: Services) -> None:
     assert volume.level == 0.4
 
 
-@pytest.mark.parametrize("intent", ["control.louder", "control.quieter"])
+@pytest.mark.parametrize("intent", ["control.louder", "control.quieter", "control.volume"])
+@pytest.mark.parametrize("volume", [None, OutputVolume(0.5)], ids=["none", "no-speaker"])
 async def test_without_a_local_speaker_the_volume_cannot_change(
-    services: Services, user_id: str, intent: str
+    services: Services, user_id: str, intent: str, volume: OutputVolume | None
 ) -> None:
-    said = await answer(skill(services, None), user_id, intent)
+    slots = {"control_level": "3"} if intent == "control.volume" else {}
+    said = await answer(skill(services, volume), user_id, intent, slots)
     assert "where the assistant speaks" in said.written
     assert said.spoken == "I can only change the volume on the device I speak from."
+    assert volume is None or volume.level == 0.5
+
+
+async def test_a_closed_speaker_no_longer_holds_the_volume(
+    services: Services, user_id: str
+) -> None:
+    volume = OutputVolume(0.5)
+    speaker = VolumeSpeaker(FakeSpeaker(), volume)
+    assert volume.in_use
+    await speaker.close()
+    await speaker.close()  # twice counts once
+    assert not volume.in_use
+    said = await answer(skill(services, volume), user_id, "control.louder")
+    assert said.data == {} and volume.level == 0.5
 
 
 async def test_the_speaking_rate_steps_in_the_preferences(services: Services, user_id: str) -> None:
