@@ -50,7 +50,7 @@ def volume_level(text: str, *, percent: bool = False) -> tuple[float, str]:
     ``percent``): "5" -> (0.5, "ten"), "50 percent" -> (0.5, "percent"), "max" -> (1.0,
     "ten"); ``percent``: the number was said with "percent" already taken off. SlotProblem
     when it is no number or out of range. Pure."""
-    raw = _PLEASE.sub("", text).strip()
+    raw = _PLEASE.sub("", str(text)).strip()
     suffix = _PERCENT.search(raw)
     percent = percent or suffix is not None
     number_text = raw[: suffix.start()] if suffix else raw
