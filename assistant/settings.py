@@ -33,10 +33,12 @@ from pydantic_settings import (
 )
 
 from assistant.errors import InvalidInput
-from assistant.voice.options import BargeIn, PipelineOptions
+from assistant.voice.options import AlertOptions, BargeIn, PipelineOptions
 
 _PIPELINE = PipelineOptions()
 """The voice pipeline's defaults: the voice settings take theirs from it."""
+_ALERT = AlertOptions()
+"""The spoken alerts' defaults, likewise."""
 
 log = logging.getLogger(__name__)
 
@@ -328,6 +330,11 @@ class VoiceSettings(BaseModel):
     """What interrupts a spoken reply: the wake word, any speech (headsets only), nothing."""
     reply_max_tokens: int = Field(default=_PIPELINE.chat_options.max_tokens, ge=16)
     """Longest spoken reply, in tokens."""
+    alert_repeats: int = Field(default=_ALERT.repeats, ge=1, le=20)
+    """Times a fired timer's or reminder's chime and spoken alert play on the speaker of
+    ``assistant talk``, unless the wake word (or "stop") ends it sooner."""
+    alert_pause_seconds: float = Field(default=_ALERT.pause_seconds, ge=0, le=60)
+    """Silence between two repeats of a spoken alert."""
 
     def pipeline_options(self, *, push_to_talk: bool = False) -> PipelineOptions:
         """The voice pipeline's options with these settings (``assistant talk``, the voice
@@ -341,6 +348,10 @@ class VoiceSettings(BaseModel):
             barge_in=self.barge_in,
             chat_options=replace(_PIPELINE.chat_options, max_tokens=self.reply_max_tokens),
         )
+
+    def alert_options(self) -> AlertOptions:
+        """How fired timers and reminders are announced on the speaker (``Announcer``)."""
+        return replace(_ALERT, repeats=self.alert_repeats, pause_seconds=self.alert_pause_seconds)
 
 
 class VisionFetchSettings(BaseModel):
