@@ -25,18 +25,22 @@ from runtime.detect.base import DetectOptions
 
 log = logging.getLogger(__name__)
 
-_DETERMINERS = frozenset("the all a an any of my your these those some".split())
-_NOT_THINGS = frozenset(
-    "second seconds minute minutes hour hours day days week weeks month months year years "
-    "time times calorie calories word words letter letters language languages country "
-    "countries planet planets".split()
+
+def _words(text: str, sep: str | None = None) -> frozenset[str]:
+    """The words of a table written as one string."""
+    return frozenset(text.split(sep))
+
+
+_DETERMINERS = _words("the all a an any of my your these those some")
+_NOT_THINGS = _words(
+    "second seconds minute minutes hour hours day days week weeks month months year years"
+    " time times calorie calories word words letter letters language languages country"
+    " countries planet planets"
 )
 """Things a camera cannot count ("how many days are there"): such questions go to chat."""
-_RELATIONS = frozenset("to until till from since before after between in on of for per".split())
+_RELATIONS = _words("to until till from since before after between in on of for per")
 """Words that make a phrase more than a thing ("count the days until Christmas")."""
-_NUMBER_WORDS = (
-    "no one two three four five six seven eight nine ten eleven twelve".split()  # noqa: SIM905
-)
+_NUMBER_WORDS = tuple("no one two three four five six seven eight nine ten eleven twelve".split())  # noqa: SIM905
 _WORD = re.compile(r"[a-z]+(?:[-'][a-z]+)*")
 
 NO_IMAGE = (

@@ -23,6 +23,12 @@ from assistant.translate.models import TranslateRequest
 from assistant.translate.service import TranslateService
 from runtime.mt.languages import LANGUAGE_NAMES
 
+
+def _words(text: str, sep: str | None = None) -> frozenset[str]:
+    """The words of a table written as one string."""
+    return frozenset(text.split(sep))
+
+
 TEXT_SLOT = "translate_text"
 LANGUAGE_SLOT = "translate_language"
 """The target of an explicit request: an unknown language is asked back."""
@@ -31,30 +37,30 @@ LINK_SLOT = "translate_link"
 LOOSE_LANGUAGE_SLOT = "translate_question_language"
 """The target of "what is X in Y": when Y is no language, the request is not a translation."""
 
-_REFERENCE_HEADS = frozenset("this that it these those them the my your our".split())
-_REFERENCE_NOUNS = frozenset(
+_REFERENCE_HEADS = _words("this that it these those them the my your our")
+_REFERENCE_NOUNS = _words(
     "code file files text page pages sentence message email document program script"
-    " function app website article paragraph".split()
+    " function app website article paragraph"
 )
 """A phrase that points at something not in the request ("translate this code to Rust")
 is no phrase to translate: chat, which sees the conversation, answers it."""
-_PROGRAMMING = frozenset(
+_PROGRAMMING = _words(
     (
         "rust, python, java, javascript, typescript, go, golang, c, c++, cpp, c#, csharp,"
         " kotlin, swift, ruby, php, perl, scala, haskell, sql, html, css, bash, shell, lua,"
         " dart, elixir, erlang, julia, r, matlab, fortran, cobol, assembly, binary, hex,"
         " hexadecimal, decimal, morse, morse code, json, yaml, xml, emoji, emojis, pig latin,"
         " markdown, base64, roman numerals"
-    ).split(", ")
+    ),
+    ", ",
 )
 """Targets that are not spoken languages ("translate this code to Rust")."""
-_NOT_LANGUAGE_HEADS = frozenset(
-    "a an the my your his her our their this that one person public private writing"
-    " words word code".split()
+_NOT_LANGUAGE_HEADS = _words(
+    "a an the my your his her our their this that one person public private writing words word code"
 )
 """A target that starts so is a manner, not a language ("say hello in a whisper")."""
 _LINKS = frozenset(("in", "into", "to"))
-_EDGES = "\"'“”‘’«»„`.,!?;: "
+_EDGES = "\"'\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e`.,!?;: "
 MAX_TEXT_CHARS = 500
 
 
