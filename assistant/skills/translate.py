@@ -164,7 +164,8 @@ class TranslateSkill:
         target = str(call.arguments["target"])
         source = str(call.arguments.get("source") or "auto")
         request = TranslateRequest(texts=(text,), target=target, source=source)
-        (result,) = await self.translate.translate(context.user_id, request, kind="skill")
+        kind = "voice" if context.source == "voice" else "text"  # the history's two kinds
+        (result,) = await self.translate.translate(context.user_id, request, kind=kind)
         translated = result.translated.strip()
         name = LANGUAGE_NAMES.get(target, target)
         written = f'In {name}, "{text}" is: {translated}'
