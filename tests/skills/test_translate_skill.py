@@ -66,6 +66,12 @@ MATCHES = [
     ("what's good luck in Russian", "good luck", "ru"),
     ("can you translate see you tomorrow to Polish", "see you tomorrow", "pl"),
     ("how can I say where is the toilet in Greek", "where is the toilet", "el"),
+    # as Whisper writes them down: capitals, commas, quotes, a full stop
+    ("How do you say, thank you, in Spanish?", "thank you", "es"),
+    ('Translate "where is the station" into German.', "where is the station", "de"),
+    ("Translate: I love you, to Italian.", "I love you", "it"),
+    ("how do you say thank you in the Spanish language", "thank you", "es"),
+    ("how do you say thank you in Mandarin", "thank you", "zh"),
     # words the wildcard took too early are given back to the phrase
     ("translate I want to go home to Italian", "I want to go home", "it"),
     ("translate good night in the morning into French", "good night in the morning", "fr"),
