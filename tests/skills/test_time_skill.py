@@ -392,3 +392,12 @@ def test_clock_time(hour: int, minute: int, text: str) -> None:
 )
 def test_place_name(said: str, zone: str, name: str) -> None:
     assert place_name(said, zone) == name
+
+
+def test_the_sentence_file_keeps_to_its_prefix() -> None:
+    """All skills' files are merged into one ``Intents``: every name here is the skill's."""
+    loaded = intents()
+    assert loaded.language == "en"
+    assert set(loaded.intents) == {"time.now", "time.date"}
+    assert all(name.startswith("time_") for name in loaded.slot_lists)
+    assert all(name.startswith("time_") for name in loaded.expansion_rules)
