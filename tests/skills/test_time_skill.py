@@ -186,10 +186,18 @@ def test_an_unknown_city_is_asked_back(city: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["what's the date in 10 days", "what's the date in two weeks", "what day is it in 3"]
+    "text",
+    [
+        "what's the date in 10 days",
+        "what's the date in two weeks",
+        "what day is it in 3",
+        "what is the time in Spanish",
+        "what's the date in french",
+    ],
 )
-def test_a_span_of_time_is_not_a_place(text: str) -> None:
-    """ "In 10 days" asks for date arithmetic: chat answers it, the skill declines."""
+def test_a_span_of_time_or_a_language_is_not_a_place(text: str) -> None:
+    """A span ("in 10 days") asks for date arithmetic, a language ("in Spanish") for a
+    translation: the skill declines rather than ask which city."""
     found = recognise(text)
     assert found is not None
     assert SKILL.match(*found, context()) is None
