@@ -246,6 +246,9 @@ def test_parse_duration_declines(text: str) -> None:
         ("tonight", "2026-12-07T20:00"),
         ("tonight at 8", "2026-12-07T20:00"),
         ("tonight at 10:30", "2026-12-07T22:30"),
+        ("tonight at 2", "2026-12-08T02:00"),
+        ("tomorrow night at 1", "2026-12-09T01:00"),
+        ("tonight at midnight", "2026-12-08T00:00"),
         ("this evening", "2026-12-07T18:00"),
         ("this evening at 7", "2026-12-07T19:00"),
         ("this afternoon", "2026-12-08T15:00"),  # past today
