@@ -76,7 +76,9 @@ class TimeSkill:
 
     async def run(self, call: SkillCall, context: SkillContext) -> SkillAnswer:
         """The time (with the date written) or the date, at ``context.now``."""
-        zone = str(call.arguments["time_zone"])
+        zone = str(call.arguments.get("time_zone") or "")
+        if not known_zone(zone):  # a call typed elsewhere than ``match``
+            zone = self.user_time_zone(context)
         place = call.arguments.get("place")
         local = datetime.fromtimestamp(context.now, ZoneInfo(zone))
         user_day = datetime.fromtimestamp(context.now, ZoneInfo(self.user_time_zone(context)))

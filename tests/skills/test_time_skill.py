@@ -409,3 +409,16 @@ def test_the_sentence_file_keeps_to_its_prefix() -> None:
     assert set(loaded.intents) == {"time.now", "time.date"}
     assert all(name.startswith("time_") for name in loaded.slot_lists)
     assert all(name.startswith("time_") for name in loaded.expansion_rules)
+
+
+@pytest.mark.parametrize("arguments", [{}, {"time_zone": "Mars/Olympus_Mons"}, {"time_zone": None}])
+async def test_a_call_without_a_known_zone_is_told_on_the_user_clock(
+    arguments: dict[str, Any],
+) -> None:
+    asked = context("Asia/Tokyo", MONDAY)
+    call = SkillCall(skill="time", intent="time.now", arguments=arguments)
+    answer = await SKILL.run(call, asked)
+    assert (answer.written, answer.spoken) == (
+        "It's 6:05 PM (Monday, 7 December).",
+        "It's 6:05 PM.",
+    )
