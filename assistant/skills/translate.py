@@ -7,8 +7,8 @@ named, and spoken as the translation alone, in the target language's voice
 (``SkillAnswer.language``).
 
 Two families of templates fill different slots: the explicit ones ("translate X into Y",
-"how do you say X in Y") fill ``translate_language``, and a language the assistant does
-not know there is a question back ("I don't know the language 'Klingon'..."); the loose
+"how do you say X in Y") fill ``translate_language``, where a language the assistant does
+not know is asked back ("I don't know the language 'Klingon'..."); the loose
 "what is X in Y" fills ``translate_question_language``, and a Y that is no language
 ("what is the time in Tokyo") is not a translation at all: the request goes to chat.
 """
@@ -83,13 +83,7 @@ def is_reference(phrase: str) -> bool:
 def language_named(raw: str) -> str | None:
     """The ISO 639-1 code of a language name ("Spanish", "in French please"), else None."""
     words = clean_phrase(raw).lower().split()
-    for trailing in ("please",):
-        if words and words[-1] == trailing:
-            words = words[:-1]
-    for leading in ("the",):
-        if words and words[0] == leading:
-            words = words[1:]
-    if words and words[-1] == "language":
+    if words and words[-1] == "please":
         words = words[:-1]
     return parse_language(" ".join(words)) if words else None
 
