@@ -43,6 +43,8 @@ _RELATIONS = _words("to until till from since before after between in on of for 
 _NUMBER_WORDS = tuple("no one two three four five six seven eight nine ten eleven twelve".split())  # noqa: SIM905
 _WORD = re.compile(r"[a-z]+(?:[-'][a-z]+)*")
 
+MAX_LISTED = 6
+"""A detector knowing more kinds of things than this is not read out in full."""
 NO_IMAGE = (
     "I can't see anything: this device has no camera, and no picture came with the request."
     " Attach a photo and ask again."
@@ -108,6 +110,11 @@ def count_answer(noun: str, count: int) -> tuple[str, str]:
 def unknown_answer(asked: str, nouns: Iterable[str]) -> str:
     """Why a thing cannot be counted: the detector does not know it (and what it knows)."""
     known = sorted({grounding.plural(noun, 2)[2:] for noun in nouns})
+    if len(known) > MAX_LISTED:
+        return (
+            f"I can't count {asked}: the object detector here does not recognise them"
+            f" (it knows {len(known)} kinds of things, such as {', '.join(known[:3])})."
+        )
     listed = ", ".join(known) if known else "nothing"
     return f"I can't count {asked}: the object detector here recognises only {listed}."
 
