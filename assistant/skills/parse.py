@@ -297,8 +297,10 @@ def parse_time(text: str, now: datetime) -> datetime | None:  # noqa: PLR0911 - 
     returned in that zone: "6 pm", "at 6:30", "18:30", "noon", "midnight", "tomorrow at 7",
     "tonight at 8", "this evening", "in 20 minutes", "on monday at 9:30", "at half past
     six", "quarter to seven", "at 7 in the morning". A time of day without a day that has
-    already passed today means tomorrow; a day without a time means 9:00. None for what is
-    not a time ("25 o'clock", "13 pm", "6:75")."""
+    already passed today means tomorrow, and "at 6" alone is whichever six comes first; with
+    a day but no am/pm, 1 to 6 are afternoon hours ("tomorrow at 3") and 7 to 12 morning
+    ones; a weekday is the next one after today; a day without a time means 9:00. None for
+    what is not a time ("25 o'clock", "13 pm", "6:75")."""
     if now.tzinfo is None:
         raise ValueError("now must be time-zone aware")
     phrase = _normalise(text)
@@ -328,7 +330,10 @@ def parse_time(text: str, now: datetime) -> datetime | None:  # noqa: PLR0911 - 
     if fixed:
         return _at(day, time(hour, minute), now)
     if period is not None:
-        return _at(day, time(_in_period(hour, period), minute), now)
+        hour = _in_period(hour, period)
+        if period == "night" and hour < 6 and day is not None:
+            day += timedelta(1)  # "tonight at 2" is two in the morning after today
+        return _at(day, time(hour, minute), now)
     if day is not None:
         # "tomorrow at 3" is an afternoon, "tomorrow at 7" a morning.
         return _local(day, time(hour + 12 if 1 <= hour <= 6 else hour, minute), now)
@@ -730,7 +735,13 @@ _CITIES = {
     "guangzhou": "Asia/Shanghai", "canton": "Asia/Shanghai", "chengdu": "Asia/Shanghai",
     "wuhan": "Asia/Shanghai", "tianjin": "Asia/Shanghai", "chongqing": "Asia/Shanghai",
     "hangzhou": "Asia/Shanghai", "nanjing": "Asia/Shanghai", "xian": "Asia/Shanghai",
-    "xi an": "Asia/Shanghai", "hong kong": "Asia/Hong_Kong", "macau": "Asia/Macau",
+    "xi an": "Asia/Shanghai", "suzhou": "Asia/Shanghai", "shenyang": "Asia/Shanghai",
+    "foshan": "Asia/Shanghai", "dongguan": "Asia/Shanghai", "dalian": "Asia/Shanghai",
+    "qingdao": "Asia/Shanghai", "zhengzhou": "Asia/Shanghai", "jinan": "Asia/Shanghai",
+    "changsha": "Asia/Shanghai", "kunming": "Asia/Shanghai", "changchun": "Asia/Shanghai",
+    "hefei": "Asia/Shanghai", "xiamen": "Asia/Shanghai", "harbin": "Asia/Shanghai",
+    "surat": "Asia/Kolkata", "kanpur": "Asia/Kolkata", "lucknow": "Asia/Kolkata",
+    "hong kong": "Asia/Hong_Kong", "macau": "Asia/Macau",
     "taipei": "Asia/Taipei", "seoul": "Asia/Seoul", "busan": "Asia/Seoul",
     "pyongyang": "Asia/Pyongyang", "tokyo": "Asia/Tokyo", "osaka": "Asia/Tokyo",
     "kyoto": "Asia/Tokyo", "yokohama": "Asia/Tokyo", "nagoya": "Asia/Tokyo",

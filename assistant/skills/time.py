@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from assistant.errors import InvalidInput
 from assistant.skills.base import SkillAnswer, SkillCall, SkillContext, SlotProblem
-from assistant.skills.parse import city_time_zone, parse_duration
+from assistant.skills.parse import city_time_zone, parse_duration, parse_language
 
 CITY_SLOT = "time_city"
 """The place named ("what time is it in {time_city}")."""
@@ -49,7 +49,8 @@ class TimeSkill:
         self, intent: str, slots: Mapping[str, str], context: SkillContext
     ) -> SkillCall | None:
         """The zone to tell (the city's, or the user's) and the place to name; a city
-        without a known zone is asked back, a span of time ("in 10 days") declines."""
+        without a known zone is asked back; a span of time ("in 10 days") or a language
+        ("in Spanish") declines."""
         if intent not in ("time.now", "time.date"):
             return None
         said = slots.get(CITY_SLOT, "").strip().strip(_EDGES).strip()
@@ -62,6 +63,8 @@ class TimeSkill:
         if parse_duration(said) is not None or said[0].isdigit():
             return None  # "what's the date in 10 days" asks for arithmetic, not a place
         zone = city_time_zone(said)
+        if zone is None and parse_language(said) is not None:
+            return None  # "what is the time in Spanish" asks for a translation
         if zone is None:
             question = f"I don't know the time zone of {said}. Which city did you mean?"
             raise SlotProblem(question, slot=CITY_SLOT)
@@ -73,7 +76,9 @@ class TimeSkill:
 
     async def run(self, call: SkillCall, context: SkillContext) -> SkillAnswer:
         """The time (with the date written) or the date, at ``context.now``."""
-        zone = str(call.arguments["time_zone"])
+        zone = str(call.arguments.get("time_zone") or "")
+        if not known_zone(zone):  # a call typed elsewhere than ``match``
+            zone = self.user_time_zone(context)
         place = call.arguments.get("place")
         local = datetime.fromtimestamp(context.now, ZoneInfo(zone))
         user_day = datetime.fromtimestamp(context.now, ZoneInfo(self.user_time_zone(context)))

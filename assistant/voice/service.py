@@ -40,6 +40,7 @@ from assistant.voice.events import (
 )
 from assistant.voice.options import AlertOptions, PipelineOptions
 from assistant.voice.pipeline import VoicePipeline
+from assistant.voice.voices import FALLBACK_VOICE, VoiceChoice, choose_voice
 from hal.audio import AudioChunk, Speaker
 from hal.audio.codecs import DecodeLimits, check_format, decode, stream_encoder
 from hal.audio.convert import is_silent
@@ -177,6 +178,16 @@ class VoiceService:
                 return voice_id
             log.warning("preferred voice %s is not installed; using the default", voice_id)
         return self.model_for(Capability.TTS)
+
+    def voice_for_language(self, language: str, current: str | None = None) -> VoiceChoice:
+        """The installed voice that speaks ``language``: ``current`` when it does, else a
+        Piper voice of the language, else the espeak-ng fallback (blocking: reads the
+        installed models); ModelNotInstalled names the fallback voice when none does."""
+        voices = [m for m in self.catalogue.installed() if m.capability is Capability.TTS]
+        choice = choose_voice(language, voices, self.languages, current)
+        if choice is None:
+            raise ModelNotInstalled(FALLBACK_VOICE)
+        return choice
 
     def language_for(self, stt_model: str, preferred: Sequence[str]) -> str | None:
         """The language to transcribe in: English for English-only models, else the

@@ -246,6 +246,9 @@ def test_parse_duration_declines(text: str) -> None:
         ("tonight", "2026-12-07T20:00"),
         ("tonight at 8", "2026-12-07T20:00"),
         ("tonight at 10:30", "2026-12-07T22:30"),
+        ("tonight at 2", "2026-12-08T02:00"),
+        ("tomorrow night at 1", "2026-12-09T01:00"),
+        ("tonight at midnight", "2026-12-08T00:00"),
         ("this evening", "2026-12-07T18:00"),
         ("this evening at 7", "2026-12-07T19:00"),
         ("this afternoon", "2026-12-08T15:00"),  # past today
@@ -523,6 +526,57 @@ def test_every_language_a_model_lists_has_a_name() -> None:
 )
 def test_city_time_zone(text: str, zone: str) -> None:
     assert city_time_zone(text) == zone
+
+
+def names(text: str) -> list[str]:
+    """The names in a comma-separated list."""
+    return text.split(", ")
+
+
+LARGEST_CITIES = names(
+    "Tokyo, Delhi, Shanghai, Dhaka, São Paulo, Cairo, Mexico City, Beijing, Mumbai, Osaka, "
+    "Chongqing, Karachi, Kinshasa, Lagos, Istanbul, Buenos Aires, Kolkata, Manila, Guangzhou, "
+    "Tianjin, Lahore, Bangalore, Rio de Janeiro, Shenzhen, Moscow, Chennai, Bogotá, Jakarta, "
+    "Lima, Paris, Bangkok, Hyderabad, Seoul, Nanjing, Chengdu, London, Luanda, Tehran, "
+    "Ho Chi Minh City, Nagoya, Xi'an, Wuhan, Ahmedabad, Kuala Lumpur, Hangzhou, Suzhou, Surat, "
+    "Dar es Salaam, New York, Baghdad, Shenyang, Riyadh, Hong Kong, Foshan, Dongguan, Pune, "
+    "Santiago, Harbin, Madrid, Khartoum, Toronto, Johannesburg, Belo Horizonte, Dalian, "
+    "Singapore, Qingdao, Zhengzhou, Jinan, Abidjan, Barcelona, Yangon, Addis Ababa, Alexandria, "
+    "Saint Petersburg, Nairobi, Chittagong, Guadalajara, Fukuoka, Ankara, Hanoi, Melbourne, "
+    "Monterrey, Sydney, Changsha, Urumqi, Cape Town, Jeddah, Brasília, Kunming, Changchun, "
+    "Kabul, Hefei, Yaoundé, Xiamen, Kano, Rome, Los Angeles, Chicago, Houston, Phoenix, "
+    "Philadelphia, Dallas, Berlin, Milan, Montreal, Vancouver, Miami, San Francisco, Seattle, "
+    "Dubai, Tel Aviv, Taipei, Auckland, Perth, Honolulu, Denver, Las Vegas"
+)
+CAPITALS = names(
+    "Canberra, Ottawa, Washington DC, Brasília, New Delhi, Moscow, Berlin, Rome, Madrid, "
+    "Lisbon, Dublin, Amsterdam, Brussels, Bern, Vienna, Prague, Warsaw, Budapest, Bucharest, "
+    "Sofia, Athens, Ankara, Cairo, Nairobi, Pretoria, Abuja, Accra, Dakar, Rabat, Algiers, "
+    "Tunis, Tripoli, Khartoum, Addis Ababa, Riyadh, Tehran, Baghdad, Kabul, Islamabad, Dhaka, "
+    "Kathmandu, Colombo, Bangkok, Hanoi, Manila, Jakarta, Kuala Lumpur, Seoul, Pyongyang, "
+    "Ulaanbaatar, Wellington, Buenos Aires, Santiago, Lima, Bogotá, Caracas, Quito, La Paz, "
+    "Asunción, Montevideo, Mexico City, Havana, Kingston, Panama City, Reykjavik, Oslo, "
+    "Stockholm, Helsinki, Copenhagen, Tallinn, Riga, Vilnius, Minsk, Kyiv, Chisinau, Tbilisi, "
+    "Yerevan, Baku, Astana, Tashkent, Bishkek, Dushanbe, Ashgabat, Belgrade, Zagreb, "
+    "Ljubljana, Sarajevo, Podgorica, Skopje, Tirana, Pristina, Valletta, Nicosia, Beirut, "
+    "Damascus, Amman, Jerusalem, Doha, Manama, Kuwait City, Muscat, Abu Dhabi, Sanaa, "
+    "Luxembourg, Monaco, Vaduz, Andorra la Vella, San Marino, Vatican City, Bratislava, "
+    "Naypyidaw, Vientiane, Phnom Penh, Bandar Seri Begawan, Dili, Port Moresby, Suva, Thimphu, "
+    "Male, Dodoma, Kampala, Kigali, Gitega, Lilongwe, Lusaka, Harare, Gaborone, Windhoek, "
+    "Maputo, Antananarivo, Port Louis, Victoria, Moroni, Mogadishu, Djibouti, Asmara, Juba, "
+    "Bangui, N'Djamena, Niamey, Bamako, Ouagadougou, Yamoussoukro, Monrovia, Freetown, "
+    "Conakry, Bissau, Banjul, Nouakchott, Praia, São Tomé, Malabo, Libreville, Brazzaville, "
+    "Kinshasa, Luanda, Yaoundé, Porto-Novo, Lomé, Maseru, Mbabane, Georgetown, Paramaribo, "
+    "Belmopan, Guatemala City, San Salvador, Tegucigalpa, Managua, Santo Domingo, "
+    "Port-au-Prince, Nassau, Bridgetown, Castries, Kingstown, St. George's, Basseterre, "
+    "Roseau, Port of Spain, Honiara, Port Vila, Tarawa, Majuro, Palikir, Ngerulmud, Funafuti, "
+    "Yaren, Apia, Nuku'alofa, Sucre, Taipei"
+)
+
+
+@pytest.mark.parametrize("city", sorted(set(LARGEST_CITIES + CAPITALS)))
+def test_large_cities_and_capitals_have_a_zone(city: str) -> None:
+    assert city_time_zone(city) in zoneinfo.available_timezones()
 
 
 @pytest.mark.parametrize(

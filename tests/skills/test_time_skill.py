@@ -186,10 +186,18 @@ def test_an_unknown_city_is_asked_back(city: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["what's the date in 10 days", "what's the date in two weeks", "what day is it in 3"]
+    "text",
+    [
+        "what's the date in 10 days",
+        "what's the date in two weeks",
+        "what day is it in 3",
+        "what is the time in Spanish",
+        "what's the date in french",
+    ],
 )
-def test_a_span_of_time_is_not_a_place(text: str) -> None:
-    """ "In 10 days" asks for date arithmetic: chat answers it, the skill declines."""
+def test_a_span_of_time_or_a_language_is_not_a_place(text: str) -> None:
+    """A span ("in 10 days") asks for date arithmetic, a language ("in Spanish") for a
+    translation: the skill declines rather than ask which city."""
     found = recognise(text)
     assert found is not None
     assert SKILL.match(*found, context()) is None
@@ -392,3 +400,25 @@ def test_clock_time(hour: int, minute: int, text: str) -> None:
 )
 def test_place_name(said: str, zone: str, name: str) -> None:
     assert place_name(said, zone) == name
+
+
+def test_the_sentence_file_keeps_to_its_prefix() -> None:
+    """All skills' files are merged into one ``Intents``: every name here is the skill's."""
+    loaded = intents()
+    assert loaded.language == "en"
+    assert set(loaded.intents) == {"time.now", "time.date"}
+    assert all(name.startswith("time_") for name in loaded.slot_lists)
+    assert all(name.startswith("time_") for name in loaded.expansion_rules)
+
+
+@pytest.mark.parametrize("arguments", [{}, {"time_zone": "Mars/Olympus_Mons"}, {"time_zone": None}])
+async def test_a_call_without_a_known_zone_is_told_on_the_user_clock(
+    arguments: dict[str, Any],
+) -> None:
+    asked = context("Asia/Tokyo", MONDAY)
+    call = SkillCall(skill="time", intent="time.now", arguments=arguments)
+    answer = await SKILL.run(call, asked)
+    assert (answer.written, answer.spoken) == (
+        "It's 6:05 PM (Monday, 7 December).",
+        "It's 6:05 PM.",
+    )
