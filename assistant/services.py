@@ -224,8 +224,11 @@ def build_services(
     history = HistoryService(db)
     wyoming = build_wyoming(settings, db, auth, voice, chat, models.manifest, clock, events)
     loops = VoiceLoops(voice, chat)
+    translate = build_translate(
+        settings, db, manager, models, profile, history, voice, clock, events
+    )
     skills = build_router(
-        SkillServices(profile=profile, volume=loops.volume),
+        SkillServices(profile=profile, vision=vision, translate=translate, volume=loops.volume),
         enabled=settings.skills.enabled,
         clock=clock,
         events=events,
@@ -251,9 +254,7 @@ def build_services(
         oidc=build_oidc(settings, db, auth, profile, clock),
         notifications=build_notifications(settings, db, auth, profile, clock, events),
         vision=vision,
-        translate=build_translate(
-            settings, db, manager, models, profile, history, voice, clock, events
-        ),
+        translate=translate,
         wyoming=wyoming,
         analytics=analytics,
         experiments=experiments,

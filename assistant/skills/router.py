@@ -17,9 +17,10 @@ missing model) is answered with what went wrong and what to do.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -125,17 +126,16 @@ class SkillRouter:
         profile = await asyncio.to_thread(self.profile.get_profile, user_id)
         preferences = await asyncio.to_thread(self.profile.get_preferences, user_id)
         disabled = set(preferences.preferences.disabled_skills)
-        found = self.recognize(text, language, disabled)
+        readings = self.recognize_all(text, language, disabled)
+        first = next(readings, None)
+        candidates: Iterator[Recognized] = itertools.chain([first], readings) if first else readings
         stage: Stage = "template"
         confidence = 1.0
-        if found is None and self.chooser is not None:
+        if first is None and self.chooser is not None:
             choice = await self.chooser.choose(text, self.specs(language, disabled))
             if choice is not None:
-                found = Recognized(choice.intent, choice.slots)
+                candidates = iter([Recognized(choice.intent, choice.slots)])
                 stage, confidence = "model", choice.confidence
-        if found is None:
-            return None
-        skill = self.skills[found.intent.split(".", 1)[0]]
         context = SkillContext(
             user_id=user_id,
             now=self.clock(),
@@ -145,22 +145,39 @@ class SkillRouter:
             images=request.images,
             conversation_id=request.conversation_id,
         )
-        call = SkillCall(skill.name, found.intent, {}, stage, confidence)
-        try:
-            matched = skill.match(found.intent, found.slots, context)
-            if matched is None:
-                log.info("skill %s declined %s; the chat model answers", skill.name, found.intent)
-                return None
-            call = replace(matched, stage=stage, confidence=confidence)
-            answer = await skill.run(call, context)
-            error = None
-        except SlotProblem as problem:
-            answer = SkillAnswer(problem.written, problem.spoken, question=True)
-            error = problem.code
-        except OWN_ERRORS as exc:
-            said = explain(exc)
-            answer = SkillAnswer(said.detail, exc.detail, data={"error": said.code})
-            error = said.code
+        for found in candidates:
+            skill = self.skills[found.intent.split(".", 1)[0]]
+            call = SkillCall(skill.name, found.intent, {}, stage, confidence)
+            try:
+                matched = skill.match(found.intent, found.slots, context)
+                if matched is None:
+                    log.info("skill %s declined %s", skill.name, found.intent)
+                    continue
+                call = replace(matched, stage=stage, confidence=confidence)
+                answer = await skill.run(call, context)
+                error = None
+            except SlotProblem as problem:
+                answer = SkillAnswer(problem.written, problem.spoken, question=True)
+                error = problem.code
+            except OWN_ERRORS as exc:
+                said = explain(exc)
+                answer = SkillAnswer(said.detail, exc.detail, data={"error": said.code})
+                error = said.code
+            return self._reply(user_id, request, skill, call, answer, error, started)
+        return None
+
+    def _reply(
+        self,
+        user_id: str,
+        request: ChatRequest,
+        skill: Skill,
+        call: SkillCall,
+        answer: SkillAnswer,
+        error: str | None,
+        started: float,
+    ) -> SkillReply:
+        """The reply of a skill that answered, logged and counted."""
+        stage, confidence = call.stage, call.confidence
         reply = SkillReply(
             use=SkillUse(
                 name=skill.name,
@@ -205,14 +222,28 @@ class SkillRouter:
     def recognize(
         self, text: str, language: str = "en", disabled: frozenset[str] | set[str] = frozenset()
     ) -> Recognized | None:
-        """The template stage alone: the intent of a skill that is on, or None."""
-        found = self.templates.recognize(text, language)
-        if found is None:
-            return None
-        name = found.intent.split(".", 1)[0]
-        if name not in self.skills or name in disabled:
-            return None
-        return found
+        """The template stage alone: the best reading by a skill that is on, or None (the
+        skill's ``match`` may still decline it)."""
+        return next(self.recognize_all(text, language, disabled), None)
+
+    def recognize_all(
+        self, text: str, language: str = "en", disabled: frozenset[str] | set[str] = frozenset()
+    ) -> Iterator[Recognized]:
+        """The template readings by skills that are on, best first; the others are only
+        looked for when the caller asks for more (a skill declined the best)."""
+
+        def usable(found: Recognized) -> bool:
+            name = found.intent.split(".", 1)[0]
+            return name in self.skills and name not in disabled
+
+        best = self.templates.recognize(text, language)
+        if best is None:
+            return
+        if usable(best):
+            yield best
+        for other in self.templates.alternatives(text, language):
+            if other != best and usable(other):
+                yield other
 
     def specs(
         self, language: str, disabled: set[str] | frozenset[str] = frozenset()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hassil import Intents, recognize_best
+from hassil import Intents, RecognizeResult, recognize_all, recognize_best
 
 SENTENCES = Path(__file__).parent / "sentences"
 """The templates that ship with the package: ``<language>/<skill>.yaml``."""
@@ -105,13 +105,25 @@ class Templates:
         if intents is None or not text.strip():
             return None
         result = recognize_best(text, intents, language=language)
-        if result is None or result.intent is None:
-            return None
-        slots = {
-            name: str(entity.value if entity.value is not None else entity.text).strip()
-            for name, entity in result.entities.items()
-        }
-        return Recognized(intent=result.intent.name, slots=slots)
+        return None if result is None else _recognized(result)
+
+    def alternatives(self, text: str, language: str = "en") -> list[Recognized]:
+        """Every other reading of the text (slower: asked only when the best one's skill
+        declines, as translation declines "what is the time in Tokyo")."""
+        intents = self._intents.get(language)
+        if intents is None or not text.strip():
+            return []
+        found = [_recognized(r) for r in recognize_all(text, intents, language=language)]
+        return list({(r.intent, tuple(sorted(r.slots.items()))): r for r in found}.values())
+
+
+def _recognized(result: RecognizeResult) -> Recognized:
+    """Our form of a hassil match: the intent and each slot's text (fixed ones too)."""
+    slots = {
+        name: str(entity.value if entity.value is not None else entity.text).strip()
+        for name, entity in result.entities.items()
+    }
+    return Recognized(intent=result.intent.name, slots=slots)
 
 
 def _slot_names(intent: Mapping[str, Any], rules: Mapping[str, Any]) -> Iterator[str]:

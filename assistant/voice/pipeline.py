@@ -44,6 +44,7 @@ from assistant.voice.options import PipelineOptions
 from assistant.voice.runs import Runs, new_run_id
 from assistant.voice.state import PipelineState
 from assistant.voice.turn import Turn, TurnRunner, VoiceOptionsSource
+from assistant.voice.voices import LanguageVoices
 from hal.audio import AudioChunk, Speaker
 from runtime.stt.base import SpeechToText
 from runtime.tts.base import TextToSpeech
@@ -88,6 +89,7 @@ class VoicePipeline:
         conversation_id: str | None = None,
         new_run_id: Callable[[], str] = new_run_id,
         voice: VoiceOptionsSource | None = None,
+        languages: LanguageVoices | None = None,
     ) -> None:
         options = options or PipelineOptions()
         if wake is None and not options.push_to_talk:
@@ -107,6 +109,7 @@ class VoicePipeline:
             speaker=speaker,
             options=options,
             voice=voice,
+            languages=languages,
         )
         self._button = PushToTalk()
         self._running = False

@@ -40,7 +40,7 @@ from assistant.voice.events import (
 )
 from assistant.voice.options import AlertOptions, PipelineOptions
 from assistant.voice.pipeline import VoicePipeline
-from assistant.voice.voices import FALLBACK_VOICE, VoiceChoice, choose_voice
+from assistant.voice.voices import FALLBACK_VOICE, LanguageVoices, VoiceChoice, choose_voice
 from hal.audio import AudioChunk, Speaker
 from hal.audio.codecs import DecodeLimits, check_format, decode, stream_encoder
 from hal.audio.convert import is_silent
@@ -519,6 +519,12 @@ class VoiceLoops:
             options=options,
             conversation_id=conversation_id,
             voice=reply_voice,
+            languages=LanguageVoices(
+                functools.partial(voice.voice_for_language, current=tts),
+                lend,
+                lend(tts),
+                language=language,
+            ),
         )
         built.append(pipeline)
         return pipeline

@@ -89,7 +89,6 @@ class LanguageVoices:
         choose: Callable[[str], VoiceChoice],
         lend: Callable[[str], EngineSource],
         default: EngineSource,
-        options: SynthesisOptions,
         language: str | None = None,
     ) -> None:
         self.choose = choose
@@ -99,18 +98,19 @@ class LanguageVoices:
         """A source for a voice model id (the pipeline's ``lend``)."""
         self.default = default
         """The pipeline's own voice."""
-        self.options = options
-        """The pipeline's synthesis options (rate, speaker)."""
         self.language = primary_language(language) if language else None
         """The conversation's language (None: whatever the default voice speaks)."""
 
-    def for_language(self, language: str | None) -> tuple[EngineSource, SynthesisOptions]:
-        """(source, options) to speak ``language`` with; blocking (the choice reads the
-        installed models): call it off the event loop."""
+    def for_language(
+        self, language: str | None, options: SynthesisOptions
+    ) -> tuple[EngineSource, SynthesisOptions]:
+        """(source, options) to speak ``language`` with, from the reply's ``options``
+        (rate, speaker); blocking (the choice reads the installed models): call it off
+        the event loop."""
         if language is None or primary_language(language) == self.language:
-            return self.default, self.options
+            return self.default, options
         choice = self.choose(language)
-        return self.lend(choice.voice), replace(self.options, language=choice.language)
+        return self.lend(choice.voice), replace(options, language=choice.language)
 
 
 def lend_from(

@@ -143,19 +143,14 @@ async def test_a_pipeline_speaks_another_language_in_its_voice() -> None:
         assert choice is not None
         return choice
 
-    voices = LanguageVoices(
-        choose,
-        lend,
-        default,
-        SynthesisOptions(rate=1.2),
-        language="en",
-    )
-    same, options = voices.for_language(None)
-    assert same is default and options == SynthesisOptions(rate=1.2)
-    assert voices.for_language("en-GB")[0] is default
+    voices = LanguageVoices(choose, lend, default, language="en")
+    reply = SynthesisOptions(rate=1.2)
+    same, options = voices.for_language(None, reply)
+    assert same is default and options == reply
+    assert voices.for_language("en-GB", reply)[0] is default
 
     for language, voice_id in (("es", FALLBACK_VOICE), ("de", "piper:de_DE-thorsten-medium")):
-        source, options = voices.for_language(language)
+        source, options = voices.for_language(language, reply)
         assert options == SynthesisOptions(rate=1.2, language=language)
         async with source() as tts:
             list(tts.synthesize("hola", options))
