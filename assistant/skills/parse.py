@@ -15,6 +15,7 @@ back ("How long should the timer run?") instead of guessing.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 import zoneinfo
@@ -194,8 +195,9 @@ def parse_duration(text: str) -> float | None:
     """Seconds in a length of time: "5 min", "two and a half minutes", "1h30", "1 h 30 min",
     "an hour and a half", "half an hour", "a quarter of an hour", "1:30 minutes" (one
     minute thirty), "1:02:03" (hours, minutes, seconds). A bare "1:30" is None: it may be
-    minutes or hours. None for a count without a unit, zero, negative or nonsense."""
-    phrase = _normalise(text)
+    minutes or hours. A leading "for" is allowed ("for 5 minutes"). None for a count
+    without a unit, zero, negative or nonsense."""
+    phrase = _normalise(text).removeprefix("for ")
     phrase = re.sub(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)", " ", phrase)  # 1h30m -> 1 h 30 m
     seconds = _clock_duration(phrase)
     if seconds is None:
@@ -295,8 +297,10 @@ def parse_time(text: str, now: datetime) -> datetime | None:  # noqa: PLR0911 - 
     returned in that zone: "6 pm", "at 6:30", "18:30", "noon", "midnight", "tomorrow at 7",
     "tonight at 8", "this evening", "in 20 minutes", "on monday at 9:30", "at half past
     six", "quarter to seven", "at 7 in the morning". A time of day without a day that has
-    already passed today means tomorrow; a day without a time means 9:00. None for what is
-    not a time ("25 o'clock", "13 pm", "6:75")."""
+    already passed today means tomorrow, and "at 6" alone is whichever six comes first; with
+    a day but no am/pm, 1 to 6 are afternoon hours ("tomorrow at 3") and 7 to 12 morning
+    ones; a weekday is the next one after today; a day without a time means 9:00. None for
+    what is not a time ("25 o'clock", "13 pm", "6:75")."""
     if now.tzinfo is None:
         raise ValueError("now must be time-zone aware")
     phrase = _normalise(text)
@@ -307,7 +311,10 @@ def parse_time(text: str, now: datetime) -> datetime | None:  # noqa: PLR0911 - 
         return now
     if (relative := _relative(phrase, now)) is not None:
         return relative
-    day, phrase = _take_day(phrase, now.date())
+    found = _take_day(phrase, now.date())
+    if found is None:
+        return None
+    day, phrase = found
     period, phrase = _take_period(phrase)
     words = [word for word in phrase.split() if word not in ("at", "on", "by", "around")]
     if not words:
@@ -323,7 +330,10 @@ def parse_time(text: str, now: datetime) -> datetime | None:  # noqa: PLR0911 - 
     if fixed:
         return _at(day, time(hour, minute), now)
     if period is not None:
-        return _at(day, time(_in_period(hour, period), minute), now)
+        hour = _in_period(hour, period)
+        if period == "night" and hour < 6 and day is not None:
+            day += timedelta(1)  # "tonight at 2" is two in the morning after today
+        return _at(day, time(hour, minute), now)
     if day is not None:
         # "tomorrow at 3" is an afternoon, "tomorrow at 7" a morning.
         return _local(day, time(hour + 12 if 1 <= hour <= 6 else hour, minute), now)
@@ -371,20 +381,28 @@ def _relative(phrase: str, now: datetime) -> datetime | None:
     return (now.astimezone(UTC) + timedelta(seconds=seconds)).astimezone(now.tzinfo)
 
 
+_WEEKDAY_WORD = "(?:" + "|".join(_WEEKDAYS) + ")"
+_MONTH_WORD = "(?:" + "|".join(_MONTHS) + ")"
 _DAY_PATTERN = re.compile(
-    r"\b(?:on )?(?:(?P<relative>the day after tomorrow|day after tomorrow|tomorrow|today|tonight)"
-    r"|(?:(?:next|this|coming|this coming) )?(?P<weekday>" + "|".join(_WEEKDAYS) + r")"
-    r"|(?:the )?(?P<day1>\d{1,2})(?:st|nd|rd|th)? (?:of )?(?P<month1>" + "|".join(_MONTHS) + r")"
-    r"|(?P<month2>" + "|".join(_MONTHS) + r") (?:the )?(?P<day2>\d{1,2})(?:st|nd|rd|th)?)"
-    r"(?: (?P<year>\d{4}))?\b"
+    r"\b(?:on )?(?:"
+    # "Tuesday, 8 December 2026", "the 25th of december", "december 25th"
+    rf"(?:(?P<named1>{_WEEKDAY_WORD}) )?(?:the )?(?P<day1>\d{{1,2}})(?:st|nd|rd|th)? "
+    rf"(?:of )?(?P<month1>{_MONTH_WORD})(?: (?P<year1>\d{{4}}))?"
+    rf"|(?:(?P<named2>{_WEEKDAY_WORD}) )?(?P<month2>{_MONTH_WORD}) (?:the )?"
+    r"(?P<day2>\d{1,2})(?:st|nd|rd|th)?(?: (?P<year2>\d{4}))?"
+    r"|the (?P<day3>\d{1,2})(?:st|nd|rd|th)"
+    r"|(?P<relative>the day after tomorrow|day after tomorrow|tomorrow|today|tonight)"
+    rf"|(?:(?:next|this|coming|this coming) )?(?P<weekday>{_WEEKDAY_WORD})"
+    r")\b"
 )
 _PERIOD_PATTERN = re.compile(
     r"\b(?:in the |this |at |tomorrow )?(?P<period>morning|afternoon|evening|night)\b"
 )
 
 
-def _take_day(phrase: str, today: date) -> tuple[date | None, str]:
-    """The day named in a phrase, and the phrase without it."""
+def _take_day(phrase: str, today: date) -> tuple[date | None, str] | None:  # noqa: PLR0911 - one per kind
+    """The day named in a phrase and the phrase without it; None when the day named does
+    not exist (30 February, or Monday 8 December in a year where that is a Tuesday)."""
     match = _DAY_PATTERN.search(phrase)
     if match is None:
         return None, phrase
@@ -397,19 +415,33 @@ def _take_day(phrase: str, today: date) -> tuple[date | None, str]:
     if weekday := match.group("weekday"):
         ahead = (_WEEKDAYS.index(weekday) - today.weekday()) % 7 or 7
         return today + timedelta(ahead), rest
+    if day_of_month := match.group("day3"):  # "the 25th": the next one
+        on = _next_day_of_month(int(day_of_month), today)
+        return None if on is None else (on, rest)
     month = _MONTHS.index(match.group("month1") or match.group("month2")) + 1
-    day_of_month = int(match.group("day1") or match.group("day2"))
-    year = int(match.group("year")) if match.group("year") else today.year
+    day_of_month = match.group("day1") or match.group("day2")
+    said_year = match.group("year1") or match.group("year2")
     try:
-        on = date(year, month, day_of_month)
+        on = date(int(said_year) if said_year else today.year, month, int(day_of_month))
+        if on < today and not said_year:
+            on = date(today.year + 1, month, int(day_of_month))
     except ValueError:
-        return today, "invalid-date " + rest
-    if on < today and not match.group("year"):
-        try:
-            on = date(year + 1, month, day_of_month)
-        except ValueError:
-            return today, "invalid-date " + rest
+        return None
+    named = match.group("named1") or match.group("named2")
+    if named and _WEEKDAYS.index(named) != on.weekday():
+        return None
     return on, rest
+
+
+def _next_day_of_month(day_of_month: int, today: date) -> date | None:
+    """The next date (today or later) with this day of the month; None after the 31st."""
+    for months_ahead in range(13):
+        year, month = divmod(today.month - 1 + months_ahead, 12)
+        with contextlib.suppress(ValueError):
+            on = date(today.year + year, month + 1, day_of_month)
+            if on >= today:
+                return on
+    return None
 
 
 def _take_period(phrase: str) -> tuple[Period | None, str]:
@@ -445,10 +477,13 @@ def _clock(words: list[str]) -> tuple[int, int, bool] | None:  # noqa: PLR0911, 
     hour: int | None
     minute: int | None
     leading_zero = False
-    if match := re.fullmatch(r"(\d{1,2})(?:[:.](\d{2})|\s(\d{2}))?", phrase):
-        hour = int(match.group(1))
-        minute = int(match.group(2) or match.group(3) or 0)
-        leading_zero = match.group(1).startswith("0") and len(match.group(1)) == 2
+    if match := re.fullmatch(r"(\d{1,2})(?:[:.](\d{2})|\s(\d{2}))?|(\d{2})(\d{2})", phrase):
+        if match.group(4) is not None:  # "1830", "0630": a 24-hour clock
+            hour, minute, leading_zero = int(match.group(4)), int(match.group(5)), True
+        else:
+            hour = int(match.group(1))
+            minute = int(match.group(2) or match.group(3) or 0)
+            leading_zero = match.group(1).startswith("0") and len(match.group(1)) == 2
     elif match := re.fullmatch(r"(.+?) (past|after|to|before|til|till) (.+)", phrase):
         offset_words = match.group(1).removesuffix(" minutes").removesuffix(" minute")
         offset = _MINUTES_PAST.get(offset_words)
@@ -526,9 +561,10 @@ def describe_time(when: datetime, now: datetime) -> str:
         return f"tomorrow at {clock}"
     if days == -1:
         return f"yesterday at {clock}"
+    weekday = _WEEKDAYS[local.weekday()].capitalize()  # not strftime: it follows the locale
     if 2 <= days <= 6:
-        return f"{local.strftime('%A')} at {clock}"
-    on = f"{local.strftime('%A')}, {local.day} {local.strftime('%B')}"
+        return f"{weekday} at {clock}"
+    on = f"{weekday}, {local.day} {_MONTHS[local.month - 1].capitalize()}"
     if local.year != now.year:
         on += f" {local.year}"
     return f"{on} at {clock}"
@@ -699,7 +735,13 @@ _CITIES = {
     "guangzhou": "Asia/Shanghai", "canton": "Asia/Shanghai", "chengdu": "Asia/Shanghai",
     "wuhan": "Asia/Shanghai", "tianjin": "Asia/Shanghai", "chongqing": "Asia/Shanghai",
     "hangzhou": "Asia/Shanghai", "nanjing": "Asia/Shanghai", "xian": "Asia/Shanghai",
-    "xi an": "Asia/Shanghai", "hong kong": "Asia/Hong_Kong", "macau": "Asia/Macau",
+    "xi an": "Asia/Shanghai", "suzhou": "Asia/Shanghai", "shenyang": "Asia/Shanghai",
+    "foshan": "Asia/Shanghai", "dongguan": "Asia/Shanghai", "dalian": "Asia/Shanghai",
+    "qingdao": "Asia/Shanghai", "zhengzhou": "Asia/Shanghai", "jinan": "Asia/Shanghai",
+    "changsha": "Asia/Shanghai", "kunming": "Asia/Shanghai", "changchun": "Asia/Shanghai",
+    "hefei": "Asia/Shanghai", "xiamen": "Asia/Shanghai", "harbin": "Asia/Shanghai",
+    "surat": "Asia/Kolkata", "kanpur": "Asia/Kolkata", "lucknow": "Asia/Kolkata",
+    "hong kong": "Asia/Hong_Kong", "macau": "Asia/Macau",
     "taipei": "Asia/Taipei", "seoul": "Asia/Seoul", "busan": "Asia/Seoul",
     "pyongyang": "Asia/Pyongyang", "tokyo": "Asia/Tokyo", "osaka": "Asia/Tokyo",
     "kyoto": "Asia/Tokyo", "yokohama": "Asia/Tokyo", "nagoya": "Asia/Tokyo",

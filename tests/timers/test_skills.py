@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from hassil import Intents, recognize_best
 
 from assistant.skills.base import SkillCall, SkillContext, SlotProblem
 from assistant.skills.reminder import ReminderSkill
+from assistant.skills.templates import Templates
 from assistant.skills.timer import TimerSkill
 from assistant.timers import TimerState
 from tests.timers.conftest import World
@@ -25,20 +25,15 @@ NOW = datetime(2027, 1, 15, 14, 0, tzinfo=LONDON)
 """Friday 15 January 2027, 2 pm in London: the "now" of the tables."""
 
 
-def _intents() -> Intents:
-    merged: dict[str, Any] = {"language": "en", "intents": {}, "lists": {}, "expansion_rules": {}}
-    for name in ("timer.yaml", "reminder.yaml"):
-        data = yaml.safe_load((SENTENCES / name).read_text(encoding="utf-8"))
-        prefix = name.removesuffix(".yaml")
-        for key in ("intents", "lists", "expansion_rules"):
-            section = data.get(key) or {}
-            # Every file is merged into one Intents: names carry the skill's prefix.
-            assert all(k.startswith(prefix) for k in section), (name, key)
-            merged[key].update(section)
-    return Intents.from_dict(merged)
+TEMPLATES = Templates.load()
+"""Every skill's shipped templates, merged as the router sees them."""
 
 
-INTENTS = _intents()
+@pytest.mark.parametrize("name", ["timer", "reminder"])
+def test_list_and_rule_names_carry_the_skill_prefix(name: str) -> None:
+    data = yaml.safe_load((SENTENCES / f"{name}.yaml").read_text(encoding="utf-8"))
+    for key in ("intents", "lists", "expansion_rules", "examples"):
+        assert all(k.startswith(name) for k in data.get(key) or {}), key
 
 
 def _context(**fields: Any) -> SkillContext:
@@ -46,10 +41,8 @@ def _context(**fields: Any) -> SkillContext:
 
 
 def recognise(text: str) -> tuple[str, Mapping[str, str]] | None:
-    found = recognize_best(text, INTENTS)
-    if found is None or found.intent is None:
-        return None
-    return found.intent.name, {k: str(v.value) for k, v in found.entities.items()}
+    found = TEMPLATES.recognize(text)
+    return None if found is None else (found.intent, found.slots)
 
 
 def skill_call(world: World, text: str) -> SkillCall | None:
