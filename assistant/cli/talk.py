@@ -141,6 +141,11 @@ async def _run(
         conversation_id=conversation,
         on_event=alerts.hearing(reporter),  # the wake word stops a timer's alert
     )
+    # Timers and reminders fire here too (once, whichever process claims them), and the
+    # ones the server fires are announced here as well.
+    timers = services.timers
+    timers.service.add_listener(alerts.announce)
+    await timers.scheduler.start()
     try:
         if input_file is not None and push_to_talk:
             audio = await asyncio.to_thread(read_wav, input_file, 16_000, 1)
@@ -160,6 +165,8 @@ async def _run(
             finally:
                 await live.close()
     finally:
+        await timers.scheduler.close()
+        timers.service.remove_listener(alerts.announce)
         await alerts.close()
         await speaker.close()
         await services.manager.close()

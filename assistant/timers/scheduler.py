@@ -4,6 +4,11 @@ One asyncio task (in the server, beside the notification dispatcher, or in the C
 loop). It fires what came due while the process was down as it starts (late, once),
 then sleeps until the next due item, woken early when the service adds one. Items added
 by another process (the CLI while the server runs) are noticed within ``poll_seconds``.
+
+Each item fires in one process only (the one whose compare-and-set wins), but the spoken
+alert belongs wherever a voice loop runs: so the listeners of this process (the voice
+loop's announcer) are also told, within ``poll_seconds``, of the items another process
+(``assistant serve`` beside ``assistant talk``) fired since this scheduler started.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ class TimerScheduler:
         self._wakeup: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._since: float | None = None
+        """Items fired elsewhere at or after this are told to this process's listeners."""
+        self._told: dict[str, float] = {}
+        """Ids of the fired items this process's listeners heard, with their fire time."""
 
     async def start(self, *, run: bool = True) -> list[Fired]:
         """Fire what came due while nobody was running, and (with ``run``) keep firing
@@ -37,6 +46,7 @@ class TimerScheduler:
         self._wakeup = asyncio.Event()
         if self.wake not in self.service.wakers:
             self.service.wakers.append(self.wake)
+        self._since = self.service.clock()
         late = await self._fire()
         if late:
             log.info("fired %d timers and reminders that came due while stopped", len(late))
@@ -72,8 +82,30 @@ class TimerScheduler:
         while True:
             batch = await self.service.fire_due()
             fired += batch
+            for item in batch:
+                self._told[item.id] = item.fired_at
             if len(batch) < BATCH:
                 return fired
+
+    async def follow(self) -> list[Fired]:
+        """Tell this process's listeners of the items another process fired since the
+        last look (none when nobody listens here); what was told."""
+        if not self.service.listeners or self._since is None:
+            return []
+        found = await off_loop(self.service.fired_since, self._since)
+        told = [item for item in found if item.id not in self._told]
+        for item in told:
+            self._told[item.id] = item.fired_at
+            log.info(
+                "%s %s was fired by another process; telling the listeners", item.kind, item.id
+            )
+            await self.service.tell(item)
+        if found:
+            # Look again from the newest seen (ids already told are skipped), and forget
+            # what is older than that.
+            self._since = max(self._since, found[-1].fired_at)
+            self._told = {k: v for k, v in self._told.items() if v >= self._since}
+        return told
 
     async def _run(self) -> None:
         assert self._wakeup is not None
@@ -81,6 +113,7 @@ class TimerScheduler:
             self._wakeup.clear()
             try:
                 await self._fire()
+                await self.follow()
                 due = await off_loop(self.service.next_due)
             except Exception:
                 log.exception("firing timers failed; trying again shortly")

@@ -296,12 +296,26 @@ class TimerService:
                 item.user_id,
                 item.late_seconds,
             )
-            for listener in list(self.listeners):
-                try:
-                    await listener(item)
-                except Exception:
-                    log.exception("a timer listener failed on %s %s", item.kind, item.id)
+            await self.tell(item)
         return fired
+
+    async def tell(self, item: Fired) -> None:
+        """Tell every listener of a fired item; one that raises is logged and skipped."""
+        for listener in list(self.listeners):
+            try:
+                await listener(item)
+            except Exception:
+                log.exception("a timer listener failed on %s %s", item.kind, item.id)
+
+    def fired_since(self, since: float) -> builtins.list[Fired]:
+        """Timers and reminders fired at or after ``since`` by any process (the server,
+        another voice loop), oldest first: what a voice loop in this process announces
+        though another process fired it."""
+        with self.db.read() as conn:
+            timers, reminders = store.fired_since(conn, to_ms(since), BATCH)
+        fired = [_timer_fired(r, r["fired_at"]) for r in timers]
+        fired += [_reminder_fired(r, r["fired_at"]) for r in reminders]
+        return sorted(fired, key=lambda f: f.fired_at)
 
     def next_due(self) -> float | None:
         """When the next running timer or scheduled reminder is due (seconds since the

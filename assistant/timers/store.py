@@ -199,6 +199,19 @@ def mark_reminder_notified(conn: Connection, reminder_id: str, now: int) -> None
 # Both -----------------------------------------------------------------------------------
 
 
+def fired_since(conn: Connection, since: int, limit: int) -> tuple[list[Row], list[Row]]:
+    """Timers and reminders fired (by any process) at or after ``since``."""
+    timers = conn.all(
+        "SELECT * FROM timers WHERE state = 'fired' AND fired_at >= ? ORDER BY fired_at LIMIT ?",
+        (since, limit),
+    )
+    reminders = conn.all(
+        "SELECT * FROM reminders WHERE state = 'fired' AND fired_at >= ? ORDER BY fired_at LIMIT ?",
+        (since, limit),
+    )
+    return timers, reminders
+
+
 def next_due(conn: Connection) -> int | None:
     """The earliest moment a running timer or a scheduled reminder is due."""
     found = conn.scalar(

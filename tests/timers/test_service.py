@@ -271,3 +271,52 @@ async def test_scheduler_fires_when_due_and_is_woken_by_a_new_timer(world: World
         assert [f.name for f in heard] == ["quick"]
     finally:
         await scheduler.close()
+
+
+async def test_a_voice_loop_hears_what_another_process_fired(world: World) -> None:
+    # The server (no listeners) and `assistant talk` (an announcer) on one data directory:
+    # the server wins the compare-and-set and notifies; the talk loop still speaks it.
+    server = TimerService(
+        world.services.db, world.services.notifications.service, clock=world.clock
+    )
+    talk = world.services.timers
+    await talk.scheduler.start(run=False)
+    try:
+        world.clock.advance(5)
+        before = world.timers.add_reminder(world.ada, "stretch", world.clock())
+        await server.fire_due()
+        timer = world.timers.start(world.ada, 60, "tea")
+        world.clock.advance(60)
+        [fired] = await server.fire_due()
+        assert fired.id == timer.id
+        told = await talk.scheduler.follow()
+        assert [f.id for f in told] == [before.id, timer.id]
+        assert [f.spoken for f in world.heard] == ["Reminder: stretch.", "Your tea timer is done."]
+        assert await talk.scheduler.follow() == []  # once
+        assert len(world.notifications(world.ada)) == 2  # sent once, by the server
+        # What this process fires itself is told once, not again as "fired elsewhere".
+        world.timers.start(world.ada, 10, "eggs")
+        world.clock.advance(10)
+        await talk.scheduler.start(run=False)
+        assert [f.name for f in world.heard][-1] == "eggs"
+        assert await talk.scheduler.follow() == []
+        assert len(world.heard) == 3
+    finally:
+        await talk.scheduler.close()
+
+
+async def test_items_fired_before_the_voice_loop_started_are_not_spoken(world: World) -> None:
+    server = TimerService(
+        world.services.db, world.services.notifications.service, clock=world.clock
+    )
+    world.timers.start(world.ada, 10, "old")
+    world.clock.advance(10)
+    await server.fire_due()
+    world.clock.advance(1)
+    talk = world.services.timers
+    await talk.scheduler.start(run=False)
+    try:
+        assert await talk.scheduler.follow() == []
+        assert world.heard == []
+    finally:
+        await talk.scheduler.close()
