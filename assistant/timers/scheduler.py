@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 
+from assistant.clock import to_ms
 from assistant.threads import off_loop
 from assistant.timers.models import Fired
 from assistant.timers.service import BATCH, TimerService
@@ -46,7 +47,9 @@ class TimerScheduler:
         self._wakeup = asyncio.Event()
         if self.wake not in self.service.wakers:
             self.service.wakers.append(self.wake)
-        self._since = self.service.clock()
+        # The store keeps milliseconds: compare in them, or an item fired in this very
+        # millisecond would look older than the start and newer than the cursor at once.
+        self._since = to_ms(self.service.clock()) / 1000
         late = await self._fire()
         if late:
             log.info("fired %d timers and reminders that came due while stopped", len(late))
@@ -104,7 +107,8 @@ class TimerScheduler:
             # Look again from the newest seen (ids already told are skipped), and forget
             # what is older than that.
             self._since = max(self._since, found[-1].fired_at)
-            self._told = {k: v for k, v in self._told.items() if v >= self._since}
+            keep = self._since - 60.0  # a margin: a clock step back must not tell twice
+            self._told = {k: v for k, v in self._told.items() if v >= keep}
         return told
 
     async def _run(self) -> None:

@@ -93,7 +93,10 @@ async def test_a_timer_survives_kill_9_and_fires_once_after_start(tmp_path: Path
         assert late[0].late_seconds > 0 and late[0].spoken == "Your tea timer is done."
         async with asyncio.timeout(15):
             await both.wait()  # the reminder, when due, by the running scheduler
-        assert [(f.kind, f.id) for f in heard] == [("timer", soon["id"]), ("reminder", later["id"])]
+        assert [(f.kind, f.id) for f in heard] == [
+            ("timer", soon["id"]),
+            ("reminder", later["id"]),
+        ], heard
         await asyncio.sleep(1.5)  # a few more turns of the scheduler: nothing fires again
         assert len(heard) == 2
     finally:

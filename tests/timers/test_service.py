@@ -320,3 +320,19 @@ async def test_items_fired_before_the_voice_loop_started_are_not_spoken(world: W
         assert world.heard == []
     finally:
         await talk.scheduler.close()
+
+
+async def test_what_the_loop_fired_itself_is_never_told_again(world: World) -> None:
+    # The clock between two milliseconds: the store keeps whole milliseconds.
+    world.clock.now += 0.0007
+    world.timers.start(world.ada, 1, "eggs")
+    world.clock.advance(1)
+    talk = world.services.timers
+    await talk.scheduler.start(run=False)  # fires it, late, at start
+    try:
+        for _ in range(3):
+            assert await talk.scheduler.follow() == []
+            world.clock.advance(0.3)
+        assert [f.name for f in world.heard] == ["eggs"]
+    finally:
+        await talk.scheduler.close()
