@@ -142,12 +142,13 @@ class ReminderSkill:
             said_time, text = _errand_after(said_time, "at", now, text)
             said_delay, text = _errand_after(said_delay, "in", now, text)
         if said_time or said_delay or said_day:
-            pieces = [said_day] if said_day else []
-            if said_time:
-                pieces.append(f"at {said_time}")
-            if said_delay:
-                pieces.append(f"in {said_delay}")
-            when = _when(" ".join(pieces), now)
+            # The templates leave "at"/"in" out of the slot; the model stage may not.
+            readings = [
+                " ".join(p for p in (said_day, time, delay) if p)
+                for time in ({f"at {said_time}", said_time} if said_time else {""})
+                for delay in ({f"in {said_delay}", said_delay} if said_delay else {""})
+            ]
+            when = next((w for w in (_when(r, now) for r in sorted(readings)) if w), None)
             if when is None:
                 raise _unreadable(said_time or said_delay or said_day)
             return text, when

@@ -300,3 +300,22 @@ async def test_reminders_by_voice(world: World) -> None:
     world.clock.now = at(16, 7)
     [fired] = await world.timers.fire_due()
     assert (fired.kind, fired.spoken) == ("reminder", "Reminder: take the bins out.")
+
+
+@pytest.mark.parametrize(
+    ("slots", "due_at"),
+    [
+        ({"reminder_text": "call Mum", "reminder_time": "6 pm"}, at(15, 18)),
+        ({"reminder_text": "call Mum", "reminder_time": "at 6 pm"}, at(15, 18)),
+        ({"reminder_text": "call Mum", "reminder_time": "tomorrow at 7"}, at(16, 7)),
+        ({"reminder_text": "call Mum", "reminder_delay": "an hour"}, at(15, 15)),
+        ({"reminder_text": "call Mum", "reminder_delay": "in an hour"}, at(15, 15)),
+        ({"reminder_text": "call Mum at 6 pm"}, at(15, 18)),
+    ],
+)
+def test_reminder_slots_as_the_model_stage_may_fill_them(
+    world: World, slots: dict[str, str], due_at: float
+) -> None:
+    call = ReminderSkill(world.timers).match("reminder.add", slots, _context())
+    assert call is not None
+    assert dict(call.arguments) == {"text": "call Mum", "due_at": due_at}
