@@ -11,7 +11,9 @@ near-misses, which must stay chat. For each threshold it counts what would have 
 ``benchmarks/skills.py`` calls ``measure`` and ``score`` with its own catalogue and
 labelled set; run alone it uses the ones below with the offline chat model:
 
-    python -m benchmarks.skills_model_stage [--models-dir DIR] [--model ID] [--json PATH]
+    python -m benchmarks.skills_model_stage [--quick] [--models-dir DIR] [--model ID] [--json PATH]
+
+``--quick`` asks about two paraphrases and two near-misses only (a smoke run).
 """
 
 from __future__ import annotations
@@ -256,8 +258,8 @@ def trials_table(trials: Sequence[Trial]) -> str:
     return markdown_table(["utterance", "label", "chosen", "confidence", "slots", "ms"], rows)
 
 
-async def run(models_dir: Path | None, model_id: str) -> list[Trial]:
-    """Measure the labelled set on an installed model, loaded through the model manager."""
+async def run(models_dir: Path | None, model_id: str, cases: Sequence[Case]) -> list[Trial]:
+    """Measure ``cases`` on an installed model, loaded through the model manager."""
     from benchmarks.common import model_store
     from runtime.manager import ModelManager
 
@@ -265,7 +267,7 @@ async def run(models_dir: Path | None, model_id: str) -> list[Trial]:
     try:
         stage = ModelStage(manager, model_id)
         await stage.ask("hello", SPECS)  # load the model and evaluate the system prompt
-        return await measure(stage, SPECS, CASES)
+        return await measure(stage, SPECS, cases)
     finally:
         await manager.close()
 
@@ -277,8 +279,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=MODEL, help=f"chat model id (default {MODEL})")
     args = parser.parse_args(argv)
     print(header_line(machine_info(DISTRIBUTIONS)))
-    progress(f"{len(CASES)} utterances through the model stage on {args.model}")
-    trials = asyncio.run(run(args.models_dir, args.model))
+    cases = CASES
+    if args.quick:
+        positives = [case for case in CASES if case.intent is not None]
+        cases = (*positives[:2], *[case for case in CASES if case.intent is None][:2])
+    progress(f"{len(cases)} utterances through the model stage on {args.model}")
+    trials = asyncio.run(run(args.models_dir, args.model, cases))
     scores = score(trials)
     p50, p90 = latencies_ms(trials)
     print(scores_table(scores))

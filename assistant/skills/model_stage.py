@@ -2,8 +2,9 @@
 
 For phrasing the sentence templates miss ("wake me in ten minutes"), the router asks the
 chat model to pick one intent of the catalogue, or ``none``, and copy the slot texts from
-the request. The reply is constrained by a JSON schema whose ``intent`` is an enum (the
-grammar makes any other answer impossible), and the choice is trusted only when the model
+the request. The reply is constrained by a JSON schema whose ``intent`` is one of the
+catalogue's intents or ``none``, each with only its own slots (the grammar makes any other
+answer impossible), and the choice is trusted only when the model
 gave the chosen intent's tokens a probability at or above a threshold; below it, or on
 ``none``, the request stays ordinary chat. Generation is greedy and short, and the system
 prompt is the same for every request with the same catalogue, so llama.cpp reuses its KV
@@ -57,7 +58,7 @@ class ModelChoice:
     intent: str
     """The intent chosen (never ``none``)."""
     slots: dict[str, str] = field(default_factory=dict)
-    """Raw slot texts by slot name, only the chosen intent's slots, empty ones dropped."""
+    """Raw slot texts by slot name (only the chosen intent's slots), empty ones dropped."""
     confidence: float = 0.0
     """The model's probability of the intent's tokens, in [0, 1]."""
 
@@ -95,7 +96,7 @@ class Verdict:
     intent: str
     """The intent chosen, ``none`` included; ``""`` when the reply was not valid."""
     slots: dict[str, str]
-    """The slots it filled (the chosen intent's only)."""
+    """The slots it filled (the chosen intent's only, empty ones dropped)."""
     confidence: float
     """Probability of the intent's tokens; 0 when the engine reports no probabilities."""
     seconds: float
@@ -103,15 +104,27 @@ class Verdict:
 
 
 def intent_schema(specs: Sequence[IntentSpec]) -> dict[str, Any]:
-    """The JSON schema of the reply: ``{"intent": <enum>, "slots": {<slot>: <string>}}``."""
-    slot_names = list(dict.fromkeys(name for spec in specs for name in spec.slots))
+    """The JSON schema of the reply: ``{"intent": <one of the intents or none>, "slots":
+    {<that intent's slot>: <string>, ...}}``.
+
+    One alternative per intent, each with only its own slots: with one object of every
+    slot, the model filled them all (``"time_city": "none"``...), which cost tokens and ran
+    replies past ``max_tokens``. The intents still form one choice at one place (the value
+    of ``intent``), which is what the confidence measures.
+    """
+    return {
+        "anyOf": [_alternative(spec.intent, spec.slots) for spec in [*specs, IntentSpec(NONE, "")]]
+    }
+
+
+def _alternative(intent: str, slots: Sequence[str]) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
-            "intent": {"type": "string", "enum": [*(spec.intent for spec in specs), NONE]},
+            "intent": {"const": intent},
             "slots": {
                 "type": "object",
-                "properties": {name: {"type": "string"} for name in slot_names},
+                "properties": {name: {"type": "string"} for name in slots},
                 "additionalProperties": False,
             },
         },
@@ -193,12 +206,7 @@ def read_reply(
     if problems(value, intent_schema(specs)):
         return "", {}, 0.0
     intent: str = value["intent"]
-    allowed = next((spec.slots for spec in specs if spec.intent == intent), ())
-    slots = {
-        name: str(raw).strip()
-        for name, raw in value["slots"].items()
-        if name in allowed and str(raw).strip()
-    }
+    slots = {name: str(raw).strip() for name, raw in value["slots"].items() if str(raw).strip()}
     span = value_span(text, "intent")
     tokens = usage.token_logprobs if usage is not None else ()
     confidence = span_probability(tokens, text, span) if span is not None else 0.0

@@ -4,7 +4,10 @@ offline Qwen model choosing for real."""
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,9 +27,10 @@ from assistant.skills.model_stage import (
     system_prompt,
     value_span,
 )
-from benchmarks.skills_model_stage import CASES, SPECS, Case, Trial, score
+from benchmarks.skills_model_stage import CASES, SPECS, THRESHOLDS, Case, Trial, score
 from runtime.engines import Capability
 from runtime.errors import ModelNotInstalled
+from runtime.llm import schema
 from runtime.llm.base import ChatMessage, TokenLogprob, Usage
 from runtime.llm.fake import FakeChatModel
 from runtime.llm.llama_cpp import LlamaCppChatModel
@@ -86,7 +90,14 @@ async def test_the_model_is_asked_greedily_under_the_intent_schema() -> None:
     assert choice == ModelChoice("timer.start", {"timer_duration": "ten minutes"}, 0.9)
     [options] = engine.options
     assert options.json_schema == intent_schema(CATALOGUE)
-    assert options.json_schema["properties"]["intent"]["enum"] == ["timer.start", "time.now", NONE]
+    alternatives = options.json_schema["anyOf"]
+    assert [a["properties"]["intent"]["const"] for a in alternatives] == [
+        "timer.start",
+        "time.now",
+        NONE,
+    ]
+    assert list(alternatives[0]["properties"]["slots"]["properties"]) == list(TIMER.slots)
+    assert alternatives[2]["properties"]["slots"]["properties"] == {}
     assert options.temperature == 0.0 and options.logprobs
     assert options.max_tokens == ModelStageOptions().max_tokens
     [messages] = engine.calls
@@ -112,11 +123,14 @@ async def test_below_the_threshold_is_no_choice(probability: float, chosen: bool
         assert choice.confidence == pytest.approx(probability)
 
 
-async def test_only_the_chosen_intents_slots_are_kept() -> None:
-    reply = '{"intent": "time.now", "slots": {"time_city": " Tokyo ", "timer_name": "x"}}'
+async def test_slots_are_the_chosen_intents_own() -> None:
+    reply = '{"intent": "timer.start", "slots": {"timer_duration": " 5 min ", "timer_name": ""}}'
     stage = ModelStage(manager_for(scripted(reply)), "fake:1")
-    choice = await stage.choose("time in Tokyo?", CATALOGUE)
-    assert choice is not None and choice.slots == {"time_city": "Tokyo"}
+    choice = await stage.choose("five minute timer", CATALOGUE)
+    assert choice is not None and choice.slots == {"timer_duration": "5 min"}
+    # Another intent's slot breaks the schema: the fake, like a grammar, never writes it.
+    wrong = '{"intent": "time.now", "slots": {"time_city": "Tokyo", "timer_name": "x"}}'
+    assert schema.problems(json.loads(wrong), intent_schema(CATALOGUE))
 
 
 async def test_a_reply_cut_short_is_no_choice() -> None:
@@ -259,3 +273,24 @@ async def test_qwen_chooses_paraphrases_and_leaves_near_misses(
         assert choice is not None and choice.intent == intent, choice
         assert choice.confidence >= THRESHOLD
         assert slots is not None and choice.slots.items() >= slots.items()
+
+
+@pytest.mark.real_model
+def test_the_measurement_runs(tmp_path: Path, model_dir: Callable[[str], Path]) -> None:
+    """``python -m benchmarks.skills_model_stage --quick``: tables out, JSON written."""
+    folder = model_dir(QWEN).parent.parent.parent  # <store>/installed/<name>/<tag>
+    out = tmp_path / "stage.json"
+    arguments = ["--quick", "--models-dir", str(folder), "--json", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.skills_model_stage", *arguments],
+        cwd=Path(__file__).parent.parent.parent,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| threshold | fired | right |" in done.stdout
+    result = json.loads(out.read_text())
+    assert len(result["trials"]) == 4
+    assert [s["threshold"] for s in result["scores"]] == list(THRESHOLDS)
