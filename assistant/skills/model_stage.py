@@ -136,10 +136,10 @@ def _alternative(intent: str, slots: Sequence[str]) -> dict[str, Any]:
 def system_prompt(specs: Sequence[IntentSpec], examples_per_intent: int = 2) -> str:
     """The instructions and the catalogue, one line per intent."""
     lines = [
-        "You decide whether the user's message asks the assistant to perform one of these"
-        " actions now. Reply with JSON: the intent, and the slots copied word for word from"
-        " the message.",
+        "You are the command router of a voice assistant. Decide whether the user's message"
+        " asks the assistant to do one of these actions now, and reply with JSON.",
         "",
+        "Actions:",
     ]
     for spec in specs:
         line = f"- {spec.intent}: {spec.description}"
@@ -150,10 +150,11 @@ def system_prompt(specs: Sequence[IntentSpec], examples_per_intent: int = 2) -> 
             line += " Examples: " + "; ".join(f'"{example}"' for example in shown)
         lines.append(line)
     lines += [
-        f"- {NONE}: anything else: questions about these topics, opinions, advice, facts,"
-        " small talk.",
+        f"- {NONE}: the message asks for no action: a question, a fact, advice, an opinion,"
+        " small talk, or a message that only mentions one of these topics.",
         "",
-        f"Choose {NONE} unless the message clearly asks for one of the actions.",
+        "Fill a slot only with words copied from the message; leave it out when the message"
+        " does not say it.",
     ]
     return "\n".join(lines)
 

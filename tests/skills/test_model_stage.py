@@ -156,7 +156,7 @@ def test_the_prompt_lists_every_intent_with_two_examples_and_none() -> None:
     assert "- timer.start: Start a countdown timer. Slots: timer_duration, timer_name." in prompt
     assert '"start a pasta timer"' in prompt and "a third example" not in prompt
     assert "- time.now: Tell the current time. Slots: time_city." in prompt
-    assert f"- {NONE}:" in prompt
+    assert f"- {NONE}: the message asks for no action" in prompt
 
 
 @pytest.mark.parametrize(
