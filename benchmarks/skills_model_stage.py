@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +38,7 @@ from benchmarks.common import (
 MODEL = "qwen2.5-coder:0.5b-q4"
 """The offline profile's chat model."""
 
-THRESHOLDS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+THRESHOLDS = (0.0, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9)
 """Confidence thresholds scored."""
 
 DISTRIBUTIONS = ("llama-cpp-python",)
@@ -176,11 +176,17 @@ class ThresholdScore:
 
 
 async def measure(
-    stage: ModelStage, specs: Sequence[IntentSpec], cases: Sequence[Case]
+    stage: ModelStage,
+    specs: Sequence[IntentSpec],
+    cases: Sequence[Case],
+    between: Callable[[], Awaitable[None]] | None = None,
 ) -> list[Trial]:
-    """Ask the stage about every case, one after another (threshold not applied)."""
+    """Ask the stage about every case, one after another (threshold not applied);
+    ``between`` runs before each (a chat turn that takes the model's KV cache, as in use)."""
     trials = []
     for case in cases:
+        if between is not None:
+            await between()
         trials.append(Trial(case, await stage.ask(case.text, specs)))
     return trials
 
@@ -258,16 +264,31 @@ def trials_table(trials: Sequence[Trial]) -> str:
     return markdown_table(["utterance", "label", "chosen", "confidence", "slots", "ms"], rows)
 
 
-async def run(models_dir: Path | None, model_id: str, cases: Sequence[Case]) -> list[Trial]:
-    """Measure ``cases`` on an installed model, loaded through the model manager."""
+async def run(
+    models_dir: Path | None, model_id: str, cases: Sequence[Case], cold_cases: int
+) -> tuple[list[Trial], list[Trial]]:
+    """Measure ``cases`` on an installed model, loaded through the model manager, with the
+    system prompt in the KV cache (consecutive requests); then the first ``cold_cases`` of
+    them again after a chat turn each (the prompt evaluated again, as when chat and the
+    stage take turns on one model)."""
     from benchmarks.common import model_store
+    from runtime.llm.base import ChatMessage, GenerationOptions
     from runtime.manager import ModelManager
 
     manager = ModelManager(model_store(models_dir))
+
+    async def chat_turn() -> None:
+        async with manager.use(model_id) as model:
+            hello = [ChatMessage("user", "Hello there, how are you today?")]
+            once = GenerationOptions(max_tokens=1)
+            await asyncio.to_thread(lambda: list(model.stream(hello, once)))
+
     try:
         stage = ModelStage(manager, model_id)
         await stage.ask("hello", SPECS)  # load the model and evaluate the system prompt
-        return await measure(stage, SPECS, cases)
+        warm = await measure(stage, SPECS, cases)
+        cold = await measure(stage, SPECS, cases[:cold_cases], between=chat_turn)
+        return warm, cold
     finally:
         await manager.close()
 
@@ -284,14 +305,29 @@ def main(argv: list[str] | None = None) -> int:
         positives = [case for case in CASES if case.intent is not None]
         cases = (*positives[:2], *[case for case in CASES if case.intent is None][:2])
     progress(f"{len(cases)} utterances through the model stage on {args.model}")
-    trials = asyncio.run(run(args.models_dir, args.model, cases))
+    trials, cold = asyncio.run(run(args.models_dir, args.model, cases, 2 if args.quick else 8))
     scores = score(trials)
     p50, p90 = latencies_ms(trials)
+    cold_p50, cold_p90 = latencies_ms(cold)
     print(scores_table(scores))
-    print(f"\nModel call latency: p50 {p50:.0f} ms, p90 {p90:.0f} ms ({len(trials)} calls)\n")
+    print(
+        f"\nModel call latency, system prompt cached: p50 {p50:.0f} ms, p90 {p90:.0f} ms"
+        f" ({len(trials)} calls); after a chat turn: p50 {cold_p50:.0f} ms,"
+        f" p90 {cold_p90:.0f} ms ({len(cold)} calls)\n"
+    )
     print(trials_table(trials))
     if args.json:
-        write_json(args.json, {"scores": scores, "trials": trials, "p50_ms": p50, "p90_ms": p90})
+        write_json(
+            args.json,
+            {
+                "scores": scores,
+                "trials": trials,
+                "p50_ms": p50,
+                "p90_ms": p90,
+                "after_chat_p50_ms": cold_p50,
+                "after_chat_p90_ms": cold_p90,
+            },
+        )
     return 0
 
 

@@ -248,16 +248,17 @@ def qwen_stage(model_dir: Callable[[str], Path]) -> Iterator[ModelStage]:
     model.close()
 
 
-THRESHOLD = 0.5
-"""Replaced by the measured default below once measured."""
+THRESHOLD = ModelStageOptions().threshold
+"""The default, chosen by ``benchmarks.skills_model_stage`` (no near-miss fires at it)."""
 
 
 @pytest.mark.real_model
 @pytest.mark.parametrize(
     ("text", "intent", "slots"),
     [
-        ("wake me in ten minutes", "timer.start", {"timer_duration": "ten minutes"}),
+        ("could you tell me what hour it is in Paris", "time.now", {"time_city": "Paris"}),
         ("what's a good timer app", None, None),
+        ("what is the capital of France", None, None),  # time.now at ~0.37 on Qwen 0.5B
     ],
 )
 async def test_qwen_chooses_paraphrases_and_leaves_near_misses(
