@@ -23,6 +23,8 @@ from assistant.notifications import Notifications
 from assistant.profile import ProfileService
 from assistant.profile.service import ModelChoices
 from assistant.settings import Settings
+from assistant.skills.catalogue import SkillServices, build_router
+from assistant.skills.router import SkillRouter
 from assistant.store import Database
 from assistant.store.blobs import BlobStore
 from assistant.store.permissions import PRIVATE_UMASK, private_dir, private_tree
@@ -74,6 +76,8 @@ class Services:
     wyoming: WyomingService
     analytics: AnalyticsService
     experiments: ExperimentService
+    skills: SkillRouter
+    """Matches requests against the skills before chat (``chat.skills``)."""
     metrics: Metrics | None = None
     """Prometheus metrics, when ``metrics.enabled``."""
     events: Emitter = NO_EVENTS
@@ -219,6 +223,18 @@ def build_services(
     vision = build_vision(settings, db, manager, models, profile, chat, clock, events)
     history = HistoryService(db)
     wyoming = build_wyoming(settings, db, auth, voice, chat, models.manifest, clock, events)
+    loops = VoiceLoops(voice, chat)
+    translate = build_translate(
+        settings, db, manager, models, profile, history, voice, clock, events
+    )
+    skills = build_router(
+        SkillServices(profile=profile, vision=vision, translate=translate, volume=loops.volume),
+        enabled=settings.skills.enabled,
+        clock=clock,
+        events=events,
+    )
+    if skills.enabled:
+        chat.skills = skills
     if metrics is not None:
         metrics.read_gauges = lambda: gauges(manager, analytics)
     analytics.start()
@@ -232,18 +248,17 @@ def build_services(
         chat=chat,
         history=history,
         voice=voice,
-        loops=VoiceLoops(voice, chat),
+        loops=loops,
         changes=changes,
         sync=sync,
         oidc=build_oidc(settings, db, auth, profile, clock),
         notifications=build_notifications(settings, db, auth, profile, clock, events),
         vision=vision,
-        translate=build_translate(
-            settings, db, manager, models, profile, history, voice, clock, events
-        ),
+        translate=translate,
         wyoming=wyoming,
         analytics=analytics,
         experiments=experiments,
+        skills=skills,
         metrics=metrics,
         events=events,
     )

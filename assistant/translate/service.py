@@ -324,18 +324,15 @@ class TranslateService:
 
     def voice_for(self, language: str) -> tuple[str | None, bool]:
         """The installed voice that speaks ``language`` (a Piper voice first, else the
-        espeak-ng fallback) and whether it is the fallback; (None, False) when none."""
+        espeak-ng fallback) and whether it is the fallback; (None, False) when none.
+        The voice service's choice, so the voice pipeline speaks the same voice."""
         if self.voice is None:
             return None, False
-        fallback = None
-        for model in self._installed(Capability.TTS):
-            languages = self.voice.languages(model.id)
-            if model.engine == "espeak_ng":
-                if language in languages:
-                    fallback = model.id
-            elif language in languages:
-                return model.id, False
-        return fallback, fallback is not None
+        try:
+            choice = self.voice.voice_for_language(language)
+        except ModelNotInstalled:
+            return None, False
+        return choice.voice, choice.fallback
 
     def hears(self, language: str) -> bool:
         """An installed speech-to-text model understands ``language``."""

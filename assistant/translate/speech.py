@@ -23,6 +23,7 @@ from assistant.profile import UsageMetric
 from assistant.translate.models import ENGINE_NONE, ENGINE_WHISPER, TranslateRequest
 from assistant.translate.service import TranslateService, language_code
 from assistant.translate.store import HistoryEntry
+from assistant.voice import voices
 from assistant.voice.service import VoiceService
 from hal.audio import AudioChunk
 from runtime.engines import Capability
@@ -33,7 +34,7 @@ from runtime.tts.base import SynthesisOptions
 StageCallback = Callable[[str, dict[str, Any]], Awaitable[None]]
 """Hears of a stage that ended (``stt``, ``translate``, ``tts``) and what it made."""
 
-FALLBACK_VOICE = "espeak-ng:builtin"
+FALLBACK_VOICE = voices.FALLBACK_VOICE
 """The voice that speaks a language no installed Piper voice speaks."""
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
@@ -31,6 +31,7 @@ from assistant.voice.events import (
     ErrorCode,
     PipelineStage,
     RunOutcome,
+    SkillChosen,
     SttEnd,
     TtsAudio,
     TtsEnd,
@@ -40,11 +41,28 @@ from assistant.voice.options import PipelineOptions
 from assistant.voice.runs import Run, Runs, StageFailure
 from assistant.voice.sentences import SentenceSplitter
 from assistant.voice.state import PipelineState
+from assistant.voice.voices import LanguageVoices
 from hal.audio import AudioChunk, Speaker
 from runtime.stt.base import SpeechToText, TranscribeOptions
-from runtime.tts.base import TextToSpeech
+from runtime.tts.base import SynthesisOptions, TextToSpeech
 
 log = logging.getLogger(__name__)
+
+
+VoiceOptionsSource = Callable[[], Awaitable[SynthesisOptions]]
+"""Reads the synthesis options of a reply when it starts to be spoken (a voice loop reads
+the user's speaking rate preference, which "speak slower" may have just changed)."""
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A piece of the reply to speak."""
+
+    text: str
+    """What to say."""
+    language: str | None = None
+    """Its language when it is not the conversation's (a skill's translation), spoken in
+    that language's voice; None: the reply's voice."""
 
 
 class _PlaybackStopped(Exception):
@@ -77,9 +95,13 @@ class TurnRunner:
         chat: Chat,
         speaker: Speaker,
         options: PipelineOptions,
+        voice: VoiceOptionsSource | None = None,
+        languages: LanguageVoices | None = None,
     ) -> None:
         self.runs = runs
         self.options = options
+        self._voice = voice
+        self._languages = languages
         self._stt_source = stt
         self._tts_source = tts
         self._chat = chat
@@ -178,7 +200,7 @@ class TurnRunner:
     async def _converse_and_speak(self, turn: Turn, text: str) -> bool:
         """Stream the reply into TTS and the speaker; False if playback was stopped."""
         run = turn.run
-        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        sentences: asyncio.Queue[Sentence | None] = asyncio.Queue()
         chunks: asyncio.Queue[AudioChunk | None] = asyncio.Queue()
         try:
             async with asyncio.TaskGroup() as group:
@@ -196,7 +218,9 @@ class TurnRunner:
             raise leaves[0] from None
         return playing.result()
 
-    async def _converse(self, run: Run, text: str, sentences: asyncio.Queue[str | None]) -> None:
+    async def _converse(
+        self, run: Run, text: str, sentences: asyncio.Queue[Sentence | None]
+    ) -> None:
         runs = self.runs
         request = ChatRequest(
             text=text,
@@ -219,8 +243,11 @@ class TurnRunner:
                 elif isinstance(event, TurnDelta):
                     parts.append(event.text)
                     await runs.emit(ChatProgress(**runs.meta(run), text=event.text))
+                    if event.language is not None:  # a skill's translation: its own voice
+                        sentences.put_nowait(Sentence(event.text, event.language))
+                        continue
                     for sentence in splitter.push(event.text):
-                        sentences.put_nowait(sentence)
+                        sentences.put_nowait(Sentence(sentence))
                 elif isinstance(event, TurnDone):
                     done = event
                     runs.conversation_id = event.conversation_id
@@ -229,10 +256,23 @@ class TurnRunner:
         finally:
             await close_stream(stream)
         if (rest := splitter.flush()) is not None:
-            sentences.put_nowait(rest)
+            sentences.put_nowait(Sentence(rest))
         sentences.put_nowait(None)
         reply = done.text if done is not None else "".join(parts)
         run.reply = reply
+        if done is not None and done.skill is not None:
+            skill = done.skill
+            await runs.emit(
+                SkillChosen(
+                    **runs.meta(run),
+                    name=skill.name,
+                    intent=skill.intent,
+                    stage=skill.stage,
+                    confidence=skill.confidence,
+                    arguments=dict(skill.arguments),
+                    question=skill.question,
+                )
+            )
         await runs.emit(
             ChatEnd(
                 **runs.meta(run),
@@ -245,18 +285,30 @@ class TurnRunner:
     async def _synthesize(
         self,
         run: Run,
-        sentences: asyncio.Queue[str | None],
+        sentences: asyncio.Queue[Sentence | None],
         chunks: asyncio.Queue[AudioChunk | None],
     ) -> None:
         """Producer: each sentence to speech, chunk by chunk, into the speaker's queue."""
         try:
             async with AsyncExitStack() as stack:
                 tts: TextToSpeech | None = None
+                voice = self.options.voice
                 index = 0
                 while (sentence := await sentences.get()) is not None:
-                    if tts is None:
-                        tts = await stack.enter_async_context(self._tts_source())
-                    await self._speak_sentence(run, tts, index, sentence, chunks)
+                    if self._voice is not None and index == 0:
+                        voice = await self._voice()  # read per reply: it may have changed
+                    if sentence.language is not None and self._languages is not None:
+                        source, options = await off_loop(
+                            self._languages.for_language, sentence.language, voice
+                        )
+                        async with source() as other:
+                            await self._speak_sentence(
+                                run, other, index, sentence.text, chunks, options
+                            )
+                    else:
+                        if tts is None:
+                            tts = await stack.enter_async_context(self._tts_source())
+                        await self._speak_sentence(run, tts, index, sentence.text, chunks, voice)
                     index += 1
         except Exception as exc:
             raise StageFailure(PipelineStage.TTS, ErrorCode.TTS_FAILED, exc) from exc
@@ -270,10 +322,11 @@ class TurnRunner:
         index: int,
         sentence: str,
         chunks: asyncio.Queue[AudioChunk | None],
+        voice: SynthesisOptions,
     ) -> None:
         runs = self.runs
         await runs.emit(TtsStart(**runs.meta(run), sentence=index, text=sentence))
-        audio = await off_loop(tts.synthesize, sentence, self.options.voice)
+        audio = await off_loop(tts.synthesize, sentence, voice)
         seconds = 0.0
         try:
             while (chunk := await off_loop(next_or_none, audio)) is not None:

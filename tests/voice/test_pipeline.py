@@ -27,6 +27,7 @@ import pytest
 from assistant.chat.models import (
     ChatRequest,
     ContextFlags,
+    SkillUse,
     Timings,
     TurnDelta,
     TurnDone,
@@ -36,13 +37,14 @@ from assistant.chat.models import (
 )
 from assistant.clock import ManualAsyncClock, ManualClock
 from assistant.errors import BackendError, Conflict, InvalidInput
-from assistant.voice.engines import EventCallback, held
+from assistant.voice.engines import EngineSource, EventCallback, held
 from assistant.voice.events import (
     PipelineEvent,
     PipelineEventType,
     RunEnd,
     RunOutcome,
     RunStart,
+    SkillChosen,
     StageFailed,
     StageLatencies,
     SttStart,
@@ -54,13 +56,15 @@ from assistant.voice.events import (
 )
 from assistant.voice.options import BargeIn, PipelineOptions
 from assistant.voice.pipeline import PipelineState, VoicePipeline
+from assistant.voice.turn import VoiceOptionsSource
+from assistant.voice.voices import LanguageVoices, VoiceChoice
 from hal.audio import AudioChunk
 from hal.audio.fake import FakeSpeaker
 from hal.audio.playback import Playback
 from runtime.errors import EngineError, UnsupportedInput
 from runtime.stt.base import TranscribeOptions
 from runtime.stt.fake import FakeSpeechToText
-from runtime.tts.base import SynthesisOptions
+from runtime.tts.base import SynthesisOptions, TextToSpeech
 from runtime.tts.fake import FakeTextToSpeech
 from runtime.vad.fake import FakeVoiceActivityDetector
 from runtime.wake.fake import WAKE_SAMPLE, FakeWakeWordDetector
@@ -249,6 +253,8 @@ class Rig:
         tts_fails: bool = False,
         on_event: EventCallback | None = None,
         speaker: Literal["recording", "fake", "realtime"] = "recording",
+        voice: VoiceOptionsSource | None = None,
+        languages: LanguageVoices | None = None,
     ) -> None:
         # Engines move the clock by hand; a real-time speaker sleeps on it (jumping ahead).
         self.clock = ManualAsyncClock(start=100.0, jump=True)
@@ -280,6 +286,8 @@ class Rig:
             options=options or PipelineOptions(follow_up_seconds=0),
             clock=self.clock,
             new_run_id=lambda: f"run-{next(counter)}",
+            voice=voice,
+            languages=languages,
         )
 
     async def run(self, script: Sequence[Step]) -> Recorder:
@@ -898,6 +906,67 @@ async def test_run_once_answers_a_recording() -> None:
     # A second turn continues the conversation.
     await rig.pipeline.run_once(audio)
     assert [r.conversation_id for r in rig.chat.requests] == [None, "conv-1"]
+
+
+async def test_the_voice_options_are_read_again_for_every_reply() -> None:
+    rates = iter([1.0, 1.3])
+    reads = 0
+
+    async def voice() -> SynthesisOptions:
+        nonlocal reads
+        reads += 1
+        return SynthesisOptions(rate=next(rates))
+
+    rig = Rig(voice=voice)
+    audio = AudioChunk(audio=b"".join(c.audio for c in speech(10)), rate=RATE)
+    await rig.pipeline.run_once(audio)
+    await rig.pipeline.run_once(audio)
+    assert reads == 2  # once per reply, not per sentence
+    assert [o.rate for o in rig.tts.options] == [1.0, 1.0, 1.3, 1.3]
+
+
+async def test_a_skill_answer_in_another_language_is_spoken_in_its_voice() -> None:
+    """A translation skill's answer: the skill event, then the translation spoken by the
+    voice of its language at the reply's rate; the rest of the reply in the usual voice."""
+    spanish = FakeTextToSpeech("piper:es_ES-fake")
+    usual: list[str] = []
+
+    async def reply(request: ChatRequest) -> AsyncIterator[TurnEvent]:
+        yield TurnStarted("conv-1", "user-1", "", "skill:translate", ContextFlags())
+        yield TurnDelta("gracias", language="es")
+        use = SkillUse("translate", "translate.say", "template", 1.0, {"target": "es"})
+        yield TurnDone(
+            "conv-1",
+            "reply-1",
+            "In Spanish: gracias",
+            "stop",
+            TurnUsage(0, 0),
+            Timings(),
+            skill=use,
+        )
+
+    def choose(language: str) -> VoiceChoice:
+        return VoiceChoice("piper:es_ES-fake", language, fallback=False)
+
+    def lend(model_id: str) -> EngineSource[TextToSpeech]:
+        usual.append(model_id)
+        return held(spanish)
+
+    languages = LanguageVoices(choose, lend, held(FakeTextToSpeech()), language="en")
+    options = PipelineOptions(voice=SynthesisOptions(rate=1.2), language="en")
+    rig = Rig(reply, options=options, languages=languages)
+    audio = AudioChunk(audio=b"".join(c.audio for c in speech(10)), rate=RATE)
+    result = await rig.pipeline.run_once(audio)
+    assert result.outcome is RunOutcome.COMPLETED
+    assert spanish.texts == ["gracias"] and rig.tts.texts == [] and usual == ["piper:es_ES-fake"]
+    assert spanish.options == [SynthesisOptions(rate=1.2, language="es")]
+    [skill] = [e for e in rig.recorder.events if isinstance(e, SkillChosen)]
+    assert (skill.name, skill.intent, skill.stage, skill.arguments) == (
+        "translate",
+        "translate.say",
+        "template",
+        {"target": "es"},
+    )
 
 
 async def test_run_once_reports_a_failure() -> None:
