@@ -14,6 +14,9 @@ labelled set; run alone it uses the ones below with the offline chat model:
     python -m benchmarks.skills_model_stage [--quick] [--models-dir DIR] [--model ID] [--json PATH]
 
 ``--quick`` asks about two paraphrases and two near-misses only (a smoke run).
+``--labelled PATH`` measures instead the utterances of a labelled set (the lead's
+``tests/skills/data/utterances.yaml``) that the shipped sentence templates do not match
+(those alone reach the model stage), with the shipped catalogue (``shipped_specs``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.skills.model_stage import NONE, IntentSpec, ModelStage, Verdict
+from assistant.skills.model_stage import NONE, ModelStage, Verdict
+from assistant.skills.router import IntentSpec
 from benchmarks.common import (
     base_parser,
     header_line,
@@ -175,6 +179,47 @@ class ThresholdScore:
         return self.correct / self.positives if self.positives else 0.0
 
 
+def shipped_specs(language: str = "en") -> list[IntentSpec]:
+    """The catalogue the router tells the model stage: every intent of the shipped
+    templates, described by its skill's summary (the skill classes' own attribute)."""
+    from assistant.skills import catalogue
+    from assistant.skills.templates import Templates
+
+    summaries: dict[str, str] = {}
+    for value in vars(catalogue).values():
+        name, summary = getattr(value, "name", None), getattr(value, "summary", None)
+        if isinstance(value, type) and isinstance(name, str) and isinstance(summary, str):
+            summaries[name] = summary
+    templates = Templates.load()
+    return [
+        IntentSpec(
+            intent,
+            summaries.get(intent.split(".", 1)[0], intent),
+            templates.slots(intent, language),
+            templates.examples(intent, language),
+        )
+        for intent in templates.intents(language)
+    ]
+
+
+def missed_by_templates(
+    path: Path, specs: Sequence[IntentSpec], language: str = "en"
+) -> list[Case]:
+    """The labelled set's utterances no shipped template matches: its near-misses, and its
+    positives whose intent is in ``specs`` (a skill not shipped yet cannot be chosen)."""
+    from assistant.skills.evaluation import load_labelled
+    from assistant.skills.templates import Templates
+
+    templates = Templates.load()
+    known = {spec.intent for spec in specs}
+    return [
+        Case(item.text, item.intent)
+        for item in load_labelled(path)
+        if templates.recognize(item.text, language) is None
+        and (item.intent is None or item.intent in known)
+    ]
+
+
 async def measure(
     stage: ModelStage,
     specs: Sequence[IntentSpec],
@@ -265,7 +310,11 @@ def trials_table(trials: Sequence[Trial]) -> str:
 
 
 async def run(
-    models_dir: Path | None, model_id: str, cases: Sequence[Case], cold_cases: int
+    models_dir: Path | None,
+    model_id: str,
+    specs: Sequence[IntentSpec],
+    cases: Sequence[Case],
+    cold_cases: int,
 ) -> tuple[list[Trial], list[Trial]]:
     """Measure ``cases`` on an installed model, loaded through the model manager, with the
     system prompt in the KV cache (consecutive requests); then the first ``cold_cases`` of
@@ -285,9 +334,9 @@ async def run(
 
     try:
         stage = ModelStage(manager, model_id)
-        await stage.ask("hello", SPECS)  # load the model and evaluate the system prompt
-        warm = await measure(stage, SPECS, cases)
-        cold = await measure(stage, SPECS, cases[:cold_cases], between=chat_turn)
+        await stage.ask("hello", specs)  # load the model and evaluate the system prompt
+        warm = await measure(stage, specs, cases)
+        cold = await measure(stage, specs, cases[:cold_cases], between=chat_turn)
         return warm, cold
     finally:
         await manager.close()
@@ -298,14 +347,25 @@ def main(argv: list[str] | None = None) -> int:
         __doc__.split("\n")[0], tuning=False, prog="python -m benchmarks.skills_model_stage"
     )
     parser.add_argument("--model", default=MODEL, help=f"chat model id (default {MODEL})")
+    parser.add_argument(
+        "--labelled",
+        type=Path,
+        metavar="PATH",
+        help="measure a labelled set's template misses with the shipped catalogue",
+    )
     args = parser.parse_args(argv)
     print(header_line(machine_info(DISTRIBUTIONS)))
-    cases = CASES
+    specs: Sequence[IntentSpec] = SPECS
+    cases: Sequence[Case] = CASES
+    if args.labelled:
+        specs = shipped_specs()
+        cases = missed_by_templates(args.labelled, specs)
     if args.quick:
-        positives = [case for case in CASES if case.intent is not None]
-        cases = (*positives[:2], *[case for case in CASES if case.intent is None][:2])
+        positives = [case for case in cases if case.intent is not None]
+        cases = (*positives[:2], *[case for case in cases if case.intent is None][:2])
     progress(f"{len(cases)} utterances through the model stage on {args.model}")
-    trials, cold = asyncio.run(run(args.models_dir, args.model, cases, 2 if args.quick else 8))
+    cold_cases = 2 if args.quick else 8
+    trials, cold = asyncio.run(run(args.models_dir, args.model, specs, cases, cold_cases))
     scores = score(trials)
     p50, p90 = latencies_ms(trials)
     cold_p50, cold_p90 = latencies_ms(cold)

@@ -23,9 +23,10 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from assistant.skills.router import Choice, IntentSpec
 from assistant.streaming import iterate_in_thread
 from runtime.errors import ModelRuntimeError
 from runtime.llm.base import ChatMessage, ChatModel, GenerationOptions, TokenLogprob, Usage
@@ -35,32 +36,6 @@ log = logging.getLogger(__name__)
 
 NONE = "none"
 """The intent the model chooses when no skill applies."""
-
-
-@dataclass(frozen=True)
-class IntentSpec:
-    """One intent the model may choose, as the catalogue describes it to the model."""
-
-    intent: str
-    """``<skill>.<action>``, as the templates name it (``timer.start``)."""
-    description: str
-    """What it does, in a few words ("start a countdown timer")."""
-    slots: tuple[str, ...] = ()
-    """Slot names the skill's ``match`` reads (``timer_duration``, ``timer_name``)."""
-    examples: tuple[str, ...] = ()
-    """A sentence or two that mean this intent (the first two are shown to the model)."""
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """The model's choice of intent, with the slot texts it copied from the request."""
-
-    intent: str
-    """The intent chosen (never ``none``)."""
-    slots: dict[str, str] = field(default_factory=dict)
-    """Raw slot texts by slot name (only the chosen intent's slots), empty ones dropped."""
-    confidence: float = 0.0
-    """The model's probability of the intent's tokens, in [0, 1]."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +90,10 @@ def intent_schema(specs: Sequence[IntentSpec]) -> dict[str, Any]:
     of ``intent``), which is what the confidence measures.
     """
     return {
-        "anyOf": [_alternative(spec.intent, spec.slots) for spec in [*specs, IntentSpec(NONE, "")]]
+        "anyOf": [
+            *(_alternative(spec.intent, spec.slots) for spec in specs),
+            _alternative(NONE, ()),
+        ]
     }
 
 
@@ -217,7 +195,8 @@ def read_reply(
 
 
 class ModelStage:
-    """Asks the chat model to choose an intent; acts only on confident choices."""
+    """Asks the chat model to choose an intent; acts only on confident choices (the
+    router's ``IntentChooser``)."""
 
     def __init__(
         self,
@@ -231,7 +210,7 @@ class ModelStage:
         ``lambda: chat.default_model``); None from the function skips the stage."""
         self.options = options or ModelStageOptions()
 
-    async def choose(self, text: str, specs: Sequence[IntentSpec]) -> ModelChoice | None:
+    async def choose(self, text: str, specs: Sequence[IntentSpec]) -> Choice | None:
         """The intent the model chose for ``text``, or None: ``none``, below the threshold,
         no model, or the model failed (the request then goes to chat, which reports it)."""
         verdict = await self.ask(text, specs)
@@ -245,7 +224,7 @@ class ModelStage:
                 self.options.threshold,
             )
             return None
-        return ModelChoice(verdict.intent, verdict.slots, verdict.confidence)
+        return Choice(verdict.intent, verdict.slots, verdict.confidence)
 
     async def ask(self, text: str, specs: Sequence[IntentSpec]) -> Verdict | None:
         """The model's raw verdict (no threshold): what ``choose`` and the measurement use.

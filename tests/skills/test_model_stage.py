@@ -16,8 +16,6 @@ import pytest
 
 from assistant.skills.model_stage import (
     NONE,
-    IntentSpec,
-    ModelChoice,
     ModelStage,
     ModelStageOptions,
     Verdict,
@@ -27,6 +25,7 @@ from assistant.skills.model_stage import (
     system_prompt,
     value_span,
 )
+from assistant.skills.router import Choice, IntentChooser, IntentSpec
 from benchmarks.skills_model_stage import CASES, SPECS, THRESHOLDS, Case, Trial, score
 from runtime.engines import Capability
 from runtime.errors import ModelNotInstalled
@@ -44,7 +43,7 @@ TIMER = IntentSpec(
     ("timer_duration", "timer_name"),
     ("set a timer for 10 minutes", "start a pasta timer", "a third example"),
 )
-CLOCK = IntentSpec("time.now", "Tell the current time.", ("time_city",))
+CLOCK = IntentSpec("time.now", "Tell the current time.", ("time_city",), ())
 CATALOGUE = (TIMER, CLOCK)
 
 
@@ -85,9 +84,9 @@ def scripted(reply: str, probability: float = 0.9) -> FakeChatModel:
 
 async def test_the_model_is_asked_greedily_under_the_intent_schema() -> None:
     engine = scripted('{"intent": "timer.start", "slots": {"timer_duration": "ten minutes"}}')
-    stage = ModelStage(manager_for(engine), "fake:1")
+    stage: IntentChooser = ModelStage(manager_for(engine), "fake:1")  # the router's Protocol
     choice = await stage.choose("  wake me in ten minutes ", CATALOGUE)
-    assert choice == ModelChoice("timer.start", {"timer_duration": "ten minutes"}, 0.9)
+    assert choice == Choice("timer.start", {"timer_duration": "ten minutes"}, 0.9)
     [options] = engine.options
     assert options.json_schema == intent_schema(CATALOGUE)
     alternatives = options.json_schema["anyOf"]
@@ -295,3 +294,20 @@ def test_the_measurement_runs(tmp_path: Path, model_dir: Callable[[str], Path]) 
     result = json.loads(out.read_text())
     assert len(result["trials"]) == 4
     assert [s["threshold"] for s in result["scores"]] == list(THRESHOLDS)
+
+
+def test_the_shipped_catalogue_and_the_labelled_sets_template_misses() -> None:
+    from assistant.skills.templates import Templates
+    from assistant.skills.time import TimeSkill
+    from benchmarks.skills_model_stage import missed_by_templates, shipped_specs
+
+    specs = shipped_specs()
+    by_intent = {spec.intent: spec for spec in specs}
+    assert by_intent["time.now"].description == TimeSkill.summary
+    assert "time_city" in by_intent["time.now"].slots
+    labelled = Path(__file__).parent / "data" / "utterances.yaml"
+    missed = missed_by_templates(labelled, specs)
+    templates = Templates.load()
+    assert missed and all(templates.recognize(case.text) is None for case in missed)
+    assert all(case.intent is None or case.intent in by_intent for case in missed)
+    assert any(case.intent is None for case in missed)
