@@ -24,6 +24,7 @@ from assistant.profile import ProfileService
 from assistant.profile.service import ModelChoices
 from assistant.settings import Settings
 from assistant.skills.catalogue import SkillServices, build_router
+from assistant.skills.model_stage import ModelStage, ModelStageOptions
 from assistant.skills.router import SkillRouter
 from assistant.store import Database
 from assistant.store.blobs import BlobStore
@@ -234,6 +235,7 @@ def build_services(
     timers = build_timers(settings, db, notifications, clock)
     skills = build_router(
         SkillServices(profile=profile, vision=vision, translate=translate, volume=loops.volume),
+        chooser=build_model_stage(settings, manager, chat) if settings.skills.model_stage else None,
         enabled=settings.skills.enabled,
         clock=clock,
         events=events,
@@ -267,6 +269,17 @@ def build_services(
         timers=timers,
         metrics=metrics,
         events=events,
+    )
+
+
+def build_model_stage(settings: Settings, manager: ModelManager, chat: ChatService) -> ModelStage:
+    """The skills' second stage: the chat model (the setting's, else the chat default)
+    chooses an intent under a JSON grammar, trusted above ``skills.model_threshold``."""
+    configured = settings.skills.model
+    return ModelStage(
+        manager,
+        configured if configured is not None else (lambda: chat.default_model),
+        ModelStageOptions(threshold=settings.skills.model_threshold),
     )
 
 

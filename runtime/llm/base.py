@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,23 @@ class GenerationOptions:
     seed: int | None = None
     """Fixed seed for reproducible sampling."""
     logprobs: bool = False
-    """Report the mean log-probability of the generated tokens (``Usage.mean_logprob``);
-    costs a softmax over the vocabulary per token, so only scoring callers ask."""
+    """Report the log-probability of the generated tokens (``Usage.mean_logprob`` and
+    ``Usage.token_logprobs``); costs a softmax over the vocabulary per token, so only
+    scoring callers ask."""
+    json_schema: Mapping[str, Any] | None = None
+    """Constrain the reply to JSON valid under this schema (a JSON Schema object: types,
+    ``enum``, ``properties``, ``required``...); None leaves the reply free text."""
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token and how likely the model found it."""
+
+    text: str
+    """The token's text (a character split across tokens shows as U+FFFD in each)."""
+    logprob: float
+    """Natural-log probability the model gave the token before any grammar constrained
+    the choice: a token the grammar forced on an unwilling model scores low."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,9 @@ class Usage:
     mean_logprob: float | None = None
     """Mean natural-log probability of the generated tokens (end token included), when
     ``GenerationOptions.logprobs`` asked for it and the engine can tell."""
+    token_logprobs: tuple[TokenLogprob, ...] = ()
+    """Each generated token's text and log-probability, in order (end token excluded),
+    when ``GenerationOptions.logprobs`` asked for it and the engine can tell."""
 
 
 @dataclass(frozen=True)

@@ -5,16 +5,24 @@ in the GGUF) and drives ``Llama.generate()`` token by token, which keeps the Pyt
 token small and lets one instance reuse its KV cache: ``generate()`` keeps the longest common
 prefix of the previous context and the new prompt, so a follow-up turn evaluates only the
 new tokens (reported as ``Usage.cached_prompt_tokens``).
+
+A reply constrained by ``GenerationOptions.json_schema`` is sampled under a GBNF grammar that
+llama-cpp-python's converter writes from the schema (``json_schema_to_gbnf``, the port of
+llama.cpp's own ``json-schema-to-grammar``); each instance keeps the grammars of its last few
+schemas, checked once by llama.cpp's parser, so a caller that asks with the same schema every
+turn (the skills' model stage) converts it once.
 """
 
 from __future__ import annotations
 
 import codecs
 import ctypes
+import json
 import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +36,7 @@ from runtime.errors import (
     ResourceExhausted,
     UnsupportedInput,
 )
-from runtime.llm.base import ChatDelta, ChatMessage, GenerationOptions, Usage
+from runtime.llm.base import ChatDelta, ChatMessage, GenerationOptions, TokenLogprob, Usage
 from runtime.params import parse_params
 
 if TYPE_CHECKING:
@@ -58,6 +66,9 @@ CHAT_FORMATS: dict[str, str] = {
 """``chat_format`` names -> formatter functions in ``llama_cpp.llama_chat_format``."""
 
 _DEFAULT_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: a random seed per generation
+
+GRAMMAR_CACHE_SIZE = 16
+"""Grammars (one per JSON schema) each instance keeps converted."""
 
 
 @dataclass(frozen=True)
@@ -249,6 +260,7 @@ class LlamaCppChatModel:
         self._end_of_generation: dict[int, bool] = {}
         self._piece_buffer = ctypes.create_string_buffer(256)
         self._busy = threading.Lock()
+        self._grammars: OrderedDict[str, Any] = OrderedDict()
 
     @classmethod
     def load(cls, model_id: str, model_dir: Path, params: Mapping[str, Any]) -> LlamaCppChatModel:
@@ -301,8 +313,9 @@ class LlamaCppChatModel:
                 field="messages",
             )
         stops = tuple(dict.fromkeys((*options.stop, *prompt.stop)))
+        grammar = None if options.json_schema is None else self._grammar(options.json_schema)
         return self._generate(
-            tokens, stops, min(options.max_tokens, room), options, cancel, started
+            tokens, stops, min(options.max_tokens, room), options, cancel, started, grammar
         )
 
     def close(self) -> None:
@@ -310,6 +323,42 @@ class LlamaCppChatModel:
         llama, self._llama = self._llama, None
         if llama is not None:
             llama.close()
+
+    def _grammar(self, schema: Mapping[str, Any]) -> Any:
+        """The schema's grammar: converted and checked on first use, then from the cache."""
+        try:
+            key = json.dumps(schema, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise UnsupportedInput(
+                f"the JSON schema is not JSON: {exc}", field="json_schema"
+            ) from exc
+        grammar = self._grammars.get(key)
+        if grammar is not None:
+            self._grammars.move_to_end(key)
+            return grammar
+        from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
+
+        try:
+            gbnf = json_schema_to_gbnf(key)
+        # The converter asserts on what it cannot translate (an unknown type, a bad pattern).
+        except (AssertionError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            raise UnsupportedInput(
+                f"llama.cpp cannot follow this JSON schema: {exc}", field="json_schema"
+            ) from exc
+        # llama-cpp-python hands the text to llama.cpp at every generation, where a grammar
+        # that does not parse gives a NULL sampler (a crash in the sampler chain): parse it
+        # once here instead.
+        sampler = self._lib.llama_sampler_init_grammar(self._vocab, gbnf.encode("utf-8"), b"root")
+        if not sampler:
+            raise UnsupportedInput(
+                "llama.cpp could not parse the grammar of this JSON schema", field="json_schema"
+            )
+        self._lib.llama_sampler_free(sampler)
+        grammar = LlamaGrammar.from_string(gbnf, verbose=False)
+        self._grammars[key] = grammar
+        if len(self._grammars) > GRAMMAR_CACHE_SIZE:
+            self._grammars.popitem(last=False)
+        return grammar
 
     def _tokenize(self, prompt: FormattedPrompt) -> list[int]:
         llama = require_open(self._llama, self.model_id)
@@ -347,6 +396,7 @@ class LlamaCppChatModel:
         options: GenerationOptions,
         cancel: threading.Event | None,
         started: float,
+        grammar: Any = None,
     ) -> Iterator[ChatDelta]:
         llama = require_open(self._llama, self.model_id)
         if not self._busy.acquire(blocking=False):
@@ -363,6 +413,7 @@ class LlamaCppChatModel:
                 top_p=options.top_p,
                 temp=options.temperature,
                 repeat_penalty=options.repeat_penalty,
+                grammar=grammar,
             )
             reply = ReplyText(stops)
             progress = _Progress(first_at=None, last_at=started)
@@ -381,6 +432,7 @@ class LlamaCppChatModel:
                 prompt_seconds=first - started,
                 generation_seconds=progress.last_at - first,
                 mean_logprob=scored.mean() if scored is not None else None,
+                token_logprobs=tuple(scored.tokens) if scored is not None else (),
             )
             yield ChatDelta(reply.tail(), finish_reason=progress.finish, usage=usage)
         finally:
@@ -404,11 +456,13 @@ class LlamaCppChatModel:
             progress.last_at = clock()
             if progress.first_at is None:
                 progress.first_at = progress.last_at
-            if scored is not None:
-                scored.add(token)
             if self._is_end(token):
+                if scored is not None:
+                    scored.add(token, None)
                 progress.finish = "stop"
                 return
+            if scored is not None:
+                scored.add(token, self._piece(token))
             progress.generated += 1
             text = reply.push(self._piece(token))
             if text:
@@ -424,9 +478,10 @@ class LlamaCppChatModel:
 
 
 class _LogProbs:
-    """Sums the log-probability of each token as ``Llama.generate()`` yields it: the logits
-    that chose it are still the context's last ones (llama.cpp's ``get_logits_ith(-1)``),
-    as the token itself is evaluated only when the generator resumes."""
+    """Scores each token as ``Llama.generate()`` yields it: the logits that chose it are
+    still the context's last ones (llama.cpp's ``get_logits_ith(-1)``), as the token itself
+    is evaluated only when the generator resumes. The samplers (a grammar among them) work
+    on a copy, so these are the model's own probabilities."""
 
     def __init__(self, llama: Any) -> None:
         import llama_cpp
@@ -438,15 +493,20 @@ class _LogProbs:
         self._vocab = int(llama.n_vocab())
         self.total = 0.0
         self.count = 0
+        self.tokens: list[TokenLogprob] = []
 
-    def add(self, token: int) -> None:
+    def add(self, token: int, piece: bytes | None) -> None:
+        """Score a token; ``piece`` is its text, None for the end token (not listed)."""
         np = self._np
         pointer = self._lib.llama_get_logits_ith(self._llama._ctx.ctx, -1)
         logits = np.ctypeslib.as_array(pointer, shape=(self._vocab,)).astype(np.float64)
         top = float(np.max(logits))
         normaliser = top + float(np.log(np.sum(np.exp(logits - top))))
-        self.total += float(logits[token]) - normaliser
+        logprob = float(logits[token]) - normaliser
+        self.total += logprob
         self.count += 1
+        if piece is not None:
+            self.tokens.append(TokenLogprob(piece.decode("utf-8", errors="replace"), logprob))
 
     def mean(self) -> float | None:
         return self.total / self.count if self.count else None

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from runtime.errors import EngineError, RemoteUnavailable, UnsupportedInput
-from runtime.llm.base import ChatDelta, ChatMessage, GenerationOptions, Usage
+from runtime.llm.base import ChatDelta, ChatMessage, GenerationOptions, TokenLogprob, Usage
 from runtime.params import parse_params
 from runtime.remote import RemoteParams
 
@@ -146,6 +146,14 @@ class OpenAICompatibleChatModel:
             body["stop"] = list(options.stop)
         if options.seed is not None:
             body["seed"] = options.seed
+        if options.json_schema is not None:
+            # OpenAI's structured outputs; llama-server turns the schema into a grammar.
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "reply", "schema": dict(options.json_schema)},
+            }
+        if options.logprobs:
+            body["logprobs"] = True
         return self._deltas(client, body, messages, cancel)
 
     def _deltas(
@@ -160,6 +168,7 @@ class OpenAICompatibleChatModel:
         finish: str | None = None
         usage: dict[str, Any] = {}
         pieces = 0
+        scored: list[TokenLogprob] = []
         url = self.params.url.rstrip("/") + "/chat/completions"
         try:
             with client.stream("POST", url, json=body) as response:
@@ -182,6 +191,7 @@ class OpenAICompatibleChatModel:
                     for choice in chunk.get("choices") or []:
                         text = (choice.get("delta") or {}).get("content") or ""
                         finish = choice.get("finish_reason") or finish
+                        scored += _token_logprobs(choice.get("logprobs"))
                         if text:
                             first = first or time.perf_counter()
                             pieces += 1
@@ -202,6 +212,8 @@ class OpenAICompatibleChatModel:
                 completion_tokens=int(usage.get("completion_tokens") or pieces),
                 prompt_seconds=(first or ended) - started,
                 generation_seconds=ended - (first or ended),
+                mean_logprob=sum(t.logprob for t in scored) / len(scored) if scored else None,
+                token_logprobs=tuple(scored),
             ),
         )
 
@@ -245,6 +257,16 @@ def _message(message: ChatMessage) -> dict[str, Any]:
         uri = f"data:image/{kind};base64,{base64.b64encode(image).decode()}"
         parts.append({"type": "image_url", "image_url": {"url": uri}})
     return {"role": message.role, "content": parts}
+
+
+def _token_logprobs(logprobs: Any) -> list[TokenLogprob]:
+    """A streamed choice's ``logprobs.content`` (``[{"token", "logprob"}, ...]``)."""
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    return [
+        TokenLogprob(str(item.get("token", "")), float(item["logprob"]))
+        for item in content or ()
+        if isinstance(item, dict) and isinstance(item.get("logprob"), int | float)
+    ]
 
 
 def _event(line: str) -> dict[str, Any] | str | None:

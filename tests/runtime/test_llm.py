@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import math
 import threading
 from collections.abc import Callable, Generator, Iterator
@@ -20,6 +21,7 @@ from runtime.errors import (
     ResourceExhausted,
     UnsupportedInput,
 )
+from runtime.llm import schema
 from runtime.llm.base import ChatDelta, ChatMessage, GenerationOptions, Usage
 from runtime.llm.llama_cpp import (
     LlamaCppChatModel,
@@ -497,3 +499,110 @@ def test_logprobs_of_greedy_tokens_are_those_of_the_likeliest_tokens(
     assert final.usage is not None and final.usage.mean_logprob is not None
     vocabulary = model._llama.n_vocab()
     assert -math.log(vocabulary) <= final.usage.mean_logprob <= 0.0
+
+
+# --- JSON-schema constrained replies ---------------------------------------------------------
+
+CHOICE = {
+    "type": "object",
+    "properties": {
+        "intent": {"type": "string", "enum": ["timer.start", "time.now", "none"]},
+        "slots": {
+            "type": "object",
+            "properties": {"timer_duration": {"type": "string", "maxLength": 12}},
+            "additionalProperties": False,
+        },
+    },
+    "required": ["intent", "slots"],
+    "additionalProperties": False,
+}
+
+
+def test_json_schema_constrains_even_a_nonsense_model(
+    load_tiny: Callable[..., LlamaCppChatModel],
+) -> None:
+    """The tiny model writes noise; under the grammar, the noise is valid JSON."""
+    model = load_tiny()
+    free, _ = run(model, HI, GenerationOptions(temperature=0.0, max_tokens=48))
+    with pytest.raises(ValueError):
+        json.loads(free)
+    for seed in range(3):
+        options = GenerationOptions(temperature=1.0, max_tokens=200, seed=seed, json_schema=CHOICE)
+        text, final = run(model, HI, options)
+        assert final.finish_reason == "stop", text  # the grammar ends, then only the end token
+        assert schema.problems(json.loads(text), CHOICE) == []
+
+
+def test_json_schema_grammar_is_converted_once_per_schema(
+    load_tiny: Callable[..., LlamaCppChatModel],
+) -> None:
+    model = load_tiny()
+    options = GenerationOptions(temperature=0.0, max_tokens=200, json_schema=CHOICE)
+    first, _ = run(model, HI, options)
+    again, _ = run(model, HI, options)
+    assert again == first
+    assert len(model._grammars) == 1
+    other = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+    text, _ = run(model, HI, GenerationOptions(max_tokens=100, json_schema=other))
+    assert json.loads(text)["ok"] in (True, False)
+    assert len(model._grammars) == 2
+    # A request with no schema after one with a schema is free text again.
+    free, _ = run(model, HI, GenerationOptions(temperature=0.0, max_tokens=48))
+    with pytest.raises(ValueError):
+        json.loads(free)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"type": "banana"},
+        {"type": "string", "pattern": "abc"},  # patterns must be anchored
+        {"$ref": "https://example.com/schema.json"},  # never fetched
+        {"type": "object", "properties": {"x": {"type": "string"}}, "default": {1, 2}},  # a set
+    ],
+)
+def test_schema_llama_cpp_cannot_follow_is_invalid_input(
+    load_tiny: Callable[..., LlamaCppChatModel], bad: dict[str, object]
+) -> None:
+    with pytest.raises(UnsupportedInput) as caught:
+        load_tiny().stream(HI, GenerationOptions(json_schema=bad))
+    assert caught.value.field == "json_schema"
+
+
+def test_token_logprobs_spell_the_reply(load_tiny: Callable[..., LlamaCppChatModel]) -> None:
+    model = load_tiny()
+    options = GenerationOptions(temperature=0.0, max_tokens=200, logprobs=True, json_schema=CHOICE)
+    text, final = run(model, HI, options)
+    assert final.usage is not None
+    tokens = final.usage.token_logprobs
+    assert "".join(t.text for t in tokens) == text
+    assert len(tokens) == final.usage.completion_tokens
+    assert all(t.logprob <= 0.0 for t in tokens)
+    # The mean also counts the end token, which the list leaves out.
+    assert final.usage.mean_logprob is not None
+    assert final.usage.mean_logprob <= 0.0
+    _, unscored = run(model, HI, GenerationOptions(temperature=0.0, max_tokens=8))
+    assert unscored.usage is not None and unscored.usage.token_logprobs == ()
+
+
+@pytest.mark.real_model
+def test_qwen_chooses_under_a_json_schema(qwen: LlamaCppChatModel) -> None:
+    messages = [
+        ChatMessage(
+            "system",
+            "Choose the intent of the user's message: timer.start (start a countdown timer),"
+            " time.now (tell the time) or none. Reply with JSON.",
+        ),
+        ChatMessage("user", "Set a timer for five minutes please"),
+    ]
+    options = GenerationOptions(
+        temperature=0.0, max_tokens=48, repeat_penalty=1.0, logprobs=True, json_schema=CHOICE
+    )
+    text, final = run(qwen, messages, options)
+    value = json.loads(text)
+    assert schema.problems(value, CHOICE) == []
+    assert value["intent"] == "timer.start"
+    assert final.finish_reason == "stop"
+    assert final.usage is not None
+    intent_tokens = [t for t in final.usage.token_logprobs if "timer" in t.text]
+    assert intent_tokens and math.exp(intent_tokens[0].logprob) > 0.5

@@ -257,3 +257,26 @@ def test_the_api_shows_the_skill(client: Client, services: Services) -> None:
         "/api/v1/chat/message", json={"text": "echo hi", "skills": False}, headers=ada
     ).json()
     assert chatted["skill"] is None
+
+
+def test_settings_turn_the_model_stage_and_the_skills_on_and_off(tmp_path: Path) -> None:
+    from assistant.auth import PasswordHasher
+    from assistant.services import build_services
+    from assistant.skills.model_stage import ModelStage
+
+    hasher = PasswordHasher.fast_for_tests()
+    on = Settings.load(data_dir=tmp_path / "on", skills={"model_stage": True, "model": "m:1"})
+    built = build_services(on, hasher=hasher)
+    try:
+        assert isinstance(built.skills.chooser, ModelStage)
+        assert built.skills.chooser.model_id == "m:1"
+        assert built.chat.skills is built.skills
+    finally:
+        built.close()
+    off = Settings.load(data_dir=tmp_path / "off", skills={"enabled": False})
+    built = build_services(off, hasher=hasher)
+    try:
+        assert built.skills.chooser is None and built.chat.skills is None
+        assert not built.skills.enabled
+    finally:
+        built.close()
