@@ -19,6 +19,7 @@ from assistant.chat.history import HistoryService
 from assistant.chat.routing import RoutingRules
 from assistant.chat.service import ChatLimits, ChatService, FallbackModels
 from assistant.clock import Clock, system_clock
+from assistant.lists import ListService
 from assistant.notifications import Notifications
 from assistant.profile import ProfileService
 from assistant.profile.service import ModelChoices
@@ -74,6 +75,7 @@ class Services:
     wyoming: WyomingService
     analytics: AnalyticsService
     experiments: ExperimentService
+    lists: ListService
     metrics: Metrics | None = None
     """Prometheus metrics, when ``metrics.enabled``."""
     events: Emitter = NO_EVENTS
@@ -244,6 +246,7 @@ def build_services(
         wyoming=wyoming,
         analytics=analytics,
         experiments=experiments,
+        lists=ListService(db, clock),
         metrics=metrics,
         events=events,
     )

@@ -21,6 +21,7 @@ from assistant.auth.oidc import OidcService
 from assistant.chat.history import HistoryService
 from assistant.chat.service import ChatService
 from assistant.errors import Unauthorized
+from assistant.lists import ListService
 from assistant.notifications import Notifications
 from assistant.profile import ProfileService
 from assistant.services import Services
@@ -58,6 +59,7 @@ TranslateDep = Injected[TranslateService]
 AnalyticsDep = Injected[AnalyticsService]
 ExperimentsDep = Injected[ExperimentService]
 MetricsDep = Injected[Metrics | None]
+ListsDep = Injected[ListService]
 
 
 def services_of(state: State) -> Services:
@@ -98,6 +100,7 @@ DEPENDENCIES: dict[str, Provide] = {
         "analytics",
         "experiments",
         "metrics",
+        "lists",
     )
 }
 # Not "voice": the speech bodies have a field of that name, and Litestar answers an invalid
