@@ -277,10 +277,11 @@ async def read_out(lists: ListService, user_id: str, name: str) -> SkillAnswer:
 
 
 class NoteSkill:
-    """Short notes kept for the user ("note that the code is 1234"), read back on request."""
+    """Short notes kept for the user ("note that the code is 1234"), read back on request,
+    deleted one at a time ("delete the note about stamps")."""
 
     name = "note"
-    summary = "Writes down a short note for the user and reads their notes back."
+    summary = "Writes down a short note for the user, reads their notes back, deletes one."
 
     def __init__(self, lists: ListService) -> None:
         self.lists = lists
@@ -292,12 +293,15 @@ class NoteSkill:
         action = intent.removeprefix(f"{self.name}.")
         if action == "show":
             return SkillCall(self.name, intent, {})
-        if action != "add":
+        if action not in ("add", "remove"):
             return None
         text = " ".join(slots.get("note_text", "").split())
         text = re.sub(r"^(?:that|:)\s+", "", text, flags=re.I).strip(" .")
         if not text or not item_key(text):
-            raise SlotProblem("What should the note say?", slot="note_text")
+            question = "What should the note say?" if action == "add" else "Which note?"
+            raise SlotProblem(question, slot="note_text")
+        if action == "remove":
+            return SkillCall(self.name, intent, {"text": text})
         if _REQUEST.search(text.lower()):
             return None
         if len(text) > MAX_ITEM_CHARS:
@@ -313,6 +317,14 @@ class NoteSkill:
         if call.intent == f"{self.name}.show":
             return await read_out(self.lists, context.user_id, NOTES)
         text = call.arguments["text"]
+        if call.intent == f"{self.name}.remove":
+            try:
+                gone = await asyncio.to_thread(self.lists.remove, context.user_id, NOTES, text)
+            except NotFound:
+                said = f"I couldn't find a note about {text}."
+                return SkillAnswer(said, said, data={"list": NOTES})
+            said = f"Deleted the note: {gone.text}."
+            return SkillAnswer(said, said, data={"list": NOTES, "removed": gone.id})
         outcome = await asyncio.to_thread(self.lists.add_items, context.user_id, NOTES, [text])
         if outcome.present:
             said = f"You already have that note: {outcome.present[0].text}."

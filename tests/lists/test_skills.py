@@ -45,6 +45,7 @@ def test_the_skills_keep_the_contract(skills: dict[str, Skill]) -> None:
 POSITIVES: list[tuple[str, str, dict[str, Any]]] = [
     # list.add
     ("add milk to the shopping list", "list.add", {"list": "shopping", "items": ["milk"]}),
+    ("add milk to the shopping list please", "list.add", {"list": "shopping", "items": ["milk"]}),
     ("Add milk to my shopping list.", "list.add", {"list": "shopping", "items": ["milk"]}),
     ("please add milk to shopping", "list.add", {"list": "shopping", "items": ["milk"]}),
     ("add milk to the groceries", "list.add", {"list": "shopping", "items": ["milk"]}),
@@ -128,6 +129,10 @@ POSITIVES: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("jot down call mum on Sunday", "note.add", {"text": "Call mum on Sunday"}),
     ("add buy stamps to my notes", "note.add", {"text": "Buy stamps"}),
+    # note.remove
+    ("delete the note about stamps", "note.remove", {"text": "stamps"}),
+    ("forget the note that the code is 1234", "note.remove", {"text": "the code is 1234"}),
+    ("please remove my note saying buy stamps", "note.remove", {"text": "buy stamps"}),
     # note.show
     ("what are my notes", "note.show", {}),
     ("read my notes", "note.show", {}),
@@ -174,6 +179,8 @@ NEAR_MISSES = [
     "note that I'm vegetarian and suggest a recipe",
     "note that the function returns None, so how do I fix it",
     "what is a note",
+    "delete the notes app",
+    "remove the note from the melody",
 ]
 
 
@@ -305,5 +312,12 @@ async def test_notes(
     assert [i.text for i in lists.get(ada, "notes").items] == ["The code is 1234", "Buy stamps"]
     answer = await said(intents, skills, ada, "take buy stamps off my notes list")
     assert answer.spoken == "Removed Buy stamps from your notes."
+    answer = await said(intents, skills, ada, "delete the note about the code")
+    assert answer.spoken == "Deleted the note: The code is 1234."
+    answer = await said(intents, skills, ada, "delete the note about the code")
+    assert answer.spoken == "I couldn't find a note about the code."
+    assert lists.get(ada, "notes").items == ()
+    answer = await said(intents, skills, bob, "delete the note about stamps")
+    assert answer.spoken == "I couldn't find a note about stamps."
     answer = await said(intents, skills, bob, "read my notes")
     assert answer.spoken == "You don't have any notes yet."
