@@ -24,6 +24,8 @@ from assistant.notifications import Notifications
 from assistant.profile import ProfileService
 from assistant.profile.service import ModelChoices
 from assistant.settings import Settings
+from assistant.skills.catalogue import SkillServices, build_router
+from assistant.skills.router import SkillRouter
 from assistant.store import Database
 from assistant.store.blobs import BlobStore
 from assistant.store.permissions import PRIVATE_UMASK, private_dir, private_tree
@@ -75,6 +77,8 @@ class Services:
     wyoming: WyomingService
     analytics: AnalyticsService
     experiments: ExperimentService
+    skills: SkillRouter
+    """Matches requests against the skills before chat (``chat.skills``)."""
     lists: ListService
     metrics: Metrics | None = None
     """Prometheus metrics, when ``metrics.enabled``."""
@@ -221,6 +225,15 @@ def build_services(
     vision = build_vision(settings, db, manager, models, profile, chat, clock, events)
     history = HistoryService(db)
     wyoming = build_wyoming(settings, db, auth, voice, chat, models.manifest, clock, events)
+    lists = ListService(db, clock)
+    skills = build_router(
+        SkillServices(profile=profile),
+        enabled=settings.skills.enabled,
+        clock=clock,
+        events=events,
+    )
+    if skills.enabled:
+        chat.skills = skills
     if metrics is not None:
         metrics.read_gauges = lambda: gauges(manager, analytics)
     analytics.start()
@@ -246,7 +259,8 @@ def build_services(
         wyoming=wyoming,
         analytics=analytics,
         experiments=experiments,
-        lists=ListService(db, clock),
+        skills=skills,
+        lists=lists,
         metrics=metrics,
         events=events,
     )

@@ -33,10 +33,12 @@ from pydantic_settings import (
 )
 
 from assistant.errors import InvalidInput
-from assistant.voice.options import BargeIn, PipelineOptions
+from assistant.voice.options import AlertOptions, BargeIn, PipelineOptions
 
 _PIPELINE = PipelineOptions()
 """The voice pipeline's defaults: the voice settings take theirs from it."""
+_ALERT = AlertOptions()
+"""The spoken alerts' defaults, likewise."""
 
 log = logging.getLogger(__name__)
 
@@ -328,6 +330,11 @@ class VoiceSettings(BaseModel):
     """What interrupts a spoken reply: the wake word, any speech (headsets only), nothing."""
     reply_max_tokens: int = Field(default=_PIPELINE.chat_options.max_tokens, ge=16)
     """Longest spoken reply, in tokens."""
+    alert_repeats: int = Field(default=_ALERT.repeats, ge=1, le=20)
+    """Times a fired timer's or reminder's chime and spoken alert play on the speaker of
+    ``assistant talk``, unless the wake word (or "stop") ends it sooner."""
+    alert_pause_seconds: float = Field(default=_ALERT.pause_seconds, ge=0, le=60)
+    """Silence between two repeats of a spoken alert."""
 
     def pipeline_options(self, *, push_to_talk: bool = False) -> PipelineOptions:
         """The voice pipeline's options with these settings (``assistant talk``, the voice
@@ -341,6 +348,10 @@ class VoiceSettings(BaseModel):
             barge_in=self.barge_in,
             chat_options=replace(_PIPELINE.chat_options, max_tokens=self.reply_max_tokens),
         )
+
+    def alert_options(self) -> AlertOptions:
+        """How fired timers and reminders are announced on the speaker (``Announcer``)."""
+        return replace(_ALERT, repeats=self.alert_repeats, pause_seconds=self.alert_pause_seconds)
 
 
 class VisionFetchSettings(BaseModel):
@@ -571,6 +582,24 @@ class WyomingSettings(BaseModel):
     while more audio arrives (sent as ``transcript-chunk``; not decoded again at the end)."""
 
 
+class SkillSettings(BaseModel):
+    """Skills: timers, reminders, the time, the camera, translation, lists, control."""
+
+    model_config = {"extra": "forbid"}
+
+    enabled: bool = True
+    """Match requests against the skills before the chat model answers; off: every
+    request goes to chat (a user can also turn single skills off: ``disabled_skills``)."""
+    model_stage: bool = False
+    """Let the chat model pick a skill (under a JSON grammar) for phrasing the sentence
+    templates miss. Off by default: on the offline profile's small model it adds about a
+    second to every turn that no template matches (see the README's skills table)."""
+    model_threshold: float = Field(default=0.95, gt=0, le=1)
+    """The model stage's lowest accepted probability of its choice; below it, chat answers."""
+    model: str | None = None
+    """Chat model of the model stage; default: the chat default."""
+
+
 class RemoteModel(BaseModel):
     """An engine that runs elsewhere, declared in settings."""
 
@@ -636,6 +665,7 @@ class Settings(BaseSettings):
     remote: RemoteSettings = Field(default_factory=RemoteSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    skills: SkillSettings = Field(default_factory=SkillSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -37,6 +37,7 @@ from server.controllers.ollama import OllamaController
 from server.controllers.openai import OpenAIController
 from server.controllers.openai_audio import OpenAIAudioController
 from server.controllers.profile import ProfileController
+from server.controllers.skills import SkillsController
 from server.controllers.sync import ProfileChangesController, SyncController
 from server.controllers.translate import TranslateController
 from server.controllers.vision import VisionController
@@ -123,6 +124,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             ProfileChangesController,
             SyncController,
             ChatController,
+            SkillsController,
             VoiceController,
             VisionController,
             TranslateController,

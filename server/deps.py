@@ -26,6 +26,7 @@ from assistant.notifications import Notifications
 from assistant.profile import ProfileService
 from assistant.services import Services
 from assistant.settings import Settings
+from assistant.skills.router import SkillRouter
 from assistant.store import Database
 from assistant.sync import ChangeLog, SyncBridge
 from assistant.translate.service import TranslateService
@@ -59,6 +60,7 @@ TranslateDep = Injected[TranslateService]
 AnalyticsDep = Injected[AnalyticsService]
 ExperimentsDep = Injected[ExperimentService]
 MetricsDep = Injected[Metrics | None]
+SkillsDep = Injected[SkillRouter]
 ListsDep = Injected[ListService]
 
 
@@ -110,4 +112,6 @@ DEPENDENCIES["voice_service"] = _provide("voice")
 DEPENDENCIES["change_log"] = _provide("changes")
 # Not "notifications": the profile preferences body has a field of that name.
 DEPENDENCIES["notifier"] = _provide("notifications")
+# Not "skills": the chat message body has a field of that name.
+DEPENDENCIES["skill_router"] = _provide("skills")
 DEPENDENCIES["principal"] = Provide(_principal, sync_to_thread=False)

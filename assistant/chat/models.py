@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from runtime.llm.base import GenerationOptions
 
@@ -25,7 +26,45 @@ class ChatRequest:
     images: tuple[bytes, ...] = ()
     """Encoded images attached to the turn (routes to a vision model)."""
     source: Literal["text", "voice", "openai", "ollama"] = "text"
-    """Which face the turn came through (analytics)."""
+    """Which face the turn came through (analytics); a spoken face gets spoken answers."""
+    skills: bool = True
+    """Let a skill answer (a timer, the time) before the chat model; False: always chat."""
+    language: str | None = None
+    """The language the request was made in, when a face knows it (speech recognition)."""
+
+
+@dataclass(frozen=True)
+class SkillUse:
+    """Which skill answered a turn, how it was chosen and with what."""
+
+    name: str
+    """The skill (``timer``)."""
+    intent: str
+    """The intent recognised (``timer.start``)."""
+    stage: str
+    """``template`` (a sentence template matched) or ``model`` (the chat model chose)."""
+    confidence: float
+    """1.0 for a template; the model's probability for the model stage."""
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    """The typed arguments it ran with."""
+    question: bool = False
+    """It asked back (a part of the request could not be understood) instead of acting."""
+    data: Mapping[str, Any] = field(default_factory=dict)
+    """Its structured result (a timer's id and end time, a list's items)."""
+
+
+@dataclass(frozen=True)
+class SkillReply:
+    """A skill's whole answer to a turn, as the chat service stores and streams it."""
+
+    use: SkillUse
+    """Which skill, intent, stage and arguments."""
+    written: str
+    """Shown and stored."""
+    spoken: str
+    """Streamed to spoken faces (voice, Wyoming) instead of ``written``."""
+    language: str | None = None
+    """The language of ``spoken`` when it is not the request's (a translation)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +121,9 @@ class TurnDelta:
     """New text of the reply."""
 
     text: str
+    language: str | None = None
+    """The language of this text when it differs from the conversation's (a skill's
+    translation, to be spoken in that language's voice); None: the usual one."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +138,8 @@ class TurnDone:
     """stop, length or cancelled."""
     usage: TurnUsage
     timings: Timings
+    skill: SkillUse | None = None
+    """The skill that answered; None when the chat model did."""
 
 
 TurnEvent = TurnStarted | TurnDelta | TurnDone

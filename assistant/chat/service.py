@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from assistant.analytics.experiments import Variants
@@ -25,6 +26,7 @@ from assistant.chat.context import (
 from assistant.chat.models import (
     ChatRequest,
     ContextFlags,
+    SkillReply,
     Timings,
     TurnDelta,
     TurnDone,
@@ -57,6 +59,14 @@ class InstalledCatalogue(Protocol):
 
     def require(self, model_id: str) -> InstalledModel:
         """An installed model, or ModelNotInstalled (saying whether it can be pulled)."""
+        ...
+
+
+class SkillAnswerer(Protocol):
+    """What answers a turn before the chat model when a skill applies (the skill router)."""
+
+    async def answer(self, user_id: str, request: ChatRequest) -> SkillReply | None:
+        """A skill's reply to the request, or None to let the chat model answer."""
         ...
 
 
@@ -141,6 +151,9 @@ class ChatService:
         self.experiments = experiments
         """Where the ``chat.style`` experiment's variant comes from (A/B tests of the
         system prompt's tone, verbosity or personality)."""
+        self.skills: SkillAnswerer | None = None
+        """Asked first on every turn (set once the skills, which use this service, are
+        built); None: the chat model answers everything."""
 
     # Turns ------------------------------------------------------------------------
 
@@ -154,6 +167,21 @@ class ChatService:
         started = time.perf_counter()
         self._check_text(request.text)
         await asyncio.to_thread(self._check_conversation, user_id, request)
+        if self.skills is not None and request.skills:
+            reply = await self.skills.answer(user_id, request)
+            if reply is not None:
+                seconds = time.perf_counter() - started
+                turn, answered = await asyncio.to_thread(
+                    self._store_skill_turn, user_id, request, reply, seconds
+                )
+                yield turn
+                spoken = request.source == "voice"
+                yield TurnDelta(
+                    reply.spoken if spoken else reply.written,
+                    language=reply.language if spoken else None,
+                )
+                yield answered
+                return
         chosen = await asyncio.to_thread(self._route, user_id, request)
         async with self.manager.use(chosen.model) as model:  # type: ignore[arg-type]
             queued = time.perf_counter() - started
@@ -252,6 +280,65 @@ class ChatService:
         ) as deltas:
             async for delta in deltas:
                 yield delta
+
+    def _store_skill_turn(
+        self, user_id: str, request: ChatRequest, reply: SkillReply, seconds: float
+    ) -> tuple[TurnStarted, TurnDone]:
+        """Store the request and a skill's written answer as one exchange of the
+        conversation (so later chat turns see what was done)."""
+        now = self.clock()
+        conversation, _, replace_from = self._read_turn_state(user_id, request)
+        conversation_id = conversation.id if conversation else new_id(now)
+        user_message_id, message_id = new_id(now), new_id(now)
+        timings = Timings(first_token_seconds=seconds, total_seconds=seconds)
+        with self.db.write() as conn:
+            if conversation is None:
+                store.insert_conversation(conn, conversation_id, user_id, to_ms(now))
+                store.update_conversation(conn, conversation_id, title=title_from(request.text))
+            if replace_from is not None:
+                store.delete_messages_from(conn, conversation_id, replace_from)
+            store.append_message(
+                conn,
+                conversation_id,
+                store.NewMessage(
+                    id=user_message_id,
+                    role="user",
+                    content=request.text,
+                    source=request.source,
+                    created_at=to_ms(now),
+                ),
+            )
+            store.append_message(
+                conn,
+                conversation_id,
+                store.NewMessage(
+                    id=message_id,
+                    role="assistant",
+                    content=reply.written,
+                    source=request.source,
+                    created_at=to_ms(now),
+                    timings=timings,
+                    finish_reason="stop",
+                    skill=json.dumps(asdict(reply.use), ensure_ascii=False, default=str),
+                ),
+            )
+        started = TurnStarted(
+            conversation_id=conversation_id,
+            user_message_id=user_message_id,
+            model="",
+            route_reason=f"skill:{reply.use.name}",
+            flags=ContextFlags(),
+        )
+        done = TurnDone(
+            conversation_id=conversation_id,
+            message_id=message_id,
+            text=reply.written,
+            finish_reason="stop",
+            usage=TurnUsage(prompt_tokens=0, completion_tokens=0),
+            timings=timings,
+            skill=reply.use,
+        )
+        return started, done
 
     # Priming ----------------------------------------------------------------------
 

@@ -44,6 +44,8 @@ class Message:
     finish_reason: str | None
     source: str | None
     created_at: int
+    skill: str | None = None
+    """The skill that gave a reply (SkillUse as JSON); None for the chat model's."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class NewMessage:
     """Where the time of a reply went."""
     finish_reason: str | None = None
     """How a reply ended: stop, length, cancelled or error."""
+    skill: str | None = None
+    """The skill that gave a reply (SkillUse as JSON)."""
 
 
 _CONVERSATION = (
@@ -73,7 +77,8 @@ _CONVERSATION = (
 )
 _MESSAGE = (
     "id, conversation_id, seq, role, content, model, prompt_tokens, completion_tokens,"
-    " cached_tokens, queue_ms, first_token_ms, total_ms, finish_reason, source, created_at"
+    " cached_tokens, queue_ms, first_token_ms, total_ms, finish_reason, source, created_at,"
+    " skill"
 )
 
 
@@ -182,7 +187,7 @@ def last_seq(conn: Connection, conversation_id: str) -> int:
 
 def insert_message(conn: Connection, message: Message) -> None:
     conn.execute(
-        f"INSERT INTO messages ({_MESSAGE}) VALUES ({', '.join('?' * 15)})",
+        f"INSERT INTO messages ({_MESSAGE}) VALUES ({', '.join('?' * 16)})",
         (
             message.id,
             message.conversation_id,
@@ -199,6 +204,7 @@ def insert_message(conn: Connection, message: Message) -> None:
             message.finish_reason,
             message.source,
             message.created_at,
+            message.skill,
         ),
     )
 
@@ -223,6 +229,7 @@ def append_message(conn: Connection, conversation_id: str, new: NewMessage) -> M
         finish_reason=new.finish_reason,
         source=new.source,
         created_at=new.created_at,
+        skill=new.skill,
     )
     insert_message(conn, message)
     update_conversation(conn, conversation_id, updated_at=new.created_at)

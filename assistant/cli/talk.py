@@ -15,6 +15,7 @@ from rich.console import Console
 from assistant.cli.chat import pick_user
 from assistant.cli.common import console, fail, open_services
 from assistant.services import Services
+from assistant.voice.announce import QUIET_STATES
 from assistant.voice.events import (
     PipelineEvent,
     PipelineEventType,
@@ -26,6 +27,7 @@ from assistant.voice.events import (
 from hal.audio import Speaker
 from hal.audio.fake import FakeSpeaker
 from hal.audio.portaudio import SoundDeviceMicrophone, SoundDeviceSpeaker
+from hal.audio.volume import VolumeSpeaker
 from hal.audio.wavfile import WavFileMicrophone, WavFileSpeaker, read_wav
 
 _STATUS = {
@@ -122,11 +124,22 @@ async def _run(
         speaker = FakeSpeaker()  # headless without --output: the reply is only printed
     else:
         speaker = SoundDeviceSpeaker(output_device or settings.voice.output_device)
+    speaker = VolumeSpeaker(speaker, services.loops.volume)
     options = settings.voice.pipeline_options(push_to_talk=push_to_talk)
     with console.status("loading models…"):
         await services.loops.warm_up(user.id, options)
+    alerts = await services.loops.announcer(
+        user.id,
+        speaker,
+        settings.voice.alert_options(),
+        idle=lambda: pipeline.state in QUIET_STATES,  # the pipeline is built just below
+    )
     pipeline = await services.loops.pipeline(
-        user.id, speaker, options, conversation_id=conversation, on_event=reporter
+        user.id,
+        speaker,
+        options,
+        conversation_id=conversation,
+        on_event=alerts.hearing(reporter),  # the wake word stops a timer's alert
     )
     try:
         if input_file is not None and push_to_talk:
@@ -147,6 +160,7 @@ async def _run(
             finally:
                 await live.close()
     finally:
+        await alerts.close()
         await speaker.close()
         await services.manager.close()
     failed = any(isinstance(e, StageFailed) for e in reporter.events)

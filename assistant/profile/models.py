@@ -181,6 +181,10 @@ class NotificationPreferences(BaseModel):
     """Hold everything below the quiet-hours bypass priority until then."""
 
 
+SkillName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+"""A skill's name (``timer``, ``look``)."""
+
+
 class Preferences(BaseModel):
     """Typed, validated user preferences; unknown keys are rejected."""
 
@@ -210,6 +214,9 @@ class Preferences(BaseModel):
     """Measurement units in replies."""
     notifications: NotificationPreferences = Field(default_factory=NotificationPreferences)
     """Notification settings."""
+    disabled_skills: list[SkillName] = Field(default_factory=list, max_length=50)
+    """Skills the assistant must not use for this user (``GET /api/v1/skills`` lists their
+    names); such requests go to ordinary chat."""
 
 
 @dataclass(frozen=True)

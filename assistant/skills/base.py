@@ -111,7 +111,9 @@ class Skill(Protocol):
     summary: str
     """One line: what it does (listed by ``GET /api/v1/skills``, told to the model stage)."""
 
-    def match(self, intent: str, slots: Mapping[str, str], context: SkillContext) -> SkillCall | None:
+    def match(
+        self, intent: str, slots: Mapping[str, str], context: SkillContext
+    ) -> SkillCall | None:
         """Type the raw slot texts of a recognised intent; None declines (the request goes
         to chat); ``SlotProblem`` asks back. Pure: no I/O, no clock."""
         ...

@@ -47,6 +47,7 @@ class PipelineEventType(StrEnum):
     CHAT_START = "chat-start"
     CHAT_DELTA = "chat-delta"
     CHAT_END = "chat-end"
+    SKILL = "skill"
     TTS_START = "tts-start"
     TTS_AUDIO = "tts-audio"
     TTS_END = "tts-end"
@@ -243,6 +244,25 @@ class ChatEnd(_Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SkillChosen(_Event):
+    """A skill answered the command instead of the chat model (just before ``chat-end``)."""
+
+    type: ClassVar[PipelineEventType] = PipelineEventType.SKILL
+    name: str
+    """The skill (``timer``)."""
+    intent: str
+    """The intent recognised (``timer.start``)."""
+    stage: str
+    """``template`` or ``model``: which stage chose it."""
+    confidence: float
+    """1.0 for a template; the model's probability for the model stage."""
+    arguments: dict[str, Any]
+    """The typed arguments it ran with."""
+    question: bool
+    """It asked back instead of acting (a slot could not be understood)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class TtsStart(_Event):
     """Synthesis of one sentence began."""
 
@@ -317,6 +337,7 @@ PipelineEvent = (
     | ChatStart
     | ChatProgress
     | ChatEnd
+    | SkillChosen
     | TtsStart
     | TtsAudio
     | TtsEnd

@@ -130,3 +130,23 @@ class PipelineOptions:
             max_command_seconds=None,
             no_speech_seconds=None,
         )
+
+
+@dataclass(frozen=True)
+class AlertOptions:
+    """How a fired timer or reminder is announced on the speaker (``Announcer``)."""
+
+    repeats: int = 3
+    """Times the chime and the spoken alert are played, unless stopped sooner."""
+    pause_seconds: float = 2.0
+    """Silence between two repeats."""
+    poll_seconds: float = 0.1
+    """While the voice loop listens or answers, how often to look whether it is done."""
+
+    def __post_init__(self) -> None:
+        if self.repeats < 1:
+            raise InvalidInput("repeats must be at least 1", field="repeats")
+        if not self.pause_seconds >= 0:
+            raise InvalidInput("pause_seconds must not be negative", field="pause_seconds")
+        if not self.poll_seconds > 0:
+            raise InvalidInput("poll_seconds must be positive", field="poll_seconds")

@@ -43,7 +43,7 @@ from assistant.voice.listening import PushToTalk
 from assistant.voice.options import PipelineOptions
 from assistant.voice.runs import Runs, new_run_id
 from assistant.voice.state import PipelineState
-from assistant.voice.turn import Turn, TurnRunner
+from assistant.voice.turn import Turn, TurnRunner, VoiceOptionsSource
 from hal.audio import AudioChunk, Speaker
 from runtime.stt.base import SpeechToText
 from runtime.tts.base import TextToSpeech
@@ -87,6 +87,7 @@ class VoicePipeline:
         clock: Callable[[], float] = time.monotonic,
         conversation_id: str | None = None,
         new_run_id: Callable[[], str] = new_run_id,
+        voice: VoiceOptionsSource | None = None,
     ) -> None:
         options = options or PipelineOptions()
         if wake is None and not options.push_to_talk:
@@ -99,7 +100,13 @@ class VoicePipeline:
         self._wake_source = wake
         self._runs = Runs(on_event, clock, new_run_id, conversation_id)
         self._turns = TurnRunner(
-            self._runs, stt=stt, tts=tts, chat=chat, speaker=speaker, options=options
+            self._runs,
+            stt=stt,
+            tts=tts,
+            chat=chat,
+            speaker=speaker,
+            options=options,
+            voice=voice,
         )
         self._button = PushToTalk()
         self._running = False

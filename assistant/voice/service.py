@@ -25,6 +25,7 @@ from assistant.errors import InvalidInput, PayloadTooLarge
 from assistant.profile import ProfileService, UsageMetric
 from assistant.streaming import iterate_in_thread
 from assistant.text import control_character
+from assistant.voice.announce import Announcer
 from assistant.voice.dictation import Dictation, DictationCallback
 from assistant.voice.events import (
     ChatProgress,
@@ -37,11 +38,12 @@ from assistant.voice.events import (
     WakeWordEnd,
     stage_latencies,
 )
-from assistant.voice.options import PipelineOptions
+from assistant.voice.options import AlertOptions, PipelineOptions
 from assistant.voice.pipeline import VoicePipeline
 from hal.audio import AudioChunk, Speaker
 from hal.audio.codecs import DecodeLimits, check_format, decode, stream_encoder
 from hal.audio.convert import is_silent
+from hal.audio.volume import OutputVolume
 from runtime.engines import Capability
 from runtime.errors import ModelNotInstalled, UnknownModel
 from runtime.events import NO_EVENTS, Emitter
@@ -387,9 +389,14 @@ class VoiceService:
 class VoiceLoops:
     """Builds voice pipelines on the real engines, for a user (``assistant talk``, WS)."""
 
-    def __init__(self, voice: VoiceService, chat: ChatTurns) -> None:
+    def __init__(
+        self, voice: VoiceService, chat: ChatTurns, volume: OutputVolume | None = None
+    ) -> None:
         self.voice = voice
         self.chat = chat
+        self.volume = volume or OutputVolume()
+        """The output level of this device's speaker (``assistant talk`` plays at it; the
+        control skill changes it)."""
 
     async def warm_up(self, user_id: str, options: PipelineOptions) -> list[str]:
         """Load the loop's models now, so the first turn does not wait for them."""
@@ -407,6 +414,35 @@ class VoiceLoops:
         await self.chat.prime(user_id, spoken=True)  # loads the chat model, caches its prompt
         return wanted
 
+    async def announcer(
+        self,
+        user_id: str,
+        speaker: Speaker,
+        options: AlertOptions,
+        *,
+        idle: Callable[[], bool],
+    ) -> Announcer:
+        """Spoken alerts of ``user_id``'s timers and reminders on ``speaker``, in the
+        user's voice at their speaking rate; ``idle`` tells when the loop is quiet
+        (``lambda: pipeline.state in QUIET_STATES``)."""
+        voice = self.voice
+        preferences = (await asyncio.to_thread(voice.profile.get_preferences, user_id)).preferences
+        tts = await asyncio.to_thread(voice.preferred_voice, preferences.voice_id)
+        manager = voice.manager
+
+        async def alert_voice() -> SynthesisOptions:
+            stored = await asyncio.to_thread(voice.profile.get_preferences, user_id)
+            return SynthesisOptions(rate=stored.preferences.speaking_rate)
+
+        return Announcer(
+            lambda: manager.use(tts),
+            speaker,
+            options,
+            voice=alert_voice,
+            user_id=user_id,
+            idle=idle,
+        )
+
     async def pipeline(
         self,
         user_id: str,
@@ -419,7 +455,7 @@ class VoiceLoops:
         """A pipeline with the user's voice preferences, engines borrowed from the manager.
 
         The user's preferences fill in what ``options`` leave open: the language (unless
-        given), the speaking rate of the replies.
+        given), the speaking rate of the replies (read again for every reply).
         """
         voice = self.voice
         preferences = (await asyncio.to_thread(voice.profile.get_preferences, user_id)).preferences
@@ -456,6 +492,11 @@ class VoiceLoops:
 
             return source
 
+        async def reply_voice() -> SynthesisOptions:
+            """The user's speaking rate as it is now ("speak slower" changes it mid-loop)."""
+            stored = await asyncio.to_thread(voice.profile.get_preferences, user_id)
+            return replace(options.voice, rate=stored.preferences.speaking_rate)
+
         pipeline = VoicePipeline(
             vad=lend(vad),
             stt=lend(stt),
@@ -466,6 +507,7 @@ class VoiceLoops:
             on_event=counted,
             options=options,
             conversation_id=conversation_id,
+            voice=reply_voice,
         )
         built.append(pipeline)
         return pipeline

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
@@ -31,6 +31,7 @@ from assistant.voice.events import (
     ErrorCode,
     PipelineStage,
     RunOutcome,
+    SkillChosen,
     SttEnd,
     TtsAudio,
     TtsEnd,
@@ -42,9 +43,14 @@ from assistant.voice.sentences import SentenceSplitter
 from assistant.voice.state import PipelineState
 from hal.audio import AudioChunk, Speaker
 from runtime.stt.base import SpeechToText, TranscribeOptions
-from runtime.tts.base import TextToSpeech
+from runtime.tts.base import SynthesisOptions, TextToSpeech
 
 log = logging.getLogger(__name__)
+
+
+VoiceOptionsSource = Callable[[], Awaitable[SynthesisOptions]]
+"""Reads the synthesis options of a reply when it starts to be spoken (a voice loop reads
+the user's speaking rate preference, which "speak slower" may have just changed)."""
 
 
 class _PlaybackStopped(Exception):
@@ -77,9 +83,11 @@ class TurnRunner:
         chat: Chat,
         speaker: Speaker,
         options: PipelineOptions,
+        voice: VoiceOptionsSource | None = None,
     ) -> None:
         self.runs = runs
         self.options = options
+        self._voice = voice
         self._stt_source = stt
         self._tts_source = tts
         self._chat = chat
@@ -233,6 +241,19 @@ class TurnRunner:
         sentences.put_nowait(None)
         reply = done.text if done is not None else "".join(parts)
         run.reply = reply
+        if done is not None and done.skill is not None:
+            skill = done.skill
+            await runs.emit(
+                SkillChosen(
+                    **runs.meta(run),
+                    name=skill.name,
+                    intent=skill.intent,
+                    stage=skill.stage,
+                    confidence=skill.confidence,
+                    arguments=dict(skill.arguments),
+                    question=skill.question,
+                )
+            )
         await runs.emit(
             ChatEnd(
                 **runs.meta(run),
@@ -252,11 +273,14 @@ class TurnRunner:
         try:
             async with AsyncExitStack() as stack:
                 tts: TextToSpeech | None = None
+                voice = self.options.voice
                 index = 0
                 while (sentence := await sentences.get()) is not None:
                     if tts is None:
+                        if self._voice is not None:
+                            voice = await self._voice()  # read per reply: it may have changed
                         tts = await stack.enter_async_context(self._tts_source())
-                    await self._speak_sentence(run, tts, index, sentence, chunks)
+                    await self._speak_sentence(run, tts, index, sentence, chunks, voice)
                     index += 1
         except Exception as exc:
             raise StageFailure(PipelineStage.TTS, ErrorCode.TTS_FAILED, exc) from exc
@@ -270,10 +294,11 @@ class TurnRunner:
         index: int,
         sentence: str,
         chunks: asyncio.Queue[AudioChunk | None],
+        voice: SynthesisOptions,
     ) -> None:
         runs = self.runs
         await runs.emit(TtsStart(**runs.meta(run), sentence=index, text=sentence))
-        audio = await off_loop(tts.synthesize, sentence, self.options.voice)
+        audio = await off_loop(tts.synthesize, sentence, voice)
         seconds = 0.0
         try:
             while (chunk := await off_loop(next_or_none, audio)) is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from typing import Annotated, Any
 
 import msgspec
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from assistant.chat.models import (
     ChatRequest,
     ContextFlags,
+    SkillUse,
     Timings,
     TurnDelta,
     TurnDone,
@@ -79,6 +81,9 @@ class MessageIn(BaseModel):
         list[Annotated[str, Field(json_schema_extra=_BASE64)]], Field(max_length=4)
     ] = []
     """Base64 (or data: URI) PNG/JPEG images for a vision model."""
+    skills: bool = True
+    """Let a skill (timer, time, camera, translation, lists...) answer before the chat
+    model; false sends the message to the chat model whatever it says."""
 
     @field_validator("images")
     @classmethod
@@ -97,6 +102,7 @@ class MessageIn(BaseModel):
             replace_message_id=self.replace_message_id,
             images=tuple(decode_image(i) for i in self.images),
             source=source,  # type: ignore[arg-type]
+            skills=self.skills,
         )
 
 
@@ -186,6 +192,46 @@ class FlagsOut(msgspec.Struct, kw_only=True):
         )
 
 
+class SkillUseOut(msgspec.Struct, kw_only=True):
+    """The skill that answered a turn, how it was chosen and with what."""
+
+    name: str
+    """The skill (``timer``; ``GET /api/v1/skills`` lists them)."""
+    intent: str
+    """The intent recognised (``timer.start``)."""
+    stage: str
+    """``template`` (a sentence template matched) or ``model`` (the chat model chose)."""
+    confidence: float
+    """1 for a template; the model's probability for the model stage."""
+    arguments: dict[str, Any]
+    """The typed arguments it ran with (``{"seconds": 300, "name": "pasta"}``)."""
+    question: bool
+    """True when it asked back because part of the request could not be understood."""
+    data: dict[str, Any]
+    """Its structured result (a timer's id and end time, a list's items)."""
+
+    @classmethod
+    def of(cls, use: SkillUse | None) -> SkillUseOut | None:
+        if use is None:
+            return None
+        return cls(
+            name=use.name,
+            intent=use.intent,
+            stage=use.stage,
+            confidence=use.confidence,
+            arguments=dict(use.arguments),
+            question=use.question,
+            data=dict(use.data),
+        )
+
+    @classmethod
+    def stored(cls, text: str | None) -> SkillUseOut | None:
+        """From a stored message's ``skill`` column (JSON)."""
+        if not text:
+            return None
+        return msgspec.convert(json.loads(text), cls)
+
+
 class ReplyOut(msgspec.Struct, kw_only=True):
     """The assistant's reply to a turn."""
 
@@ -199,6 +245,8 @@ class ReplyOut(msgspec.Struct, kw_only=True):
     usage: UsageOut
     timings: TimingsOut
     flags: FlagsOut
+    skill: SkillUseOut | None = None
+    """The skill that answered; null when the chat model did."""
 
     @classmethod
     def of(cls, started: TurnStarted, done: TurnDone) -> ReplyOut:
@@ -213,6 +261,7 @@ class ReplyOut(msgspec.Struct, kw_only=True):
             usage=UsageOut.of(done.usage),
             timings=TimingsOut.of(done.timings),
             flags=FlagsOut.of(started.flags),
+            skill=SkillUseOut.of(done.skill),
         )
 
 
@@ -229,6 +278,8 @@ class MessageOut(msgspec.Struct, kw_only=True):
     first_token_ms: int | None
     total_ms: int | None
     created_at: str
+    skill: SkillUseOut | None = None
+    """The skill that gave this reply; null for the chat model's and for user messages."""
 
     @classmethod
     def of(cls, message: Message) -> MessageOut:
@@ -243,6 +294,7 @@ class MessageOut(msgspec.Struct, kw_only=True):
             first_token_ms=message.first_token_ms,
             total_ms=message.total_ms,
             created_at=iso(message.created_at) or "",
+            skill=SkillUseOut.stored(message.skill),
         )
 
 
@@ -311,6 +363,7 @@ def event_payload(event: TurnEvent) -> tuple[str, dict[str, Any]]:
         "finish_reason": event.finish_reason,
         "usage": msgspec.structs.asdict(UsageOut.of(event.usage)),
         "timings": msgspec.structs.asdict(TimingsOut.of(event.timings)),
+        "skill": msgspec.to_builtins(SkillUseOut.of(event.skill)),
     }
 
 
@@ -351,6 +404,7 @@ TURN_STREAM = event_stream(
                 "finish_reason": {"type": "string"},
                 "usage": component("UsageOut"),
                 "timings": component("TimingsOut"),
+                "skill": {"oneOf": [component("SkillUseOut"), {"type": "null"}]},
             },
         },
     ),

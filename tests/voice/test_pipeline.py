@@ -54,6 +54,7 @@ from assistant.voice.events import (
 )
 from assistant.voice.options import BargeIn, PipelineOptions
 from assistant.voice.pipeline import PipelineState, VoicePipeline
+from assistant.voice.turn import VoiceOptionsSource
 from hal.audio import AudioChunk
 from hal.audio.fake import FakeSpeaker
 from hal.audio.playback import Playback
@@ -249,6 +250,7 @@ class Rig:
         tts_fails: bool = False,
         on_event: EventCallback | None = None,
         speaker: Literal["recording", "fake", "realtime"] = "recording",
+        voice: VoiceOptionsSource | None = None,
     ) -> None:
         # Engines move the clock by hand; a real-time speaker sleeps on it (jumping ahead).
         self.clock = ManualAsyncClock(start=100.0, jump=True)
@@ -280,6 +282,7 @@ class Rig:
             options=options or PipelineOptions(follow_up_seconds=0),
             clock=self.clock,
             new_run_id=lambda: f"run-{next(counter)}",
+            voice=voice,
         )
 
     async def run(self, script: Sequence[Step]) -> Recorder:
@@ -898,6 +901,23 @@ async def test_run_once_answers_a_recording() -> None:
     # A second turn continues the conversation.
     await rig.pipeline.run_once(audio)
     assert [r.conversation_id for r in rig.chat.requests] == [None, "conv-1"]
+
+
+async def test_the_voice_options_are_read_again_for_every_reply() -> None:
+    rates = iter([1.0, 1.3])
+    reads = 0
+
+    async def voice() -> SynthesisOptions:
+        nonlocal reads
+        reads += 1
+        return SynthesisOptions(rate=next(rates))
+
+    rig = Rig(voice=voice)
+    audio = AudioChunk(audio=b"".join(c.audio for c in speech(10)), rate=RATE)
+    await rig.pipeline.run_once(audio)
+    await rig.pipeline.run_once(audio)
+    assert reads == 2  # once per reply, not per sentence
+    assert [o.rate for o in rig.tts.options] == [1.0, 1.0, 1.3, 1.3]
 
 
 async def test_run_once_reports_a_failure() -> None:

@@ -1,0 +1,46 @@
+"""Build the skills and their router from the services they act through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assistant.clock import Clock, system_clock
+from assistant.profile import ProfileService
+from assistant.skills.base import Skill
+from assistant.skills.router import IntentChooser, SkillRouter
+from assistant.skills.templates import Templates
+from runtime.events import NO_EVENTS, Emitter
+
+
+@dataclass(frozen=True)
+class SkillServices:
+    """The services the skills act through."""
+
+    profile: ProfileService
+    """Preferences (speaking rate, disabled skills) and the user's time zone."""
+
+
+def build_skills(services: SkillServices) -> list[Skill]:
+    """Every skill, with its services injected."""
+    return []
+
+
+def build_router(
+    services: SkillServices,
+    *,
+    templates: Templates | None = None,
+    chooser: IntentChooser | None = None,
+    enabled: bool = True,
+    clock: Clock = system_clock,
+    events: Emitter = NO_EVENTS,
+) -> SkillRouter:
+    """The router over every skill and the templates that ship with the package."""
+    return SkillRouter(
+        build_skills(services),
+        templates or Templates.load(),
+        services.profile,
+        chooser=chooser,
+        enabled=enabled,
+        clock=clock,
+        events=events,
+    )
