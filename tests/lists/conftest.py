@@ -1,20 +1,20 @@
 """Fixtures of the list tests: the service on a real SQLite file, and the sentence
-templates of the list and note skills recognised by hassil."""
+templates of the list and note skills recognised as the router recognises them (every
+skill's files merged, hassil's best match)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from hassil import Intents, recognize
 
 from assistant.auth import AuthService, PasswordHasher, TokenIssuer, load_or_create_keyset
 from assistant.clock import ManualClock
 from assistant.lists import ListService
 from assistant.settings import Settings
+from assistant.skills.templates import Templates
 from assistant.store import Database
 
 SENTENCES = Path(__file__).parents[2] / "assistant" / "skills" / "sentences" / "en"
@@ -52,23 +52,13 @@ def lists(db: Database, clock: ManualClock) -> ListService:
     return ListService(db, clock)
 
 
-def load_intents(*skills: str) -> Intents:
-    """The sentence files of these skills merged as the recogniser merges them."""
-    merged: dict[str, Any] = {"language": "en", "intents": {}, "lists": {}, "expansion_rules": {}}
-    for skill in skills:
-        data = yaml.safe_load((SENTENCES / f"{skill}.yaml").read_text(encoding="utf-8"))
-        for key in ("intents", "lists", "expansion_rules"):
-            for name, value in (data.get(key) or {}).items():
-                assert name not in merged[key], f"{skill}: {key} {name} defined twice"
-                if key != "intents":
-                    assert name.startswith(f"{skill}_"), f"{skill}: {name} lacks its prefix"
-                merged[key][name] = value
-    return Intents.from_dict(merged)
+def own_names(skill: str) -> dict[str, list[str]]:
+    """The list and expansion-rule names a skill's sentence file defines."""
+    data = yaml.safe_load((SENTENCES / f"{skill}.yaml").read_text(encoding="utf-8"))
+    return {key: list(data.get(key) or {}) for key in ("lists", "expansion_rules")}
 
 
-def recognised(intents: Intents, text: str) -> tuple[str, dict[str, str]] | None:
-    """The intent and raw slot texts hassil finds for a sentence, or None."""
-    result = recognize(text, intents)
-    if result is None or result.intent is None:
-        return None
-    return result.intent.name, {k: str(v.value) for k, v in result.entities.items()}
+def recognised(templates: Templates, text: str) -> tuple[str, dict[str, str]] | None:
+    """The intent and raw slot texts the recogniser finds for a sentence, or None."""
+    found = templates.recognize(text, "en")
+    return None if found is None else (found.intent, dict(found.slots))

@@ -7,19 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hassil import Intents
 
 from assistant.lists import ListService
 from assistant.skills.base import Skill, SkillAnswer, SkillCall, SkillContext, SlotProblem
 from assistant.skills.lists import SPOKEN_ITEMS, ListSkill, NoteSkill
-from tests.lists.conftest import load_intents, recognised
+from assistant.skills.templates import Templates
+from tests.lists.conftest import own_names, recognised
 
 CONTEXT = SkillContext(user_id="nobody", now=0.0)
 
 
 @pytest.fixture(scope="module")
-def intents() -> Intents:
-    return load_intents("list", "note")
+def intents() -> Templates:
+    """Every skill's templates, as the router loads them."""
+    return Templates.load()
 
 
 @pytest.fixture
@@ -27,13 +28,31 @@ def skills(lists: ListService) -> dict[str, Skill]:
     return {"list": ListSkill(lists), "note": NoteSkill(lists)}
 
 
-def matched(intents: Intents, skills: dict[str, Skill], text: str) -> SkillCall | None:
+def matched(intents: Templates, skills: dict[str, Skill], text: str) -> SkillCall | None:
     """What the recogniser and then the owning skill make of a sentence (None: chat)."""
     found = recognised(intents, text)
     if found is None:
         return None
     intent, slots = found
     return skills[intent.partition(".")[0]].match(intent, slots, CONTEXT)
+
+
+@pytest.mark.parametrize("skill", ["list", "note"])
+def test_the_sentence_files_keep_to_their_prefix(skill: str, intents: Templates) -> None:
+    for kind, names in own_names(skill).items():
+        assert all(name.startswith(f"{skill}_") for name in names), (kind, names)
+    assert all(i.startswith(f"{skill}.") for i in intents.intents("en") if i.startswith(skill))
+    assert {i for i in intents.intents("en") if i.startswith(f"{skill}.")}
+
+
+def test_every_example_is_recognised_as_its_intent(intents: Templates) -> None:
+    mine = [i for i in intents.intents("en") if i.startswith(("list.", "note."))]
+    for intent in mine:
+        examples = intents.examples(intent, "en")
+        assert examples, f"{intent} has no examples"
+        for example in examples:
+            found = recognised(intents, example)
+            assert found is not None and found[0] == intent, (example, found)
 
 
 def test_the_skills_keep_the_contract(skills: dict[str, Skill]) -> None:
@@ -144,7 +163,7 @@ POSITIVES: list[tuple[str, str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("text", "intent", "arguments"), POSITIVES)
 def test_requests_are_recognised_and_typed(
-    intents: Intents, skills: dict[str, Skill], text: str, intent: str, arguments: dict[str, Any]
+    intents: Templates, skills: dict[str, Skill], text: str, intent: str, arguments: dict[str, Any]
 ) -> None:
     call = matched(intents, skills, text)
     assert call is not None, text
@@ -185,7 +204,7 @@ NEAR_MISSES = [
 
 
 @pytest.mark.parametrize("text", NEAR_MISSES)
-def test_near_misses_stay_chat(intents: Intents, skills: dict[str, Skill], text: str) -> None:
+def test_near_misses_stay_chat(intents: Templates, skills: dict[str, Skill], text: str) -> None:
     assert matched(intents, skills, text) is None
 
 
@@ -200,7 +219,7 @@ def test_near_misses_stay_chat(intents: Intents, skills: dict[str, Skill], text:
     ],
 )
 def test_a_slot_that_cannot_be_used_is_asked_back(
-    intents: Intents, skills: dict[str, Skill], text: str, slot: str
+    intents: Templates, skills: dict[str, Skill], text: str, slot: str
 ) -> None:
     with pytest.raises(SlotProblem) as asked:
         matched(intents, skills, text)
@@ -208,7 +227,9 @@ def test_a_slot_that_cannot_be_used_is_asked_back(
     assert asked.value.written.endswith(("?", ".")) and asked.value.spoken
 
 
-async def said(intents: Intents, skills: dict[str, Skill], user_id: str, text: str) -> SkillAnswer:
+async def said(
+    intents: Templates, skills: dict[str, Skill], user_id: str, text: str
+) -> SkillAnswer:
     """Recognise, match and run one request as ``user_id``."""
     call = matched(intents, skills, text)
     assert call is not None, text
@@ -216,7 +237,7 @@ async def said(intents: Intents, skills: dict[str, Skill], user_id: str, text: s
 
 
 async def test_a_shopping_list_by_voice(
-    intents: Intents, skills: dict[str, Skill], users: dict[str, str], lists: ListService
+    intents: Templates, skills: dict[str, Skill], users: dict[str, str], lists: ListService
 ) -> None:
     ada = users["ada"]
     answer = await said(intents, skills, ada, "what's on my shopping list")
@@ -256,7 +277,7 @@ async def test_a_shopping_list_by_voice(
 
 
 async def test_unknown_lists_are_answered_not_errors(
-    intents: Intents, skills: dict[str, Skill], users: dict[str, str]
+    intents: Templates, skills: dict[str, Skill], users: dict[str, str]
 ) -> None:
     ada = users["ada"]
     for text, answer in [
@@ -274,7 +295,7 @@ async def test_unknown_lists_are_answered_not_errors(
 
 
 async def test_what_lists_there_are(
-    intents: Intents, skills: dict[str, Skill], users: dict[str, str], lists: ListService
+    intents: Templates, skills: dict[str, Skill], users: dict[str, str], lists: ListService
 ) -> None:
     ada = users["ada"]
     lists.add_items(ada, "shopping", ["milk", "eggs"])
@@ -285,7 +306,7 @@ async def test_what_lists_there_are(
 
 
 async def test_a_long_list_is_read_out_in_part(
-    intents: Intents, skills: dict[str, Skill], users: dict[str, str], lists: ListService
+    intents: Templates, skills: dict[str, Skill], users: dict[str, str], lists: ListService
 ) -> None:
     ada = users["ada"]
     things = [f"thing {n}" for n in range(SPOKEN_ITEMS + 3)]
@@ -296,7 +317,7 @@ async def test_a_long_list_is_read_out_in_part(
 
 
 async def test_notes(
-    intents: Intents, skills: dict[str, Skill], users: dict[str, str], lists: ListService
+    intents: Templates, skills: dict[str, Skill], users: dict[str, str], lists: ListService
 ) -> None:
     ada, bob = users["ada"], users["bob"]
     answer = await said(intents, skills, ada, "note that the code is 1234")
