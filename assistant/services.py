@@ -225,9 +225,10 @@ def build_services(
     vision = build_vision(settings, db, manager, models, profile, chat, clock, events)
     history = HistoryService(db)
     wyoming = build_wyoming(settings, db, auth, voice, chat, models.manifest, clock, events)
+    loops = VoiceLoops(voice, chat)
     lists = ListService(db, clock)
     skills = build_router(
-        SkillServices(profile=profile),
+        SkillServices(profile=profile, volume=loops.volume),
         enabled=settings.skills.enabled,
         clock=clock,
         events=events,
@@ -247,7 +248,7 @@ def build_services(
         chat=chat,
         history=history,
         voice=voice,
-        loops=VoiceLoops(voice, chat),
+        loops=loops,
         changes=changes,
         sync=sync,
         oidc=build_oidc(settings, db, auth, profile, clock),

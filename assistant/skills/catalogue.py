@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from assistant.clock import Clock, system_clock
 from assistant.profile import ProfileService
 from assistant.skills.base import Skill
+from assistant.skills.control import ControlSkill
 from assistant.skills.router import IntentChooser, SkillRouter
 from assistant.skills.templates import Templates
+from assistant.skills.time import TimeSkill
+from hal.audio.volume import OutputVolume
 from runtime.events import NO_EVENTS, Emitter
 
 
@@ -18,11 +21,16 @@ class SkillServices:
 
     profile: ProfileService
     """Preferences (speaking rate, disabled skills) and the user's time zone."""
+    volume: OutputVolume | None = None
+    """The device's output volume (louder, quieter); None where nothing speaks here."""
 
 
 def build_skills(services: SkillServices) -> list[Skill]:
     """Every skill, with its services injected."""
-    return []
+    return [
+        TimeSkill(),
+        ControlSkill(services.profile, services.volume),
+    ]
 
 
 def build_router(
