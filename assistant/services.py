@@ -19,6 +19,7 @@ from assistant.chat.history import HistoryService
 from assistant.chat.routing import RoutingRules
 from assistant.chat.service import ChatLimits, ChatService, FallbackModels
 from assistant.clock import Clock, system_clock
+from assistant.lists import ListService
 from assistant.notifications import Notifications
 from assistant.profile import ProfileService
 from assistant.profile.service import ModelChoices
@@ -82,6 +83,7 @@ class Services:
     """Matches requests against the skills before chat (``chat.skills``)."""
     timers: Timers
     """Timers and reminders, and their scheduler (started by the server or a voice loop)."""
+    lists: ListService
     metrics: Metrics | None = None
     """Prometheus metrics, when ``metrics.enabled``."""
     events: Emitter = NO_EVENTS
@@ -233,8 +235,16 @@ def build_services(
     )
     notifications = build_notifications(settings, db, auth, profile, clock, events)
     timers = build_timers(settings, db, notifications, clock)
+    lists = ListService(db, clock)
     skills = build_router(
-        SkillServices(profile=profile, vision=vision, translate=translate, volume=loops.volume),
+        SkillServices(
+            profile=profile,
+            vision=vision,
+            translate=translate,
+            timers=timers.service,
+            lists=lists,
+            volume=loops.volume,
+        ),
         chooser=build_model_stage(settings, manager, chat) if settings.skills.model_stage else None,
         enabled=settings.skills.enabled,
         clock=clock,
@@ -267,6 +277,7 @@ def build_services(
         experiments=experiments,
         skills=skills,
         timers=timers,
+        lists=lists,
         metrics=metrics,
         events=events,
     )

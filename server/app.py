@@ -29,6 +29,7 @@ from server.controllers.auth import AuthController
 from server.controllers.chat import ChatController
 from server.controllers.health import HealthController
 from server.controllers.libretranslate import LibreTranslateController
+from server.controllers.lists import ListsController
 from server.controllers.models import ModelsController
 from server.controllers.notifications import NotificationsController
 from server.controllers.oidc import OidcController
@@ -135,6 +136,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             NotificationsController,
             TimersController,
             RemindersController,
+            ListsController,
             OpenAIController,
             OpenAIAudioController,
             OllamaController,

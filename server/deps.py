@@ -21,6 +21,7 @@ from assistant.auth.oidc import OidcService
 from assistant.chat.history import HistoryService
 from assistant.chat.service import ChatService
 from assistant.errors import Unauthorized
+from assistant.lists import ListService
 from assistant.notifications import Notifications
 from assistant.profile import ProfileService
 from assistant.services import Services
@@ -62,6 +63,7 @@ ExperimentsDep = Injected[ExperimentService]
 MetricsDep = Injected[Metrics | None]
 SkillsDep = Injected[SkillRouter]
 TimersDep = Injected[TimerService]
+ListsDep = Injected[ListService]
 
 
 def services_of(state: State) -> Services:
@@ -102,6 +104,7 @@ DEPENDENCIES: dict[str, Provide] = {
         "analytics",
         "experiments",
         "metrics",
+        "lists",
     )
 }
 # Not "voice": the speech bodies have a field of that name, and Litestar answers an invalid

@@ -239,6 +239,8 @@ CASES: dict[str, Case] = {
     "unknown-route": Case("bare", "GET", "/api/v1/nothing"),
     "wrong-method": Case("bare", "DELETE", "/api/v1/auth/me"),
     "unknown-conversation": Case("bare", "GET", "/api/v1/chat/conversations/nope"),
+    "unknown-list": Case("bare", "GET", "/api/v1/lists/nope"),
+    "list-without-a-name": Case("bare", "POST", "/api/v1/lists/list/items", json={"text": "milk"}),
     # Models
     "chat-no-model": Case(
         "bare", "POST", "/api/v1/chat/message", json={"text": "hi", "model": "x:1"}

@@ -14,6 +14,7 @@ from assistant.cli import camera as camera_cmd
 from assistant.cli import chat as chat_cmd
 from assistant.cli import config as config_cmd
 from assistant.cli import db as db_cmd
+from assistant.cli import lists as lists_cmd
 from assistant.cli import models as models_cmd
 from assistant.cli import notify as notify_cmd
 from assistant.cli import serve as serve_cmd
@@ -51,6 +52,7 @@ app.add_typer(camera_cmd.app, name="camera")
 app.add_typer(analytics_cmd.app, name="analytics")
 app.add_typer(timers_cmd.app, name="timers")
 app.add_typer(timers_cmd.reminders_app, name="reminders")
+app.add_typer(lists_cmd.app, name="lists")
 
 log = logging.getLogger(__name__)
 

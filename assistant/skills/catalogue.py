@@ -5,14 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assistant.clock import Clock, system_clock
+from assistant.lists.service import ListService
 from assistant.profile import ProfileService
 from assistant.skills.base import Skill
 from assistant.skills.control import ControlSkill
+from assistant.skills.lists import ListSkill, NoteSkill
 from assistant.skills.look import LookSkill
+from assistant.skills.reminder import ReminderSkill
 from assistant.skills.router import IntentChooser, SkillRouter
 from assistant.skills.templates import Templates
 from assistant.skills.time import TimeSkill
+from assistant.skills.timer import TimerSkill
 from assistant.skills.translate import TranslateSkill
+from assistant.timers.service import TimerService
 from assistant.translate.service import TranslateService
 from assistant.vision.service import VisionService
 from hal.audio.volume import OutputVolume
@@ -29,6 +34,10 @@ class SkillServices:
     """Detection, OCR and grounded descriptions of the camera's picture or an image."""
     translate: TranslateService
     """Translation ("how do you say thank you in Spanish")."""
+    timers: TimerService
+    """Timers and reminders (stored, fired by the scheduler)."""
+    lists: ListService
+    """The user's lists and notes."""
     volume: OutputVolume | None = None
     """The device's output volume (louder, quieter); None where nothing speaks here."""
 
@@ -37,8 +46,12 @@ def build_skills(services: SkillServices) -> list[Skill]:
     """Every skill, with its services injected."""
     return [
         TimeSkill(),
+        TimerSkill(services.timers),
+        ReminderSkill(services.timers),
         LookSkill(services.vision),
         TranslateSkill(services.translate),
+        ListSkill(services.lists),
+        NoteSkill(services.lists),
         ControlSkill(services.profile, services.volume),
     ]
 

@@ -1,0 +1,1 @@
+"""Notes and lists: the service, the skills, the API and the CLI."""
