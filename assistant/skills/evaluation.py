@@ -11,9 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+from assistant.skills.base import SkillContext
+
+if TYPE_CHECKING:
+    from assistant.skills.router import SkillRouter
+
+EVALUATION_CONTEXT = SkillContext(user_id="evaluation", now=1_800_000_000.0, time_zone="UTC")
+"""The request context the set is recognised in (``match`` is pure: it only reads it)."""
 
 
 @dataclass(frozen=True)
@@ -98,3 +106,14 @@ def score(labelled: Iterable[Labelled], recognize: Callable[[str], str | None]) 
                 overall.near_miss_fired.append(item.text)
     scores["all"] = overall
     return dict(sorted(scores.items()))
+
+
+def template_stage(router: SkillRouter) -> Callable[[str], str | None]:
+    """The intent the router's first stage (templates, then each skill's ``match``)
+    gives a text, asking back included; None: chat (or the model stage) would answer."""
+
+    def recognize(text: str) -> str | None:
+        picked = router.pick(text, EVALUATION_CONTEXT)
+        return None if picked is None else picked.call.intent
+
+    return recognize

@@ -17,7 +17,6 @@ missing model) is answered with what went wrong and what to do.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -92,6 +91,18 @@ class SkillInfo:
     """False when the user turned it off."""
 
 
+@dataclass(frozen=True)
+class Picked:
+    """The skill that takes a request, with its call, or the question a slot raised."""
+
+    skill: Skill
+    """The skill."""
+    call: SkillCall
+    """What it matched (no arguments when it asks back)."""
+    problem: SlotProblem | None
+    """The question to ask instead of running; None: run the call."""
+
+
 class SkillRouter:
     """Recognises requests and runs the skill that owns them (``ChatService.skills``)."""
 
@@ -126,16 +137,6 @@ class SkillRouter:
         profile = await asyncio.to_thread(self.profile.get_profile, user_id)
         preferences = await asyncio.to_thread(self.profile.get_preferences, user_id)
         disabled = set(preferences.preferences.disabled_skills)
-        readings = self.recognize_all(text, language, disabled)
-        first = next(readings, None)
-        candidates: Iterator[Recognized] = itertools.chain([first], readings) if first else readings
-        stage: Stage = "template"
-        confidence = 1.0
-        if first is None and self.chooser is not None:
-            choice = await self.chooser.choose(text, self.specs(language, disabled))
-            if choice is not None:
-                candidates = iter([Recognized(choice.intent, choice.slots)])
-                stage, confidence = "model", choice.confidence
         context = SkillContext(
             user_id=user_id,
             now=self.clock(),
@@ -145,26 +146,54 @@ class SkillRouter:
             images=request.images,
             conversation_id=request.conversation_id,
         )
-        for found in candidates:
-            skill = self.skills[found.intent.split(".", 1)[0]]
-            call = SkillCall(skill.name, found.intent, {}, stage, confidence)
-            try:
-                matched = skill.match(found.intent, found.slots, context)
-                if matched is None:
-                    log.info("skill %s declined %s", skill.name, found.intent)
-                    continue
-                call = replace(matched, stage=stage, confidence=confidence)
-                answer = await skill.run(call, context)
-                error = None
-            except SlotProblem as problem:
-                answer = SkillAnswer(problem.written, problem.spoken, question=True)
-                error = problem.code
-            except OWN_ERRORS as exc:
-                said = explain(exc)
-                answer = SkillAnswer(said.detail, exc.detail, data={"error": said.code})
-                error = said.code
-            return self._reply(user_id, request, skill, call, answer, error, started)
+        picked = self.pick(text, context, disabled)
+        if picked is None and self.chooser is not None:
+            choice = await self.chooser.choose(text, self.specs(language, disabled))
+            if choice is not None:
+                found = Recognized(choice.intent, choice.slots)
+                picked = self._match(found, context, "model", choice.confidence)
+        if picked is None:
+            return None
+        skill, call, problem = picked.skill, picked.call, picked.problem
+        error: str | None = None
+        try:
+            if problem is not None:
+                raise problem
+            answer = await skill.run(call, context)
+        except SlotProblem as asked:
+            answer = SkillAnswer(asked.written, asked.spoken, question=True)
+            error = asked.code
+        except OWN_ERRORS as exc:
+            said = explain(exc)
+            answer = SkillAnswer(said.detail, exc.detail, data={"error": said.code})
+            error = said.code
+        return self._reply(user_id, request, skill, call, answer, error, started)
+
+    def pick(
+        self, text: str, context: SkillContext, disabled: set[str] | frozenset[str] = frozenset()
+    ) -> Picked | None:
+        """The template stage with the skills' ``match``: the first reading a skill takes
+        (or asks back about), best first; None when every skill declines. Pure."""
+        for found in self.recognize_all(text, context.language, disabled):
+            picked = self._match(found, context, "template", 1.0)
+            if picked is not None:
+                return picked
         return None
+
+    def _match(
+        self, found: Recognized, context: SkillContext, stage: Stage, confidence: float
+    ) -> Picked | None:
+        """The owning skill's typing of a reading; None when it declines."""
+        skill = self.skills[found.intent.split(".", 1)[0]]
+        try:
+            call = skill.match(found.intent, found.slots, context)
+        except SlotProblem as problem:
+            bare = SkillCall(skill.name, found.intent, {}, stage, confidence)
+            return Picked(skill, bare, problem)
+        if call is None:
+            log.info("skill %s declined %s", skill.name, found.intent)
+            return None
+        return Picked(skill, replace(call, stage=stage, confidence=confidence), None)
 
     def _reply(
         self,
