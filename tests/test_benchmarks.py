@@ -299,6 +299,29 @@ def test_vision_benchmark_runs(tmp_path: Path, model_dir: Callable[[str], Path])
     assert all(row["ratio"] > 0 for row in result["rows"])
 
 
+def test_skills_benchmark_templates_run(tmp_path: Path) -> None:
+    out = tmp_path / "skills.json"
+    stdout = run_benchmark("skills", out, "--quick", "--only", "templates", timeout=120)
+    assert "| skill | precision | recall | utterances | near-misses fired |" in stdout
+    result = json.loads(out.read_text())["results"]["templates"]
+    assert result["scores"]["all"]["near_miss_fired"] == []
+    assert len(result["seconds"]) == 2 * 173
+
+
+@pytest.mark.real_model
+def test_skills_benchmark_voice_runs(tmp_path: Path, model_dir: Callable[[str], Path]) -> None:
+    for model in ("qwen2.5-coder:0.5b-q4", "whisper:tiny.en", "piper:en_US-joe-medium"):
+        model_dir(model)
+    out = tmp_path / "skills.json"
+    arguments = ("--only", "voice", "--repetitions", "1")
+    stdout = run_benchmark("skills", out, *arguments, timeout=300)
+    assert "| end of speech -> first audio (ms) | p50 | p95 | turns |" in stdout
+    result = json.loads(out.read_text())["results"]["voice"]
+    assert len(result["seconds"]["skill"]) == 1 and len(result["seconds"]["chat"]) == 1
+    # The timer skill answered the spoken request (its answer names the length).
+    assert "5 minutes" in result["first_sentence"]["skill"][0]
+
+
 def test_translate_benchmark_runs(tmp_path: Path) -> None:
     """The parts that need no real model: the tiny CTranslate2 model, the cache, detection."""
     out = tmp_path / "translate.json"
