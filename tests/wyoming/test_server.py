@@ -358,6 +358,16 @@ async def test_a_conversation_remembers_across_requests(running: Running) -> Non
     assert len(conversations) == 1
 
 
+async def test_home_assistant_sets_a_timer_through_the_skills(running: Running) -> None:
+    """Home Assistant's conversation agent gets the timer skill's spoken answer, and the
+    timer is the Wyoming account's."""
+    reply, kinds = await handle(running, "Set a tea timer for 3 minutes.", "ha-conv-2")
+    assert reply == "Tea timer set for 3 minutes." and kinds[-1] == "handled-stop"
+    user = running.services.auth.find_user("ada")
+    [timer] = running.services.timers.service.list(user.id)
+    assert (timer.name, timer.duration_seconds) == ("tea", 180)
+
+
 # --- bad frames ---------------------------------------------------------------------------
 
 
