@@ -38,7 +38,7 @@ from assistant.chat.routing import Candidate, Route, RoutingRules, route
 from assistant.clock import Clock, new_id, system_clock, to_ms
 from assistant.errors import InvalidInput, NotFound, PayloadTooLarge
 from assistant.profile import Preferences, ProfileService, UsageMetric
-from assistant.store import Database
+from assistant.store import Connection, Database
 from assistant.streaming import iterate_in_thread
 from runtime.engines import Capability
 from runtime.errors import ModelNotInstalled, ModelRuntimeError
@@ -292,21 +292,15 @@ class ChatService:
         user_message_id, message_id = new_id(now), new_id(now)
         timings = Timings(first_token_seconds=seconds, total_seconds=seconds)
         with self.db.write() as conn:
-            if conversation is None:
-                store.insert_conversation(conn, conversation_id, user_id, to_ms(now))
-                store.update_conversation(conn, conversation_id, title=title_from(request.text))
-            if replace_from is not None:
-                store.delete_messages_from(conn, conversation_id, replace_from)
-            store.append_message(
+            self._store_request(
                 conn,
+                user_id,
+                request,
                 conversation_id,
-                store.NewMessage(
-                    id=user_message_id,
-                    role="user",
-                    content=request.text,
-                    source=request.source,
-                    created_at=to_ms(now),
-                ),
+                user_message_id,
+                replace_from,
+                now,
+                new=conversation is None,
             )
             store.append_message(
                 conn,
@@ -486,21 +480,15 @@ class ChatService:
         conversation_id = conversation.id if conversation else new_id(now)
         user_message_id = new_id(now)
         with self.db.write() as conn:
-            if conversation is None:
-                store.insert_conversation(conn, conversation_id, user_id, to_ms(now))
-                store.update_conversation(conn, conversation_id, title=title_from(request.text))
-            if replace_from is not None:
-                store.delete_messages_from(conn, conversation_id, replace_from)
-            store.append_message(
+            self._store_request(
                 conn,
+                user_id,
+                request,
                 conversation_id,
-                store.NewMessage(
-                    id=user_message_id,
-                    role="user",
-                    content=request.text,
-                    source=request.source,
-                    created_at=to_ms(now),
-                ),
+                user_message_id,
+                replace_from,
+                now,
+                new=conversation is None,
             )
             store.update_conversation(
                 conn,
@@ -518,6 +506,37 @@ class ChatService:
                 summarized=plan.needs_summary,
                 dropped_turns=earlier - len(history),
                 summary_used=bool(summary),
+            ),
+        )
+
+    @staticmethod
+    def _store_request(
+        conn: Connection,
+        user_id: str,
+        request: ChatRequest,
+        conversation_id: str,
+        message_id: str,
+        replace_from: int | None,
+        now: float,
+        *,
+        new: bool,
+    ) -> None:
+        """Store the user's message: the conversation first when it is ``new``, the
+        messages an edit replaces removed."""
+        if new:
+            store.insert_conversation(conn, conversation_id, user_id, to_ms(now))
+            store.update_conversation(conn, conversation_id, title=title_from(request.text))
+        if replace_from is not None:
+            store.delete_messages_from(conn, conversation_id, replace_from)
+        store.append_message(
+            conn,
+            conversation_id,
+            store.NewMessage(
+                id=message_id,
+                role="user",
+                content=request.text,
+                source=request.source,
+                created_at=to_ms(now),
             ),
         )
 
