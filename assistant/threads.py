@@ -33,3 +33,18 @@ async def off_loop(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) 
 def next_or_none(items: Iterator[T]) -> T | None:
     """The next item of a blocking iterator, None at its end (for ``off_loop``)."""
     return next(items, None)
+
+
+def set_event(loop: asyncio.AbstractEventLoop | None, event: asyncio.Event | None) -> None:
+    """Set an asyncio event of ``loop`` from any thread (or its own loop); nothing when
+    either is missing or the loop has closed (a wake-up for a worker not running)."""
+    if loop is None or event is None or loop.is_closed():
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        event.set()
+    else:
+        loop.call_soon_threadsafe(event.set)

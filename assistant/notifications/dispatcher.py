@@ -17,7 +17,7 @@ from assistant.notifications.channels.base import Channel, Outcome
 from assistant.notifications.hub import Hub
 from assistant.notifications.models import ChannelState, Event, EventKind
 from assistant.notifications.service import NotificationService, Work
-from assistant.threads import off_loop
+from assistant.threads import off_loop, set_event
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +69,7 @@ class Dispatcher:
 
     def wake(self) -> None:
         """Look at the outbox now (from any thread)."""
-        loop, wakeup = self._loop, self._wakeup
-        if loop is None or wakeup is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            wakeup.set()
-        else:
-            loop.call_soon_threadsafe(wakeup.set)
+        set_event(self._loop, self._wakeup)
 
     async def run_once(self) -> int:
         """Release what is due and send what is queued, once; how many sends were tried."""

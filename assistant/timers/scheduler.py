@@ -18,7 +18,7 @@ import contextlib
 import logging
 
 from assistant.clock import to_ms
-from assistant.threads import off_loop
+from assistant.threads import off_loop, set_event
 from assistant.timers.models import Fired
 from assistant.timers.service import BATCH, TimerService
 
@@ -59,17 +59,7 @@ class TimerScheduler:
 
     def wake(self) -> None:
         """Look at the next due item now (from any thread)."""
-        loop, wakeup = self._loop, self._wakeup
-        if loop is None or wakeup is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            wakeup.set()
-        else:
-            loop.call_soon_threadsafe(wakeup.set)
+        set_event(self._loop, self._wakeup)
 
     async def close(self) -> None:
         """Stop firing."""
