@@ -228,6 +228,7 @@ class TurnRunner:
             model=self.options.chat_model,
             options=self.options.chat_options,
             source="voice",
+            language=self.options.language,
         )
         await runs.emit(
             ChatStart(**runs.meta(run), text=text, conversation_id=runs.conversation_id)
