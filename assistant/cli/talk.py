@@ -65,8 +65,8 @@ class TurnReporter:
 
     def _summary(self, event: RunEnd) -> None:
         self.turns += 1
-        reply = "".join(
-            e.to_dict().get("text", "")
+        reply = " ".join(
+            e.to_dict().get("text", "").strip()
             for e in self.events
             if e.run_id == event.run_id and e.type is PipelineEventType.TTS_START
         )
