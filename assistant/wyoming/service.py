@@ -319,7 +319,8 @@ class WyomingService:
         self, name: str | None, speaker: str | None, language: str | None
     ) -> tuple[str, SynthesisOptions]:
         """The voice and options for a request: named, else one speaking ``language``,
-        else the account's preferred voice and speaking rate."""
+        else the account's preferred voice and speaking rate; the language asked for is
+        passed on (the espeak-ng voice speaks ~100)."""
         return await off_loop(self._voice_plan, name, speaker, language)
 
     def _voice_plan(
@@ -341,7 +342,12 @@ class WyomingService:
         if voice_id is None:
             voice_id = voice.preferred_voice(preferences.voice_id)
         speaker_id = self._speaker_id(voice_id, speaker) if speaker else None
-        return voice_id, SynthesisOptions(speaker_id=speaker_id, rate=preferences.speaking_rate)
+        # A voice of many languages (espeak-ng) speaks the one asked for; others ignore it.
+        return voice_id, SynthesisOptions(
+            speaker_id=speaker_id,
+            rate=preferences.speaking_rate,
+            language=_primary(language) if language else None,
+        )
 
     async def synthesize(
         self, voice_id: str, text: str, options: SynthesisOptions

@@ -449,3 +449,12 @@ async def test_idle_connections_are_closed(tmp_path: Path) -> None:
         writer.close()
     finally:
         apps.close()
+
+
+async def test_a_voice_asked_for_by_language_speaks_that_language(running: Running) -> None:
+    """Home Assistant asks for Spanish: the espeak-ng voice (no Spanish Piper voice is
+    installed) is told the language, or it would read the text as English."""
+    voice_id, options = await running.services.wyoming.voice_for(None, None, "es-ES")
+    assert (voice_id, options.language) == ("espeak-ng:builtin", "es")
+    voice_id, options = await running.services.wyoming.voice_for(None, None, None)
+    assert options.language is None
