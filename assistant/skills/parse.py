@@ -23,6 +23,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Literal, cast
 
+from runtime.mt.languages import LANGUAGE_NAMES
+
 _UNICODE_FRACTIONS = {"\u00bd": "1/2", "\u00bc": "1/4", "\u00be": "3/4"}
 
 # --- text -------------------------------------------------------------------------------
@@ -572,49 +574,33 @@ def describe_time(when: datetime, now: datetime) -> str:
 
 # --- languages --------------------------------------------------------------------------
 
-_LANGUAGES = {
-    "afrikaans": "af", "albanian": "sq", "amharic": "am", "arabic": "ar", "armenian": "hy",
-    "assamese": "as", "azerbaijani": "az", "azeri": "az", "basque": "eu", "belarusian": "be",
-    "bengali": "bn", "bangla": "bn", "bosnian": "bs", "bulgarian": "bg", "burmese": "my",
-    "myanmar": "my", "catalan": "ca", "cebuano": "ceb", "chinese": "zh", "mandarin": "zh",
+_OTHER_LANGUAGE_NAMES = {
+    # Other English names, and where the translation models differ (Norwegian is "nb").
+    "azeri": "az", "bangla": "bn", "myanmar": "my", "cebuano": "ceb", "mandarin": "zh",
     "mandarin chinese": "zh", "simplified chinese": "zh", "traditional chinese": "zh",
-    "croatian": "hr", "czech": "cs", "danish": "da", "dutch": "nl", "flemish": "nl",
-    "english": "en", "esperanto": "eo", "estonian": "et", "farsi": "fa", "persian": "fa",
-    "filipino": "tl", "tagalog": "tl", "finnish": "fi", "french": "fr", "galician": "gl",
-    "georgian": "ka", "german": "de", "greek": "el", "gujarati": "gu", "haitian creole": "ht",
-    "hausa": "ha", "hebrew": "he", "hindi": "hi", "hungarian": "hu", "icelandic": "is",
-    "igbo": "ig", "indonesian": "id", "bahasa indonesia": "id", "irish": "ga",
-    "irish gaelic": "ga", "italian": "it", "japanese": "ja", "javanese": "jv",
-    "kannada": "kn", "kazakh": "kk", "khmer": "km", "cambodian": "km", "kinyarwanda": "rw",
-    "korean": "ko", "kurdish": "ku", "kyrgyz": "ky", "kirghiz": "ky", "lao": "lo",
-    "laotian": "lo", "latin": "la", "latvian": "lv", "lithuanian": "lt",
-    "luxembourgish": "lb", "macedonian": "mk", "malagasy": "mg", "malay": "ms",
-    "bahasa melayu": "ms", "malayalam": "ml", "maltese": "mt", "maori": "mi", "marathi": "mr",
-    "mongolian": "mn", "nepali": "ne", "nepalese": "ne", "norwegian": "nb",
-    "norwegian bokmal": "nb", "bokmal": "nb", "norwegian nynorsk": "nn", "nynorsk": "nn",
-    "odia": "or", "oriya": "or", "oromo": "om", "pashto": "ps", "pashtu": "ps", "polish": "pl",
-    "portuguese": "pt", "brazilian portuguese": "pt", "brazilian": "pt", "punjabi": "pa",
-    "panjabi": "pa", "romanian": "ro", "moldovan": "ro", "russian": "ru", "samoan": "sm",
-    "scottish gaelic": "gd", "gaelic": "gd", "serbian": "sr", "shona": "sn", "sindhi": "sd",
-    "sinhala": "si", "sinhalese": "si", "slovak": "sk", "slovakian": "sk", "slovenian": "sl",
-    "slovene": "sl", "somali": "so", "spanish": "es", "castilian": "es", "sundanese": "su",
-    "swahili": "sw", "kiswahili": "sw", "swedish": "sv", "tajik": "tg", "tamil": "ta",
-    "tatar": "tt", "telugu": "te", "thai": "th", "tibetan": "bo", "tigrinya": "ti",
-    "turkish": "tr", "turkmen": "tk", "ukrainian": "uk", "urdu": "ur", "uyghur": "ug",
-    "uighur": "ug", "uzbek": "uz", "vietnamese": "vi", "welsh": "cy", "xhosa": "xh",
-    "yiddish": "yi", "yoruba": "yo", "zulu": "zu", "cantonese": "zh", "fula": "ff",
-    "fulani": "ff", "quechua": "qu", "guarani": "gn", "wolof": "wo", "tswana": "tn",
-    "sesotho": "st", "lingala": "ln", "twi": "tw", "akan": "ak", "corsican": "co",
-    "frisian": "fy", "western frisian": "fy", "hawaiian": "haw", "hmong": "hmn",
+    "flemish": "nl", "farsi": "fa", "filipino": "tl", "bahasa indonesia": "id",
+    "irish gaelic": "ga", "cambodian": "km", "kirghiz": "ky", "laotian": "lo", "latin": "la",
+    "bahasa melayu": "ms", "nepalese": "ne", "norwegian": "nb", "bokmal": "nb", "nynorsk": "nn",
+    "oriya": "or", "pashtu": "ps", "brazilian portuguese": "pt", "brazilian": "pt", "panjabi": "pa",
+    "moldovan": "ro", "gaelic": "gd", "sinhalese": "si", "slovakian": "sk", "slovene": "sl",
+    "castilian": "es", "sundanese": "su", "kiswahili": "sw", "uighur": "ug", "cantonese": "zh",
+    "fulani": "ff", "twi": "tw", "corsican": "co", "frisian": "fy", "western frisian": "fy",
+    "hawaiian": "haw", "hmong": "hmn",
     # What speakers call their own language.
-    "espanol": "es", "castellano": "es", "francais": "fr", "deutsch": "de",
-    "italiano": "it", "portugues": "pt", "nederlands": "nl", "svenska": "sv", "norsk": "nb",
-    "dansk": "da", "suomi": "fi", "polski": "pl", "cestina": "cs", "magyar": "hu",
-    "turkce": "tr", "russkiy": "ru", "nihongo": "ja", "hangul": "ko", "hangugeo": "ko",
-    "putonghua": "zh", "zhongwen": "zh", "ellinika": "el", "hrvatski": "hr", "srpski": "sr",
-    "slovenscina": "sl", "romana": "ro", "eesti": "et", "latviesu": "lv", "lietuviu": "lt",
-    "cymraeg": "cy", "gaeilge": "ga", "euskara": "eu", "catala": "ca",
+    "espanol": "es", "castellano": "es", "francais": "fr", "deutsch": "de", "italiano": "it",
+    "portugues": "pt", "nederlands": "nl", "svenska": "sv", "norsk": "nb", "dansk": "da",
+    "suomi": "fi", "polski": "pl", "cestina": "cs", "magyar": "hu", "turkce": "tr", "russkiy": "ru",
+    "nihongo": "ja", "hangul": "ko", "hangugeo": "ko", "putonghua": "zh", "zhongwen": "zh",
+    "ellinika": "el", "hrvatski": "hr", "srpski": "sr", "slovenscina": "sl", "romana": "ro",
+    "eesti": "et", "latviesu": "lv", "lietuviu": "lt", "cymraeg": "cy", "gaeilge": "ga",
+    "euskara": "eu", "catala": "ca",
 }  # fmt: skip
+"""Names of languages besides the English ones ``runtime.mt.languages`` knows."""
+
+_LANGUAGES = {
+    **{_normalise(name): code for code, name in LANGUAGE_NAMES.items()},
+    **_OTHER_LANGUAGE_NAMES,
+}
 """English (and a few native) names of languages; codes are ISO 639-1 where one exists
 (Cebuano, Hawaiian and Hmong have only ISO 639-2/3 codes). Norwegian is ``nb`` because
 that is what the translation models list."""
