@@ -13,7 +13,7 @@ from assistant.skills.lists import ListSkill, NoteSkill
 from assistant.skills.look import LookSkill
 from assistant.skills.reminder import ReminderSkill
 from assistant.skills.router import IntentChooser, SkillRouter
-from assistant.skills.templates import Templates
+from assistant.skills.templates import Templates, shipped
 from assistant.skills.time import TimeSkill
 from assistant.skills.timer import TimerSkill
 from assistant.skills.translate import TranslateSkill
@@ -68,7 +68,7 @@ def build_router(
     """The router over every skill and the templates that ship with the package."""
     return SkillRouter(
         build_skills(services),
-        templates or Templates.load(),
+        templates or shipped(),
         services.profile,
         chooser=chooser,
         enabled=enabled,
