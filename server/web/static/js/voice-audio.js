@@ -99,6 +99,11 @@ export class ReplyPlayer {
     source.onended = () => this.sources.delete(source);
   }
 
+  /** Whether some of the reply is still to be heard. */
+  get playing() {
+    return this.sources.size > 0 && this.remainingSeconds > 0;
+  }
+
   /** Seconds of the reply still to play. */
   get remainingSeconds() {
     return Math.max(0, this.next - this.context.currentTime);

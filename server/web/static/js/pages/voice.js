@@ -43,6 +43,8 @@ class VoicePage {
     this.turns = []; // newest first: {runId, events, heard, reply, skill, outcome, audioSeconds}
     this.runs = new Map();
     this.idleTimer = null;
+    this.playbackTimer = null;
+    this.replyTurn = null;
     this.closed = false;
     this.onKeyDown = (event) => this.keyDown(event);
     this.onKeyUp = (event) => this.keyUp(event);
@@ -63,6 +65,7 @@ class VoicePage {
     document.removeEventListener("keyup", this.onKeyUp);
     window.removeEventListener("blur", this.onBlur);
     clearTimeout(this.idleTimer);
+    clearTimeout(this.playbackTimer);
     this.disconnect();
     this.microphone?.close();
     this.player?.stop();
@@ -176,6 +179,7 @@ class VoicePage {
   async connect() {
     this.disconnect();
     this.ready = false;
+    this.lastError = null;
     this.reconnectButton.hidden = true;
     this.setStatus("Connecting…");
     this.renderControls();
@@ -214,7 +218,11 @@ class VoicePage {
       if (socket !== this.socket || this.closed) return;
       this.socket = null;
       this.ready = false;
-      this.setStatus("Disconnected from the device.");
+      this.setStatus(
+        this.lastError
+          ? `Disconnected from the device: ${this.lastError}`
+          : "Disconnected from the device.",
+      );
       this.reconnectButton.hidden = false;
       this.renderControls();
     });
@@ -268,6 +276,7 @@ class VoicePage {
         break;
       case "audio-end":
         this.speaking = false;
+        this.afterPlayback();
         break;
       case "end":
         this.ready = false;
@@ -275,7 +284,8 @@ class VoicePage {
         break;
       case "error":
         if (message.problem) {
-          this.setStatus(`Error: ${message.problem.detail || message.problem.title}`);
+          this.lastError = message.problem.detail || message.problem.title;
+          this.setStatus(`Error: ${this.lastError}`);
           this.app.toast(message.problem.detail || message.problem.title, "error");
         } else {
           this.pipelineEvent(message);
@@ -329,6 +339,9 @@ class VoicePage {
       case "chat-delta":
         turn.reply += event.text;
         break;
+      case "tts-start":
+        this.replyTurn = turn; // the audio that follows is this turn's
+        break;
       case "chat-end":
         turn.reply = event.text;
         break;
@@ -342,14 +355,26 @@ class VoicePage {
       case "run-end":
         turn.outcome = event.outcome;
         this.runs.delete(event.run_id);
-        if (event.outcome === "no-speech") this.setStatus("I heard nothing. " + this.idleText());
-        else if (event.outcome !== "error") this.setStatus(this.idleText());
+        if (event.outcome === "no-speech") this.setStatus(`I heard nothing. ${this.idleText()}`);
+        else if (event.outcome === "error") this.setStatus(`${turn.error ?? "That failed."} ${this.idleText()}`);
+        else this.afterPlayback();
         this.scheduleIdleClose();
         break;
       default:
         break;
     }
     if (turn.shown) this.renderTurn(turn);
+  }
+
+  /** The device has sent the whole reply; the page may still be playing it. */
+  afterPlayback() {
+    clearTimeout(this.playbackTimer);
+    if (this.player?.playing) {
+      this.setStatus("Speaking… press to interrupt.");
+      this.playbackTimer = setTimeout(() => this.afterPlayback(), this.player.remainingSeconds * 1000 + 50);
+    } else if (!this.held && ![...this.runs.values()].some((run) => run.shown)) {
+      this.setStatus(this.idleText());
+    }
   }
 
   show(turn) {
@@ -379,6 +404,7 @@ class VoicePage {
     clear(node);
     node.dataset.run = turn.runId;
     if (turn.outcome) node.dataset.outcome = turn.outcome;
+    if (turn.interrupted) node.dataset.interrupted = "true";
     const rows = [];
     rows.push(
       h("p", { class: "voice-heard" }, h("strong", {}, "You said: "), turn.heard ?? (turn.outcome ? "(nothing heard)" : "…")),
@@ -413,8 +439,9 @@ class VoicePage {
         ),
       );
     }
-    if (turn.outcome && turn.outcome !== "completed") {
-      rows.push(h("p", { class: "voice-outcome" }, outcomeText(turn.outcome)));
+    if (turn.interrupted || (turn.outcome && turn.outcome !== "completed")) {
+      const outcome = turn.interrupted ? "interrupted" : turn.outcome;
+      rows.push(h("p", { class: "voice-outcome" }, outcomeText(outcome)));
     }
     node.append(...rows);
   }
@@ -464,7 +491,13 @@ class VoicePage {
     if (this.held || !this.ready) return;
     this.held = true;
     clearTimeout(this.idleTimer);
-    this.player?.stop(); // barge-in: silence the reply now; the device stops it too
+    clearTimeout(this.playbackTimer);
+    if (this.replyTurn && (this.speaking || this.player?.playing)) {
+      // Barge-in: the reply is cut short here (the device stops it too, if still going).
+      this.replyTurn.interrupted = true;
+      this.renderTurn(this.replyTurn);
+    }
+    this.player?.stop();
     this.renderControls();
     this.pressing = (async () => {
       try {
