@@ -54,7 +54,9 @@ def web_app(
     chat_env: ChatEnv,
 ) -> Iterator[WebApp]:
     """The app with the scripted chat models ``fake:small`` and ``fake:big``."""
-    wired = dataclasses.replace(services, chat=chat_env.chat)
+    wired = dataclasses.replace(
+        services, chat=chat_env.chat, models=chat_env.catalogue, manager=chat_env.chat.manager
+    )
     with serve_in_thread(create_app(settings, wired)) as url:
         yield WebApp(url=url, services=wired, settings=settings)
 
@@ -163,7 +165,7 @@ def test_rename_and_delete_conversations(signed_in_page: SignedInPage, web_app: 
     [left] = web_app.services.history.conversations(user.id)
     assert left.title == "Holiday plans"
 
-    page.get_by_role("button", name="Holiday plans").click()
+    page.locator(".chat-open", has_text="Holiday plans").click()
     expect(page.locator("#chat-title")).to_have_text("Holiday plans")
     expect(page.locator(".chat-message")).to_have_count(2)
 
