@@ -61,6 +61,40 @@ export function browserName() {
   return `${browser} on ${system}`;
 }
 
+const SUBSCRIBE_TIMEOUT_MS = 20000;
+
+/** The browser's own push service makes the subscription: it needs the internet, and some
+ * browsers refuse in private windows (Chrome's incognito: crbug.com/41124656). */
+async function subscribeWith(registration, key) {
+  let timer;
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            'The browser’s push service did not answer: it needs internet access. This page still gets notifications live while it is open.',
+          ),
+        ),
+      SUBSCRIBE_TIMEOUT_MS,
+    );
+  });
+  try {
+    return await Promise.race([
+      registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }),
+      timeout,
+    ]);
+  } catch (error) {
+    if (error && error.name === 'AbortError') {
+      throw new Error(
+        `The browser could not subscribe to its push service (${error.message}). Private windows cannot receive pushes; without internet access the push service cannot be reached.`,
+      );
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Ask for permission, subscribe with the server's key and register the subscription.
  * Resolves with the server's record of it. */
 export async function enablePush(api) {
@@ -81,12 +115,7 @@ export async function enablePush(api) {
     await subscription.unsubscribe();
     subscription = null;
   }
-  if (!subscription) {
-    subscription = await registration.pushManager.subscribe({
-      userVisibleOnly: true,
-      applicationServerKey: key,
-    });
-  }
+  if (!subscription) subscription = await subscribeWith(registration, key);
   return registerSubscription(api, subscription.toJSON());
 }
 
