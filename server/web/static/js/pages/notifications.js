@@ -75,7 +75,7 @@ export async function mount(root, app) {
 
   // The live list --------------------------------------------------------------------------
   const items = new Map();
-  const list = h('ul', { id: 'notification-list', class: 'notification-list', 'aria-live': 'polite' });
+  const list = h('ul', { id: 'notification-list', class: 'stack', 'aria-live': 'polite' });
   const empty = h('p', { class: 'page-empty', id: 'notification-empty' }, 'Nothing new.');
   const live = h('span', { class: 'live-state', id: 'notification-live' }, 'Connecting…');
   let unreadTimer = null;
@@ -160,7 +160,7 @@ export async function mount(root, app) {
     const item = h(
       'li',
       {
-        class: unread ? 'notification unread' : 'notification',
+        class: unread ? 'entry notification unread' : 'entry notification',
         'data-id': notification.id,
         'data-read': unread ? 'false' : 'true',
       },
@@ -289,8 +289,8 @@ export async function mount(root, app) {
 
   // Web Push on this browser ---------------------------------------------------------------
   const pushState = h('p', { id: 'push-state', class: 'meta' });
-  const pushButton = button('Turn on push for this browser', { id: 'push-toggle' });
-  const subscriptionsList = h('ul', { id: 'push-subscriptions', class: 'plain-list' });
+  const pushButton = button('Turn on push for this browser', { class: 'primary', id: 'push-toggle' });
+  const subscriptionsList = h('ul', { id: 'push-subscriptions', class: 'stack' });
   const support = pushSupport();
 
   async function showPush() {
@@ -320,7 +320,7 @@ export async function mount(root, app) {
       for (const item of subscriptions) {
         const row = h(
           'li',
-          { 'data-id': item.id },
+          { class: 'row-item', 'data-id': item.id },
           h('span', {}, `${item.name || 'A browser'} · since ${formatTime(item.created_at)}`),
         );
         if (item.last_error) row.append(h('span', { class: 'meta' }, ` · last error: ${item.last_error}`));
@@ -440,7 +440,7 @@ export async function mount(root, app) {
     };
     quietOn.input.addEventListener('change', syncQuiet);
     syncQuiet();
-    const save = h('button', { type: 'submit', id: 'pref-save' }, 'Save preferences');
+    const save = h('button', { type: 'submit', class: 'primary', id: 'pref-save' }, 'Save preferences');
     prefsForm.onsubmit = async (event) => {
       event.preventDefault();
       const next = {

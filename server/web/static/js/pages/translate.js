@@ -99,7 +99,7 @@ export async function mount(root, app) {
       remember({ source: source.value, target: target.value });
     },
   });
-  const translateButton = h('button', { type: 'submit', id: 'translate-submit' }, 'Translate');
+  const translateButton = h('button', { type: 'submit', class: 'primary', id: 'translate-submit' }, 'Translate');
   const form = h(
     'form',
     {
@@ -177,6 +177,7 @@ export async function mount(root, app) {
   let recorder = null;
   let recorded = [];
   const recordButton = button('Speak', {
+    class: 'primary',
     id: 'speech-record',
     'aria-pressed': 'false',
     onclick: async () => {
@@ -264,10 +265,11 @@ export async function mount(root, app) {
     languages,
     choices.second || defaultTarget(languages.filter((l) => l.code !== first.value), 'es'),
   );
-  const log = h('ol', { class: 'interpret-log', id: 'interpret-log', 'aria-live': 'polite' });
+  const log = h('ol', { class: 'stack', id: 'interpret-log', 'aria-live': 'polite' });
   const interpretState = h('p', { class: 'meta', id: 'interpret-state' }, 'Stopped.');
   let session = null;
   const interpretButton = button('Start interpreting', {
+    class: 'primary',
     id: 'interpret-toggle',
     'aria-pressed': 'false',
     onclick: () => (session ? session.stop() : startInterpreting()),
@@ -402,8 +404,8 @@ export async function mount(root, app) {
 
   // Glossary ---------------------------------------------------------------------------------
   let glossary = { terms: {}, keep: [], targets: [] };
-  const glossaryList = h('ul', { class: 'glossary-list', id: 'glossary-list' });
-  const termInput = h('input', { id: 'glossary-term', name: 'term', maxlength: '200', required: '' });
+  const glossaryList = h('ul', { class: 'stack', id: 'glossary-list' });
+  const termInput = h('input', { id: 'glossary-term', name: 'term', maxlength: '200', required: true });
   const translationInput = h('input', {
     id: 'glossary-translation',
     name: 'translation',
@@ -441,7 +443,7 @@ export async function mount(root, app) {
       glossaryList.append(
         h(
           'li',
-          { class: 'glossary-term' },
+          { class: 'row-item glossary-term' },
           h('span', {}, label),
           button('Remove', {
             class: 'secondary small',
@@ -491,7 +493,7 @@ export async function mount(root, app) {
     },
     labelled('Term', termInput),
     labelled('Translation', translationInput),
-    h('div', { class: 'actions' }, h('button', { type: 'submit', id: 'glossary-add' }, 'Add term')),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: 'glossary-add' }, 'Add term')),
   );
   page.append(
     h('section', { 'aria-labelledby': 'glossary-title', class: 'card' },
@@ -507,11 +509,11 @@ export async function mount(root, app) {
   );
 
   // History ----------------------------------------------------------------------------------
-  const historyList = h('ul', { class: 'history-list', id: 'translate-history' });
+  const historyList = h('ul', { class: 'stack', id: 'translate-history' });
   let nextBefore = null;
   const more = button('Show older', {
     class: 'secondary',
-    hidden: '',
+    hidden: true,
     onclick: () => loadHistory(nextBefore),
   });
   const clearAll = button('Clear history', {
@@ -530,7 +532,7 @@ export async function mount(root, app) {
   function historyItem(entry) {
     const item = h(
       'li',
-      { class: 'history-entry', 'data-id': entry.id },
+      { class: 'entry history-entry', 'data-id': entry.id },
       h('p', { class: 'heard', lang: entry.source }, entry.text),
       h('p', { class: 'translated', lang: entry.target }, entry.translated_text),
       h(

@@ -52,11 +52,11 @@ export async function mount(root, app) {
   let current = null;
 
   // Picture in ---------------------------------------------------------------------------
-  const video = h('video', { class: 'vision-video', id: 'vision-video', playsinline: '', muted: '' });
+  const video = h('video', { class: 'vision-video', id: 'vision-video', playsinline: true, muted: true });
   video.muted = true;
   video.hidden = true;
   let stream = null;
-  const cameraButton = button('Open camera', { id: 'vision-camera', onclick: () => toggleCamera() });
+  const cameraButton = button('Open camera', { class: 'primary', id: 'vision-camera', onclick: () => toggleCamera() });
   const snapButton = button('Take photo', { id: 'vision-snap', onclick: () => takePhoto() });
   snapButton.hidden = true;
   const fileInput = h('input', { type: 'file', id: 'vision-file', name: 'file', accept: 'image/*' });
@@ -216,7 +216,7 @@ export async function mount(root, app) {
     placeholder: 'What does the sign say?',
   });
   const answer = h('p', { id: 'vision-answer', class: 'answer', 'aria-live': 'polite' });
-  const askButton = h('button', { type: 'submit', id: 'vision-ask' }, 'Ask');
+  const askButton = h('button', { type: 'submit', class: 'primary', id: 'vision-ask' }, 'Ask');
   const describeButton = button('Describe it', {
     class: 'secondary',
     id: 'vision-describe',
