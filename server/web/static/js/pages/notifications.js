@@ -213,6 +213,26 @@ export async function mount(root, app) {
     refreshUnread();
   }
 
+  // A click on a pushed notification opens #/notifications/<id>[/<action>]: it counts as
+  // reading it (or pressing that button), reported here where the session is.
+  async function openFromPush([id, action]) {
+    if (!id) return;
+    try {
+      const path = `/notifications/${encodeURIComponent(id)}/actions/${encodeURIComponent(action || 'default')}`;
+      upsert(await api.post(path, {}));
+      refreshUnread();
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    const target = list.querySelector(`li[data-id="${CSS.escape(id)}"]`);
+    if (target) {
+      target.setAttribute('tabindex', '-1');
+      target.scrollIntoView({ block: 'center' });
+      target.focus();
+    }
+  }
+
   const stopFeed = subscribe(api, (event) => {
     switch (event.event) {
       case 'connected':
@@ -505,6 +525,7 @@ export async function mount(root, app) {
     fail(error);
   }
   await Promise.all([loadList(), showPush()]);
+  await openFromPush(app.params || []);
   page.dataset.ready = '1';
 
   return () => {
