@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from assistant.errors import InvalidInput
+from assistant.voice.endofturn import EndOfTurnOptions
 from assistant.voice.segmenter import SegmenterOptions
 from assistant.voice.sentences import SplitterOptions
 from runtime.llm.base import GenerationOptions
@@ -45,7 +46,8 @@ class PipelineOptions:
     speech_seconds: float = _SEGMENTER.speech_seconds
     """Speech needed before a command counts as started (debounce)."""
     silence_seconds: float = _SEGMENTER.silence_seconds
-    """Silence that ends a command."""
+    """Silence that ends a command (with an adaptive end of turn: when its transcript does
+    not tell whether it is complete)."""
     min_speech_seconds: float = _SEGMENTER.min_speech_seconds
     """Commands with less speech are dropped as noise."""
     max_utterance_seconds: float | None = _SEGMENTER.max_command_seconds
@@ -77,6 +79,11 @@ class PipelineOptions:
     """Shortest and longest piece of a reply sent to TTS at once."""
     max_consecutive_errors: int = 5
     """Wake-word or VAD failures in a row after which ``run`` gives up."""
+    end_of_turn: EndOfTurnOptions = field(
+        default_factory=lambda: EndOfTurnOptions(unsure_silence_seconds=_SEGMENTER.silence_seconds)
+    )
+    """Adaptive end of turn: the silence that ends a command from its partial transcript
+    (its ``unsure_silence_seconds`` is ``silence_seconds`` when built from settings)."""
 
     def __post_init__(self) -> None:
         for name in (
