@@ -24,7 +24,9 @@ forms) before it, else the last space, else at ``max_chars`` itself.
 With ``first_clause_words`` set, the first piece of a reply ends earlier: at the first
 sentence end, clause mark followed by whitespace (or a CJK clause mark), or word boundary
 after that many words, whichever comes first (and no shorter than ``min_chars``), so
-speech can start while the model still writes the rest of the sentence. Such a cut is
+speech can start while the model still writes the rest of the sentence. Such a cut
+waits to see ``min_chars`` characters more: when the sentence ends among them, the
+sentence is the piece (no short tail like ``people.`` spoken on its own). Such a cut is
 never made inside a number (``1,000``, ``3.5``, ``10:30`` have no space after the mark),
 between numbers (``March 3, 2025``; ``1, 2 and 3``), after an abbreviation or initial
 (``e.g.,``, ``Dr. Jones``) or right after a number (``3.5 kg``, ``10:30 am``). The pieces
@@ -275,15 +277,17 @@ def _clause_cut(buffer: str, words: int, min_chars: int) -> _Candidate | None:
         if index == size:
             return None  # the word may go on
         count += 1
-        decision = _judge_boundary(buffer, buffer[start:index], index, count >= words)
-        if decision is _Decision.WAIT:
-            return _Candidate(_Decision.WAIT, index, index)
-        if decision is _Decision.ACCEPT and len(buffer[:index].strip()) >= min_chars:
-            return _Candidate(_Decision.ACCEPT, index, index)
+        if len(buffer[:index].strip()) < min_chars:
+            continue
+        decision = _judge_boundary(buffer, buffer[start:index], index, count >= words, min_chars)
+        if decision is not _Decision.REJECT:
+            return _Candidate(decision, index, index)
     return None
 
 
-def _judge_boundary(buffer: str, word: str, space: int, enough_words: bool) -> _Decision:
+def _judge_boundary(
+    buffer: str, word: str, space: int, enough_words: bool, min_chars: int
+) -> _Decision:
     """Whether a first clause may end after ``word``, which whitespace at ``space`` follows."""
     after = space
     while after < len(buffer) and buffer[after].isspace():
@@ -293,10 +297,20 @@ def _judge_boundary(buffer: str, word: str, space: int, enough_words: bool) -> _
     following = buffer[after] if after < len(buffer) else None
     core = word.rstrip("".join(CLOSERS))
     if core and core[-1] in CLAUSE_MARKS:
-        return _after_clause_mark(core[:-1].lstrip(OPENERS), following)
-    if not enough_words:
+        decision = _after_clause_mark(core[:-1].lstrip(OPENERS), following)
+    elif enough_words:
+        decision = _after_word(core, following)
+    else:
         return _Decision.REJECT
-    return _after_word(core, following)
+    if decision is _Decision.ACCEPT:
+        # Not when the sentence ends within min_chars: its rest alone would be too short
+        # ("Germany has over 8 million | people."), and the whole sentence comes soon.
+        window = buffer[after : after + min_chars]
+        if any(char in TERMINATORS or char == "\n" for char in window):
+            return _Decision.REJECT
+        if len(window) < min_chars:
+            return _Decision.WAIT
+    return decision
 
 
 def _after_clause_mark(before: str, following: str | None) -> _Decision:

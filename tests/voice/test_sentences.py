@@ -139,12 +139,16 @@ FIRST = SplitterOptions(min_chars=10, max_chars=200, first_clause_words=6)
         ),
         # Too short a clause ("Sure,") merges on; then six words end it.
         (
-            "Sure, the capital of France is Paris. It is lovely, really.",
-            ["Sure, the capital of France is", "Paris. It is lovely, really."],
+            "Sure, the capital of France is the city of Paris. It is lovely.",
+            ["Sure, the capital of France is", "the city of Paris.", "It is lovely."],
         ),
         ("Well; that depends on you. Yes.", ["Well; that depends on you.", "Yes."]),
-        ("The answer is: no, never. Sorry.", ["The answer is:", "no, never.", "Sorry."]),
-        ("Paris is big — and old. Yes.", ["Paris is big —", "and old. Yes."]),
+        (
+            "The answer is: no, not ever again. Sorry.",
+            ["The answer is:", "no, not ever again.", "Sorry."],
+        ),
+        ("Hello there, friend. How are you?", ["Hello there, friend.", "How are you?"]),
+        ("Paris is big — and very old. Yes.", ["Paris is big —", "and very old.", "Yes."]),
         # A sentence shorter than the clause ends it first.
         ("It is Paris. The capital, yes.", ["It is Paris.", "The capital, yes."]),
         (
@@ -153,8 +157,8 @@ FIRST = SplitterOptions(min_chars=10, max_chars=200, first_clause_words=6)
         ),
         # Numbers are never split, nor cut from what follows them.
         (
-            "It has 1,000 people and 3.5 dogs in it. Yes, really.",
-            ["It has 1,000 people and 3.5 dogs", "in it. Yes, really."],
+            "It has 1,000 people and 3.5 dogs living in the old town.",
+            ["It has 1,000 people and 3.5 dogs", "living in the old town."],
         ),
         ("We meet at 10:30 am in the big hall.", ["We meet at 10:30 am in", "the big hall."]),
         ("It is 3.5 degrees outside today. Brr.", ["It is 3.5 degrees outside today.", "Brr."]),
@@ -173,7 +177,10 @@ FIRST = SplitterOptions(min_chars=10, max_chars=200, first_clause_words=6)
             "I saw Dr. Jones and Mr. Smith at the market.",
             ["I saw Dr. Jones and Mr. Smith", "at the market."],
         ),
-        ("Books by J. R. R. Tolkien are long.", ["Books by J. R. R. Tolkien", "are long."]),
+        (
+            "Books by J. R. R. Tolkien are long and full of maps.",
+            ["Books by J. R. R. Tolkien", "are long and full of maps."],
+        ),
         # Lists: a comma list cuts at its first item, a line list at its line.
         ("You need eggs, milk and bread. Okay.", ["You need eggs,", "milk and bread.", "Okay."]),
         ("Three steps:\n1. Open it\n2. Close it", ["Three steps:", "1. Open it", "2. Close it"]),
@@ -182,7 +189,18 @@ FIRST = SplitterOptions(min_chars=10, max_chars=200, first_clause_words=6)
             'He said "one two three four five six" loudly.',
             ['He said "one two three four', 'five six" loudly.'],
         ),
-        ("One two three four five six ... seven.", ["One two three four five six ...", "seven."]),
+        (
+            "One two three four five six ... and then seven more.",
+            ["One two three four five six ...", "and then seven more."],
+        ),
+        # No cut after enough words when the sentence ends within min_chars: the whole
+        # sentence comes soon, and its tail alone would be too short.
+        ("Germany has over 8 million people. Yes.", ["Germany has over 8 million people.", "Yes."]),
+        (
+            "The capital of France is Paris. It is old.",
+            ["The capital of France is Paris.", "It is old."],
+        ),
+        ("Why did the tomato turn red? It saw.", ["Why did the tomato turn red?", "It saw."]),
         # CJK clause marks need no space.
         ("一二三四五六七八九十，一二三。好的。", ["一二三四五六七八九十，", "一二三。好的。"]),
         # Short replies stay whole.
@@ -227,6 +245,17 @@ def test_first_clause_waits_for_the_next_word() -> None:
     assert splitter.push(" ") == []  # a date's year, or another clause?
     assert splitter.push("2") == []
     assert splitter.push("025, we") == ["On May 3, 2025,"]
+
+
+def test_first_clause_looks_min_chars_ahead_for_the_sentence_end() -> None:
+    splitter = SentenceSplitter(SplitterOptions(min_chars=10, first_clause_words=4))
+    assert splitter.push("Germany has over 8 million peo") == []  # 3 characters after it
+    assert splitter.push("ple.") == []  # the sentence ends among the next 10
+    assert splitter.push(" Yes") == ["Germany has over 8 million people."]
+    splitter = SentenceSplitter(SplitterOptions(min_chars=10, first_clause_words=4))
+    assert splitter.push("Germany has over 8 million peo") == []
+    assert splitter.push("ple li") == []
+    assert splitter.push("v") == ["Germany has over 8 million"]  # 10 more, no end among them
 
 
 def test_streaming_emits_each_sentence_as_soon_as_it_is_certain() -> None:
