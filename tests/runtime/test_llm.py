@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from runtime.cpu import CpuLoadProbe, ThreadPolicy
 from runtime.errors import (
     EngineError,
     ModelNotInstalled,
@@ -255,6 +256,70 @@ def test_same_instance_reuses_the_prompt_and_answers_the_same(
     assert again == first
     assert final.usage is not None
     assert final.usage.cached_prompt_tokens == final.usage.prompt_tokens - 1
+
+
+def quiet_policy(cpu_count: int) -> ThreadPolicy:
+    """A thread policy that sees no load from outside (the probe cannot tell)."""
+    probe = CpuLoadProbe(read_system=lambda: None, read_load_average=lambda: None)
+    return ThreadPolicy(probe=probe, cpu_count=cpu_count)
+
+
+def context_threads(model: LlamaCppChatModel) -> tuple[int, int]:
+    """The threads llama.cpp's context uses, as llama.cpp itself reports them."""
+    import llama_cpp
+
+    ctx = model._llama._ctx.ctx
+    return llama_cpp.llama_n_threads(ctx), llama_cpp.llama_n_threads_batch(ctx)
+
+
+def test_threads_follow_the_policy_per_request(
+    load_tiny: Callable[..., LlamaCppChatModel],
+) -> None:
+    model = load_tiny()
+    policy = quiet_policy(cpu_count=3)
+    model.share_cpu(policy)
+    run(model, HI)
+    assert model.threads == context_threads(model) == (3, 3)  # idle: every core
+    with policy.activity.busy("piper:voice"):
+        run(model, HI)
+    assert model.threads == context_threads(model) == (2, 2)  # one core left to Piper
+
+
+def test_threads_change_between_tokens(load_tiny: Callable[..., LlamaCppChatModel]) -> None:
+    model = load_tiny()
+    policy = quiet_policy(cpu_count=2)
+    model.share_cpu(policy)
+    deltas = model.stream(HI, GenerationOptions(temperature=0.0, max_tokens=20))
+    next(deltas)
+    assert policy.activity.busy_now() == {"tiny:test"}  # it reports its own generation
+    assert model.threads == (2, 2)
+    with policy.activity.busy("piper:voice"):  # Piper starts speaking the first sentence
+        next(deltas)
+        assert model.threads == context_threads(model) == (1, 1)
+    final = list(deltas)[-1]
+    assert final.usage is not None
+    assert model.threads == (2, 2)  # and gives the core back when it is done
+    assert policy.activity.busy_now() == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("params", "threads"),
+    [
+        ({"threads": 1, "batch_threads": 1}, (1, 1)),
+        ({"threads": 1}, (1, 4)),
+        ({"batch_threads": 2}, (4, 2)),
+        ({}, (4, 4)),
+    ],
+)
+def test_threads_set_in_the_params_are_kept(
+    load_tiny: Callable[..., LlamaCppChatModel],
+    params: dict[str, int],
+    threads: tuple[int, int],
+) -> None:
+    model = load_tiny(**params)
+    model.share_cpu(quiet_policy(cpu_count=4))
+    run(model, HI)
+    assert model.threads == context_threads(model) == threads
 
 
 def test_cancel_mid_stream(load_tiny: Callable[..., LlamaCppChatModel]) -> None:
