@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 from websockets.typing import Origin
 
+from assistant.auth import Principal
 from server.bodies import WS_BAD_REQUEST
 from server.web import load_bundle
 from tests.web.conftest import (
@@ -369,3 +370,19 @@ def test_csrf_and_websocket_origin_are_enforced_for_the_signed_in_browser(
         with pytest.raises(ConnectionClosed) as closed:
             socket.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == WS_BAD_REQUEST
+
+
+def test_a_session_ended_elsewhere_sends_the_page_to_sign_in(
+    web_app: WebApp, signed_in_page: SignedInPage
+) -> None:
+    page = signed_in_page("ada")
+    user = web_app.services.auth.find_user("ada")
+    for session in web_app.services.auth.list_sessions(
+        Principal(user_id=user.id, username=user.username, role=user.role)
+    ):
+        web_app.services.auth.revoke_session(
+            Principal(user_id=user.id, username=user.username, role=user.role), session.id
+        )
+    page.goto(f"{web_app.url}/#/settings")  # the shell still thinks it is signed in
+    wait_mounted(page, "login")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
