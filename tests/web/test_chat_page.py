@@ -54,7 +54,9 @@ def web_app(
     chat_env: ChatEnv,
 ) -> Iterator[WebApp]:
     """The app with the scripted chat models ``fake:small`` and ``fake:big``."""
-    wired = dataclasses.replace(services, chat=chat_env.chat)
+    wired = dataclasses.replace(
+        services, chat=chat_env.chat, models=chat_env.catalogue, manager=chat_env.chat.manager
+    )
     with serve_in_thread(create_app(settings, wired)) as url:
         yield WebApp(url=url, services=wired, settings=settings)
 
@@ -128,13 +130,24 @@ def test_a_streamed_reply_renders_markdown_and_hostile_markup_stays_inert(
     check_page(page, "chat")
 
 
-def test_the_model_picker_chooses_the_model(signed_in_page: SignedInPage, web_app: WebApp) -> None:
+def test_the_model_picker_chooses_the_model(
+    signed_in_page: SignedInPage, web_app: WebApp, check_page: CheckPage
+) -> None:
     page = signed_in_page()
     open_chat(page, web_app.url)
     page.get_by_label("Model").select_option("fake:small")
     reply = ask(page, "Hello small model")
     expect(reply.locator(".chat-body")).to_have_text("You said: Hello small model")
     expect(reply.locator(".chat-meta")).to_contain_text("fake:small")
+    # The address names the conversation: a reload (here in the dark theme) reopens it.
+    assert "#/chat/" in page.url
+    page.evaluate("localStorage.setItem('theme', 'dark')")
+    page.reload()
+    wait_mounted(page, "chat")
+    expect(page.locator(".chat-message.assistant .chat-body")).to_have_text(
+        "You said: Hello small model"
+    )
+    check_page(page, "chat-dark")
 
 
 def test_rename_and_delete_conversations(signed_in_page: SignedInPage, web_app: WebApp) -> None:
@@ -163,7 +176,7 @@ def test_rename_and_delete_conversations(signed_in_page: SignedInPage, web_app: 
     [left] = web_app.services.history.conversations(user.id)
     assert left.title == "Holiday plans"
 
-    page.get_by_role("button", name="Holiday plans").click()
+    page.locator(".chat-open", has_text="Holiday plans").click()
     expect(page.locator("#chat-title")).to_have_text("Holiday plans")
     expect(page.locator(".chat-message")).to_have_count(2)
 
