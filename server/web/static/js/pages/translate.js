@@ -1,7 +1,7 @@
 // Translate page: text with language pickers, speak-to-translate, the two-person
 // interpreter, the glossary and the history. Everything goes through /api/v1/translate.
 
-import { h, clear, formatTime } from '../ui.js';
+import { h, clear, field, formatTime } from '../ui.js';
 import { AudioPlayer, PcmRecorder, fromBase64, wavBlob } from '../translate-audio.js';
 import { defaultTarget, languageSelect, nameOf, remember, remembered } from '../translate-lang.js';
 
@@ -134,11 +134,11 @@ export async function mount(root, app) {
     h(
       'div',
       { class: 'language-row' },
-      labelled('From', source),
+      field('From', source),
       swap,
-      labelled('To', target),
+      field('To', target),
     ),
-    labelled('Text', text),
+    field('Text to translate', text),
     h('div', { class: 'actions' }, translateButton),
   );
 
@@ -395,7 +395,7 @@ export async function mount(root, app) {
         { class: 'hint' },
         'Two people, two languages: each speaks in turn and hears the other in their own.',
       ),
-      h('div', { class: 'language-row' }, labelled('Person 1', first), labelled('Person 2', second)),
+      h('div', { class: 'language-row' }, field('Person 1', first), field('Person 2', second)),
       h('div', { class: 'actions' }, interpretButton),
       interpretState,
       log,
@@ -491,8 +491,8 @@ export async function mount(root, app) {
         }
       },
     },
-    labelled('Term', termInput),
-    labelled('Translation', translationInput),
+    field('Term', termInput),
+    field('Translation', translationInput),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: 'glossary-add' }, 'Add term')),
   );
   page.append(
@@ -550,6 +550,7 @@ export async function mount(root, app) {
           try {
             await api.delete(`/translate/history/${encodeURIComponent(entry.id)}`);
             item.remove();
+            if (!historyList.querySelector('li[data-id]')) loadHistory();
           } catch (error) {
             fail(error);
           }
@@ -603,6 +604,3 @@ export async function mount(root, app) {
   };
 }
 
-function labelled(text, input) {
-  return h('label', { class: 'field', for: input.id }, h('span', {}, text), input);
-}
