@@ -6,6 +6,8 @@ import { AudioPlayer, PcmRecorder, fromBase64, wavBlob } from '../translate-audi
 import { defaultTarget, languageSelect, nameOf, remember, remembered } from '../translate-lang.js';
 
 const HISTORY_PAGE = 20;
+/** A recording stops by itself after this long (the upload limit is the server's). */
+const MAX_RECORDING_SECONDS = 60;
 
 function useStyles() {
   const href = new URL('../../css/pages.css', import.meta.url).href;
@@ -197,6 +199,10 @@ export async function mount(root, app) {
       recordButton.textContent = 'Stop and translate';
       recordButton.setAttribute('aria-pressed', 'true');
       say('Listening… press again when you are done.');
+      const started = recorder;
+      setTimeout(() => {
+        if (recorder === started) finishRecording();
+      }, MAX_RECORDING_SECONDS * 1000);
     },
   });
 
