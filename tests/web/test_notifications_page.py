@@ -164,6 +164,14 @@ def test_web_push_subscription_and_the_service_worker_push_handler(
     withdrawn = {"event": "withdrawn", "id": sent, "tag": delivered.payload["tag"]}
     deliver_push(page, web_app.url, withdrawn)
     assert shown_by_worker(page, 0) == []
+
+    # A click on it opens the page on #/notifications/<id> (see sw.js), which reads it.
+    page.goto(f"{web_app.url}/#/notifications/{sent}")
+    wait_mounted(page, "notifications")
+    expect(item(page, sent)).to_have_attribute("data-read", "true", timeout=LIVE_MS)
+    expect(item(page, sent)).to_be_focused()
+    ada = web_app.user("ada").id
+    assert web_app.services.notifications.service.get(ada, sent).read_at is not None
     check_page(page, "notifications-push", allow=[MISSING_PAGE, INCOGNITO_PUSH])
 
 

@@ -1,7 +1,7 @@
 // Notifications page: the live list (read and dismiss shared by all your devices), Web
 // Push on this browser, and your preferences with quiet hours.
 
-import { h, clear, formatTime } from '../ui.js';
+import { h, clear, field, formatTime } from '../ui.js';
 import { subscribe } from '../notify-feed.js';
 import {
   currentSubscription,
@@ -35,9 +35,6 @@ function button(label, attrs = {}) {
   return h('button', { type: 'button', ...attrs }, label);
 }
 
-function labelled(text, input) {
-  return h('label', { class: 'field', for: input.id }, h('span', {}, text), input);
-}
 
 function checkbox(id, text, checked) {
   const input = h('input', { type: 'checkbox', id, name: id });
@@ -496,10 +493,10 @@ export async function mount(root, app) {
         {},
         h('legend', {}, 'Quiet hours (in your profile’s time zone)'),
         quietOn.label,
-        h('div', { class: 'language-row' }, labelled('From', start), labelled('Until', end)),
-        labelled('Still notify me from priority', bypass),
+        h('div', { class: 'language-row' }, field('From', start), field('Until', end)),
+        field('Still notify me from priority', bypass),
       ),
-      labelled('Do not disturb until', dnd),
+      field('Do not disturb until', dnd),
       h('div', { class: 'actions' }, save),
     );
   }

@@ -1,11 +1,13 @@
 // Translate page: text with language pickers, speak-to-translate, the two-person
 // interpreter, the glossary and the history. Everything goes through /api/v1/translate.
 
-import { h, clear, formatTime } from '../ui.js';
+import { h, clear, field, formatTime } from '../ui.js';
 import { AudioPlayer, PcmRecorder, fromBase64, wavBlob } from '../translate-audio.js';
 import { defaultTarget, languageSelect, nameOf, remember, remembered } from '../translate-lang.js';
 
 const HISTORY_PAGE = 20;
+/** A recording stops by itself after this long (the upload limit is the server's). */
+const MAX_RECORDING_SECONDS = 60;
 
 function useStyles() {
   const href = new URL('../../css/pages.css', import.meta.url).href;
@@ -134,11 +136,11 @@ export async function mount(root, app) {
     h(
       'div',
       { class: 'language-row' },
-      labelled('From', source),
+      field('From', source),
       swap,
-      labelled('To', target),
+      field('To', target),
     ),
-    labelled('Text', text),
+    field('Text to translate', text),
     h('div', { class: 'actions' }, translateButton),
   );
 
@@ -197,6 +199,10 @@ export async function mount(root, app) {
       recordButton.textContent = 'Stop and translate';
       recordButton.setAttribute('aria-pressed', 'true');
       say('Listening… press again when you are done.');
+      const started = recorder;
+      setTimeout(() => {
+        if (recorder === started) finishRecording();
+      }, MAX_RECORDING_SECONDS * 1000);
     },
   });
 
@@ -395,7 +401,7 @@ export async function mount(root, app) {
         { class: 'hint' },
         'Two people, two languages: each speaks in turn and hears the other in their own.',
       ),
-      h('div', { class: 'language-row' }, labelled('Person 1', first), labelled('Person 2', second)),
+      h('div', { class: 'language-row' }, field('Person 1', first), field('Person 2', second)),
       h('div', { class: 'actions' }, interpretButton),
       interpretState,
       log,
@@ -491,8 +497,8 @@ export async function mount(root, app) {
         }
       },
     },
-    labelled('Term', termInput),
-    labelled('Translation', translationInput),
+    field('Term', termInput),
+    field('Translation', translationInput),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: 'glossary-add' }, 'Add term')),
   );
   page.append(
@@ -550,6 +556,7 @@ export async function mount(root, app) {
           try {
             await api.delete(`/translate/history/${encodeURIComponent(entry.id)}`);
             item.remove();
+            if (!historyList.querySelector('li[data-id]')) loadHistory();
           } catch (error) {
             fail(error);
           }
@@ -603,6 +610,3 @@ export async function mount(root, app) {
   };
 }
 
-function labelled(text, input) {
-  return h('label', { class: 'field', for: input.id }, h('span', {}, text), input);
-}

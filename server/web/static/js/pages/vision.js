@@ -1,7 +1,7 @@
 // Camera and images page: take a photo or upload one, see the objects found drawn over it
 // and the text read from it, ask about it, and keep images in your library.
 
-import { h, clear, formatTime } from '../ui.js';
+import { h, clear, field, formatTime } from '../ui.js';
 import { ImageCanvas, captureFrame } from '../vision-canvas.js';
 
 const LIBRARY_PAGE = 24;
@@ -22,9 +22,6 @@ function button(label, attrs = {}) {
   return h('button', { type: 'button', ...attrs }, label);
 }
 
-function labelled(text, input) {
-  return h('label', { class: 'field', for: input.id }, h('span', {}, text), input);
-}
 
 /** The stored bytes of one of your images (the page's session authenticates the fetch). */
 async function fetchImage(path) {
@@ -115,7 +112,7 @@ export async function mount(root, app) {
       h('h2', { id: 'vision-input-title' }, 'Picture'),
       h('div', { class: 'actions' }, cameraButton, snapButton),
       video,
-      labelled('Or choose an image file', fileInput),
+      field('Or choose an image file', fileInput),
       h(
         'label',
         { class: 'check', for: 'vision-keep' },
@@ -265,7 +262,7 @@ export async function mount(root, app) {
         }
       },
     },
-    labelled('Ask about the picture', question),
+    field('Ask about the picture', question),
     h('div', { class: 'actions' }, askButton, describeButton),
   );
 
