@@ -77,6 +77,9 @@ class PipelineOptions:
     """Shortest and longest piece of a reply sent to TTS at once."""
     max_consecutive_errors: int = 5
     """Wake-word or VAD failures in a row after which ``run`` gives up."""
+    speculate_after_seconds: float | None = None
+    """Silence after speech from which what was said so far is transcribed (and answered,
+    unheard) while the silence that ends the command runs on; None: wait for the end."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -96,6 +99,10 @@ class PipelineOptions:
                 raise InvalidInput(f"{name} must be positive", field=name)
         if not 0.0 <= self.vad_threshold <= 1.0:
             raise InvalidInput("vad_threshold must be between 0 and 1", field="vad_threshold")
+        if self.speculate_after_seconds is not None and not self.speculate_after_seconds >= 0:
+            raise InvalidInput(
+                "speculate_after_seconds must not be negative", field="speculate_after_seconds"
+            )
         if self.max_consecutive_errors < 1:
             raise InvalidInput(
                 "max_consecutive_errors must be at least 1", field="max_consecutive_errors"
