@@ -336,6 +336,8 @@ class LlamaCppChatModel:
             llama.n_tokens = cached  # eval drops the cache after n_tokens, then extends it
             try:
                 llama.eval(tokens[cached:])
+                # Done when this returns (a cancelled warm-up waits for its thread).
+                self._lib.llama_synchronize(llama.ctx)
             except (RuntimeError, ValueError) as exc:
                 llama.n_tokens = 0
                 raise EngineError(f"llama.cpp failed while evaluating a prompt: {exc}") from exc
