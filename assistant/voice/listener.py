@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from assistant.errors import BackendError
 from assistant.ring import AudioRing
+from assistant.voice.endofturn import required_silence
 from assistant.voice.events import (
     ErrorCode,
     ListenTrigger,
@@ -258,29 +259,36 @@ class Listener:
         await self._speculate(state)
 
     async def _speculate(self, state: Listening) -> None:
-        """Start a speculation once the silence after speech is long enough; drop it when
-        speech resumes (short bursts inside the silence only ask for a second look)."""
-        after = self.options.speculate_after_seconds
-        window = state.window
-        if after is None:
+        """Start a speculation once the silence after speech reaches
+        ``speculate_after_seconds``; drop it when speech resumes for real (a burst too short
+        to restart the silence count only asks for a second transcription at the end)."""
+        end_of_turn = self.options.end_of_turn
+        if not end_of_turn.speculate:
             return
+        after = end_of_turn.speculate_after_seconds
+        window = state.window
         segmenter = window.segmenter
         speech_end = segmenter.speech_end_seconds
-        silence = 0.0 if speech_end is None else segmenter.position_seconds - speech_end
+        silence = segmenter.trailing_silence_seconds
         speculative = state.speculative
         if speculative is not None:
             if speech_end is None or not segmenter.in_command:
                 await self._drop_speculation(state)  # the command was noise after all
             elif speech_end > speculative.speech_end_seconds + _EPSILON:
-                if silence + _EPSILON < after:
-                    await self._drop_speculation(state)
-                else:
-                    speculative.retranscribe = True
+                speculative.retranscribe = True
+                if silence > 0 and silence + _EPSILON < after:
+                    await self._drop_speculation(state)  # the silence count started again
             return
         if speech_end is None or not segmenter.in_command or silence + _EPSILON < after:
             return
         audio = window.utterance(self.options.pre_roll_seconds)
-        state.speculative = await self.turns.speculate(window.run, audio, speech_end)
+
+        def judge(text: str) -> None:
+            """The transcript says how much silence should end this command."""
+            if end_of_turn.adaptive and self.state is state and not segmenter.finished:
+                segmenter.require_silence(required_silence(text, end_of_turn))
+
+        state.speculative = await self.turns.speculate(window.run, audio, speech_end, judge)
 
     async def _drop_speculation(self, state: Listening) -> None:
         speculative, state.speculative = state.speculative, None

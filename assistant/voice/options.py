@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from assistant.errors import InvalidInput
+from assistant.voice.endofturn import EndOfTurnOptions
 from assistant.voice.segmenter import SegmenterOptions
 from assistant.voice.sentences import SplitterOptions
 from runtime.llm.base import GenerationOptions
@@ -45,7 +46,8 @@ class PipelineOptions:
     speech_seconds: float = _SEGMENTER.speech_seconds
     """Speech needed before a command counts as started (debounce)."""
     silence_seconds: float = _SEGMENTER.silence_seconds
-    """Silence that ends a command."""
+    """Silence that ends a command (with an adaptive end of turn: when its transcript does
+    not tell whether it is complete)."""
     min_speech_seconds: float = _SEGMENTER.min_speech_seconds
     """Commands with less speech are dropped as noise."""
     max_utterance_seconds: float | None = _SEGMENTER.max_command_seconds
@@ -77,9 +79,11 @@ class PipelineOptions:
     """Shortest and longest piece of a reply sent to TTS at once."""
     max_consecutive_errors: int = 5
     """Wake-word or VAD failures in a row after which ``run`` gives up."""
-    speculate_after_seconds: float | None = None
-    """Silence after speech from which what was said so far is transcribed (and answered,
-    unheard) while the silence that ends the command runs on; None: wait for the end."""
+    end_of_turn: EndOfTurnOptions = field(
+        default_factory=lambda: EndOfTurnOptions(unsure_silence_seconds=_SEGMENTER.silence_seconds)
+    )
+    """Adaptive end of turn: the silence that ends a command from its partial transcript
+    (its ``unsure_silence_seconds`` is ``silence_seconds`` when built from settings)."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -99,10 +103,6 @@ class PipelineOptions:
                 raise InvalidInput(f"{name} must be positive", field=name)
         if not 0.0 <= self.vad_threshold <= 1.0:
             raise InvalidInput("vad_threshold must be between 0 and 1", field="vad_threshold")
-        if self.speculate_after_seconds is not None and not self.speculate_after_seconds >= 0:
-            raise InvalidInput(
-                "speculate_after_seconds must not be negative", field="speculate_after_seconds"
-            )
         if self.max_consecutive_errors < 1:
             raise InvalidInput(
                 "max_consecutive_errors must be at least 1", field="max_consecutive_errors"

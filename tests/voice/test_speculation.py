@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,11 +22,13 @@ from assistant.clock import ManualAsyncClock
 from assistant.skills.base import SkillAnswer, SkillCall, SkillContext
 from assistant.skills.router import SkillRouter
 from assistant.skills.templates import Templates
+from assistant.voice.endofturn import EndOfTurnOptions
 from assistant.voice.engines import held
 from assistant.voice.events import (
     RunOutcome,
     SpeculationOutcome,
     SttSpeculation,
+    SttVadEnd,
 )
 from assistant.voice.options import PipelineOptions
 from assistant.voice.pipeline import VoicePipeline
@@ -51,8 +54,10 @@ from tests.voice.test_pipeline import (
 
 __all__ = ["chat_env"]
 
-SPECULATE = PipelineOptions(follow_up_seconds=0, speculate_after_seconds=0.2)
-"""Speculation from 0.2 s of silence; the command ends at the default 0.8 s."""
+SPECULATE = PipelineOptions(
+    follow_up_seconds=0, end_of_turn=EndOfTurnOptions(adaptive=False, speculate_after_seconds=0.2)
+)
+"""Speculation from 0.2 s of silence; every command ends at 0.8 s (adaptive off)."""
 
 
 class Loop:
@@ -88,9 +93,7 @@ class Loop:
 
         counter = iter(range(1, 1000))
         if push_to_talk:
-            options = PipelineOptions(
-                push_to_talk=True, follow_up_seconds=0, speculate_after_seconds=0.2
-            )
+            options = replace(options, push_to_talk=True)
         self.pipeline = VoicePipeline(
             vad=held(FakeVoiceActivityDetector(frame_samples=800)),
             stt=held(self.stt),
@@ -253,7 +256,8 @@ async def test_a_command_fed_at_once_still_uses_its_speculation(
 
 
 async def test_speculation_off_transcribes_once_at_the_end(chat_env: ChatEnv) -> None:
-    loop = Loop(chat_env, "what time is it", options=PipelineOptions(follow_up_seconds=0))
+    off = replace(SPECULATE, end_of_turn=replace(SPECULATE.end_of_turn, speculate=False))
+    loop = Loop(chat_env, "what time is it", options=off)
     await loop.run([*wake(), *speech(5), *silence(8), ended(loop.recorder, RunOutcome.COMPLETED)])
     assert loop.speculations() == []
     assert [round(a.seconds, 2) for a in loop.stt.heard] == [1.3]
@@ -584,3 +588,31 @@ async def test_a_warm_up_cancelled_half_way_leaves_the_model_loaded_and_free(
     assert all(not m.in_use for m in status)
     _, done = await chat_env.chat.reply(user, ChatRequest("hello"))
     assert done.text == "You said: hello"
+
+
+# Adaptive end of turn ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "tail"),
+    [("what time is it", 0.4), ("remind me to", 1.3), ("In Paris.", 0.8)],
+    ids=["complete", "incomplete", "unsure"],
+)
+async def test_the_speculative_transcript_chooses_the_silence_that_ends_the_command(
+    chat_env: ChatEnv, said: str, tail: float
+) -> None:
+    adaptive = replace(SPECULATE, end_of_turn=EndOfTurnOptions(speculate_after_seconds=0.2))
+    loop = Loop(chat_env, said, options=adaptive)
+    await loop.run(
+        [
+            *wake(),
+            *speech(5),
+            *silence(3),
+            until(generated(loop)),  # the transcript has been judged
+            *silence(15),
+            ended(loop.recorder, RunOutcome.COMPLETED),
+        ]
+    )
+    [end] = [e for e in loop.recorder.events if isinstance(e, SttVadEnd)]
+    assert end.offset_seconds - end.speech_end_seconds == pytest.approx(tail)
+    assert [outcome for outcome, _, _ in loop.speculations()] == ["started", "hit"]
