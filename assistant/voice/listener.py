@@ -13,7 +13,12 @@ Each state holds its own data::
 starts one); ``Listening`` a listening window (its segmenter, the VAD over its audio, the
 audio since it opened); ``Responding`` the turn that answers (a task of the turn side,
 ``assistant.voice.turn``) and, with barge-in on speech, a monitor that listens over the
-reply. Only this machine changes state; a turn's task only ends its own run and leaves
+reply; while it listens, once the silence after speech reaches the end of turn's
+``speculate_after_seconds``, a speculation of the turn side transcribes (and answers,
+unheard) the command so far, its transcript sets the silence that ends the command
+(adaptive end of turn, ``assistant.voice.endofturn``), and the turn adopts it when the
+command ends (or it is dropped when speech resumes). The wake word and a press also warm
+the models. Only this machine changes state; a turn's task only ends its own run and leaves
 its outcome, which the next chunk acts on. A failing wake word or VAD is reported as the
 run's error and the machine waits again; too many failures in a row end it.
 """
