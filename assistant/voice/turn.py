@@ -32,6 +32,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 from assistant.chat.models import ChatRequest, TurnDelta, TurnDone, TurnEvent, TurnStarted
 from assistant.chat.speculation import Speculation, SpeculationRefused
@@ -107,6 +108,10 @@ class Speculative:
     """The chat turn's events as they come, held until the command is over; then an
     exception if it failed (``SpeculationRefused``: a skill that acts would answer) and
     None at its end."""
+    first_sentence: str | None = None
+    """The reply's first sentence, once the held reply has one."""
+    first_audio: asyncio.Task[list[AudioChunk]] | None = None
+    """Synthesises ``first_sentence`` into a buffer (played only if the turn is kept)."""
     retranscribe: bool = False
     """Speech came after the clip: the command must be transcribed again and compared."""
     released: bool = False
@@ -132,6 +137,31 @@ class Turn:
     """Transcribing, thinking or speaking."""
     outcome: RunOutcome | None = None
     """How its run ended, for the input side's next state; None if it was interrupted."""
+
+
+class _FirstSentence:
+    """Finds the first sentence of a held reply as its events come, as the turn's splitter
+    will (none for a skill's translation: that is spoken in its own voice)."""
+
+    def __init__(self, options: PipelineOptions) -> None:
+        self._splitter = SentenceSplitter(options.sentences)
+        self._found = False
+
+    def take(self, event: TurnEvent) -> str | None:
+        """The first sentence, the once that ``event`` completes it."""
+        if self._found:
+            return None
+        if isinstance(event, TurnDelta):
+            if event.language is not None:
+                self._found = True
+                return None
+            first = next(iter(self._splitter.push(event.text)), None)
+        elif isinstance(event, TurnDone):
+            first = self._splitter.flush()  # a reply shorter than a sentence
+        else:
+            return None
+        self._found = first is not None
+        return first
 
 
 def same_words(first: str, second: str) -> bool:
@@ -231,10 +261,9 @@ class TurnRunner:
 
     async def _release(self, speculative: Speculative) -> None:
         speculative.released = True
-        task = speculative.task
-        if not task.done():
-            task.cancel()
-            await asyncio.wait({task})
+        await _cancel(speculative.task)
+        if speculative.first_audio is not None:  # read once the task can start no more
+            await _cancel(speculative.first_audio)
 
     async def _report(
         self, speculative: Speculative, outcome: SpeculationOutcome, *, retranscribed: bool = False
@@ -278,9 +307,16 @@ class TurnRunner:
             return
         gate = speculative.gate = Speculation()
         stream = self._speculative_chat(self._request(text), gate)
+        first = _FirstSentence(self.options)
         try:
             async for event in stream:
                 speculative.events.put_nowait(event)
+                if (sentence := first.take(event)) is not None:
+                    speculative.first_sentence = sentence
+                    speculative.first_audio = asyncio.get_running_loop().create_task(
+                        self._presynthesize(sentence),
+                        name=f"voice-first-sentence-{speculative.run.id}",
+                    )
         except SpeculationRefused as refused:  # a skill that acts: it runs once certain
             speculative.gate = None
             speculative.events.put_nowait(refused)
@@ -289,6 +325,21 @@ class TurnRunner:
         finally:
             await close_stream(stream)
         speculative.events.put_nowait(None)
+
+    async def _presynthesize(self, text: str) -> list[AudioChunk]:
+        """The first sentence of a held reply as speech, into a buffer (never played here)."""
+        voice = await self._voice() if self._voice is not None else self.options.voice
+        made: list[AudioChunk] = []
+        async with self._tts_source() as tts:
+            audio = await off_loop(tts.synthesize, text, voice)
+            try:
+                while (chunk := await off_loop(next_or_none, audio)) is not None:
+                    made.append(chunk)
+            finally:
+                close = getattr(audio, "close", None)
+                if close is not None:
+                    close()
+        return made
 
     async def _adopt(
         self, turn: Turn, speculative: Speculative, audio: AudioChunk
@@ -427,7 +478,7 @@ class TurnRunner:
         chunks: asyncio.Queue[AudioChunk | None] = asyncio.Queue()
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(self._synthesize(run, sentences, chunks))
+                group.create_task(self._synthesize(run, sentences, chunks, speculative))
                 playing = group.create_task(self._play(turn, chunks))
                 await self._converse(run, text, sentences, speculative)
         except BaseExceptionGroup as errors:
@@ -540,8 +591,10 @@ class TurnRunner:
         run: Run,
         sentences: asyncio.Queue[Sentence | None],
         chunks: asyncio.Queue[AudioChunk | None],
+        speculative: Speculative | None = None,
     ) -> None:
-        """Producer: each sentence to speech, chunk by chunk, into the speaker's queue."""
+        """Producer: each sentence to speech, chunk by chunk, into the speaker's queue (the
+        first from the speculation's buffer when it made that sentence already)."""
         try:
             async with AsyncExitStack() as stack:
                 tts: TextToSpeech | None = None
@@ -550,6 +603,11 @@ class TurnRunner:
                 while (sentence := await sentences.get()) is not None:
                     if self._voice is not None and index == 0:
                         voice = await self._voice()  # read per reply: it may have changed
+                    if index == 0 and await self._play_presynthesized(
+                        run, sentence, chunks, speculative
+                    ):
+                        index += 1
+                        continue
                     if sentence.language is not None and self._languages is not None:
                         source, options = await off_loop(
                             self._languages.for_language, sentence.language, voice
@@ -567,6 +625,35 @@ class TurnRunner:
             raise StageFailure(PipelineStage.TTS, ErrorCode.TTS_FAILED, exc) from exc
         finally:
             chunks.put_nowait(None)
+
+    async def _play_presynthesized(
+        self,
+        run: Run,
+        sentence: Sentence,
+        chunks: asyncio.Queue[AudioChunk | None],
+        speculative: Speculative | None,
+    ) -> bool:
+        """Queue the speculation's first sentence, made while the silence ran, if it is
+        this sentence; False when there is none to use (it is synthesised as usual)."""
+        if speculative is None or speculative.first_audio is None or sentence.language:
+            return False
+        if sentence.text != speculative.first_sentence:
+            return False
+        try:
+            made = await speculative.first_audio
+        except Exception as exc:  # made again the usual way, which reports a failure
+            log.info("the speculative first sentence could not be synthesised: %s", exc)
+            return False
+        runs = self.runs
+        await runs.emit(TtsStart(**runs.meta(run), sentence=0, text=sentence.text))
+        for chunk in made:
+            chunks.put_nowait(chunk)
+            await runs.emit(
+                TtsAudio(**runs.meta(run), sentence=0, audio_seconds=chunk.seconds, rate=chunk.rate)
+            )
+        seconds = sum(chunk.seconds for chunk in made)
+        await runs.emit(TtsEnd(**runs.meta(run), sentence=0, audio_seconds=seconds))
+        return True
 
     async def _speak_sentence(
         self,
@@ -614,6 +701,13 @@ class TurnRunner:
         if not completed:
             raise _PlaybackStopped
         return True
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` if it still runs and wait until it has ended."""
+    if not task.done():
+        task.cancel()
+        await asyncio.wait({task})
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:

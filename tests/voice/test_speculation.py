@@ -29,12 +29,14 @@ from assistant.voice.events import (
     SpeculationOutcome,
     SttSpeculation,
     SttVadEnd,
+    TtsStart,
 )
 from assistant.voice.options import PipelineOptions
 from assistant.voice.pipeline import VoicePipeline
 from assistant.voice.runs import Runs
 from assistant.voice.turn import TurnRunner, same_words
 from hal.audio import AudioChunk
+from runtime.llm.base import ChatMessage
 from runtime.stt.fake import FakeSpeechToText
 from runtime.vad.fake import FakeVoiceActivityDetector
 from runtime.wake.fake import FakeWakeWordDetector
@@ -282,6 +284,67 @@ async def test_a_press_released_in_the_silence_uses_the_speculation(chat_env: Ch
     assert [outcome for outcome, _, _ in loop.speculations()] == ["started", "hit"]
     assert len(loop.stt.heard) == 1
     assert loop.tts.texts == ["You said: what time is it"]
+
+
+def heard(messages: Sequence[ChatMessage]) -> str:
+    """A reply of two sentences, the first naming what was asked."""
+    asked = echo_said(messages).removeprefix("You said: ")
+    return f"Heard {asked}. Anything else?"
+
+
+def spoken(loop: Loop) -> list[str]:
+    """The sentences that went to the speaker (``tts-start`` of the runs)."""
+    return [e.text for e in loop.recorder.events if isinstance(e, TtsStart)]
+
+
+async def test_the_first_sentence_is_made_while_the_silence_runs_and_played_after_it(
+    chat_env: ChatEnv,
+) -> None:
+    chat_env.replies["fake:big"] = heard
+    loop = Loop(chat_env, "what time is it")
+
+    def nothing_played() -> None:
+        assert loop.speaker.chunks == [] and spoken(loop) == []
+
+    await loop.run(
+        [
+            *wake(),
+            *speech(5),
+            *silence(3),
+            until(lambda: "tts:Heard what time is it." in loop.log),  # made, held
+            nothing_played,
+            *silence(6),
+            ended(loop.recorder, RunOutcome.COMPLETED),
+        ]
+    )
+    # Each sentence synthesised once: the first from the speculation's buffer.
+    assert loop.tts.texts == ["Heard what time is it.", "Anything else?"]
+    assert spoken(loop) == ["Heard what time is it.", "Anything else?"]
+    assert len(loop.speaker.chunks) == 2
+
+
+async def test_a_dropped_speculations_first_sentence_is_never_played(chat_env: ChatEnv) -> None:
+    chat_env.replies["fake:big"] = heard
+    loop = Loop(chat_env, "what time", "what time is it in Paris")
+    await loop.run(
+        [
+            *wake(),
+            *speech(5),
+            *silence(3),
+            until(lambda: "tts:Heard what time." in loop.log),  # the stale sentence, held
+            *speech(5),
+            *silence(8),
+            ended(loop.recorder, RunOutcome.COMPLETED),
+        ]
+    )
+    assert spoken(loop) == ["Heard what time is it in Paris.", "Anything else?"]
+    assert len(loop.speaker.chunks) == 2
+    assert [outcome for outcome, _, _ in loop.speculations()] == [
+        "started",
+        "dropped",
+        "started",
+        "hit",
+    ]
 
 
 # The turn side: transcribed again when speech came after the clip -----------------------
