@@ -27,14 +27,15 @@ every core when nothing else of ours runs, and on fewer while Piper speaks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from runtime.cpu import ThreadPolicy
 from runtime.engines import Capability, Engine, is_remote, load_engine
@@ -44,6 +45,8 @@ from runtime.modelstore import InstalledModel
 from runtime.remote import Probe, probe
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 Loader = Callable[[str, str, Path, Mapping[str, Any]], Engine]
 """(engine name, model id, folder, params) -> loaded engine."""
@@ -273,7 +276,7 @@ class ModelManager:
         slot.reserved = True
         try:
             try:
-                engine = await self._ensure_loaded(slot)
+                engine = await _finish_despite_cancel(self._ensure_loaded(slot))
             except RemoteUnavailable as exc:
                 exc.fields.update(model_id=model_id, during_load=True)
                 raise
@@ -298,7 +301,7 @@ class ModelManager:
         async with slot.lock:
             slot.reserved = True
             try:
-                await self._ensure_loaded(slot)
+                await _finish_despite_cancel(self._ensure_loaded(slot))
             finally:
                 slot.reserved = False
             slot.last_used = self.clock()
@@ -629,3 +632,20 @@ class ModelManager:
             queued=slot.waiting,
             pinned=slot.model_id in self.pinned,
         )
+
+
+async def _finish_despite_cancel(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` to its end even when the caller is cancelled (then the cancellation is
+    raised once it has finished): a load given up half-way (a pre-warm cancelled) still
+    registers the engine its thread made, and the slot is not released while that thread
+    runs, so nobody loads the same model twice."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        while not task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({task})
+        if not task.cancelled():
+            task.exception()  # retrieved: the cancellation wins
+        raise

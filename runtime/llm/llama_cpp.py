@@ -337,6 +337,33 @@ class LlamaCppChatModel:
             tokens, stops, min(options.max_tokens, room), options, cancel, started, grammar
         )
 
+    def prefill(self, messages: Sequence[ChatMessage]) -> int:
+        """Evaluate the prompt of ``messages`` after the part the cache already holds."""
+        validate_messages(messages, accepts_images=False)
+        tokens = self._tokenize(self._format(messages))
+        # Room for a reply: a prompt that only just fits is not worth warming.
+        tokens = tokens[: max(self.context_length - 1, 0)]
+        llama = require_open(self._llama, self.model_id)
+        if not self._busy.acquire(blocking=False):
+            raise ResourceExhausted(f"model {self.model_id!r} is busy with another generation")
+        try:
+            if self._recurrent:
+                return 0  # a recurrent state cannot be cut back to a shared prefix
+            cached = reused_prefix_length(llama.input_ids[: llama.n_tokens].tolist(), tokens)
+            if cached >= len(tokens):
+                return 0
+            llama.n_tokens = cached  # eval drops the cache after n_tokens, then extends it
+            try:
+                llama.eval(tokens[cached:])
+                # Done when this returns (a cancelled warm-up waits for its thread).
+                self._lib.llama_synchronize(llama.ctx)
+            except (RuntimeError, ValueError) as exc:
+                llama.n_tokens = 0
+                raise EngineError(f"llama.cpp failed while evaluating a prompt: {exc}") from exc
+            return len(tokens) - cached
+        finally:
+            self._busy.release()
+
     def close(self) -> None:
         """Free the model and its context."""
         llama, self._llama = self._llama, None

@@ -390,6 +390,32 @@ def test_follow_up_turn_evaluates_only_new_tokens(
     assert cold.usage.cached_prompt_tokens == 0
 
 
+def test_prefill_puts_the_prompt_prefix_in_the_cache(
+    load_tiny: Callable[..., LlamaCppChatModel],
+) -> None:
+    import llama_cpp
+
+    options = GenerationOptions(temperature=0.0, max_tokens=8)
+    system = [ChatMessage("system", "be brief")]
+    question = [*system, *HI]
+    model = load_tiny()
+    prefix = model.count_tokens(system)
+    assert model.prefill(system) == prefix
+    assert model.prefill(system) == 0  # cached already: nothing evaluated again
+    context = model._llama.ctx
+    llama_cpp.llama_perf_context_reset(context)
+    warm_text, warm = run(model, question, options)
+    assert warm.usage is not None
+    shared = warm.usage.cached_prompt_tokens
+    # The turn reuses the prefilled prompt up to its generation prompt, where the two
+    # differ, and evaluates only the rest.
+    assert 0 < shared < prefix
+    assert llama_cpp.llama_perf_context(context).n_p_eval == warm.usage.prompt_tokens - shared
+    cold_text, cold = run(load_tiny(), question, options)
+    assert cold.usage is not None and cold.usage.cached_prompt_tokens == 0
+    assert warm_text == cold_text  # the cache changes the cost, not the answer
+
+
 def test_seeded_sampling_repeats(load_tiny: Callable[..., LlamaCppChatModel]) -> None:
     options = GenerationOptions(temperature=1.5, top_k=0, top_p=1.0, max_tokens=24, seed=7)
     first, _ = run(load_tiny(), HI, options)

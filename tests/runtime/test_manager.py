@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -331,3 +332,48 @@ async def test_thread_policy_lease_ends_on_error() -> None:
             assert mgr.thread_policy.activity.busy_now() == {"a:1"}
             raise RuntimeError("the request failed")
     assert mgr.thread_policy.activity.busy_now() == frozenset()
+
+
+@pytest.mark.parametrize("how", ["use", "load"])
+async def test_a_load_cancelled_half_way_still_registers_its_engine(how: str) -> None:
+    loading, finish = threading.Event(), threading.Event()
+    engines: list[FakeEngine] = []
+
+    def slow_loader(
+        engine: str, model_id: str, path: Path, params: Mapping[str, Any]
+    ) -> FakeEngine:
+        loading.set()
+        finish.wait(10)
+        made = FakeEngine(model_id, params)
+        engines.append(made)
+        return made
+
+    mgr = ModelManager(
+        FakeStore({"a:1": 100}),
+        budget_mb=1000,
+        loader=slow_loader,  # type: ignore[arg-type]
+        clock=Clock(),
+        memory_probe=lambda: 0.0,
+    )
+
+    async def load() -> None:
+        if how == "use":
+            async with mgr.use("a:1"):
+                pass
+        else:
+            await mgr.load("a:1")
+
+    task = asyncio.ensure_future(load())
+    await asyncio.to_thread(loading.wait, 10)
+    task.cancel()
+    await asyncio.sleep(0.05)
+    assert not task.done()  # the cancellation waits for the loader's thread
+    finish.set()
+    await asyncio.wait({task})
+    assert task.cancelled()
+    # The engine the thread made is the manager's, free, and used as is (no second load).
+    [status] = mgr.status()
+    assert (status.id, status.in_use) == ("a:1", False)
+    async with mgr.use("a:1") as engine:
+        assert engine is engines[0]
+    assert len(engines) == 1
