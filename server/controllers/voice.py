@@ -140,8 +140,8 @@ class VoiceController(Controller):
         binary 16-bit PCM frames.
 
         transcribe: ``speech-start``, ``partial`` and ``transcript`` messages per utterance.
-        conversation: the voice pipeline's events (``stt-vad-start``, ``stt-end``,
-        ``chat-delta``, ``tts-start``, ``run-end``...) and the reply as ``audio-start``
+        conversation: the voice pipeline's events (``stt-vad-start``, ``stt-speculation``,
+        ``stt-end``, ``chat-delta``, ``tts-start``, ``run-end``...) and the reply as ``audio-start``
         (rate, width, channels), binary PCM frames and ``audio-end``. Send
         ``{"type": "cancel"}`` to barge in (stop the reply and listen), ``{"type": "stop"}``
         to end the input; ``end`` follows once the last turn is done. Push-to-talk

@@ -3,6 +3,7 @@
 
 import { api, ApiError } from "./api.js";
 import { clear, h, messageOf, toast } from "./ui.js";
+import { startUnreadBadge } from "./notify-feed.js";
 
 const ROUTES = [
   { name: "chat", label: "Chat" },
@@ -18,7 +19,7 @@ const TITLES = { setup: "Set up", login: "Sign in" };
 const HOME = "chat";
 const THEMES = ["system", "light", "dark"];
 
-const state = { user: null, cleanup: null, route: null, unread: 0, navOpen: false, mounting: 0 };
+const state = { user: null, needsSetup: false, cleanup: null, route: null, unread: 0, navOpen: false, mounting: 0 };
 const root = document.getElementById("app");
 
 // Theme: the OS setting unless the person chose one here (kept in this browser only).
@@ -152,10 +153,20 @@ function layout() {
   root.dataset.state = "ready";
   root.append(skip, header, h("div", { class: "layout" }, nav, main));
   setUnread(state.unread);
+  followUnread();
   return main;
 }
 
+// The unread badge follows the notification stream while someone is signed in.
+let stopUnread = null;
+
+function followUnread() {
+  if (stopUnread) stopUnread();
+  stopUnread = state.user ? startUnreadBadge({ api, setUnread }) : null;
+}
+
 function publicLayout() {
+  followUnread();
   const main = h("main", { id: "main", tabindex: "-1" });
   clear(root);
   root.dataset.state = "ready";
@@ -207,7 +218,7 @@ async function render() {
   delete document.body.dataset.mounted;
   let { name, params } = parseRoute();
   if (!state.user && !PUBLIC.has(name)) {
-    navigate("login");
+    navigate(state.needsSetup ? "setup" : "login");
     return;
   }
   if (state.user && PUBLIC.has(name)) name = HOME;
@@ -282,6 +293,7 @@ function appFor(params) {
     setUnread,
     /** Pages that change the account (login, setup, settings) ask the shell to reload it. */
     async refreshUser() {
+      state.needsSetup = false;
       await loadUser();
       layoutFor = null;
       return state.user;
@@ -310,6 +322,7 @@ async function start() {
   try {
     await redeemOidc();
     const { needs_setup: needsSetup } = await api.get("/auth/setup");
+    state.needsSetup = needsSetup;
     if (needsSetup) {
       state.user = null;
       if (parseRoute().name !== "setup") history.replaceState(null, "", "#/setup");
@@ -323,6 +336,10 @@ async function start() {
     return;
   }
   window.addEventListener("hashchange", render);
+  window.addEventListener("assistant:signed-out", () => {
+    state.user = null;
+    layoutFor = null;
+  });
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && state.navOpen) {
       toggleNav(false);
