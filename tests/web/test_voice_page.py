@@ -96,6 +96,10 @@ def test_push_to_talk_is_answered_aloud_with_transcript_and_timings(
         assert cell.inner_text().endswith(" ms"), stage
     expect(page.locator("#voice-mic")).to_have_text("Microphone on")
     check_page(page, "voice")
+    # The spoken turn is a chat turn too: it opens in the chat page.
+    turn.get_by_role("link", name="Open in chat").click()
+    wait_mounted(page, "chat")
+    expect(page.locator(".chat-message.user .chat-body")).to_contain_text("France")
 
 
 @pytest.mark.real_model

@@ -349,6 +349,7 @@ class VoicePage {
         break;
       case "chat-end":
         turn.reply = event.text;
+        turn.conversationId = event.conversation_id;
         break;
       case "skill":
         turn.skill = event.name;
@@ -426,6 +427,15 @@ class VoicePage {
     const reply = h("p", { class: "voice-reply" }, h("strong", {}, "Assistant: "), turn.reply || (turn.outcome ? "" : "…"));
     if (turn.skill) reply.append(" ", h("span", { class: "voice-skill" }, `Skill: ${turn.skill}`));
     rows.push(reply);
+    if (turn.conversationId) {
+      rows.push(
+        h(
+          "p",
+          { class: "voice-open" },
+          h("a", { href: `#/chat/${encodeURIComponent(turn.conversationId)}` }, "Open in chat"),
+        ),
+      );
+    }
     if (turn.audioSeconds > 0) {
       rows.push(h("p", { class: "voice-audio" }, `Reply audio received: ${turn.audioSeconds.toFixed(1)} s`));
     }
