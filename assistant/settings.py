@@ -33,6 +33,7 @@ from pydantic_settings import (
 )
 
 from assistant.errors import InvalidInput
+from assistant.voice.endofturn import EndOfTurnOptions
 from assistant.voice.options import AlertOptions, BargeIn, PipelineOptions
 
 _PIPELINE = PipelineOptions()
@@ -321,7 +322,23 @@ class VoiceSettings(BaseModel):
     """Longest text accepted for synthesis."""
     silence_seconds: float = Field(default=_PIPELINE.silence_seconds, gt=0)
     """Silence that ends a spoken command (0.8 s: shorter cuts commands at a thinking
-    pause; see ``python -m benchmarks.voice --endpointing``)."""
+    pause; see ``python -m benchmarks.voice --endpointing``); with the adaptive end of
+    turn, the silence when the partial transcript does not tell."""
+    adaptive_end_of_turn: bool = _PIPELINE.end_of_turn.adaptive
+    """Let the partial transcript choose the silence that ends a command: shorter after a
+    complete request, longer after a trailing "and" or "um"."""
+    speculate_after_seconds: float = Field(
+        default=_PIPELINE.end_of_turn.speculate_after_seconds, ge=0
+    )
+    """Silence after speech from which the command so far is transcribed and judged."""
+    complete_silence_seconds: float = Field(
+        default=_PIPELINE.end_of_turn.complete_silence_seconds, gt=0
+    )
+    """Silence that ends a command whose transcript is a complete request."""
+    incomplete_silence_seconds: float = Field(
+        default=_PIPELINE.end_of_turn.incomplete_silence_seconds, gt=0
+    )
+    """Silence that ends a command whose transcript trails off ("and", "to the", "um")."""
     max_utterance_seconds: float | None = Field(default=_PIPELINE.max_utterance_seconds, gt=0)
     """Longest spoken command (None: no limit)."""
     follow_up_seconds: float = Field(default=_PIPELINE.follow_up_seconds, ge=0)
@@ -330,11 +347,39 @@ class VoiceSettings(BaseModel):
     """What interrupts a spoken reply: the wake word, any speech (headsets only), nothing."""
     reply_max_tokens: int = Field(default=_PIPELINE.chat_options.max_tokens, ge=16)
     """Longest spoken reply, in tokens."""
+    first_clause_words: int = Field(default=_PIPELINE.sentences.first_clause_words or 0, ge=0)
+    """A spoken reply starts with its first clause or this many words (unless its first
+    sentence ends sooner), so speech starts sooner; 0: with its whole first sentence."""
     alert_repeats: int = Field(default=_ALERT.repeats, ge=1, le=20)
     """Times a fired timer's or reminder's chime and spoken alert play on the speaker of
     ``assistant talk``, unless the wake word (or "stop") ends it sooner."""
     alert_pause_seconds: float = Field(default=_ALERT.pause_seconds, ge=0, le=60)
     """Silence between two repeats of a spoken alert."""
+
+    @model_validator(mode="after")
+    def _check_end_of_turn(self) -> VoiceSettings:
+        order = (
+            self.speculate_after_seconds,
+            self.complete_silence_seconds,
+            self.silence_seconds,
+            self.incomplete_silence_seconds,
+        )
+        if list(order) != sorted(order):
+            raise ValueError(
+                "the end-of-turn silences must grow: speculate_after_seconds <="
+                " complete_silence_seconds <= silence_seconds <= incomplete_silence_seconds"
+            )
+        return self
+
+    def end_of_turn_options(self) -> EndOfTurnOptions:
+        """The adaptive end of turn with these settings."""
+        return EndOfTurnOptions(
+            adaptive=self.adaptive_end_of_turn,
+            speculate_after_seconds=self.speculate_after_seconds,
+            complete_silence_seconds=self.complete_silence_seconds,
+            unsure_silence_seconds=self.silence_seconds,
+            incomplete_silence_seconds=self.incomplete_silence_seconds,
+        )
 
     def pipeline_options(self, *, push_to_talk: bool = False) -> PipelineOptions:
         """The voice pipeline's options with these settings (``assistant talk``, the voice
@@ -347,6 +392,10 @@ class VoiceSettings(BaseModel):
             follow_up_seconds=self.follow_up_seconds,
             barge_in=self.barge_in,
             chat_options=replace(_PIPELINE.chat_options, max_tokens=self.reply_max_tokens),
+            end_of_turn=self.end_of_turn_options(),
+            sentences=replace(
+                _PIPELINE.sentences, first_clause_words=self.first_clause_words or None
+            ),
         )
 
     def alert_options(self) -> AlertOptions:

@@ -12,11 +12,12 @@ a scripted chat; they cost nothing), fed as fast as the pipeline takes it: what 
 is the orchestration alone (threads, queues, events, the sentence splitter), no models
 needed.
 
-With ``--endpointing`` it measures the end of a turn instead: spoken commands with a
-pause inside them (Piper's voice and espeak-ng's, each clause spoken on its own and
-joined with a pause of known length, in silence and over a quiet noise floor) go through
-the real VAD and the segmenter at several ``silence_seconds``; it counts the commands cut
-off at their pause and the delay from the real end of speech to the end of the turn.
+With ``--endpointing`` it measures the end of a turn instead (``benchmarks.endofturn``):
+the labelled pause set, spoken requests with a pause of known length at a known place
+(Piper's voice and espeak-ng's, in silence and over a quiet noise floor), goes through
+the real VAD and the segmenter with fixed silences and with the adaptive end of turn
+(whisper.cpp transcribing the audio so far); it counts the turns cut off at their pause
+and the delay from the real end of speech to the end of the turn.
 
     python -m benchmarks.voice [--quick] [--repetitions N] [--json PATH]
                                [--fake-engines | --endpointing]
@@ -26,21 +27,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import wave
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from assistant.auth import PasswordHasher
 from assistant.chat.context import stamped, system_prompt
@@ -60,15 +56,17 @@ from assistant.voice.engines import held
 from assistant.voice.events import (
     PipelineEvent,
     RunEnd,
+    SpeculationOutcome,
     StageLatencies,
     SttEnd,
+    SttSpeculation,
     TtsStart,
     stage_latencies,
 )
 from assistant.voice.options import PipelineOptions
 from assistant.voice.pipeline import VoicePipeline
-from assistant.voice.segmenter import SegmenterOutcome, VoiceCommandSegmenter
 from assistant.voice.sentences import SentenceSplitter, SplitterOptions
+from benchmarks import endofturn
 from benchmarks.common import (
     base_parser,
     header_line,
@@ -87,12 +85,7 @@ from runtime.stt.base import TranscribeOptions
 from runtime.stt.fake import FakeSpeechToText
 from runtime.tts.base import SynthesisOptions
 from runtime.tts.fake import FakeTextToSpeech
-from runtime.vad.base import VoiceActivityDetector
 from runtime.vad.fake import FakeVoiceActivityDetector
-from runtime.vad.framing import PcmFramer
-
-Samples = npt.NDArray[np.float32]
-"""Mono audio as floats in [-1, 1]."""
 
 QUESTIONS = (
     "What is the capital of France?",
@@ -121,6 +114,8 @@ class Measures:
     bare: dict[str, list[float]] = field(default_factory=dict)
     same_sentence: list[bool] = field(default_factory=list)
     """Per turn: both sides spoke the same first sentence (greedy decoding)."""
+    speculation: list[str] = field(default_factory=list)
+    """Per turn: what became of its speculative transcription (``speculation_outcome``)."""
 
     def add(self, side: str, name: str, value: float | None) -> None:
         if value is not None:
@@ -165,6 +160,8 @@ class PipelineTurn:
     first_sentence: str
     """The first sentence spoken."""
     sentences: SplitterOptions
+    speculation: str = "off"
+    """What became of the speculation on the command (``speculation_outcome``)."""
 
 
 async def pipeline_turn(services: Services, user_id: str, audio: AudioChunk) -> PipelineTurn:
@@ -179,7 +176,35 @@ async def pipeline_turn(services: Services, user_id: str, audio: AudioChunk) -> 
     heard = next((e.text for e in events if isinstance(e, SttEnd)), "")
     spoken = next((e.text for e in events if isinstance(e, TtsStart)), "")
     latencies = stage_latencies(events, run_end.run_id)
-    return PipelineTurn(latencies, heard, spoken, pipeline.options.sentences)
+    return PipelineTurn(
+        latencies, heard, spoken, pipeline.options.sentences, speculation_outcome(events)
+    )
+
+
+def speculation_outcome(events: Sequence[PipelineEvent]) -> str:
+    """``hit`` or ``miss`` (the speculation the command ended on), ``dropped`` (speech
+    resumed after every one), ``none`` (the command ended before one started) or ``off``."""
+    outcomes = [e.outcome for e in events if isinstance(e, SttSpeculation)]
+    final = [o for o in outcomes if o in (SpeculationOutcome.HIT, SpeculationOutcome.MISS)]
+    if final:
+        return str(final[-1])
+    if outcomes:
+        return str(SpeculationOutcome.DROPPED)
+    return "none" if any(isinstance(e, SttEnd) for e in events) else "off"
+
+
+def speculation_row(outcomes: Sequence[str]) -> str:
+    """The speculative hit rate over the turns that speculated."""
+    tried = [o for o in outcomes if o != "off"]
+    if not tried:
+        return "speculation: off"
+    hits = tried.count("hit")
+    misses = tried.count("miss")
+    return (
+        f"speculative transcription: {hits} hits of {len(tried)} commands"
+        f" ({hits / len(tried):.0%}; {misses} misses, {tried.count('dropped')} dropped,"
+        f" {tried.count('none')} ended before it started)"
+    )
 
 
 def turn_options(services: Services) -> PipelineOptions:
@@ -288,6 +313,7 @@ async def run(repetitions: int, questions: int, models_dir: Path | None) -> dict
                     await services.chat.prime(user_id, spoken=True)
                     bare, sentence = await bare_turn(services, user_id, turn, audio)
                     measures.same_sentence.append(sentence.strip() == turn.first_sentence.strip())
+                    measures.speculation.append(turn.speculation)
                     for name, value in bare.items():
                         measures.add("bare", name, value)
                     bare_sum = sum(bare.values())
@@ -301,6 +327,7 @@ async def run(repetitions: int, questions: int, models_dir: Path | None) -> dict
         "pipeline": measures.pipeline,
         "bare": measures.bare,
         "same_first_sentence": measures.same_sentence,
+        "speculation": measures.speculation,
     }
 
 
@@ -330,7 +357,8 @@ def report(results: dict[str, Any]) -> str:
     )
     same = results["same_first_sentence"]
     check = f"same first sentence on both sides in {sum(same)} of {len(same)} turns"
-    return f"{table}\n\n{verdict}; {check}"
+    speculation = speculation_row(results.get("speculation", []))
+    return f"{table}\n\n{verdict}; {check}\n{speculation}"
 
 
 # Orchestration on fake engines -------------------------------------------------------
@@ -403,193 +431,6 @@ def orchestration_report(results: dict[str, list[float]]) -> str:
     )
 
 
-# End of turn -------------------------------------------------------------------------
-
-COMMANDS = (
-    ("Set a timer for", "twenty minutes"),
-    ("Remind me to call", "my sister", "tomorrow at noon"),
-    ("What is the weather like", "in Paris this weekend"),
-    ("Add milk, eggs", "and bread", "to the shopping list"),
-    ("Turn off the lights", "in the kitchen"),
-    ("How far is it", "from London to Edinburgh"),
-    ("Play some music", "by the Beatles"),
-    ("Send a message to Anna", "saying I will be late"),
-    ("What time is it", "in Tokyo"),
-    ("Translate good morning", "into German"),
-    ("Wake me up at", "half past six"),
-    ("Tell me a joke", "about cats"),
-)
-"""Commands in the parts a speaker may pause between (thinking, or reading a list)."""
-PAUSES_SECONDS = (0.3, 0.45, 0.6, 0.75, 0.9)
-"""Pauses inside a command."""
-SILENCES_SECONDS = (0.5, 0.6, 0.7, 0.8, 1.0)
-"""The ``silence_seconds`` compared."""
-NOISE_FLOORS_DB = (None, -50.0)
-"""Digital silence, and a quiet room's noise floor (RMS, dB below full scale)."""
-LEAD_SILENCE_SECONDS = 0.5
-TRAIL_SILENCE_SECONDS = 2.5
-
-
-@dataclass(frozen=True)
-class Utterance:
-    """A spoken command with a known end of speech."""
-
-    samples: Samples
-    speech_end_seconds: float
-    """Where its last word ends."""
-    pause_seconds: float
-    """The pause between its parts."""
-
-
-def trimmed(samples: Samples) -> Samples:
-    """Without the quiet the voice leaves before and after the words."""
-    loud = np.flatnonzero(np.abs(samples) > 0.01)
-    return samples[loud[0] : loud[-1] + 1] if loud.size else samples
-
-
-def espeak_ng(text: str) -> Samples:
-    """``text`` in espeak-ng's US English voice, 16 kHz."""
-    wav = subprocess.run(
-        ["espeak-ng", "-z", "-v", "en-us", "--stdout", text], capture_output=True, check=True
-    ).stdout
-    with wave.open(io.BytesIO(wav)) as reader:
-        chunk = AudioChunk(reader.readframes(reader.getnframes()), reader.getframerate())
-    return trimmed(convert(chunk, RATE).samples())
-
-
-def utterances(
-    voice: Callable[[str], Samples],
-    commands: Sequence[tuple[str, ...]],
-    noise_db: float | None,
-    rng: np.random.Generator,
-) -> list[Utterance]:
-    """Each command at each pause, with silence around it (and the noise floor over it)."""
-    spoken = {part: voice(part) for parts in commands for part in parts}
-    made = []
-    for parts in commands:
-        for pause in PAUSES_SECONDS:
-            pieces = [np.zeros(int(LEAD_SILENCE_SECONDS * RATE), np.float32)]
-            for index, part in enumerate(parts):
-                if index:
-                    pieces.append(np.zeros(int(pause * RATE), np.float32))
-                pieces.append(spoken[part])
-            end = sum(len(piece) for piece in pieces) / RATE
-            pieces.append(np.zeros(int(TRAIL_SILENCE_SECONDS * RATE), np.float32))
-            samples = np.concatenate(pieces)
-            if noise_db is not None:
-                samples = samples + rng.normal(0, 10 ** (noise_db / 20), samples.size).astype(
-                    np.float32
-                )
-            made.append(Utterance(np.clip(samples, -1, 1), end, pause))
-    return made
-
-
-def probabilities(vad: VoiceActivityDetector, utterance: Utterance) -> list[float]:
-    """The VAD's speech probability of each frame, from a fresh state."""
-    vad.reset()
-    framer = PcmFramer(vad.frame_samples, vad.sample_rate)
-    frames = framer.push(AudioChunk.from_samples(utterance.samples, RATE))
-    return [vad.probability(frame) for frame in frames]
-
-
-def end_of_turn(
-    chances: Sequence[float], frame_seconds: float, options: PipelineOptions
-) -> tuple[SegmenterOutcome | None, float]:
-    """Where the pipeline's segmenter calls the command over, with ``options``."""
-    segmenter = VoiceCommandSegmenter(options.segmenter_options(options.listen_seconds))
-    for chance in chances:
-        if not segmenter.process(frame_seconds, chance >= options.vad_threshold):
-            break
-    return segmenter.outcome, segmenter.position_seconds
-
-
-async def endpointing(quick: bool, models_dir: Path | None) -> dict[str, Any]:
-    """Cut-offs and end-of-turn delay at each ``silence_seconds``, on the real VAD."""
-    with tempfile.TemporaryDirectory() as tmp:
-        store = models_dir or Settings.load().models_dir
-        settings = Settings.load(data_dir=Path(tmp), models={"dir": store})
-        services = build_services(settings, hasher=PasswordHasher.fast_for_tests())
-        try:
-            from runtime.tts.piper import PiperTextToSpeech
-
-            voice_id = services.voice.preferred_voice(None)
-            piper = PiperTextToSpeech.load(
-                voice_id, services.models.require(voice_id).path, {"threads": 1}
-            )
-
-            def piper_voice(text: str) -> Samples:
-                chunks = piper.synthesize(text, SynthesisOptions())
-                return trimmed(np.concatenate([convert(c, RATE).samples() for c in chunks]))
-
-            voices: dict[str, Callable[[str], Samples]] = {voice_id: piper_voice}
-            if shutil.which("espeak-ng"):
-                voices["espeak-ng"] = espeak_ng
-            commands = COMMANDS[:4] if quick else COMMANDS
-            rng = np.random.default_rng(7)
-            progress(f"speaking {len(commands)} commands in {', '.join(voices)}")
-            spoken = [
-                (name, noise, utterance)
-                for name, voice in voices.items()
-                for noise in NOISE_FLOORS_DB
-                for utterance in utterances(voice, commands, noise, rng)
-            ]
-            piper.close()
-            vad_id = services.voice.model_for(Capability.VAD)
-            progress(f"running {vad_id} over {len(spoken)} commands")
-            async with services.manager.use(vad_id) as vad:
-                frame_seconds = vad.frame_samples / vad.sample_rate
-                chances = [
-                    await asyncio.to_thread(probabilities, vad, utterance)
-                    for _, _, utterance in spoken
-                ]
-        finally:
-            await services.manager.close()
-            services.close()
-    rows: dict[str, Any] = {}
-    for silence in SILENCES_SECONDS:
-        options = PipelineOptions(silence_seconds=silence)
-        cut: dict[str, int] = {str(pause): 0 for pause in PAUSES_SECONDS}
-        delays: list[float] = []
-        for (_, _, utterance), chance in zip(spoken, chances, strict=True):
-            outcome, position = end_of_turn(chance, frame_seconds, options)
-            if outcome is SegmenterOutcome.SPEECH_ENDED and position < utterance.speech_end_seconds:
-                cut[str(utterance.pause_seconds)] += 1
-            else:
-                delays.append(position - utterance.speech_end_seconds)
-        rows[str(silence)] = {"cut_off": cut, "delay_seconds": delays}
-    return {
-        "vad": vad_id,
-        "voices": list(voices),
-        "noise_floors_db": list(NOISE_FLOORS_DB),
-        "commands_per_pause": len(spoken) // len(PAUSES_SECONDS),
-        "silence_seconds": rows,
-    }
-
-
-def endpointing_report(results: dict[str, Any]) -> str:
-    per_pause = results["commands_per_pause"]
-    pauses = [f"cut at {pause} s pause" for pause in PAUSES_SECONDS]
-    rows = []
-    for silence, row in results["silence_seconds"].items():
-        delays = row["delay_seconds"]
-        rows.append(
-            [
-                silence,
-                *(f"{row['cut_off'][str(pause)]}/{per_pause}" for pause in PAUSES_SECONDS),
-                *stat_cells(delays),
-            ]
-        )
-    table = markdown_table(
-        ["silence_seconds", *pauses, "end-of-turn delay p50 (ms)", "p95 (ms)"], rows
-    )
-    return (
-        f"{table}\n\nVAD {results['vad']}; voices {', '.join(results['voices'])};"
-        f" noise floors {results['noise_floors_db']} dBFS. A cut-off ends the turn inside"
-        " the command's pause (the rest is lost); the delay runs from the real end of"
-        " speech to the end of the turn, over the commands not cut off."
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0], tuning=False)
     parser.add_argument(
@@ -607,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--endpointing",
         action="store_true",
-        help="measure the end of a turn instead: cut-offs and delay at several silence_seconds",
+        help="measure the end of a turn instead: cut-offs and delay of fixed silences and of"
+        " the adaptive end of turn, on the labelled pause set",
     )
     args = parser.parse_args(argv)
     repetitions = args.repetitions or (1 if args.quick else 3)
@@ -620,8 +462,8 @@ def main(argv: list[str] | None = None) -> int:
         results = asyncio.run(orchestration(turns))
         print(orchestration_report(results))
     elif args.endpointing:
-        results = asyncio.run(endpointing(args.quick, args.models_dir))
-        print(endpointing_report(results))
+        results = asyncio.run(endofturn.endpointing(args.quick, args.models_dir))
+        print(endofturn.endpointing_report(results))
     else:
         results = asyncio.run(run(repetitions, max(1, args.questions), args.models_dir))
         print(report(results))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from assistant.errors import InvalidInput
+from assistant.voice.endofturn import EndOfTurnOptions
 from assistant.voice.segmenter import SegmenterOptions
 from assistant.voice.sentences import SplitterOptions
 from runtime.llm.base import GenerationOptions
@@ -19,6 +20,10 @@ from runtime.tts.base import SynthesisOptions
 
 _SEGMENTER = SegmenterOptions()
 """The segmenter's defaults: the listening timing of the pipeline starts from them."""
+FIRST_CLAUSE_WORDS = 4
+"""A spoken reply starts with its first clause (a comma, a colon) or its first 4 words,
+unless its first sentence ends sooner: Piper's first audio grows with the words it is
+given, and the model writes 4 words sooner than a sentence (``benchmarks.tts_chunking``)."""
 
 
 class BargeIn(StrEnum):
@@ -45,7 +50,8 @@ class PipelineOptions:
     speech_seconds: float = _SEGMENTER.speech_seconds
     """Speech needed before a command counts as started (debounce)."""
     silence_seconds: float = _SEGMENTER.silence_seconds
-    """Silence that ends a command."""
+    """Silence that ends a command (with an adaptive end of turn: when its transcript does
+    not tell whether it is complete)."""
     min_speech_seconds: float = _SEGMENTER.min_speech_seconds
     """Commands with less speech are dropped as noise."""
     max_utterance_seconds: float | None = _SEGMENTER.max_command_seconds
@@ -73,10 +79,18 @@ class PipelineOptions:
         default_factory=lambda: GenerationOptions(max_tokens=256)
     )
     """Sampling and length of replies (spoken replies are kept short)."""
-    sentences: SplitterOptions = field(default_factory=SplitterOptions)
-    """Shortest and longest piece of a reply sent to TTS at once."""
+    sentences: SplitterOptions = field(
+        default_factory=lambda: SplitterOptions(first_clause_words=FIRST_CLAUSE_WORDS)
+    )
+    """Shortest and longest piece of a reply sent to TTS at once; the first piece is a
+    clause of at most ``FIRST_CLAUSE_WORDS`` words, so speech starts sooner."""
     max_consecutive_errors: int = 5
     """Wake-word or VAD failures in a row after which ``run`` gives up."""
+    end_of_turn: EndOfTurnOptions = field(
+        default_factory=lambda: EndOfTurnOptions(unsure_silence_seconds=_SEGMENTER.silence_seconds)
+    )
+    """Adaptive end of turn: the silence that ends a command from its partial transcript
+    (its ``unsure_silence_seconds`` is ``silence_seconds`` when built from settings)."""
 
     def __post_init__(self) -> None:
         for name in (

@@ -8,7 +8,10 @@ the last ``reset``, so the caller can cut the command out of what it buffered.
 - Speech starts a command once a run of speech reaches ``speech_seconds`` (debounce); a
   pause of ``reset_seconds`` before that forgets the run.
 - A command ends after ``silence_seconds`` of silence; bursts of speech shorter than
-  ``reset_seconds`` inside that silence do not start the count again.
+  ``reset_seconds`` inside that silence do not start the count again. The caller may ask
+  for another silence for the current command (``require_silence``): an adaptive end of
+  turn asks for less after a complete sentence and more after a trailing "and"
+  (``assistant.voice.endofturn``); speech that restarts the count forgets the request.
 - A command with less than ``min_speech_seconds`` of speech when its silence runs out was
   noise (a cough, a click): it is dropped and the segmenter waits for speech again.
 - A command longer than ``max_command_seconds`` is cut there (its audio is still usable).
@@ -80,6 +83,7 @@ class VoiceCommandSegmenter:
     """Why it stopped; None while it still wants audio."""
     dropped: int
     """Commands dropped as noise since the last reset."""
+    _required_seconds: float | None
     _run_start: float | None
     _run_speech: float
     _run_silence: float
@@ -105,6 +109,35 @@ class VoiceCommandSegmenter:
     def candidate_start_seconds(self) -> float | None:
         """Start of the command, or of the speech run that may become one."""
         return self.command_start_seconds if self.in_command else self._run_start
+
+    @property
+    def trailing_silence_seconds(self) -> float:
+        """Silence since the current command's latest speech, as counted towards its end
+        (bursts shorter than ``reset_seconds`` do not restart it); 0.0 while speech goes
+        on or outside a command."""
+        if self.command_start_seconds is None or self._speech_streak > 0:
+            return 0.0
+        return self._silence
+
+    @property
+    def required_silence_seconds(self) -> float:
+        """Silence that ends the current command: what ``require_silence`` asked for, or
+        ``options.silence_seconds``."""
+        required = self._required_seconds
+        return self.options.silence_seconds if required is None else required
+
+    def require_silence(self, seconds: float | None) -> None:
+        """End the current command after ``seconds`` of silence instead (None: after
+        ``options.silence_seconds`` again).
+
+        Takes effect on the next ``process``: if the trailing silence already reaches it,
+        that call ends the command (the chunk it is given is not part of the command).
+        Forgotten by ``reset``, when the command is dropped as
+        noise, and when speech restarts the silence count (the request was about the
+        command as it stood before that speech)."""
+        if seconds is not None and not seconds >= 0:
+            raise ValueError("seconds must not be negative")
+        self._required_seconds = seconds
 
     @property
     def finished(self) -> bool:
@@ -137,6 +170,7 @@ class VoiceCommandSegmenter:
         self.speech_total_seconds = 0.0
         self.outcome = None
         self.dropped = 0
+        self._required_seconds = None
         self._forget_run()
 
     def _wait_for_command(self, start: float, chunk_seconds: float, is_speech: bool) -> None:
@@ -159,24 +193,36 @@ class VoiceCommandSegmenter:
 
     def _follow_command(self, chunk_seconds: float, is_speech: bool) -> None:
         options = self.options
+        trailing = self.trailing_silence_seconds
+        if trailing and trailing >= self.required_silence_seconds - _EPSILON:
+            # The silence so far already reaches a silence required since the last chunk:
+            # the command ended before this chunk, whatever it holds. (Not while a burst
+            # of speech goes on: a request that arrives late must not cut it.)
+            self._end_command()
+            return
         if is_speech:
             self.speech_total_seconds += chunk_seconds
             self.speech_end_seconds = self.position_seconds
             self._speech_streak += chunk_seconds
             if self._speech_streak >= options.reset_seconds - _EPSILON:
+                if self._silence:
+                    self._required_seconds = None
                 self._silence = 0.0
             return
         self._speech_streak = 0.0
         self._silence += chunk_seconds
-        if self._silence < options.silence_seconds - _EPSILON:
-            return
-        if self.speech_total_seconds >= options.min_speech_seconds - _EPSILON:
+        if self._silence >= self.required_silence_seconds - _EPSILON:
+            self._end_command()
+
+    def _end_command(self) -> None:
+        if self.speech_total_seconds >= self.options.min_speech_seconds - _EPSILON:
             self.outcome = SegmenterOutcome.SPEECH_ENDED
             return
         # Too little speech for a command: noise. Wait for real speech again.
         self.dropped += 1
         self.command_start_seconds = self.speech_end_seconds = None
         self.speech_total_seconds = 0.0
+        self._required_seconds = None
         self._forget_run()
 
     def _check_limits(self) -> bool:

@@ -9,6 +9,7 @@ import pytest
 
 from assistant.errors import InvalidInput
 from assistant.settings import Settings, VoiceSettings
+from assistant.voice.endofturn import EndOfTurnOptions
 from assistant.voice.options import BargeIn, PipelineOptions
 from assistant.voice.segmenter import SegmenterOptions
 
@@ -22,6 +23,7 @@ def test_the_listening_defaults_are_the_segmenters() -> None:
     assert options.segmenter_options(segmenter.no_speech_seconds) == segmenter
     assert options.listen_seconds == segmenter.no_speech_seconds
     assert options.silence_seconds == segmenter.silence_seconds == 0.8
+    assert options.end_of_turn.unsure_silence_seconds == options.silence_seconds
 
 
 def test_settings_reach_the_pipeline_typed(tmp_path: Path) -> None:
@@ -33,6 +35,10 @@ def test_settings_reach_the_pipeline_typed(tmp_path: Path) -> None:
             "follow_up_seconds": 0,
             "barge_in": "speech",
             "reply_max_tokens": 64,
+            "adaptive_end_of_turn": False,
+            "speculate_after_seconds": 0.25,
+            "complete_silence_seconds": 0.5,
+            "incomplete_silence_seconds": 1.5,
         },
     )
     options = settings.voice.pipeline_options(push_to_talk=True)
@@ -43,6 +49,13 @@ def test_settings_reach_the_pipeline_typed(tmp_path: Path) -> None:
         follow_up_seconds=0.0,
         barge_in=BargeIn.SPEECH,
         chat_options=replace(PipelineOptions().chat_options, max_tokens=64),
+        end_of_turn=EndOfTurnOptions(
+            adaptive=False,
+            speculate_after_seconds=0.25,
+            complete_silence_seconds=0.5,
+            unsure_silence_seconds=0.7,
+            incomplete_silence_seconds=1.5,
+        ),
     )
     assert options.barge_in_on_speech and not options.barge_in_on_wake
 
@@ -74,3 +87,19 @@ def test_no_limit_is_a_choice() -> None:
     options = PipelineOptions(listen_seconds=None, max_utterance_seconds=None)
     segmenter = options.segmenter_options(options.listen_seconds)
     assert segmenter.no_speech_seconds is None and segmenter.max_command_seconds is None
+
+
+@pytest.mark.parametrize(
+    "voice",
+    [
+        {"silence_seconds": 0.3},  # below the complete tail
+        {"complete_silence_seconds": 0.9},
+        {"incomplete_silence_seconds": 0.5},
+        {"speculate_after_seconds": 0.6},
+    ],
+)
+def test_end_of_turn_silences_that_do_not_grow_are_refused(
+    tmp_path: Path, voice: dict[str, float]
+) -> None:
+    with pytest.raises(InvalidInput, match="end-of-turn silences must grow"):
+        Settings.load(data_dir=tmp_path / "data", voice=voice)

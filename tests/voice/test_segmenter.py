@@ -139,6 +139,90 @@ def test_negative_chunk_is_refused() -> None:
         VoiceCommandSegmenter().process(-0.1, True)
 
 
+# Required silence (adaptive end of turn) ---------------------------------------------
+
+
+def feed_requiring(
+    segmenter: VoiceCommandSegmenter, pattern: str, requests: dict[int, float | None]
+) -> int:
+    """Like ``feed``, calling ``require_silence(requests[i])`` before chunk ``i``."""
+    for index, mark in enumerate(pattern):
+        if index in requests:
+            segmenter.require_silence(requests[index])
+        if not segmenter.process(CHUNK, mark == "S"):
+            return index + 1
+    return len(pattern)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "requests", "consumed", "speech_end"),
+    [
+        # No request: the options' 0.5 s.
+        ("SSSSSS" + "_" * 10, {}, 11, 0.6),
+        # Asked for less after 0.2 s of silence: it ends at 0.3 s.
+        ("SSSSSS" + "_" * 10, {8: 0.3}, 9, 0.6),
+        # Asked for more: it waits 0.9 s.
+        ("SSSSSS" + "_" * 12, {8: 0.9}, 15, 0.6),
+        # Asked for less than the silence already has: the next chunk ends it...
+        ("SSSSSS" + "_" * 10, {10: 0.2}, 11, 0.6),
+        # ...even when that chunk is speech (it is not part of the command).
+        ("SSSSSS____S" + "_" * 10, {10: 0.2}, 11, 0.6),
+        # Asked for before the pause: it holds for the silence after it.
+        ("SSSSSS" + "_" * 10, {3: 0.2}, 8, 0.6),
+        # None goes back to the options' silence.
+        ("SSSSSS" + "_" * 10, {7: 0.9, 8: None}, 11, 0.6),
+        # Speech that restarts the count forgets the request: 0.5 s after the second part.
+        ("SSSSSS__SSS" + "_" * 10, {7: 1.0}, 16, 1.1),
+        ("SSSSSS__SSS" + "_" * 10, {7: 0.3}, 16, 1.1),
+        # A blip shorter than reset_seconds does not.
+        ("SSSSSS__S" + "_" * 10, {7: 0.4}, 11, 0.9),
+        # A request made during a blip waits for the blip to end.
+        ("SSSSSS___S" + "_" * 10, {10: 0.2}, 11, 1.0),
+    ],
+)
+def test_required_silence(
+    pattern: str, requests: dict[int, float | None], consumed: int, speech_end: float
+) -> None:
+    segmenter = VoiceCommandSegmenter(replace(OPTIONS, max_command_seconds=None))
+    assert feed_requiring(segmenter, pattern, requests) == consumed
+    assert segmenter.outcome is SegmenterOutcome.SPEECH_ENDED
+    assert segmenter.speech_end_seconds == pytest.approx(speech_end)
+
+
+def test_trailing_silence_is_what_counts_towards_the_end() -> None:
+    segmenter = VoiceCommandSegmenter(replace(OPTIONS, silence_seconds=2.0))
+    trailing = []
+    for mark in "__SSSS___S__SSS_":
+        segmenter.process(CHUNK, mark == "S")
+        trailing.append(round(segmenter.trailing_silence_seconds, 6))
+    # Nothing before the command and while speech goes on; a blip (the lone S) does not
+    # restart the count; speech of reset_seconds does.
+    assert trailing == [
+        *[0.0] * 6,
+        0.1, 0.2, 0.3, 0.0, 0.4, 0.5, 0.0, 0.0, 0.0, 0.1,
+    ]  # fmt: skip
+
+
+def test_the_request_is_forgotten_by_reset_and_by_noise() -> None:
+    segmenter = VoiceCommandSegmenter(replace(OPTIONS, no_speech_seconds=None))
+    assert segmenter.required_silence_seconds == OPTIONS.silence_seconds
+    segmenter.require_silence(1.5)
+    assert segmenter.required_silence_seconds == 1.5
+    segmenter.reset()
+    assert segmenter.required_silence_seconds == OPTIONS.silence_seconds
+    # 0.3 s of speech is a command, too short to keep: dropped after its 0.2 s silence.
+    feed(segmenter, "SSS_")
+    segmenter.require_silence(0.2)
+    assert feed(segmenter, "_") == 1
+    assert segmenter.dropped == 1 and not segmenter.in_command
+    assert segmenter.required_silence_seconds == OPTIONS.silence_seconds
+
+
+def test_a_negative_silence_is_refused() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        VoiceCommandSegmenter().require_silence(-0.1)
+
+
 # Invariants -------------------------------------------------------------------------
 
 # Durations that are exact in binary (multiples of 1/64 s), so sums carry no rounding.
@@ -231,3 +315,34 @@ def test_silence_never_starts_a_command(chunks: list[tuple[float, bool]]) -> Non
         segmenter.process(seconds, False)
         assert not segmenter.in_command
     assert segmenter.outcome in (None, SegmenterOutcome.NO_SPEECH)
+
+
+requests = st.one_of(st.none(), st.integers(0, 96).map(lambda n: n / 64))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    options=options,
+    chunks=st.lists(st.tuples(durations, st.booleans(), st.booleans(), requests), max_size=200),
+)
+def test_required_silence_invariants(
+    options: SegmenterOptions, chunks: list[tuple[float, bool, bool, float | None]]
+) -> None:
+    segmenter = VoiceCommandSegmenter(options)
+    for seconds, speech, ask, request in chunks:
+        if ask:
+            segmenter.require_silence(request)
+        required, trailing = segmenter.required_silence_seconds, segmenter.trailing_silence_seconds
+        was_in_command = segmenter.in_command
+        if not segmenter.process(seconds, speech):
+            break
+        # A command still going on has not had the silence it requires.
+        if segmenter.in_command and segmenter.trailing_silence_seconds:
+            assert segmenter.trailing_silence_seconds < segmenter.required_silence_seconds
+        # A silence that already had what was asked for ends the command (or drops it).
+        if was_in_command and trailing and trailing >= required:
+            assert not segmenter.in_command
+    if segmenter.outcome is SegmenterOutcome.SPEECH_ENDED:
+        assert segmenter.speech_total_seconds >= options.min_speech_seconds
+        assert segmenter.speech_end_seconds is not None
+        assert segmenter.speech_end_seconds < segmenter.position_seconds

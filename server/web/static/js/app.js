@@ -3,6 +3,7 @@
 
 import { api, ApiError } from "./api.js";
 import { clear, h, messageOf, toast } from "./ui.js";
+import { startUnreadBadge } from "./notify-feed.js";
 
 const ROUTES = [
   { name: "chat", label: "Chat" },
@@ -152,10 +153,20 @@ function layout() {
   root.dataset.state = "ready";
   root.append(skip, header, h("div", { class: "layout" }, nav, main));
   setUnread(state.unread);
+  followUnread();
   return main;
 }
 
+// The unread badge follows the notification stream while someone is signed in.
+let stopUnread = null;
+
+function followUnread() {
+  if (stopUnread) stopUnread();
+  stopUnread = state.user ? startUnreadBadge({ api, setUnread }) : null;
+}
+
 function publicLayout() {
+  followUnread();
   const main = h("main", { id: "main", tabindex: "-1" });
   clear(root);
   root.dataset.state = "ready";
