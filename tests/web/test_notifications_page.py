@@ -90,6 +90,13 @@ def test_notifications_arrive_live_and_read_state_follows_on_every_page(
 
     check_page(wide, "notifications", allow=[MISSING_PAGE])
 
+    # On any other page the menu's badge still follows the stream.
+    wide.goto(web_app.url + "/#/settings")
+    wait_mounted(wide, "settings")
+    send(web_app, "ada", title="Bread is ready")
+    expect(wide.locator("#unread-badge")).to_have_text("1", timeout=LIVE_MS)
+    expect(wide.locator("#unread-label")).to_have_text(", 1 unread")
+
 
 def test_preferences_and_quiet_hours_are_saved(
     web_app: WebApp, signed_in_page: SignedInPage, check_page: CheckPage

@@ -80,8 +80,8 @@ def test_text_glossary_and_history(
     expect(result.locator(".translated")).to_contain_text(
         re.compile("coffee", re.IGNORECASE), timeout=MODEL_MS
     )
-    expect(result.locator(".meta")).to_contain_text("detected French")
-    expect(result.locator(".note")).to_be_visible()
+    expect(result.locator(".meta")).to_contain_text("Detected French")
+    expect(page.locator(".translate-form .note")).to_contain_text("chat model as translator")
     history = page.locator("#translate-history li[data-id]")
     expect(history).to_have_count(1)
     expect(history.first).to_contain_text("café")
@@ -89,9 +89,10 @@ def test_text_glossary_and_history(
     page.get_by_label("Term", exact=True).fill("Raspberry Pi")
     page.get_by_label("Translation", exact=True).fill("Frambuesa Pi")
     page.locator("#glossary-add").click()
+    terms = page.locator("#glossary-list li")
+    expect(terms.first).to_contain_text("Raspberry Pi → Frambuesa Pi")
     page.get_by_label("Term", exact=True).fill("OpenAI")
     page.locator("#glossary-add").click()
-    terms = page.locator("#glossary-list li")
     expect(terms).to_have_count(2)
     expect(terms.first).to_contain_text("Raspberry Pi → Frambuesa Pi")
     expect(terms.nth(1)).to_contain_text("OpenAI (kept as is)")
