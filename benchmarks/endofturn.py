@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
 import shutil
 import subprocess
 import tempfile
@@ -65,6 +66,8 @@ RATE = 16_000
 PAUSE_SET = Path(__file__).parent.parent / "tests" / "voice" / "data" / "pauses.yaml"
 PAUSES_SECONDS = (0.3, 0.45, 0.6, 0.75, 0.9, 1.2)
 """Pauses put at each turn's pause place."""
+QUICK_PAUSES_SECONDS = (0.45, 1.2)
+"""The pauses of a ``--quick`` run (one turn of each kind)."""
 NOISE_FLOORS_DB = (None, -50.0)
 """Digital silence, and a quiet room's noise floor (RMS, dB below full scale)."""
 ESPEAK_VOICES = ("en-us",)
@@ -199,10 +202,11 @@ class Transcriber:
     """Whisper on audio so far, each distinct clip transcribed once (timed)."""
 
     stt: SpeechToText
-    seen: dict[bytes, tuple[str, float]] = field(default_factory=dict)
+    seen: dict[str, tuple[str, float]] = field(default_factory=dict)
+    """Transcript and seconds taken, by a hash of the clip."""
 
     def __call__(self, samples: Samples) -> tuple[str, float]:
-        key = hashlib.sha256(samples.tobytes()).digest()
+        key = hashlib.sha256(samples.tobytes()).hexdigest()
         if key not in self.seen:
             started = time.perf_counter()
             transcript = self.stt.transcribe(
@@ -210,6 +214,16 @@ class Transcriber:
             )
             self.seen[key] = (transcript.text.strip(), time.perf_counter() - started)
         return self.seen[key]
+
+    def load(self, path: Path) -> None:
+        """Reuse the transcripts saved in ``path`` (if it exists)."""
+        if path.exists():
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            self.seen.update({key: (text, float(took)) for key, (text, took) in saved.items()})
+
+    def save(self, path: Path) -> None:
+        """Keep the transcripts in ``path``."""
+        path.write_text(json.dumps(self.seen), encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -219,7 +233,8 @@ class Judged:
     transcript: str
     judgement: TurnCompleteness
     at_pause: bool
-    """Taken in the turn's pause (else after its last word)."""
+    """Taken before the turn's last word: in its pause, or as speech resumed after it
+    (else after the last word)."""
     stt_seconds: float
 
 
@@ -268,7 +283,7 @@ def end_of_turn(
             audio = spoken.samples[int(start * RATE) : int(position * RATE)]
             text, seconds = transcribe(audio)
             judgement = judge(text)
-            at_pause = position < spoken.pause_end_seconds
+            at_pause = position < spoken.speech_end_seconds
             judged.append(Judged(text, judgement, at_pause, seconds))
             silence = {
                 TurnCompleteness.COMPLETE: eot.complete_silence_seconds,
@@ -283,7 +298,10 @@ def end_of_turn(
 
 
 async def speak_set(
-    services: Any, turns: Sequence[PausedTurn], espeak_voices: Sequence[str]
+    services: Any,
+    turns: Sequence[PausedTurn],
+    espeak_voices: Sequence[str],
+    pauses: Sequence[float] = PAUSES_SECONDS,
 ) -> list[SpokenTurn]:
     """Every turn in every voice, at every pause, over every noise floor."""
     from runtime.tts.piper import PiperTextToSpeech
@@ -321,7 +339,7 @@ async def speak_set(
             for turn_index, turn in enumerate(turns):
                 parts = await asyncio.to_thread(parts_of, turn)
                 for noise in NOISE_FLOORS_DB:
-                    for pause in PAUSES_SECONDS:
+                    for pause in pauses:
                         seed = voice_index * 1000 + turn_index
                         samples, pause_end, end = assembled(parts, pause, noise, seed)
                         spoken.append(
@@ -337,9 +355,16 @@ POLICIES = ("fixed 0.6 s", "fixed 0.8 s (today)", "adaptive", "adaptive, STT tim
 
 
 async def endpointing(
-    quick: bool, models_dir: Path | None, espeak_voices: Sequence[str] = ESPEAK_VOICES
+    quick: bool,
+    models_dir: Path | None,
+    espeak_voices: Sequence[str] = ESPEAK_VOICES,
+    transcripts: Path | None = None,
 ) -> dict[str, Any]:
-    """Cut-offs, end-of-turn delay and judgements of each policy on the pause set."""
+    """Cut-offs, end-of-turn delay and judgements of each policy on the pause set.
+
+    ``transcripts``: a JSON file of earlier transcripts (and their times) to reuse and
+    extend, for trying rules without waiting for whisper again; not for measuring.
+    """
     turns = load_pause_set()
     if quick:  # the first turn of each kind
         turns = list({turn.kind: turn for turn in reversed(turns)}.values())
@@ -349,7 +374,8 @@ async def endpointing(
         services = build_services(settings, hasher=PasswordHasher.fast_for_tests())
         adaptive = settings.voice.pipeline_options()
         try:
-            spoken = await speak_set(services, turns, espeak_voices)
+            pauses = QUICK_PAUSES_SECONDS if quick else PAUSES_SECONDS
+            spoken = await speak_set(services, turns, espeak_voices, pauses)
             vad_id = services.voice.model_for(Capability.VAD)
             stt_id = services.voice.model_for(Capability.STT)
             progress(f"running {vad_id} over {len(spoken)} turns")
@@ -362,6 +388,8 @@ async def endpointing(
             endings: dict[str, list[Ending]] = {policy: [] for policy in POLICIES}
             async with services.manager.use(stt_id) as stt:
                 transcriber = Transcriber(stt)
+                if transcripts is not None:
+                    transcriber.load(transcripts)
                 for index, (turn, chance) in enumerate(zip(spoken, chances, strict=True)):
                     for silence, policy in zip(FIXED_SILENCES, POLICIES, strict=False):
                         fixed = PipelineOptions(silence_seconds=silence)
@@ -380,8 +408,10 @@ async def endpointing(
                     )
                     if index % 50 == 49:
                         progress(f"{index + 1}/{len(spoken)} turns")
+                if transcripts is not None:
+                    transcriber.save(transcripts)
                 progress("sweeping the adaptive tails")
-                sweep = {}
+                sweep: dict[str, dict[str, list[Ending]]] = {}
                 for complete in SWEEP_COMPLETE_SECONDS:
                     for incomplete in SWEEP_INCOMPLETE_SECONDS:
                         eot = replace(
@@ -390,24 +420,37 @@ async def endpointing(
                             incomplete_silence_seconds=incomplete,
                         )
                         options = replace(adaptive, end_of_turn=eot)
-                        sweep[f"{complete}/{incomplete}"] = [
-                            end_of_turn(chance, frame_seconds, turn, options, transcriber)
-                            for turn, chance in zip(spoken, chances, strict=True)
-                        ]
+                        sweep[f"{complete} / {incomplete}"] = {
+                            timing: [
+                                end_of_turn(
+                                    chance,
+                                    frame_seconds,
+                                    turn,
+                                    options,
+                                    transcriber,
+                                    stt_time=timing == "measured",
+                                )
+                                for turn, chance in zip(spoken, chances, strict=True)
+                            ]
+                            for timing in ("measured", "instant")
+                        }
         finally:
             await services.manager.close()
             services.close()
     results = summary(spoken, endings, vad_id, stt_id, adaptive.end_of_turn)
     results["sweep"] = {
         tails: {
-            "cut_off": cut_off(spoken, ends)[0],
-            "delay_seconds": [
-                ending.position_seconds - turn.speech_end_seconds
-                for turn, ending in zip(spoken, ends, strict=True)
-                if not is_cut_off(turn, ending)
-            ],
+            timing: {
+                "cut_off": cut_off(spoken, ends)[0],
+                "delay_seconds": [
+                    ending.position_seconds - turn.speech_end_seconds
+                    for turn, ending in zip(spoken, ends, strict=True)
+                    if not is_cut_off(turn, ending)
+                ],
+            }
+            for timing, ends in timings.items()
         }
-        for tails, ends in sweep.items()
+        for tails, timings in sweep.items()
     }
     return results
 
@@ -468,10 +511,10 @@ def summary(
         "stt": stt_id,
         "voices": sorted({turn.voice for turn in spoken}),
         "noise_floors_db": list(NOISE_FLOORS_DB),
-        "pauses_seconds": list(PAUSES_SECONDS),
+        "pauses_seconds": sorted({turn.pause_seconds for turn in spoken}),
         "turns": len(spoken),
         "turns_by_kind": dict(Counter(turn.turn.kind for turn in spoken)),
-        "turns_per_pause": len(spoken) // len(PAUSES_SECONDS),
+        "turns_per_pause": len(spoken) // len({turn.pause_seconds for turn in spoken}),
         "end_of_turn": {
             "speculate_after_seconds": options.speculate_after_seconds,
             "complete_silence_seconds": options.complete_silence_seconds,
@@ -542,9 +585,27 @@ def endpointing_report(results: dict[str, Any]) -> str:
         ],
     )
     sweep = markdown_table(
-        ["adaptive: complete / incomplete tail (s)", "cut off", "delay p50 (ms)", "p95 (ms)"],
         [
-            [tails, f"{row['cut_off']}/{total}", *cells(row["delay_seconds"])]
+            "adaptive: complete / incomplete tail (s)",
+            "cut off",
+            "delay p50 (ms)",
+            "p95 (ms)",
+            "STT time 0: cut off",
+            "delay p50 (ms)",
+            "p95 (ms)",
+        ],
+        [
+            [
+                tails,
+                *(
+                    cell
+                    for timing in ("measured", "instant")
+                    for cell in (
+                        f"{row[timing]['cut_off']}/{total}",
+                        *cells(row[timing]["delay_seconds"]),
+                    )
+                ),
+            ]
             for tails, row in results.get("sweep", {}).items()
         ],
     )

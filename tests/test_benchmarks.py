@@ -289,6 +289,33 @@ def test_voice_benchmark_runs(tmp_path: Path, model_dir: Callable[[str], Path]) 
 
 
 @pytest.mark.real_model
+def test_voice_endpointing_benchmark_runs(tmp_path: Path, model_dir: Callable[[str], Path]) -> None:
+    for model in ("whisper:tiny.en", "piper:en_US-joe-medium", "silero-vad:v6"):
+        model_dir(model)
+    out = tmp_path / "endpointing.json"
+    stdout = run_benchmark("voice", out, "--endpointing", "--quick", timeout=600)
+    assert "| policy | cut off | at 0.45 s pause | at 1.2 s pause |" in stdout
+    result = json.loads(out.read_text())["results"]
+    policies = result["policies"]
+    assert list(policies) == [
+        "fixed 0.6 s",
+        "fixed 0.8 s (today)",
+        "adaptive",
+        "adaptive, STT time 0",
+    ]
+    # One turn of each kind, spoken at two pauses, in silence and over noise, per voice.
+    assert result["turns"] == 4 * 2 * 2 * len(result["voices"])
+    # A 1.2 s pause is longer than either fixed tail: every such turn is cut there.
+    per_pause = result["turns_per_pause"]
+    for policy in ("fixed 0.6 s", "fixed 0.8 s (today)"):
+        assert policies[policy]["cut_off_by_pause"]["1.2"] == per_pause
+    assert policies["fixed 0.6 s"]["cut_off"] >= policies["fixed 0.8 s (today)"]["cut_off"]
+    # The adaptive policy transcribed and judged the audio so far of every turn.
+    judged = sum(policies["adaptive"]["judgements"].values())
+    assert judged >= result["turns"] and result["transcripts"]
+
+
+@pytest.mark.real_model
 def test_vision_benchmark_runs(tmp_path: Path, model_dir: Callable[[str], Path]) -> None:
     for model in ("yolov8-fall:fp16", "rapidocr:ppocrv4"):
         model_dir(model)

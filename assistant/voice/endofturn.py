@@ -53,6 +53,10 @@ class EndOfTurnOptions:
 
     adaptive: bool = True
     """Judge the partial transcript; False: every command ends after the unsure tail."""
+    speculate: bool = True
+    """Transcribe the command so far once its silence reaches ``speculate_after_seconds``
+    (and answer it, unheard, so the reply is under way when the end is certain); False:
+    only once it has ended (``adaptive`` then has nothing to judge: the unsure tail)."""
     speculate_after_seconds: float = 0.2
     """Silence after speech from which the audio so far is transcribed and judged."""
     complete_silence_seconds: float = 0.4
@@ -193,6 +197,26 @@ def _trails_off(heard: _Heard) -> bool:
     )
 
 
+def _misheard_trailing(heard: _Heard) -> bool:
+    """How whisper tiny writes a trailing function word it heard cut off (measured on the
+    pause set): "to" as "too", "the" as "that" after "does", "for" with an "it" of its
+    own, "and" as "end"."""
+    last, before = heard.last, heard.before
+    return (
+        (last in ("too", "two") and before in ("me", "want", "need", "going", "have"))
+        or (last == "it" and before in ("for", "at", "from", "into"))
+        or (last in ("this", "that", "it") and before in ("does", "do", "did"))
+        or (last == "end" and before not in _DETERMINERS)
+        or (last == "ends" and bool(_NUMBER.match(before)))
+    )
+
+
+def _garbled(heard: _Heard) -> bool:
+    """A short question that ends in "that" ("what is that?"): as often whisper tiny's
+    rendering of a cut-off "the" ("what is the...") as a question."""
+    return len(heard.words) <= 3 and heard.last in ("that", "this")
+
+
 def _subordinate_only(heard: _Heard) -> bool:
     """A subordinate clause without its main one: "if it rains tomorrow"."""
     words = heard.words
@@ -227,7 +251,9 @@ def _may_go_on(heard: _Heard) -> bool:
 _RULES: tuple[tuple[Callable[[_Heard], bool], TurnCompleteness], ...] = (
     (lambda heard: " ".join(heard.words) in _ALONE, TurnCompleteness.COMPLETE),
     (_trails_off, TurnCompleteness.INCOMPLETE),
+    (_misheard_trailing, TurnCompleteness.INCOMPLETE),
     (_subordinate_only, TurnCompleteness.INCOMPLETE),
+    (_garbled, TurnCompleteness.UNSURE),
     (_finishes, TurnCompleteness.COMPLETE),
     (_may_go_on, TurnCompleteness.UNSURE),
 )
@@ -248,6 +274,9 @@ def judge(transcript: str) -> TurnCompleteness:
     text = transcript.strip().lower().replace("\u2019", "'").replace("\u2026", "...")
     # Whisper marks sounds it does not transcribe in brackets: "[BLANK_AUDIO]", "(coughs)".
     text = re.sub(r"\[[^\]]*\]|\([^)]*\)", " ", text).strip()
+    # Whisper tiny often writes a whole clip twice ("Wake me up at six. Wake me up at six.").
+    sentences = [part.strip() for part in re.findall(r"[^.?!]+[.?!]*", text)]
+    text = " ".join(dict.fromkeys(part for part in sentences if part))
     if text.endswith((",", "-", "\u2014", "...", ";", ":")):
         return TurnCompleteness.INCOMPLETE
     words = tuple(word.rstrip(".,") for word in _WORD.findall(text))

@@ -217,7 +217,7 @@ class ModelsController(Controller):
 
     @delete(
         "/{model_id:str}",
-        responses=problems(*PARAMETERS, 401, 403, 404, 409, 422),
+        responses=problems(*PARAMETERS, 401, 403, 409, 422, 503),
         summary="Remove an installed model (admin)",
     )
     async def remove(
@@ -228,7 +228,7 @@ class ModelsController(Controller):
         principal: PrincipalDep,
     ) -> None:
         """Unloads it first (409 while a request is using it); files no other model
-        shares are deleted."""
+        shares are deleted. A model that is not installed answers 503 like a load does."""
         require_admin(principal)
         await anyio.to_thread.run_sync(models.require, model_id)
         await manager.unload(model_id)

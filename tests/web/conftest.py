@@ -91,7 +91,9 @@ class WebApp:
         return self.create_user(username, password, admin=admin)
 
 
-def _serve(settings: Settings) -> Iterator[WebApp]:
+def serve_web_app(settings: Settings) -> Iterator[WebApp]:
+    """Serve the app on ``settings`` (for a test that needs its own settings:
+    ``yield from serve_web_app(...)`` in a fixture, or ``contextlib.contextmanager``)."""
     services = build_services(settings, hasher=PasswordHasher.fast_for_tests())
     try:
         with serve_in_thread(create_app(settings, services)) as url:
@@ -103,14 +105,14 @@ def _serve(settings: Settings) -> Iterator[WebApp]:
 @pytest.fixture
 def web_app(tmp_path: Path) -> Iterator[WebApp]:
     """The app on a fresh data directory, without models."""
-    yield from _serve(Settings.load(data_dir=tmp_path / "data"))
+    yield from serve_web_app(Settings.load(data_dir=tmp_path / "data"))
 
 
 @pytest.fixture
 def web_app_real(tmp_path: Path) -> Iterator[WebApp]:
     """The app on a fresh data directory with the real offline models (mark the test
     ``real_model``)."""
-    yield from _serve(real_settings(tmp_path))
+    yield from serve_web_app(real_settings(tmp_path))
 
 
 @pytest.fixture(scope="session")

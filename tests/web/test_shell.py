@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+from websockets.typing import Origin
 
+from assistant.auth import Principal
+from server.bodies import WS_BAD_REQUEST
 from server.web import load_bundle
 from tests.web.conftest import (
     MISSING_PAGE,
@@ -31,6 +38,11 @@ CSP_DIRECTIVES = {
     "object-src": "'none'",
     "form-action": "'self'",
 }
+
+
+def fetch(url: str, **options: Any) -> httpx.Response:
+    """A GET with a timeout that a busy test machine cannot hit."""
+    return httpx.get(url, timeout=60, **options)
 
 
 def csp_of(header: str) -> dict[str, str]:
@@ -184,7 +196,7 @@ def test_the_page_and_assets_carry_the_security_headers_and_cache_rules(
     web_app: WebApp,
 ) -> None:
     bundle = load_bundle()
-    root = httpx.get(web_app.url + "/")
+    root = fetch(web_app.url + "/")
     assert root.status_code == 200
     assert root.headers["content-type"].startswith("text/html")
     assert root.headers["cache-control"] == "no-cache"
@@ -194,35 +206,38 @@ def test_the_page_and_assets_carry_the_security_headers_and_cache_rules(
     assert f"/assets/{bundle.hash}/js/app.js" in html
     assert "{{assets}}" not in html
     for path in ("js/app.js", "js/api.js", "js/ui.js", "css/app.css", "icons/icon-192.png"):
-        asset = httpx.get(f"{web_app.url}/assets/{bundle.hash}/{path}")
+        asset = fetch(f"{web_app.url}/assets/{bundle.hash}/{path}")
         assert asset.status_code == 200, path
         assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
         assert_protected(asset)
         assert asset.content == bundle.assets[path].content
     assert (
-        httpx.get(f"{web_app.url}/assets/{bundle.hash}/js/app.js")
+        fetch(f"{web_app.url}/assets/{bundle.hash}/js/app.js")
         .headers["content-type"]
         .startswith("text/javascript")
     )
-    stale = httpx.get(f"{web_app.url}/assets/0123456789abcdef/js/app.js")
+    stale = fetch(f"{web_app.url}/assets/0123456789abcdef/js/app.js")
     assert stale.status_code == 404
     assert stale.headers["content-type"].startswith("application/problem+json")
-    missing = httpx.get(f"{web_app.url}/assets/{bundle.hash}/js/nothing.js")
+    missing = fetch(f"{web_app.url}/assets/{bundle.hash}/js/nothing.js")
     assert missing.status_code == 404
     for path in ("/sw.js", "/manifest.webmanifest"):
-        answer = httpx.get(web_app.url + path)
+        answer = fetch(web_app.url + path)
         assert answer.headers["cache-control"] == "no-cache"
         assert_protected(answer)
 
 
 def test_the_app_does_not_shadow_the_other_faces(web_app: WebApp) -> None:
-    assert httpx.get(web_app.url + "/healthz").json() == {"status": "ok"}
-    assert httpx.get(web_app.url + "/v1/models").status_code == 401
-    assert httpx.get(web_app.url + "/api/tags").status_code in (200, 401)
-    assert httpx.get(web_app.url + "/languages").status_code in (200, 401, 403)
-    assert httpx.get(web_app.url + "/docs", follow_redirects=True).status_code == 200
-    assert "Assistant analytics" in httpx.get(web_app.url + "/dashboard").text
-    assert httpx.get(web_app.url + "/schema/openapi.json").status_code == 200
+    def get(path: str, **options: Any) -> httpx.Response:
+        return fetch(web_app.url + path, **options)
+
+    assert get("/healthz").json() == {"status": "ok"}
+    assert get("/v1/models").status_code == 401
+    assert get("/api/tags").status_code in (200, 401)
+    assert get("/languages").status_code in (200, 401, 403)
+    assert get("/docs", follow_redirects=True).status_code == 200
+    assert "Assistant analytics" in get("/dashboard").text
+    assert get("/schema/openapi.json").status_code == 200
 
 
 def test_the_bundle_hash_changes_with_any_file() -> None:
@@ -234,7 +249,7 @@ def test_the_bundle_hash_changes_with_any_file() -> None:
 
 
 def test_the_manifest_is_valid_and_its_icons_are_served(web_app: WebApp) -> None:
-    answer = httpx.get(web_app.url + "/manifest.webmanifest")
+    answer = fetch(web_app.url + "/manifest.webmanifest")
     assert answer.headers["content-type"].startswith("application/manifest+json")
     manifest = answer.json()
     assert manifest["start_url"] == "/" and manifest["scope"] == "/"
@@ -245,7 +260,7 @@ def test_the_manifest_is_valid_and_its_icons_are_served(web_app: WebApp) -> None
     assert {"192x192", "512x512"} <= sizes
     assert any(icon.get("purpose") == "maskable" for icon in manifest["icons"])
     for icon in manifest["icons"]:
-        served = httpx.get(web_app.url + icon["src"])
+        served = fetch(web_app.url + icon["src"])
         assert served.status_code == 200, icon["src"]
         assert served.headers["content-type"] == icon["type"]
         if icon["type"] == "image/png":
@@ -304,7 +319,7 @@ def test_the_service_worker_caches_the_shell_and_never_an_api_answer(
 
 def test_the_service_worker_script_lists_the_shell(web_app: WebApp) -> None:
     bundle = load_bundle()
-    script = httpx.get(web_app.url + "/sw.js").text
+    script = fetch(web_app.url + "/sw.js").text
     match = re.search(r"const SHELL = (\[.*?\]);", script)
     assert match, script[:200]
     shell = json.loads(match.group(1))
@@ -314,8 +329,60 @@ def test_the_service_worker_script_lists_the_shell(web_app: WebApp) -> None:
 
 
 def test_the_dashboard_keeps_working_under_the_strict_policy(web_app: WebApp) -> None:
-    page_answer = httpx.get(web_app.url + "/dashboard")
+    page_answer = fetch(web_app.url + "/dashboard")
     assert_protected(page_answer)
     assert "<script>" not in page_answer.text and "<style>" not in page_answer.text
-    assert httpx.get(web_app.url + "/dashboard/dashboard.js").status_code == 200
-    assert httpx.get(web_app.url + "/dashboard/dashboard.css").status_code == 200
+    assert fetch(web_app.url + "/dashboard/dashboard.js").status_code == 200
+    assert fetch(web_app.url + "/dashboard/dashboard.css").status_code == 200
+
+
+def test_csrf_and_websocket_origin_are_enforced_for_the_signed_in_browser(
+    web_app: WebApp, signed_in_page: SignedInPage
+) -> None:
+    page = signed_in_page("ada")
+    refused = page.evaluate(
+        """async () => {
+            const r = await fetch('/api/v1/auth/api-keys', {method: 'POST',
+                headers: {'Content-Type': 'application/json'}, body: '{"name": "x"}'});
+            return [r.status, r.headers.get('content-type'), (await r.json()).code];
+        }"""
+    )
+    assert refused == [403, "application/problem+json", "forbidden"]
+    created = page.evaluate(
+        """async () => {
+            const {api} = await import(document.querySelector('link[href$="/js/api.js"]').href);
+            return (await api.post('/auth/api-keys', {name: 'with the header'})).api_key.name;
+        }"""
+    )
+    assert created == "with the header"
+    cookie = next(c for c in page.context.cookies() if c["name"] == "assistant_session")
+    socket_url = web_app.url.replace("http", "ws") + "/api/v1/chat/ws"
+    header = {"Cookie": f"assistant_session={cookie['value']}"}
+    foreign = Origin("https://evil.example")
+    with (
+        pytest.raises(InvalidStatus) as refused_socket,
+        connect(socket_url, origin=foreign, additional_headers=header),
+    ):
+        pass
+    assert refused_socket.value.response.status_code == 403
+    with connect(socket_url, origin=Origin(web_app.url), additional_headers=header) as socket:
+        socket.send("{not json")
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == WS_BAD_REQUEST
+
+
+def test_a_session_ended_elsewhere_sends_the_page_to_sign_in(
+    web_app: WebApp, signed_in_page: SignedInPage
+) -> None:
+    page = signed_in_page("ada")
+    user = web_app.services.auth.find_user("ada")
+    for session in web_app.services.auth.list_sessions(
+        Principal(user_id=user.id, username=user.username, role=user.role)
+    ):
+        web_app.services.auth.revoke_session(
+            Principal(user_id=user.id, username=user.username, role=user.role), session.id
+        )
+    page.goto(f"{web_app.url}/#/settings")  # the shell still thinks it is signed in
+    wait_mounted(page, "login")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")

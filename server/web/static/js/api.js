@@ -52,6 +52,8 @@ async function problemOf(response, path) {
     body,
   });
   if (response.status === 401 && !NO_REDIRECT.some((p) => path.startsWith(p))) {
+    // The session ended (signed out elsewhere, expired): the shell forgets the user first.
+    window.dispatchEvent(new CustomEvent("assistant:signed-out"));
     const here = location.hash;
     if (!here.startsWith("#/login") && !here.startsWith("#/setup")) location.hash = "#/login";
   }

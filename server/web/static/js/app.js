@@ -19,7 +19,7 @@ const TITLES = { setup: "Set up", login: "Sign in" };
 const HOME = "chat";
 const THEMES = ["system", "light", "dark"];
 
-const state = { user: null, cleanup: null, route: null, unread: 0, navOpen: false, mounting: 0 };
+const state = { user: null, needsSetup: false, cleanup: null, route: null, unread: 0, navOpen: false, mounting: 0 };
 const root = document.getElementById("app");
 
 // Theme: the OS setting unless the person chose one here (kept in this browser only).
@@ -218,7 +218,7 @@ async function render() {
   delete document.body.dataset.mounted;
   let { name, params } = parseRoute();
   if (!state.user && !PUBLIC.has(name)) {
-    navigate("login");
+    navigate(state.needsSetup ? "setup" : "login");
     return;
   }
   if (state.user && PUBLIC.has(name)) name = HOME;
@@ -293,6 +293,7 @@ function appFor(params) {
     setUnread,
     /** Pages that change the account (login, setup, settings) ask the shell to reload it. */
     async refreshUser() {
+      state.needsSetup = false;
       await loadUser();
       layoutFor = null;
       return state.user;
@@ -321,6 +322,7 @@ async function start() {
   try {
     await redeemOidc();
     const { needs_setup: needsSetup } = await api.get("/auth/setup");
+    state.needsSetup = needsSetup;
     if (needsSetup) {
       state.user = null;
       if (parseRoute().name !== "setup") history.replaceState(null, "", "#/setup");
@@ -334,6 +336,10 @@ async function start() {
     return;
   }
   window.addEventListener("hashchange", render);
+  window.addEventListener("assistant:signed-out", () => {
+    state.user = null;
+    layoutFor = null;
+  });
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && state.navOpen) {
       toggleNav(false);
