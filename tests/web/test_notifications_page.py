@@ -83,7 +83,18 @@ def test_notifications_arrive_live_and_read_state_follows_on_every_page(
     expect(wide.locator("#unread-badge")).to_be_hidden(timeout=LIVE_MS)
     assert web_app.services.notifications.service.get(ada, oven).dismissed_at is not None
 
-    later = send(web_app, "ada", title="Water the plants")
+    snooze = {"kind": "callback", "id": "snooze", "label": "Snooze"}
+    plants = send(web_app, "ada", title="Water the plants", actions=[snooze])
+    item(phone, plants).get_by_role("button", name="Snooze").click()
+    expect(item(wide, plants)).to_have_attribute("data-read", "true", timeout=LIVE_MS)
+    pressed = [
+        e
+        for e in web_app.services.notifications.service.replay(ada, 0)[0]
+        if e.notification_id == plants and e.kind == "action"
+    ]
+    assert [e.payload.get("action") for e in pressed] == ["snooze"]
+
+    later = send(web_app, "ada", title="Feed the cat")
     expect(item(phone, later)).to_have_count(1, timeout=LIVE_MS)
     wide.locator("#notification-read-all").click()
     expect(item(phone, later)).to_have_attribute("data-read", "true", timeout=LIVE_MS)
