@@ -24,7 +24,14 @@ from playwright.sync_api import Page, expect
 from assistant.auth import Principal
 from assistant.notifications.models import NotificationDraft
 from tests.notifications.pushservice import PushService, running
-from tests.web.conftest import MISSING_PAGE, CheckPage, SignedInPage, WebApp, wait_mounted
+from tests.web.conftest import (
+    MISSING_PAGE,
+    VIEWPORTS,
+    CheckPage,
+    SignedInPage,
+    WebApp,
+    wait_mounted,
+)
 
 INCOGNITO_PUSH = "does not support the Push API in incognito mode"
 """What Chromium itself logs when the page asks for a push subscription in incognito."""
@@ -133,6 +140,10 @@ def test_preferences_and_quiet_hours_are_saved(
     expect(page.get_by_label("Quiet hours", exact=True)).to_be_checked()
     expect(page.get_by_label("From", exact=True)).to_have_value("21:30")
     check_page(page, "notifications-preferences", allow=[MISSING_PAGE])
+    page.set_viewport_size(VIEWPORTS["phone"])
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS["phone"]["width"]
+    page.emulate_media(color_scheme="dark")
+    check_page(page, "notifications-dark", allow=[MISSING_PAGE])
 
 
 def test_web_push_subscription_and_the_service_worker_push_handler(

@@ -155,4 +155,5 @@ def test_speech_is_translated_and_the_interpreter_answers(
     expect(utterance.locator(".translated")).not_to_be_empty()
     page.locator("#interpret-toggle").click()
     expect(page.locator("#interpret-state")).to_have_text("Stopped.")
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS["phone"]["width"]
     check_page(page, "translate-speech", allow=[MISSING_PAGE])

@@ -16,7 +16,14 @@ from playwright.sync_api import Page, expect
 
 from runtime.testing.scenes import DEFAULT_FIGURES, people_scene, text_image
 from tests.vision.pictures import encode
-from tests.web.conftest import MISSING_PAGE, CheckPage, SignedInPage, WebApp, wait_mounted
+from tests.web.conftest import (
+    MISSING_PAGE,
+    VIEWPORTS,
+    CheckPage,
+    SignedInPage,
+    WebApp,
+    wait_mounted,
+)
 
 pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 
@@ -128,4 +135,5 @@ def test_a_photo_from_the_camera_is_looked_at(
     expect(page.locator("#vision-objects li").first).to_be_visible()
     page.locator("#vision-camera").click()  # closes it
     expect(video).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS["phone"]["width"]
     check_page(page, "vision-camera", allow=[MISSING_PAGE])
