@@ -347,6 +347,9 @@ class VoiceSettings(BaseModel):
     """What interrupts a spoken reply: the wake word, any speech (headsets only), nothing."""
     reply_max_tokens: int = Field(default=_PIPELINE.chat_options.max_tokens, ge=16)
     """Longest spoken reply, in tokens."""
+    first_clause_words: int = Field(default=_PIPELINE.sentences.first_clause_words or 0, ge=0)
+    """A spoken reply starts with its first clause or this many words (unless its first
+    sentence ends sooner), so speech starts sooner; 0: with its whole first sentence."""
     alert_repeats: int = Field(default=_ALERT.repeats, ge=1, le=20)
     """Times a fired timer's or reminder's chime and spoken alert play on the speaker of
     ``assistant talk``, unless the wake word (or "stop") ends it sooner."""
@@ -390,6 +393,9 @@ class VoiceSettings(BaseModel):
             barge_in=self.barge_in,
             chat_options=replace(_PIPELINE.chat_options, max_tokens=self.reply_max_tokens),
             end_of_turn=self.end_of_turn_options(),
+            sentences=replace(
+                _PIPELINE.sentences, first_clause_words=self.first_clause_words or None
+            ),
         )
 
     def alert_options(self) -> AlertOptions:

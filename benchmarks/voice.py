@@ -56,8 +56,10 @@ from assistant.voice.engines import held
 from assistant.voice.events import (
     PipelineEvent,
     RunEnd,
+    SpeculationOutcome,
     StageLatencies,
     SttEnd,
+    SttSpeculation,
     TtsStart,
     stage_latencies,
 )
@@ -112,6 +114,8 @@ class Measures:
     bare: dict[str, list[float]] = field(default_factory=dict)
     same_sentence: list[bool] = field(default_factory=list)
     """Per turn: both sides spoke the same first sentence (greedy decoding)."""
+    speculation: list[str] = field(default_factory=list)
+    """Per turn: what became of its speculative transcription (``speculation_outcome``)."""
 
     def add(self, side: str, name: str, value: float | None) -> None:
         if value is not None:
@@ -156,6 +160,8 @@ class PipelineTurn:
     first_sentence: str
     """The first sentence spoken."""
     sentences: SplitterOptions
+    speculation: str = "off"
+    """What became of the speculation on the command (``speculation_outcome``)."""
 
 
 async def pipeline_turn(services: Services, user_id: str, audio: AudioChunk) -> PipelineTurn:
@@ -170,7 +176,35 @@ async def pipeline_turn(services: Services, user_id: str, audio: AudioChunk) -> 
     heard = next((e.text for e in events if isinstance(e, SttEnd)), "")
     spoken = next((e.text for e in events if isinstance(e, TtsStart)), "")
     latencies = stage_latencies(events, run_end.run_id)
-    return PipelineTurn(latencies, heard, spoken, pipeline.options.sentences)
+    return PipelineTurn(
+        latencies, heard, spoken, pipeline.options.sentences, speculation_outcome(events)
+    )
+
+
+def speculation_outcome(events: Sequence[PipelineEvent]) -> str:
+    """``hit`` or ``miss`` (the speculation the command ended on), ``dropped`` (speech
+    resumed after every one), ``none`` (the command ended before one started) or ``off``."""
+    outcomes = [e.outcome for e in events if isinstance(e, SttSpeculation)]
+    final = [o for o in outcomes if o in (SpeculationOutcome.HIT, SpeculationOutcome.MISS)]
+    if final:
+        return str(final[-1])
+    if outcomes:
+        return str(SpeculationOutcome.DROPPED)
+    return "none" if any(isinstance(e, SttEnd) for e in events) else "off"
+
+
+def speculation_row(outcomes: Sequence[str]) -> str:
+    """The speculative hit rate over the turns that speculated."""
+    tried = [o for o in outcomes if o != "off"]
+    if not tried:
+        return "speculation: off"
+    hits = tried.count("hit")
+    misses = tried.count("miss")
+    return (
+        f"speculative transcription: {hits} hits of {len(tried)} commands"
+        f" ({hits / len(tried):.0%}; {misses} misses, {tried.count('dropped')} dropped,"
+        f" {tried.count('none')} ended before it started)"
+    )
 
 
 def turn_options(services: Services) -> PipelineOptions:
@@ -279,6 +313,7 @@ async def run(repetitions: int, questions: int, models_dir: Path | None) -> dict
                     await services.chat.prime(user_id, spoken=True)
                     bare, sentence = await bare_turn(services, user_id, turn, audio)
                     measures.same_sentence.append(sentence.strip() == turn.first_sentence.strip())
+                    measures.speculation.append(turn.speculation)
                     for name, value in bare.items():
                         measures.add("bare", name, value)
                     bare_sum = sum(bare.values())
@@ -292,6 +327,7 @@ async def run(repetitions: int, questions: int, models_dir: Path | None) -> dict
         "pipeline": measures.pipeline,
         "bare": measures.bare,
         "same_first_sentence": measures.same_sentence,
+        "speculation": measures.speculation,
     }
 
 
@@ -321,7 +357,8 @@ def report(results: dict[str, Any]) -> str:
     )
     same = results["same_first_sentence"]
     check = f"same first sentence on both sides in {sum(same)} of {len(same)} turns"
-    return f"{table}\n\n{verdict}; {check}"
+    speculation = speculation_row(results.get("speculation", []))
+    return f"{table}\n\n{verdict}; {check}\n{speculation}"
 
 
 # Orchestration on fake engines -------------------------------------------------------

@@ -16,20 +16,28 @@ is down (or when it cannot be reached at load), a request for it is served by a 
 model of the same capability, or refused with ``RemoteUnavailable``, as the capability's
 fallback policy says (``local`` by default, or ``fail``). Each fallback is logged and
 handed to the ``on_fallback`` listeners.
+
+The manager shares one ``ThreadPolicy`` (``runtime.cpu``) with the engines it loads: an
+engine with a ``share_cpu(policy)`` method (the llama.cpp chat model, Piper) gets it and
+reports when it computes; the other local engines of heavy capabilities (speech to text,
+translation, vision) count as computing while they are lent. So the chat model decodes on
+every core when nothing else of ours runs, and on fewer while Piper speaks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from runtime.cpu import ThreadPolicy
 from runtime.engines import Capability, Engine, is_remote, load_engine
 from runtime.errors import ModelBusy, ModelRuntimeError, RemoteUnavailable, ResourceExhausted
 from runtime.events import NO_EVENTS, Emitter
@@ -37,6 +45,8 @@ from runtime.modelstore import InstalledModel
 from runtime.remote import Probe, probe
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 Loader = Callable[[str, str, Path, Mapping[str, Any]], Engine]
 """(engine name, model id, folder, params) -> loaded engine."""
@@ -52,6 +62,10 @@ class InstalledModels(Protocol):
 
 Prober = Callable[[str, dict[str, Any]], Probe]
 """(engine name, params) -> one health check of a remote engine (blocking)."""
+
+LIGHT_CAPABILITIES = frozenset({Capability.VAD, Capability.WAKE})
+"""Engines lent for a whole listening session that compute a little per audio chunk: their
+leases do not count as computing for the thread policy."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +199,7 @@ class ModelManager:
         prober: Prober = probe,
         health_interval_seconds: float = 15.0,
         events: Emitter = NO_EVENTS,
+        thread_policy: ThreadPolicy | None = None,
     ) -> None:
         self.store = store
         self.budget_mb = budget_mb or default_budget_mb()
@@ -208,6 +223,8 @@ class ModelManager:
         self.health_interval_seconds = health_interval_seconds
         self.on_fallback: list[Callable[[Fallback], None]] = []
         """Called with every fallback to a local model."""
+        self.thread_policy = thread_policy or ThreadPolicy()
+        """Threads for the engines, from which of them compute and the load from outside."""
         self._health: dict[str, _Health] = {}
         self._remote_kind: dict[str, Capability] = {}
         self._slots: dict[str, _Slot] = {}
@@ -259,12 +276,13 @@ class ModelManager:
         slot.reserved = True
         try:
             try:
-                engine = await self._ensure_loaded(slot)
+                engine = await _finish_despite_cancel(self._ensure_loaded(slot))
             except RemoteUnavailable as exc:
                 exc.fields.update(model_id=model_id, during_load=True)
                 raise
             try:
-                yield engine
+                with self._computing(slot, engine):
+                    yield engine
             except RemoteUnavailable as exc:
                 exc.fields.setdefault("model_id", model_id)
                 raise
@@ -283,7 +301,7 @@ class ModelManager:
         async with slot.lock:
             slot.reserved = True
             try:
-                await self._ensure_loaded(slot)
+                await _finish_despite_cancel(self._ensure_loaded(slot))
             finally:
                 slot.reserved = False
             slot.last_used = self.clock()
@@ -435,6 +453,19 @@ class ModelManager:
 
     # Internals --------------------------------------------------------------------
 
+    def _computing(self, slot: _Slot, engine: Engine) -> AbstractContextManager[None]:
+        """Count a lent engine as computing, unless it reports that itself, runs on another
+        machine or computes too little to matter (VAD, wake word)."""
+        model = slot.model
+        if (
+            model is None
+            or is_remote(model.engine)
+            or model.capability in LIGHT_CAPABILITIES
+            or callable(getattr(engine, "share_cpu", None))
+        ):
+            return nullcontext()
+        return self.thread_policy.activity.busy(slot.model_id)
+
     async def _ensure_loaded(self, slot: _Slot) -> Engine:
         if slot.engine is not None:
             return slot.engine
@@ -450,6 +481,9 @@ class ModelManager:
                 self.loader, model.engine, slot.model_id, model.path, params
             )
             measured = self.memory_probe() - before
+            share_cpu = getattr(engine, "share_cpu", None)
+            if callable(share_cpu):
+                share_cpu(self.thread_policy)
             slot.engine, slot.model = engine, model
             # The measured growth corrects the estimate; lazily mapped weights can make
             # it smaller at first, so the estimate is the floor. A remote engine's memory
@@ -598,3 +632,20 @@ class ModelManager:
             queued=slot.waiting,
             pinned=slot.model_id in self.pinned,
         )
+
+
+async def _finish_despite_cancel(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` to its end even when the caller is cancelled (then the cancellation is
+    raised once it has finished): a load given up half-way (a pre-warm cancelled) still
+    registers the engine its thread made, and the slot is not released while that thread
+    runs, so nobody loads the same model twice."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        while not task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({task})
+        if not task.cancelled():
+            task.exception()  # retrieved: the cancellation wins
+        raise

@@ -91,3 +91,9 @@ if [[ "$PURPOSE" == "test" && ! -d "$ROOT/tests/oidc/node_modules/oidc-provider"
   say "installing the test OpenID provider (npm ci in tests/oidc)"
   (cd "$ROOT/tests/oidc" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# 5b. axe-core for the web app's accessibility audits (npm) ------------------------------
+if [[ "$PURPOSE" == "test" && ! -d "$ROOT/tests/web/node_modules/axe-core" ]]; then
+  say "installing axe-core for the web app tests (npm ci in tests/web)"
+  (cd "$ROOT/tests/web" && npm ci --no-audit --no-fund --loglevel=error)
+fi

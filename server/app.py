@@ -37,6 +37,7 @@ from server.controllers.ollama import OllamaController
 from server.controllers.openai import OpenAIController
 from server.controllers.openai_audio import OpenAIAudioController
 from server.controllers.profile import ProfileController
+from server.controllers.session import WebSessionController
 from server.controllers.skills import SkillsController
 from server.controllers.sync import ProfileChangesController, SyncController
 from server.controllers.timers import RemindersController, TimersController
@@ -53,6 +54,7 @@ from server.security import (
     BearerAuthenticationMiddleware,
     add_security_headers,
 )
+from server.web import load_bundle, web_router
 from server.wyoming import WyomingServer
 
 log = logging.getLogger(__name__)
@@ -144,6 +146,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             DashboardPageController,
             *([MetricsController] if settings.metrics.enabled else []),
             docs_router(),
+            WebSessionController,
+            web_router(load_bundle()),
         ],
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,

@@ -1,8 +1,11 @@
-"""Authentication at the edge: Bearer JWTs, Bearer or X-API-Key device keys."""
+"""Authentication at the edge: Bearer JWTs, Bearer or X-API-Key device keys, and the web
+app's session cookie (with its CSRF double-submit and WebSocket Origin checks)."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 from litestar.connection import ASGIConnection
@@ -19,6 +22,13 @@ from assistant.auth import Principal
 from assistant.errors import Forbidden, Unauthorized
 
 WS_UNAUTHORIZED = 4401
+WS_FORBIDDEN = 4403
+SESSION_COOKIE = "assistant_session"
+"""The web app's session: HttpOnly, SameSite=Strict; only ``/api/v1`` accepts it."""
+CSRF_COOKIE = "assistant_csrf"
+"""A random value the web app's script reads and echoes in :data:`CSRF_HEADER`."""
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/schema", "^/docs"]
 
 SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
@@ -60,18 +70,52 @@ class BearerAuthenticationMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
+        services = connection.app.state.services
         try:
             credential = credential_of(connection)
+            cookie = connection.cookies.get(SESSION_COOKIE) if credential is None else None
+            if cookie and connection.scope["path"].startswith("/api/v1/"):
+                check_cookie_request(connection)
+                principal = await anyio.to_thread.run_sync(
+                    services.auth.authenticate_web_session, cookie
+                )
+                return AuthenticationResult(user=principal, auth=cookie)
             if credential is None:
                 raise Unauthorized("Sign in first: send 'Authorization: Bearer <token or API key>'")
-            services = connection.app.state.services
             principal = await anyio.to_thread.run_sync(services.auth.authenticate, credential)
-        except Unauthorized as exc:
+        except (Unauthorized, Forbidden) as exc:
             if connection.scope["type"] == ScopeType.WEBSOCKET:
-                # WebSockets close with 4000 + the HTTP status (4401) and the reason.
-                raise WebSocketException(detail=exc.detail, code=WS_UNAUTHORIZED) from exc
+                # WebSockets close with 4000 + the HTTP status (4401, 4403) and the reason.
+                code = WS_FORBIDDEN if isinstance(exc, Forbidden) else WS_UNAUTHORIZED
+                raise WebSocketException(detail=exc.detail, code=code) from exc
             raise
         return AuthenticationResult(user=principal, auth=credential)
+
+
+def check_cookie_request(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Refuse what another site could make a browser send with our cookie.
+
+    SameSite=Strict already keeps the cookie off cross-site requests in current browsers;
+    these checks do not rely on it. An unsafe method must echo the CSRF cookie in the
+    ``X-CSRF-Token`` header (a script on another origin can neither read the cookie nor
+    set the header without a CORS preflight we refuse). A WebSocket handshake has no such
+    header, and browsers do not apply CORS to it, so its ``Origin`` must be this host.
+    """
+    if connection.scope["type"] == ScopeType.WEBSOCKET:
+        origin = connection.headers.get("origin")
+        host = connection.headers.get("host")
+        if not origin or not host or urlsplit(origin).netloc.lower() != host.lower():
+            raise Forbidden("A WebSocket signed in by cookie must come from this site's pages")
+        return
+    if connection.scope.get("method", "GET") in SAFE_METHODS:
+        return
+    expected = connection.cookies.get(CSRF_COOKIE, "")
+    given = connection.headers.get(CSRF_HEADER, "")
+    if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
+        raise Forbidden(
+            "A request signed in by cookie must send the assistant_csrf cookie's value"
+            " in the X-CSRF-Token header"
+        )
 
 
 def require_admin(principal: Principal) -> None:

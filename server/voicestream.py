@@ -50,6 +50,9 @@ class StreamStart(BaseModel):
     """conversation: whole voice turns (transcript, chat, speech); transcribe: dictation."""
     wake_word: bool = False
     """conversation: wait for the wake word; otherwise listen at once and after each turn."""
+    push_to_talk: bool = False
+    """conversation without the wake word: listen only from a ``listen`` command to a
+    ``release`` (a held button), not at once and after each turn."""
     conversation_id: str | None = None
     language: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")] | None = None
     """transcribe: the language spoken; default: detect."""
@@ -119,7 +122,10 @@ class PcmSocket(Generic[Start]):
         principal = socket.scope.get("user")
         assert isinstance(principal, Principal)
         self.user_id = principal.user_id
-        self.audio: asyncio.Queue[AudioChunk | None] = asyncio.Queue(maxsize=500)
+        self.audio: asyncio.Queue[AudioChunk | Callable[[], None] | None] = asyncio.Queue(
+            maxsize=500
+        )
+        """Frames and commands in the order they came (None: the input ended)."""
         self._send_lock = asyncio.Lock()
         self._position = 0.0
         self.commands: dict[str, Callable[[], None]] = {}
@@ -191,15 +197,21 @@ class PcmSocket(Generic[Start]):
                         break
                     handler = self.commands.get(command or "")
                     if handler is not None:
-                        handler()
+                        # In line with the audio: a release applies after the frames
+                        # sent before it, however far behind the pipeline runs.
+                        await self.audio.put(handler)
                     else:
                         await self._error(InvalidInput(self.usage, field="type"))
         finally:
             await self.audio.put(None)
 
     async def _chunks(self) -> AsyncIterator[AudioChunk]:
-        while (chunk := await self.audio.get()) is not None:
-            yield chunk
+        """The frames; a command runs when the frames sent before it have been taken."""
+        while (item := await self.audio.get()) is not None:
+            if isinstance(item, AudioChunk):
+                yield item
+            else:
+                item()
 
     async def _error(self, exc: Exception) -> None:
         problem = problem_event(
@@ -213,7 +225,7 @@ class VoiceStream(PcmSocket[StreamStart]):
     """One voice WebSocket connection."""
 
     start_model = StreamStart
-    usage = "Send binary PCM, or JSON with type cancel, listen or stop"
+    usage = "Send binary PCM, or JSON with type cancel, listen, release or stop"
 
     def __init__(
         self,
@@ -237,7 +249,7 @@ class VoiceStream(PcmSocket[StreamStart]):
 
     async def _converse(self, start: StreamStart) -> None:
         speaker = SocketSpeaker(self.send_json, self.send_bytes)
-        listen_again = not start.wake_word
+        listen_again = not start.wake_word and not start.push_to_talk
 
         async def forward(event: PipelineEvent) -> None:
             await self.send_json({"type": event.type.value, **event.to_dict()})
@@ -245,6 +257,8 @@ class VoiceStream(PcmSocket[StreamStart]):
                 asyncio.get_running_loop().call_soon(pipeline.start_listening)
 
         options = self.settings.pipeline_options(push_to_talk=not start.wake_word)
+        if start.push_to_talk:
+            options = replace(options, follow_up_seconds=0.0)  # heard only while held
         pipeline = await self.loops.pipeline(
             self.user_id,
             speaker,
@@ -252,7 +266,11 @@ class VoiceStream(PcmSocket[StreamStart]):
             conversation_id=start.conversation_id,
             on_event=forward,
         )
-        self.commands.update(cancel=pipeline.start_listening, listen=pipeline.start_listening)
+        self.commands.update(
+            cancel=pipeline.start_listening,
+            listen=pipeline.start_listening,
+            release=pipeline.stop_listening,
+        )
 
         async def open_microphone() -> AsyncIterator[AudioChunk]:
             first = True

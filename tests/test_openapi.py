@@ -37,6 +37,12 @@ PUBLIC = {
     ("get", "/languages"),
     ("get", "/frontend/settings"),
     ("get", "/dashboard"),  # the page signs in itself; it holds no data
+    # The web app's first run and cookie sign-in.
+    ("get", "/api/v1/auth/setup"),
+    ("post", "/api/v1/auth/setup"),
+    ("get", "/api/v1/auth/session"),
+    ("post", "/api/v1/auth/session"),
+    ("post", "/api/v1/auth/session/oidc"),
 }
 
 

@@ -104,3 +104,11 @@ def test_the_former_and_the_current_name_together_are_refused(tmp_path: Path) ->
     )
     with pytest.raises(InvalidInput, match=r"set models\.keep_alive_seconds_by_model only"):
         Settings.load(config)
+
+
+def test_voice_replies_start_with_their_first_clause(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.load().voice.pipeline_options().sentences.first_clause_words == 4
+    monkeypatch.setenv("ASSISTANT_VOICE__FIRST_CLAUSE_WORDS", "0")  # off: whole sentences
+    assert Settings.load().voice.pipeline_options().sentences.first_clause_words is None
+    monkeypatch.setenv("ASSISTANT_VOICE__FIRST_CLAUSE_WORDS", "7")
+    assert Settings.load().voice.pipeline_options().sentences.first_clause_words == 7

@@ -35,6 +35,7 @@ RESET_PREFIX = "rst_"
 _REGISTRATION_FLAG = "registration_open"
 _TOUCH_INTERVAL_MS = 60_000
 _BAD_CREDENTIALS = "Wrong username or password"
+WEB_SESSION_AUDIENCE = "web-session"
 
 
 @dataclass(frozen=True)
@@ -302,6 +303,61 @@ class AuthService:
         if credential.startswith(API_KEY_PREFIX):
             return self.authenticate_api_key(credential)
         return self.authenticate_token(credential)
+
+    # Web app sessions (a cookie) ------------------------------------------------
+
+    def needs_setup(self) -> bool:
+        """Whether no account exists yet, so the first-run page must create the admin."""
+        with self.db.read() as conn:
+            return store.count_users(conn) == 0
+
+    def set_up(self, username: str, password: str, client: ClientInfo) -> TokenPair:
+        """Create the first account (an admin) and sign it in; Conflict once one exists."""
+        self._check_username(username)
+        self._check_password(password)
+        password_hash = self.hasher.hash(password)
+        with self.db.write() as conn:
+            if store.count_users(conn) > 0:
+                raise Conflict("This device is already set up; sign in instead")
+            user = store.insert_user(
+                conn, new_id(), username, password_hash, Role.ADMIN, self._now_ms()
+            )
+        log.info("set up: created the first admin %s", user.id)
+        return self._open_session(user, client)
+
+    def web_session_token(self, pair: TokenPair) -> str:
+        """The web app's session cookie for a fresh session: a token that lives as long
+        as an idle session may, good only as that cookie and only while the session lives."""
+        return self.tokens.issue(
+            pair.user.id,
+            pair.session_id,
+            pair.user.role,
+            self.clock(),
+            ttl_seconds=self._session_ttl_ms // 1000,
+            audience=WEB_SESSION_AUDIENCE,
+        )
+
+    def authenticate_web_session(self, token: str) -> Principal:
+        """The caller behind a web session cookie whose session is still live."""
+        now = self.clock()
+        claims = self.tokens.verify(token, now, audience=WEB_SESSION_AUDIENCE)
+        now_ms = to_ms(now)
+        with self.db.read() as conn:
+            row = store.active_session_owner(conn, claims.session_id, now_ms)
+            last_used = store.session_last_used(conn, claims.session_id)
+        if row is None or row["id"] != claims.user_id:
+            raise Unauthorized("The session has ended; sign in again")
+        if last_used is not None and now_ms - last_used > _TOUCH_INTERVAL_MS:
+            # "Last used" in the session list; the session never outlives its cookie.
+            expires = min(now_ms + self._session_ttl_ms, claims.expires_at * 1000)
+            with self.db.write() as conn:
+                store.touch_session(conn, claims.session_id, now_ms, expires)
+        return Principal(
+            user_id=row["id"],
+            username=row["username"],
+            role=Role(row["role"]),
+            session_id=claims.session_id,
+        )
 
     # Sessions ---------------------------------------------------------------------
 

@@ -130,6 +130,12 @@ def touch_session(conn: Connection, session_id: str, now: int, expires_at: int) 
     )
 
 
+def session_last_used(conn: Connection, session_id: str) -> int | None:
+    """When a session was last used (Unix ms), or None if there is no such session."""
+    row = conn.one("SELECT last_used_at FROM sessions WHERE id = ?", (session_id,))
+    return None if row is None else int(row["last_used_at"])
+
+
 def revoke_session(conn: Connection, session_id: str, now: int, reason: str) -> bool:
     conn.execute(
         "UPDATE sessions SET revoked_at = ?, revoked_reason = ?"

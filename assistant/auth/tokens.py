@@ -128,22 +128,39 @@ class TokenIssuer:
         self.ttl_seconds = ttl_seconds
         self.grace_seconds = grace_seconds
 
-    def issue(self, user_id: str, session_id: str, role: Role, now: float) -> str:
-        """A signed access token valid for ``ttl_seconds`` from ``now``."""
+    def issue(
+        self,
+        user_id: str,
+        session_id: str,
+        role: Role,
+        now: float,
+        *,
+        ttl_seconds: int | None = None,
+        audience: str | None = None,
+    ) -> str:
+        """A signed access token valid for ``ttl_seconds`` from ``now``.
+
+        ``audience`` marks a token for one use only (the web app's session cookie): its
+        issuer gets ``#<audience>`` appended, so it never verifies as a Bearer access
+        token and a Bearer token never verifies as a cookie.
+        """
         key = self.keyset.current
         payload: dict[str, Any] = {
-            "iss": self.issuer,
+            "iss": self._issuer(audience),
             "sub": user_id,
             "sid": session_id,
             "role": role.value,
             "iat": int(now),
-            "exp": int(now) + self.ttl_seconds,
+            "exp": int(now) + (self.ttl_seconds if ttl_seconds is None else ttl_seconds),
             "jti": secrets.token_hex(8),
         }
         return jwt.encode(payload, key.secret, algorithm=_ALGORITHM, headers={"kid": key.kid})
 
-    def verify(self, token: str, now: float) -> AccessClaims:
-        """The claims of a valid token; ``Unauthorized`` saying why otherwise."""
+    def _issuer(self, audience: str | None) -> str:
+        return self.issuer if audience is None else f"{self.issuer}#{audience}"
+
+    def verify(self, token: str, now: float, *, audience: str | None = None) -> AccessClaims:
+        """The claims of a valid token (issued for ``audience``); ``Unauthorized`` otherwise."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -156,7 +173,7 @@ class TokenIssuer:
                 token,
                 key.secret,
                 algorithms=[_ALGORITHM],
-                issuer=self.issuer,
+                issuer=self._issuer(audience),
                 # Time is checked below against the injected clock, not the system's.
                 options={
                     "require": ["sub", "sid", "exp", "iat"],

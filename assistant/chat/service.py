@@ -35,11 +35,13 @@ from assistant.chat.models import (
     TurnUsage,
 )
 from assistant.chat.routing import Candidate, Route, RoutingRules, route
+from assistant.chat.speculation import Speculation
 from assistant.clock import Clock, new_id, system_clock, to_ms
 from assistant.errors import InvalidInput, NotFound, PayloadTooLarge
 from assistant.profile import Preferences, ProfileService, UsageMetric
 from assistant.store import Connection, Database
 from assistant.streaming import iterate_in_thread
+from assistant.threads import off_loop
 from runtime.engines import Capability
 from runtime.errors import ModelNotInstalled, ModelRuntimeError
 from runtime.events import NO_EVENTS, Emitter
@@ -65,8 +67,12 @@ class InstalledCatalogue(Protocol):
 class SkillAnswerer(Protocol):
     """What answers a turn before the chat model when a skill applies (the skill router)."""
 
-    async def answer(self, user_id: str, request: ChatRequest) -> SkillReply | None:
-        """A skill's reply to the request, or None to let the chat model answer."""
+    async def answer(
+        self, user_id: str, request: ChatRequest, *, speculative: bool = False
+    ) -> SkillReply | None:
+        """A skill's reply to the request, or None to let the chat model answer.
+        ``speculative``: the request may yet be withdrawn, so a skill that acts raises
+        ``SpeculationRefused`` instead of running."""
         ...
 
 
@@ -118,6 +124,8 @@ class _Prepared:
     user_message_id: str
     messages: list[ChatMessage]
     flags: ContextFlags
+    commit: Callable[[], None] | None = None
+    """Stores the request (a speculative turn's, when confirmed); None: stored already."""
 
 
 class ChatService:
@@ -157,19 +165,32 @@ class ChatService:
 
     # Turns ------------------------------------------------------------------------
 
-    async def stream(self, user_id: str, request: ChatRequest) -> AsyncGenerator[TurnEvent, None]:
+    async def stream(
+        self, user_id: str, request: ChatRequest, *, speculation: Speculation | None = None
+    ) -> AsyncGenerator[TurnEvent, None]:
         """One turn: a TurnStarted, TurnDeltas as the model writes, a TurnDone.
 
         Errors before TurnStarted (bad input, unknown conversation, missing model, full
         queue) are raised from the first ``anext``; a caller that stops iterating cancels
         the generation within one token and the partial reply is kept.
+
+        With a ``speculation`` (``assistant.chat.speculation``) the turn is stored only
+        once it is confirmed: TurnDone waits for ``confirm()``, and a stream closed
+        before it leaves nothing behind. A skill that acts refuses to be speculated
+        (``SpeculationRefused`` from the first ``anext``); one that declares itself
+        side-effect-free answers, stored on confirmation.
         """
         started = time.perf_counter()
         self._check_text(request.text)
         await asyncio.to_thread(self._check_conversation, user_id, request)
         if self.skills is not None and request.skills:
-            reply = await self.skills.answer(user_id, request)
+            if speculation is None:
+                reply = await self.skills.answer(user_id, request)
+            else:
+                reply = await self.skills.answer(user_id, request, speculative=True)
             if reply is not None:
+                if speculation is not None:
+                    await speculation.wait()
                 seconds = time.perf_counter() - started
                 turn, answered = await asyncio.to_thread(
                     self._store_skill_turn, user_id, request, reply, seconds
@@ -183,9 +204,12 @@ class ChatService:
                 yield answered
                 return
         chosen = await asyncio.to_thread(self._route, user_id, request)
+        stored: TurnDone | None = None
         async with self.manager.use(chosen.model) as model:  # type: ignore[arg-type]
             queued = time.perf_counter() - started
-            prepared = await asyncio.to_thread(self._prepare, user_id, request, model, chosen)
+            prepared = await asyncio.to_thread(
+                self._prepare, user_id, request, model, chosen, store_now=speculation is None
+            )
             yield TurnStarted(
                 conversation_id=prepared.conversation_id,
                 user_message_id=prepared.user_message_id,
@@ -209,7 +233,8 @@ class ChatService:
                 interrupted = "error"
                 raise
             finally:
-                # Runs on completion and when the caller goes away: the reply is kept.
+                # Runs on completion and when the caller goes away: the reply is kept
+                # (a speculative one only once confirmed).
                 timings = Timings(
                     queue_seconds=queued,
                     first_token_seconds=generation.first_token_seconds or 0.0,
@@ -218,8 +243,15 @@ class ChatService:
                 done = self._finish(
                     user_id, request, chosen, prepared, generation, interrupted, timings
                 )
-                stored = await asyncio.shield(asyncio.to_thread(done))
-            yield stored
+                if speculation is None or speculation.confirmed:
+                    stored = await asyncio.shield(asyncio.to_thread(done))
+        if stored is None:
+            # Speculative and finished before it was confirmed: the model is free again
+            # while the caller makes up its mind; closing the stream here stores nothing.
+            assert speculation is not None
+            await speculation.wait()
+            stored = await asyncio.shield(asyncio.to_thread(done))
+        yield stored
 
     async def reply(self, user_id: str, request: ChatRequest) -> tuple[TurnStarted, TurnDone]:
         """A whole turn at once (the non-streaming API)."""
@@ -355,6 +387,47 @@ class ChatService:
             async for _ in deltas:
                 pass
 
+    async def warm(
+        self,
+        user_id: str,
+        conversation_id: str | None = None,
+        *,
+        spoken: bool = False,
+        model: str | None = None,
+    ) -> int:
+        """Load the chat model and evaluate what the next turn's prompt will start with
+        (the system prompt and the conversation so far) into its prompt cache, generating
+        nothing, so the next turn only evaluates its new message. Returns the tokens
+        evaluated now (0: they were cached already). A voice loop calls it when the wake
+        word is heard; cancelling it leaves the model free (the evaluation in its thread
+        finishes first)."""
+        request = ChatRequest(
+            text="-",
+            conversation_id=conversation_id,
+            model=model,
+            source="voice" if spoken else "text",
+        )
+        chosen = await asyncio.to_thread(self._route, user_id, request)
+        messages = await asyncio.to_thread(self._prefix, user_id, request)
+        async with self.manager.use(chosen.model) as engine:  # type: ignore[arg-type]
+            chat: ChatModel = engine
+            return await off_loop(chat.prefill, messages)
+
+    def _prefix(self, user_id: str, request: ChatRequest) -> list[ChatMessage]:
+        """The messages the next turn of the conversation starts with: the system prompt
+        and the stored turns after the running summary (``_prepare`` without the new
+        message; the turns it may fold away later still share the system prompt)."""
+        profile = self.profile.get_profile(user_id)
+        preferences = self._preferences(user_id)
+        conversation, history, _ = self._read_turn_state(user_id, request)
+        summary = conversation.summary if conversation else None
+        through = conversation.summary_through_seq if conversation else 0
+        prompt = system_prompt(
+            profile, preferences, summary=summary, spoken=request.source == "voice"
+        )
+        turns = [Turn(m.role, m.content, m.created_at / 1000) for m in history if m.seq > through]
+        return [ChatMessage("system", prompt), *model_turns(turns, profile.time_zone)]
+
     # Models -----------------------------------------------------------------------
 
     @property
@@ -426,12 +499,20 @@ class ChatService:
         return chosen
 
     def _prepare(
-        self, user_id: str, request: ChatRequest, model: ChatModel, chosen: Route
+        self,
+        user_id: str,
+        request: ChatRequest,
+        model: ChatModel,
+        chosen: Route,
+        *,
+        store_now: bool = True,
     ) -> _Prepared:
         """Context, summary if needed, and the stored user message (under the model lock).
 
         Nothing is written until the turn is known to fit, so a refused message leaves
-        no trace; the model runs (for a summary) outside any database lock.
+        no trace; the model runs (for a summary) outside any database lock. ``store_now``
+        False (a speculative turn) leaves the writing to ``_Prepared.commit``, called
+        when the reply is stored.
         """
         now = self.clock()
         profile = self.profile.get_profile(user_id)
@@ -479,24 +560,29 @@ class ChatService:
 
         conversation_id = conversation.id if conversation else new_id(now)
         user_message_id = new_id(now)
-        with self.db.write() as conn:
-            self._store_request(
-                conn,
-                user_id,
-                request,
-                conversation_id,
-                user_message_id,
-                replace_from,
-                now,
-                new=conversation is None,
-            )
-            store.update_conversation(
-                conn,
-                conversation_id,
-                summary=summary,
-                summary_through_seq=summarised_through,
-                model=chosen.model,
-            )
+
+        def commit() -> None:
+            with self.db.write() as conn:
+                self._store_request(
+                    conn,
+                    user_id,
+                    request,
+                    conversation_id,
+                    user_message_id,
+                    replace_from,
+                    now,
+                    new=conversation is None,
+                )
+                store.update_conversation(
+                    conn,
+                    conversation_id,
+                    summary=summary,
+                    summary_through_seq=summarised_through,
+                    model=chosen.model,
+                )
+
+        if store_now:
+            commit()
         messages = [ChatMessage("system", prompt), *turns]
         return _Prepared(
             conversation_id=conversation_id,
@@ -507,6 +593,7 @@ class ChatService:
                 dropped_turns=earlier - len(history),
                 summary_used=bool(summary),
             ),
+            commit=None if store_now else commit,
         )
 
     @staticmethod
@@ -616,6 +703,8 @@ class ChatService:
         went away, or the engine failed)."""
 
         def done() -> TurnDone:
+            if prepared.commit is not None:
+                prepared.commit()
             usage = generation.usage()
             finish = generation.finish_reason or interrupted
             text = generation.text

@@ -376,6 +376,11 @@ class NotificationService:
             rows = store.history(conn, user_id, query)
         return [store.notification_of(r) for r in rows]
 
+    def unread_count(self, user_id: str) -> int:
+        """How many of the user's active notifications are neither read nor dismissed."""
+        with self.db.read() as conn:
+            return store.count_unread(conn, user_id)
+
     # Streams ------------------------------------------------------------------------
 
     def cursor(self, user_id: str, last_event_id: str | None, since: str | None) -> int | None:

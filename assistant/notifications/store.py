@@ -147,6 +147,17 @@ def unread_active(conn: Connection, user_id: str) -> list[Row]:
     )
 
 
+def count_unread(conn: Connection, user_id: str) -> int:
+    """Active notifications neither read nor dismissed (what a badge shows)."""
+    return int(
+        conn.scalar(
+            "SELECT count(*) FROM notifications WHERE user_id = ? AND status = 'active'"
+            " AND read_at IS NULL AND dismissed_at IS NULL",
+            (user_id,),
+        )
+    )
+
+
 # Events ---------------------------------------------------------------------------------
 
 

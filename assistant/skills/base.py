@@ -122,3 +122,11 @@ class Skill(Protocol):
         """Do it and say what was done. Domain errors (not found, invalid input) propagate;
         the router turns them into an answer the user can act on."""
         ...
+
+
+def side_effect_free(skill: Skill) -> bool:
+    """Whether ``skill`` declares (``side_effect_free = True``, a class attribute) that
+    running it changes nothing (it tells the time): such a skill may answer a request that
+    is not yet certain (a voice loop's speculative turn). Skills that act do not declare
+    it, and neither do those that only read but are slow or costly (the camera)."""
+    return getattr(skill, "side_effect_free", False) is True

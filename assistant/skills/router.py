@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from assistant.chat.models import ChatRequest, SkillReply, SkillUse
+from assistant.chat.speculation import SpeculationRefused
 from assistant.clock import Clock, system_clock
 from assistant.problems import OWN_ERRORS, explain
 from assistant.profile import ProfileService
@@ -34,6 +35,7 @@ from assistant.skills.base import (
     SkillContext,
     SlotProblem,
     Stage,
+    side_effect_free,
 )
 from assistant.skills.templates import Recognized, Templates
 from runtime.events import NO_EVENTS, Emitter
@@ -127,8 +129,15 @@ class SkillRouter:
         self.clock = clock
         self.events = events
 
-    async def answer(self, user_id: str, request: ChatRequest) -> SkillReply | None:
-        """A skill's reply to the request, or None to let the chat model answer."""
+    async def answer(
+        self, user_id: str, request: ChatRequest, *, speculative: bool = False
+    ) -> SkillReply | None:
+        """A skill's reply to the request, or None to let the chat model answer.
+
+        ``speculative``: the request may yet be withdrawn (a voice loop guessing the end
+        of a command): a skill that acts is not run (``SpeculationRefused``); asking back
+        and skills that declare ``side_effect_free`` go ahead.
+        """
         started = time.perf_counter()
         text = request.text.strip()
         language = request.language or "en"
@@ -155,6 +164,8 @@ class SkillRouter:
         if picked is None:
             return None
         skill, call, problem = picked.skill, picked.call, picked.problem
+        if speculative and problem is None and not side_effect_free(skill):
+            raise SpeculationRefused(skill.name)
         error: str | None = None
         try:
             if problem is not None:

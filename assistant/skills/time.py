@@ -35,6 +35,8 @@ class TimeSkill:
 
     name = "time"
     summary = "Tell the time or the date, here or in a named city"
+    side_effect_free = True
+    """It only tells: a voice loop may run it before the command is certain."""
 
     def __init__(self, default_time_zone: str | None = None) -> None:
         """``default_time_zone``: the clock for a user whose own zone is not a known IANA

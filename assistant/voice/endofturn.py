@@ -55,6 +55,10 @@ class EndOfTurnOptions:
 
     adaptive: bool = True
     """Judge the partial transcript; False: every command ends after the unsure tail."""
+    speculate: bool = True
+    """Transcribe the command so far once its silence reaches ``speculate_after_seconds``
+    (and answer it, unheard, so the reply is under way when the end is certain); False:
+    only once it has ended (``adaptive`` then has nothing to judge: the unsure tail)."""
     speculate_after_seconds: float = 0.2
     """Silence after speech from which the audio so far is transcribed and judged: about
     whisper tiny's time on a short command before the complete tail runs out."""

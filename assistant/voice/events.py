@@ -7,6 +7,9 @@ pipeline, with chat in place of intent and TTS streamed sentence by sentence)::
     run-start
       wake-word-start, wake-word-end            (not when push-to-talk or a follow-up starts it)
       stt-start, stt-vad-start, stt-vad-end, stt-end
+      stt-speculation...                        (when speculation is on: started and
+                                                 dropped while the silence runs, at most
+                                                 one hit or miss right after stt-vad-end)
       chat-start, chat-delta..., chat-end       (tts-* interleave: speech starts at the
       tts-start, tts-audio..., tts-end          first sentence, not at chat-end)
       ... one tts-start/tts-audio/tts-end group per sentence
@@ -44,6 +47,7 @@ class PipelineEventType(StrEnum):
     STT_VAD_START = "stt-vad-start"
     STT_VAD_END = "stt-vad-end"
     STT_END = "stt-end"
+    STT_SPECULATION = "stt-speculation"
     CHAT_START = "chat-start"
     CHAT_DELTA = "chat-delta"
     CHAT_END = "chat-end"
@@ -83,6 +87,22 @@ class RunOutcome(StrEnum):
     """A stage failed (an ``error`` event came before)."""
     CANCELLED = "cancelled"
     """The pipeline stopped (the microphone ended or ``run`` was cancelled)."""
+
+
+class SpeculationOutcome(StrEnum):
+    """What became of a speculative transcription (and the chat turn started on it)."""
+
+    STARTED = "started"
+    """The silence after speech reached ``speculate_after_seconds``: what was said so far
+    is transcribed (and answered, unheard) while the silence runs on."""
+    DROPPED = "dropped"
+    """Speech resumed (or the window closed without a command): thrown away."""
+    HIT = "hit"
+    """The command ended as transcribed: its transcript (and the reply already under way)
+    is used."""
+    MISS = "miss"
+    """The command's final transcript differs: the speculative turn was cancelled and the
+    command is answered afresh."""
 
 
 class ErrorCode(StrEnum):
@@ -210,6 +230,25 @@ class SttEnd(_Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SttSpeculation(_Event):
+    """A speculative transcription started, was dropped, hit or missed (benchmarks count
+    the hits and misses)."""
+
+    type: ClassVar[PipelineEventType] = PipelineEventType.STT_SPECULATION
+    outcome: SpeculationOutcome
+    """What happened to it."""
+    speech_end_seconds: float
+    """Where the speech it transcribes ended, in seconds of audio since listening began."""
+    text: str | None
+    """Its transcript; None until there is one (started, dropped early)."""
+    chat: bool
+    """A chat turn ran on it, unheard (a hit keeps it: the reply is ready sooner)."""
+    retranscribed: bool
+    """Speech came after it before the command ended: the command was transcribed again
+    and compared (always False but for hits and misses)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ChatStart(_Event):
     """The transcript went to the chat service."""
 
@@ -334,6 +373,7 @@ PipelineEvent = (
     | SttVadStart
     | SttVadEnd
     | SttEnd
+    | SttSpeculation
     | ChatStart
     | ChatProgress
     | ChatEnd

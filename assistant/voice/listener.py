@@ -13,7 +13,12 @@ Each state holds its own data::
 starts one); ``Listening`` a listening window (its segmenter, the VAD over its audio, the
 audio since it opened); ``Responding`` the turn that answers (a task of the turn side,
 ``assistant.voice.turn``) and, with barge-in on speech, a monitor that listens over the
-reply. Only this machine changes state; a turn's task only ends its own run and leaves
+reply; while it listens, once the silence after speech reaches the end of turn's
+``speculate_after_seconds``, a speculation of the turn side transcribes (and answers,
+unheard) the command so far, its transcript sets the silence that ends the command
+(adaptive end of turn, ``assistant.voice.endofturn``), and the turn adopts it when the
+command ends (or it is dropped when speech resumes). The wake word and a press also warm
+the models. Only this machine changes state; a turn's task only ends its own run and leaves
 its outcome, which the next chunk acts on. A failing wake word or VAD is reported as the
 run's error and the machine waits again; too many failures in a row end it.
 """
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 
 from assistant.errors import BackendError
 from assistant.ring import AudioRing
+from assistant.voice.endofturn import required_silence
 from assistant.voice.events import (
     ErrorCode,
     ListenTrigger,
@@ -49,12 +55,15 @@ from assistant.voice.options import PipelineOptions
 from assistant.voice.runs import Run, Runs, StageFailure
 from assistant.voice.segmenter import SegmenterOutcome, VoiceCommandSegmenter
 from assistant.voice.state import PipelineState
-from assistant.voice.turn import Turn, TurnRunner
+from assistant.voice.turn import Speculative, Turn, TurnRunner
 from hal.audio import AudioChunk
 from runtime.vad.base import VoiceActivityDetector
 from runtime.wake.base import WakeDetection, WakeWordDetector
 
 log = logging.getLogger(__name__)
+
+_EPSILON = 1e-6
+"""Slack for comparing positions that are sums of float frame lengths."""
 
 
 @dataclass
@@ -77,6 +86,9 @@ class Listening:
 
     window: ListeningWindow
     """What is heard."""
+    speculative: Speculative | None = None
+    """The command so far, transcribed (and answered, unheard) while the silence that may
+    end it runs; None before that silence or with speculation off."""
 
 
 @dataclass
@@ -181,6 +193,9 @@ class Listener:
         state = self.state
         if isinstance(state, Responding):
             await self.turns.cancel(state.turn)
+        elif isinstance(state, Listening):
+            await self._drop_speculation(state)
+        await self.turns.close()
         if self.runs.current is not None:
             await self.runs.end(self.runs.current, RunOutcome.CANCELLED)
         self.state = Stopped()
@@ -189,6 +204,7 @@ class Listener:
 
     async def _feed_waiting(self, state: Waiting, chunk: AudioChunk, index: int) -> None:
         if self.button.take_press():
+            self.turns.warm()
             if state.run is not None and state.run.stage is PipelineStage.WAKE_WORD:
                 # The press ends the wake-word stage without a wake word.
                 await self.runs.emit(
@@ -208,6 +224,7 @@ class Listener:
             return
         if detection is None or self.state is not state:
             return
+        self.turns.warm()
         if state.run is not None:
             await self.runs.emit(
                 WakeWordEnd(**self.runs.meta(state.run), word=detection.word, score=detection.score)
@@ -244,6 +261,44 @@ class Listener:
                 await self._end_command(window)
                 return
         window.trim(self.options.pre_roll_seconds)
+        await self._speculate(state)
+
+    async def _speculate(self, state: Listening) -> None:
+        """Start a speculation once the silence after speech reaches
+        ``speculate_after_seconds``; drop it when speech resumes for real (a burst too short
+        to restart the silence count only asks for a second transcription at the end)."""
+        end_of_turn = self.options.end_of_turn
+        if not end_of_turn.speculate:
+            return
+        after = end_of_turn.speculate_after_seconds
+        window = state.window
+        segmenter = window.segmenter
+        speech_end = segmenter.speech_end_seconds
+        silence = segmenter.trailing_silence_seconds
+        speculative = state.speculative
+        if speculative is not None:
+            if speech_end is None or not segmenter.in_command:
+                await self._drop_speculation(state)  # the command was noise after all
+            elif speech_end > speculative.speech_end_seconds + _EPSILON:
+                speculative.retranscribe = True
+                if silence > 0 and silence + _EPSILON < after:
+                    await self._drop_speculation(state)  # the silence count started again
+            return
+        if speech_end is None or not segmenter.in_command or silence + _EPSILON < after:
+            return
+        audio = window.utterance(self.options.pre_roll_seconds)
+
+        def judge(text: str) -> None:
+            """The transcript says how much silence should end this command."""
+            if end_of_turn.adaptive and self.state is state and not segmenter.finished:
+                segmenter.require_silence(required_silence(text, end_of_turn))
+
+        state.speculative = await self.turns.speculate(window.run, audio, speech_end, judge)
+
+    async def _drop_speculation(self, state: Listening) -> None:
+        speculative, state.speculative = state.speculative, None
+        if speculative is not None:
+            await self.turns.drop(speculative)
 
     async def _feed_responding(self, state: Responding, chunk: AudioChunk, index: int) -> None:
         if self.button.take_press():
@@ -328,12 +383,22 @@ class Listener:
         """The listening window closed: answer the command, or go back to waiting."""
         run, segmenter = window.run, window.segmenter
         audio = window.utterance(self.options.pre_roll_seconds)
+        speculative = None
+        state = self.state
+        if isinstance(state, Listening) and state.window is window:
+            speculative, state.speculative = state.speculative, None
+        speech_end = segmenter.speech_end_seconds
+        if speculative is not None and (
+            speech_end is None or speech_end > speculative.speech_end_seconds + _EPSILON
+        ):
+            speculative.retranscribe = True
         if segmenter.outcome is SegmenterOutcome.NO_SPEECH or audio.frames == 0:
+            if speculative is not None:
+                await self.turns.drop(speculative)
             await self.runs.end(run, RunOutcome.NO_SPEECH)
             await self._wait()
             return
         position = segmenter.position_seconds
-        speech_end = segmenter.speech_end_seconds
         await self.runs.emit(
             SttVadEnd(
                 **self.runs.meta(run),
@@ -342,7 +407,7 @@ class Listener:
                 timed_out=segmenter.outcome is SegmenterOutcome.MAX_LENGTH,
             )
         )
-        turn = self.turns.start(run, audio)
+        turn = self.turns.start(run, audio, speculative)
         monitor = None
         if self.options.barge_in_on_speech:
             monitor = BargeInMonitor(
@@ -385,6 +450,8 @@ class Listener:
 
     async def _fail(self, run: Run | None, failure: StageFailure) -> None:
         """A wake-word or VAD failure: report it, end the run, wait again."""
+        if isinstance(self.state, Listening):
+            await self._drop_speculation(self.state)
         if run is None:
             run = await self.runs.start(failure.stage)
         await self.runs.fail(run, failure)

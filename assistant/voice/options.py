@@ -20,6 +20,10 @@ from runtime.tts.base import SynthesisOptions
 
 _SEGMENTER = SegmenterOptions()
 """The segmenter's defaults: the listening timing of the pipeline starts from them."""
+FIRST_CLAUSE_WORDS = 4
+"""A spoken reply starts with its first clause (a comma, a colon) or its first 4 words,
+unless its first sentence ends sooner: Piper's first audio grows with the words it is
+given, and the model writes 4 words sooner than a sentence (``benchmarks.tts_chunking``)."""
 
 
 class BargeIn(StrEnum):
@@ -75,8 +79,11 @@ class PipelineOptions:
         default_factory=lambda: GenerationOptions(max_tokens=256)
     )
     """Sampling and length of replies (spoken replies are kept short)."""
-    sentences: SplitterOptions = field(default_factory=SplitterOptions)
-    """Shortest and longest piece of a reply sent to TTS at once."""
+    sentences: SplitterOptions = field(
+        default_factory=lambda: SplitterOptions(first_clause_words=FIRST_CLAUSE_WORDS)
+    )
+    """Shortest and longest piece of a reply sent to TTS at once; the first piece is a
+    clause of at most ``FIRST_CLAUSE_WORDS`` words, so speech starts sooner."""
     max_consecutive_errors: int = 5
     """Wake-word or VAD failures in a row after which ``run`` gives up."""
     end_of_turn: EndOfTurnOptions = field(

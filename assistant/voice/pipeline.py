@@ -8,7 +8,9 @@ pipeline run:
   interrupts the reply when the wake word, speech or a press says so (barge-in). It is
   one explicit state machine whose states hold their own data;
 - the turn side (``assistant.voice.turn``) answers one command in its own task: speech
-  to text, the chat stream, sentence by sentence text to speech, the speaker.
+  to text, the chat stream, sentence by sentence text to speech, the speaker. With
+  ``speculate_after_seconds`` it also transcribes (and answers, unheard) a command while
+  the silence that may end it runs, so the reply is under way when the end is certain.
 
 Both report through one ``Runs`` (``assistant.voice.runs``): every step is a timed event
 (``assistant.voice.events``) sent to one callback. A failing stage becomes an ``error``
@@ -29,7 +31,14 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 from assistant.errors import Conflict, InvalidInput
-from assistant.voice.engines import Chat, EngineSource, EventCallback, held
+from assistant.voice.engines import (
+    Chat,
+    EngineSource,
+    EventCallback,
+    SpeculativeChat,
+    Warm,
+    held,
+)
 from assistant.voice.events import (
     EngineFallback,
     ListenTrigger,
@@ -90,7 +99,13 @@ class VoicePipeline:
         new_run_id: Callable[[], str] = new_run_id,
         voice: VoiceOptionsSource | None = None,
         languages: LanguageVoices | None = None,
+        speculative_chat: SpeculativeChat | None = None,
+        warm: Warm | None = None,
     ) -> None:
+        """``speculative_chat``: chat turns on a command not yet over (with
+        ``options.speculate_after_seconds``), stored only once confirmed; None: only the
+        transcription is speculated. ``warm``: loads the models and primes the chat
+        model's prompt cache when the wake word is heard or push-to-talk pressed."""
         options = options or PipelineOptions()
         if wake is None and not options.push_to_talk:
             raise InvalidInput(
@@ -110,6 +125,8 @@ class VoicePipeline:
             options=options,
             voice=voice,
             languages=languages,
+            speculative_chat=speculative_chat,
+            warm=warm,
         )
         self._button = PushToTalk()
         self._running = False

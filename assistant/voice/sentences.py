@@ -20,6 +20,17 @@ A sentence ends at:
 Sentences shorter than ``min_chars`` are merged with the next one; text that runs past
 ``max_chars`` without a sentence end is cut at the last clause mark (``,;:`` and their CJK
 forms) before it, else the last space, else at ``max_chars`` itself.
+
+With ``first_clause_words`` set, the first piece of a reply ends earlier: at the first
+sentence end, clause mark followed by whitespace (or a CJK clause mark), or word boundary
+after that many words, whichever comes first (and no shorter than ``min_chars``), so
+speech can start while the model still writes the rest of the sentence. Such a cut
+waits to see ``min_chars`` characters more: when the sentence ends among them, the
+sentence is the piece (no short tail like ``people.`` spoken on its own). Such a cut is
+never made inside a number (``1,000``, ``3.5``, ``10:30`` have no space after the mark),
+between numbers (``March 3, 2025``; ``1, 2 and 3``), after an abbreviation or initial
+(``e.g.,``, ``Dr. Jones``) or right after a number (``3.5 kg``, ``10:30 am``). The pieces
+after the first are whole sentences again.
 """
 
 from __future__ import annotations
@@ -65,10 +76,15 @@ class SplitterOptions:
     """Shorter sentences are merged with the next (``Okay.`` alone sounds choppy)."""
     max_chars: int | None = 200
     """Longer text is cut at a clause mark so speech can start; None: never cut."""
+    first_clause_words: int | None = None
+    """The first piece of a reply ends at its first clause mark or after this many words,
+    if that comes before its first sentence end; None: the first piece is a sentence."""
 
     def __post_init__(self) -> None:
         if self.min_chars < 0:
             raise ValueError("min_chars must not be negative")
+        if self.first_clause_words is not None and self.first_clause_words < 1:
+            raise ValueError("first_clause_words must be at least 1 (or None)")
         if self.max_chars is not None and self.max_chars <= max(self.min_chars, 1):
             raise ValueError("max_chars must be larger than min_chars (and 1)")
 
@@ -96,6 +112,7 @@ class SentenceSplitter:
         """Length limits."""
         self._buffer = ""
         self._line_start = True
+        self._first = True
 
     @property
     def pending(self) -> str:
@@ -111,6 +128,7 @@ class SentenceSplitter:
         while (cut := self._next_cut()) is not None:
             sentences.append(self._buffer[:cut].strip())
             self._buffer = self._skip_space(self._buffer[cut:], reset=True)
+            self._first = False
         return sentences
 
     def flush(self) -> str | None:
@@ -118,6 +136,7 @@ class SentenceSplitter:
         rest = self._buffer.strip()
         self._buffer = ""
         self._line_start = True
+        self._first = True
         return rest or None
 
     def _skip_space(self, text: str, *, reset: bool = False) -> str:
@@ -131,18 +150,42 @@ class SentenceSplitter:
         return stripped
 
     def _next_cut(self) -> int | None:
-        """End of the next sentence if the buffer already decides it."""
+        """End of the next piece if the buffer already decides it."""
+        words = self.options.first_clause_words
+        if not self._first or words is None:
+            return self._sentence_cut(None)
+        clause = _clause_cut(self._buffer, words, self.options.min_chars)
+        max_chars = self.options.max_chars
+        if clause is None or (max_chars is not None and clause.end > max_chars):
+            return self._sentence_cut(None)
+        sentence = self._scan(clause.end)
+        if isinstance(sentence, int):
+            return sentence  # a sentence that ends first
+        if sentence is _Decision.WAIT or clause.decision is _Decision.WAIT:
+            return None
+        return clause.end
+
+    def _sentence_cut(self, before: int | None) -> int | None:
+        """End of the next sentence if the buffer already decides it; with ``before``, only
+        a sentence that ends at or before it (candidates from there on are not looked at)."""
+        found = self._scan(before)
+        return found if isinstance(found, int) else None
+
+    def _scan(self, before: int | None) -> int | _Decision | None:
+        """The next sentence end, WAIT when one is still undecided, else None."""
         buffer, max_chars = self._buffer, self.options.max_chars
         index = 0
         while True:
             position = _next_candidate(buffer, index)
+            if before is not None and (position is None or position >= before):
+                return None
             if position is None or (max_chars is not None and position >= max_chars):
                 if max_chars is not None and len(buffer) > max_chars:
                     return self._forced_cut(buffer, max_chars)
                 return None
             candidate = self._decide(buffer, position)
             if candidate.decision is _Decision.WAIT:
-                return None
+                return _Decision.WAIT
             if (
                 candidate.decision is _Decision.ACCEPT
                 and len(buffer[: candidate.end].strip()) >= self.options.min_chars
@@ -187,11 +230,8 @@ class SentenceSplitter:
         while start > 0 and not buffer[start - 1].isspace():
             start -= 1
         word = buffer[start:period].lstrip(OPENERS)
-        lowered = word.lower()
-        if lowered in ABBREVIATIONS or _INITIALISM.fullmatch(lowered):
+        if _abbreviation(word):
             return True
-        if len(word) == 1 and word.isalpha() and word.isupper():
-            return True  # an initial: J. R. R. Tolkien
         if _LIST_NUMBER.fullmatch(word):
             line_break = buffer.rfind("\n", 0, start)
             before = buffer[line_break + 1 : start]
@@ -211,6 +251,89 @@ class SentenceSplitter:
             if buffer[space].isspace() and buffer[:space].strip():
                 return space
         return max_chars
+
+
+def _abbreviation(stem: str) -> bool:
+    """Whether a word (without its period) is an abbreviation, initialism or initial."""
+    lowered = stem.lower()
+    if lowered in ABBREVIATIONS or _INITIALISM.fullmatch(lowered):
+        return True
+    return len(stem) == 1 and stem.isalpha() and stem.isupper()  # J. R. R. Tolkien
+
+
+def _clause_cut(buffer: str, words: int, min_chars: int) -> _Candidate | None:
+    """The first place where a first clause may end: ACCEPT, or WAIT while the text after
+    it is unknown; None when the buffer has none yet."""
+    count, index, size = 0, 0, len(buffer)
+    while index < size:
+        if buffer[index].isspace():
+            index += 1
+            continue
+        start = index
+        while index < size and not buffer[index].isspace():
+            index += 1
+            if buffer[index - 1] in WIDE_CLAUSE_MARKS and len(buffer[:index].strip()) >= min_chars:
+                return _Candidate(_Decision.ACCEPT, index, index)
+        if index == size:
+            return None  # the word may go on
+        count += 1
+        if len(buffer[:index].strip()) < min_chars:
+            continue
+        decision = _judge_boundary(buffer, buffer[start:index], index, count >= words, min_chars)
+        if decision is not _Decision.REJECT:
+            return _Candidate(decision, index, index)
+    return None
+
+
+def _judge_boundary(
+    buffer: str, word: str, space: int, enough_words: bool, min_chars: int
+) -> _Decision:
+    """Whether a first clause may end after ``word``, which whitespace at ``space`` follows."""
+    after = space
+    while after < len(buffer) and buffer[after].isspace():
+        after += 1
+    if "\n" in buffer[space:after]:
+        return _Decision.REJECT  # a line break: the sentence rules cut there
+    following = buffer[after] if after < len(buffer) else None
+    core = word.rstrip("".join(CLOSERS))
+    if core and core[-1] in CLAUSE_MARKS:
+        decision = _after_clause_mark(core[:-1].lstrip(OPENERS), following)
+    elif enough_words:
+        decision = _after_word(core, following)
+    else:
+        return _Decision.REJECT
+    if decision is _Decision.ACCEPT:
+        # Not when the sentence ends within min_chars: its rest alone would be too short
+        # ("Germany has over 8 million | people."), and the whole sentence comes soon.
+        window = buffer[after : after + min_chars]
+        if any(char in TERMINATORS or char == "\n" for char in window):
+            return _Decision.REJECT
+        if len(window) < min_chars:
+            return _Decision.WAIT
+    return decision
+
+
+def _after_clause_mark(before: str, following: str | None) -> _Decision:
+    """A clause mark after ``before``, then whitespace and ``following`` (None: unseen)."""
+    if before.endswith(".") and _abbreviation(before[:-1]):
+        return _Decision.REJECT  # e.g., i.e.,
+    if not before[-1:].isdigit():
+        return _Decision.ACCEPT
+    if following is None:
+        return _Decision.WAIT
+    # March 3, 2025; 1, 2 and 3: numbers in a row are said together
+    return _Decision.REJECT if following.isdigit() else _Decision.ACCEPT
+
+
+def _after_word(core: str, following: str | None) -> _Decision:
+    """Enough words, the last ``core``, then whitespace and ``following`` (None: unseen)."""
+    if core.endswith(".") and _abbreviation(core[:-1].lstrip(OPENERS)):
+        return _Decision.REJECT  # Dr. Jones
+    if core[-1:].isdigit():
+        return _Decision.REJECT  # 3.5 kg, 10:30 am: a number is said with its unit
+    if following is None:
+        return _Decision.WAIT
+    return _Decision.ACCEPT if following.isalnum() or following in OPENERS else _Decision.REJECT
 
 
 def _skip(buffer: str, start: int, chars: frozenset[str]) -> int:

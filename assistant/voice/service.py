@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from assistant.chat.models import ChatRequest, TurnEvent
+from assistant.chat.speculation import Speculation
 from assistant.errors import InvalidInput, PayloadTooLarge
 from assistant.profile import ProfileService, UsageMetric
 from assistant.streaming import iterate_in_thread
@@ -503,6 +504,12 @@ class VoiceLoops:
 
             return source
 
+        async def warm(conversation_id: str | None) -> None:
+            """The wake word was heard: load what the turn will use, prime the prompt."""
+            for model_id in (stt, tts):
+                await manager.load(model_id)
+            await self.chat.warm(user_id, conversation_id, spoken=True)
+
         async def reply_voice() -> SynthesisOptions:
             """The user's speaking rate as it is now ("speak slower" changes it mid-loop)."""
             stored = await asyncio.to_thread(voice.profile.get_preferences, user_id)
@@ -514,6 +521,10 @@ class VoiceLoops:
             tts=lend(tts),
             wake=lend(wake) if wake is not None else None,
             chat=functools.partial(self.chat.stream, user_id),
+            speculative_chat=lambda request, gate: self.chat.stream(
+                user_id, request, speculation=gate
+            ),
+            warm=warm,
             speaker=speaker,
             on_event=counted,
             options=options,
@@ -537,8 +548,16 @@ class ChatTurns(Protocol):
         """Load the chat model and evaluate the system prompt ahead of the first turn."""
         ...
 
-    def stream(self, user_id: str, request: ChatRequest) -> AsyncGenerator[TurnEvent, None]:
-        """One turn's events."""
+    async def warm(
+        self, user_id: str, conversation_id: str | None = None, *, spoken: bool = False
+    ) -> int:
+        """Load the chat model and evaluate the conversation's prompt so far into its cache."""
+        ...
+
+    def stream(
+        self, user_id: str, request: ChatRequest, *, speculation: Speculation | None = None
+    ) -> AsyncGenerator[TurnEvent, None]:
+        """One turn's events (stored only once ``speculation``, if given, is confirmed)."""
         ...
 
 

@@ -111,6 +111,14 @@ class ChatModel(Protocol):
         """Tokens the messages take once formatted with the model's chat template."""
         ...
 
+    def prefill(self, messages: Sequence[ChatMessage]) -> int:
+        """Evaluate the prompt of ``messages`` into the prompt cache without generating,
+        so a later ``stream`` whose prompt starts the same way reuses it (a voice loop
+        warms the system prompt and the conversation when the wake word is heard).
+        Returns the tokens evaluated now (0: already cached, or the engine keeps no
+        cache of its own)."""
+        ...
+
     def close(self) -> None:
         """Free the model."""
         ...

@@ -59,11 +59,18 @@ class FakeChatModel:
         """The options of every call, in order."""
         self.generated_after_cancel = 0
         """Tokens produced after the cancel event was set (should stay 0)."""
+        self.prefilled: list[list[ChatMessage]] = []
+        """Every message list it was asked to ``prefill``."""
         self.closed = False
 
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """Words plus a fixed template overhead per message."""
         return sum(len(m.content.split()) + 4 for m in messages)
+
+    def prefill(self, messages: Sequence[ChatMessage]) -> int:
+        """Record the messages; their counted tokens, as if evaluated."""
+        self.prefilled.append(list(messages))
+        return self.count_tokens(messages)
 
     def stream(
         self,

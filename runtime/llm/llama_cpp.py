@@ -11,6 +11,11 @@ llama-cpp-python's converter writes from the schema (``json_schema_to_gbnf``, th
 llama.cpp's own ``json-schema-to-grammar``); each instance keeps the grammars of its last few
 schemas, checked once by llama.cpp's parser, so a caller that asks with the same schema every
 turn (the skills' model stage) converts it once.
+
+Threads follow ``runtime.cpu.ThreadPolicy`` unless the ``threads`` parameter fixes them:
+every core while nothing else computes, fewer while another engine of ours (Piper speaking
+the reply's first sentence) or a process outside works, chosen when a generation starts
+and again between tokens (``llama_set_n_threads`` on the live context).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runtime.cpu import ThreadPolicy
 from runtime.engines import require_open
 from runtime.errors import (
     EngineError,
@@ -78,10 +84,11 @@ class LlamaCppChatParams:
     context_length: int = 4096
     """Tokens of context (prompt plus reply) the KV cache holds."""
     threads: int = 0
-    """CPU threads for decoding; 0 picks ``default_threads()``."""
+    """CPU threads for decoding; 0: the thread policy chooses per request and between
+    tokens (``runtime.cpu``); a number fixes them."""
     batch_threads: int = 0
-    """CPU threads for prompt evaluation; 0 = every core (prompts come in short bursts
-    that gain from all of them, unlike the long decode)."""
+    """CPU threads for prompt evaluation; 0: as many as the decoding (every core on an idle
+    machine); a number fixes them."""
     batch_size: int = 512
     """Prompt tokens evaluated per llama_decode call."""
     gpu_layers: int = 0
@@ -261,6 +268,18 @@ class LlamaCppChatModel:
         self._piece_buffer = ctypes.create_string_buffer(256)
         self._busy = threading.Lock()
         self._grammars: OrderedDict[str, Any] = OrderedDict()
+        self._policy = ThreadPolicy()
+        self._threads: tuple[int, int] = (llama.n_threads, llama.n_threads_batch)
+
+    @property
+    def threads(self) -> tuple[int, int]:
+        """Threads the context uses now: (decoding, prompt evaluation)."""
+        return self._threads
+
+    def share_cpu(self, policy: ThreadPolicy) -> None:
+        """Choose threads with ``policy`` (the model manager's, which knows our other
+        engines) and report this engine's generations to it."""
+        self._policy = policy
 
     @classmethod
     def load(cls, model_id: str, model_dir: Path, params: Mapping[str, Any]) -> LlamaCppChatModel:
@@ -273,7 +292,7 @@ class LlamaCppChatModel:
 
         threads = parsed.threads or default_threads(os.cpu_count())
         llama = open_llama(
-            llama_cpp, model_id, path, parsed, threads, parsed.batch_threads or os.cpu_count()
+            llama_cpp, model_id, path, parsed, threads, parsed.batch_threads or threads
         )
         try:
             formatter = _make_formatter(model_id, llama, parsed.chat_format)
@@ -317,6 +336,33 @@ class LlamaCppChatModel:
         return self._generate(
             tokens, stops, min(options.max_tokens, room), options, cancel, started, grammar
         )
+
+    def prefill(self, messages: Sequence[ChatMessage]) -> int:
+        """Evaluate the prompt of ``messages`` after the part the cache already holds."""
+        validate_messages(messages, accepts_images=False)
+        tokens = self._tokenize(self._format(messages))
+        # Room for a reply: a prompt that only just fits is not worth warming.
+        tokens = tokens[: max(self.context_length - 1, 0)]
+        llama = require_open(self._llama, self.model_id)
+        if not self._busy.acquire(blocking=False):
+            raise ResourceExhausted(f"model {self.model_id!r} is busy with another generation")
+        try:
+            if self._recurrent:
+                return 0  # a recurrent state cannot be cut back to a shared prefix
+            cached = reused_prefix_length(llama.input_ids[: llama.n_tokens].tolist(), tokens)
+            if cached >= len(tokens):
+                return 0
+            llama.n_tokens = cached  # eval drops the cache after n_tokens, then extends it
+            try:
+                llama.eval(tokens[cached:])
+                # Done when this returns (a cancelled warm-up waits for its thread).
+                self._lib.llama_synchronize(llama.ctx)
+            except (RuntimeError, ValueError) as exc:
+                llama.n_tokens = 0
+                raise EngineError(f"llama.cpp failed while evaluating a prompt: {exc}") from exc
+            return len(tokens) - cached
+        finally:
+            self._busy.release()
 
     def close(self) -> None:
         """Free the model and its context."""
@@ -402,41 +448,70 @@ class LlamaCppChatModel:
         if not self._busy.acquire(blocking=False):
             raise ResourceExhausted(f"model {self.model_id!r} is busy with another generation")
         try:
-            cached = 0
-            if not self._recurrent:
-                cached = reused_prefix_length(llama.input_ids[: llama.n_tokens].tolist(), prompt)
-            seed = options.seed if options.seed is not None else self._params.seed
-            llama.set_seed(seed if seed is not None else _DEFAULT_SEED)
-            tokens = llama.generate(
-                prompt,
-                top_k=options.top_k,
-                top_p=options.top_p,
-                temp=options.temperature,
-                repeat_penalty=options.repeat_penalty,
-                grammar=grammar,
-            )
-            reply = ReplyText(stops)
-            progress = _Progress(first_at=None, last_at=started)
-            scored = _LogProbs(llama) if options.logprobs else None
-            try:
-                yield from self._decode(tokens, reply, max_tokens, cancel, progress, scored)
-            except (RuntimeError, ValueError) as exc:  # llama_decode or the token buffer failed
-                raise EngineError(f"llama.cpp failed while generating: {exc}") from exc
-            finally:
-                tokens.close()
-            first = progress.first_at if progress.first_at is not None else progress.last_at
-            usage = Usage(
-                prompt_tokens=len(prompt),
-                completion_tokens=progress.generated,
-                cached_prompt_tokens=cached,
-                prompt_seconds=first - started,
-                generation_seconds=progress.last_at - first,
-                mean_logprob=scored.mean() if scored is not None else None,
-                token_logprobs=tuple(scored.tokens) if scored is not None else (),
-            )
-            yield ChatDelta(reply.tail(), finish_reason=progress.finish, usage=usage)
+            with self._policy.activity.busy(self.model_id):
+                yield from self._generate_locked(
+                    llama, prompt, stops, max_tokens, options, cancel, started, grammar
+                )
         finally:
             self._busy.release()
+
+    def _adapt_threads(self) -> None:
+        """Set the threads the policy chooses now, unless the parameters fix them."""
+        fixed, fixed_batch = self._params.threads, self._params.batch_threads
+        if fixed and fixed_batch:
+            return
+        chosen = self._policy.threads(self.model_id)
+        wanted = (fixed or chosen, fixed_batch or chosen)
+        if wanted != self._threads:
+            llama = require_open(self._llama, self.model_id)
+            self._lib.llama_set_n_threads(llama._ctx.ctx, *wanted)
+            self._threads = wanted
+
+    def _generate_locked(
+        self,
+        llama: Any,
+        prompt: list[int],
+        stops: tuple[str, ...],
+        max_tokens: int,
+        options: GenerationOptions,
+        cancel: threading.Event | None,
+        started: float,
+        grammar: Any,
+    ) -> Iterator[ChatDelta]:
+        self._adapt_threads()
+        cached = 0
+        if not self._recurrent:
+            cached = reused_prefix_length(llama.input_ids[: llama.n_tokens].tolist(), prompt)
+        seed = options.seed if options.seed is not None else self._params.seed
+        llama.set_seed(seed if seed is not None else _DEFAULT_SEED)
+        tokens = llama.generate(
+            prompt,
+            top_k=options.top_k,
+            top_p=options.top_p,
+            temp=options.temperature,
+            repeat_penalty=options.repeat_penalty,
+            grammar=grammar,
+        )
+        reply = ReplyText(stops)
+        progress = _Progress(first_at=None, last_at=started)
+        scored = _LogProbs(llama) if options.logprobs else None
+        try:
+            yield from self._decode(tokens, reply, max_tokens, cancel, progress, scored)
+        except (RuntimeError, ValueError) as exc:  # llama_decode or the token buffer failed
+            raise EngineError(f"llama.cpp failed while generating: {exc}") from exc
+        finally:
+            tokens.close()
+        first = progress.first_at if progress.first_at is not None else progress.last_at
+        usage = Usage(
+            prompt_tokens=len(prompt),
+            completion_tokens=progress.generated,
+            cached_prompt_tokens=cached,
+            prompt_seconds=first - started,
+            generation_seconds=progress.last_at - first,
+            mean_logprob=scored.mean() if scored is not None else None,
+            token_logprobs=tuple(scored.tokens) if scored is not None else (),
+        )
+        yield ChatDelta(reply.tail(), finish_reason=progress.finish, usage=usage)
 
     def _decode(
         self,
@@ -452,6 +527,7 @@ class LlamaCppChatModel:
             progress.finish = "cancelled"
             return
         clock = time.perf_counter
+        adapt = self._adapt_threads
         for token in tokens:
             progress.last_at = clock()
             if progress.first_at is None:
@@ -475,6 +551,7 @@ class LlamaCppChatModel:
             if cancel is not None and cancel.is_set():
                 progress.finish = "cancelled"
                 return
+            adapt()  # before the next token is evaluated (when the generator resumes)
 
 
 class _LogProbs:

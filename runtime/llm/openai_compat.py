@@ -156,6 +156,10 @@ class OpenAICompatibleChatModel:
             body["logprobs"] = True
         return self._deltas(client, body, messages, cancel)
 
+    def prefill(self, messages: Sequence[ChatMessage]) -> int:
+        """Nothing: the server keeps its own prompt cache, filled by the next request."""
+        return 0
+
     def _deltas(
         self,
         client: httpx.Client,

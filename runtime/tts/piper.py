@@ -3,6 +3,9 @@
 Piper phonemizes the whole text with espeak-ng, which also finds the sentence ends, then
 runs the voice once per sentence; ``synthesize()`` hands each sentence's audio on as soon
 as it is made, so playback can start after the first sentence.
+
+While it computes a sentence it tells the thread policy (``share_cpu``), so the chat
+model, still writing the rest of the reply, decodes on the cores Piper leaves free.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hal.audio import AudioChunk
+from runtime.cpu import EngineActivity, ThreadPolicy
 from runtime.engines import require_open
 from runtime.errors import EngineError, ModelLoadFailed, ModelNotInstalled, UnsupportedInput
 from runtime.onnx import cpu_session
@@ -118,6 +122,11 @@ class PiperTextToSpeech:
         self.sample_rate: int = voice.config.sample_rate
         self.num_speakers: int = voice.config.num_speakers
         self._voice: PiperVoice | None = voice
+        self._activity = EngineActivity()
+
+    def share_cpu(self, policy: ThreadPolicy) -> None:
+        """Report the time spent synthesising to ``policy`` (the model manager's)."""
+        self._activity = policy.activity
 
     @classmethod
     def load(cls, model_id: str, model_dir: Path, params: Mapping[str, Any]) -> PiperTextToSpeech:
@@ -175,7 +184,8 @@ class PiperTextToSpeech:
         elapsed = 0.0
         while True:
             try:
-                sentence = next(sentences, None)
+                with self._activity.busy(self.model_id):
+                    sentence = next(sentences, None)
                 audio = None if sentence is None else sentence.audio_int16_bytes + silence
             except Exception as exc:  # espeak-ng and onnxruntime raise plain exceptions
                 raise EngineError(f"Piper synthesis failed: {exc}") from exc

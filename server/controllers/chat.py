@@ -25,6 +25,7 @@ from server.problems import JSON_BODY, PARAMETERS, problem_event, problems
 from server.requestid import ensure_request_id
 from server.schemas.chat import (
     TURN_STREAM,
+    ConversationDetailOut,
     ConversationOut,
     ConversationsOut,
     HistoryDeleted,
@@ -241,12 +242,13 @@ class ChatController(Controller):
     )
     async def conversation(
         self, conversation_id: FromPath[str], history: HistoryDep, principal: PrincipalDep
-    ) -> ConversationOut:
-        """Title, model, message count, last activity."""
+    ) -> ConversationDetailOut:
+        """Title, model, message count, last activity, and the running summary that older
+        turns were folded into (null until there is one)."""
         found = await anyio.to_thread.run_sync(
             history.conversation, principal.user_id, conversation_id
         )
-        return ConversationOut.of(found)
+        return ConversationDetailOut.detail(found)
 
     @patch(
         "/conversations/{conversation_id:str}",

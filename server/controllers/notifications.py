@@ -62,6 +62,7 @@ from server.schemas.notifications import (
     SubscriptionIn,
     TargetOut,
     TargetsOut,
+    UnreadOut,
     VapidKeyOut,
 )
 from server.streams import guarded
@@ -370,6 +371,14 @@ class NotificationsController(Controller):
             notifications=[NotificationOut.of(n) for n in page],
             next_before=page[-1].id if len(page) == limit else None,
         )
+
+    @get("/unread", responses=problems(401), summary="How many are unread")
+    async def unread(self, notifier: NotificationsDep, principal: PrincipalDep) -> UnreadOut:
+        """Your active notifications neither read nor dismissed: the number a badge shows.
+        Read it again on each stream event (``new``, ``read``, ``dismissed``...) to keep a
+        badge in step with your other devices."""
+        count = await anyio.to_thread.run_sync(notifier.service.unread_count, principal.user_id)
+        return UnreadOut(unread=count)
 
     @post("/read-all", status_code=HTTP_200_OK, responses=problems(401), summary="Mark all read")
     async def read_all(self, notifier: NotificationsDep, principal: PrincipalDep) -> ReadAllOut:

@@ -136,13 +136,18 @@ class VoiceController(Controller):
     ) -> None:
         """Real-time voice (browsers: ``?access_token=``). Send a start message
         ``{"type": "start", "rate": 16000, "channels": 1, "mode": "conversation"|"transcribe",
-        "wake_word": false, "conversation_id"?, "language"?}``, then binary 16-bit PCM frames.
+        "wake_word": false, "push_to_talk": false, "conversation_id"?, "language"?}``, then
+        binary 16-bit PCM frames.
 
         transcribe: ``speech-start``, ``partial`` and ``transcript`` messages per utterance.
-        conversation: the voice pipeline's events (``stt-vad-start``, ``stt-end``,
-        ``chat-delta``, ``tts-start``, ``run-end``...) and the reply as ``audio-start``
+        conversation: the voice pipeline's events (``stt-vad-start``, ``stt-speculation``,
+        ``stt-end``, ``chat-delta``, ``tts-start``, ``run-end``...) and the reply as ``audio-start``
         (rate, width, channels), binary PCM frames and ``audio-end``. Send
         ``{"type": "cancel"}`` to barge in (stop the reply and listen), ``{"type": "stop"}``
-        to end the input; ``end`` follows once the last turn is done.
+        to end the input; ``end`` follows once the last turn is done. Push-to-talk
+        (``"push_to_talk": true``, no wake word): nothing is heard until
+        ``{"type": "listen"}`` (the button goes down; during a reply it barges in), and the
+        command ends at ``{"type": "release"}`` (the button comes up) or at the silence
+        after it. Keep sending audio: commands take effect at the next frame.
         """
         await VoiceStream(socket, voice_service, loops, settings.voice).run()

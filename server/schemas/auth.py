@@ -215,3 +215,40 @@ class ResetToken(msgspec.Struct, kw_only=True):
 
     token: str
     expires_in: int
+
+
+class SetupState(msgspec.Struct, kw_only=True):
+    """Whether the first-run page must create the admin."""
+
+    needs_setup: bool
+    """True while no account exists."""
+
+
+class HandoffCode(Request):
+    """The one-time code an OpenID sign-in handed to the web app's page."""
+
+    code: Secret
+
+
+class WebSession(msgspec.Struct, kw_only=True):
+    """A cookie sign-in: the account and its session (the credential is in the cookie)."""
+
+    session_id: str
+    expires_in: int
+    """Seconds until the session ends if it is not used."""
+    user: UserOut
+
+    @classmethod
+    def of(cls, pair: TokenPair) -> WebSession:
+        return cls(
+            session_id=pair.session_id,
+            expires_in=pair.refresh_expires_in,
+            user=UserOut.of(pair.user),
+        )
+
+
+class SessionState(msgspec.Struct, kw_only=True):
+    """Who the web app's session cookie belongs to."""
+
+    user: UserOut | None
+    """The signed-in account, or null when the cookie is missing, ended or invalid."""

@@ -331,6 +331,19 @@ class ConversationOut(msgspec.Struct, kw_only=True):
         )
 
 
+class ConversationDetailOut(ConversationOut, kw_only=True):
+    """A conversation with its running summary."""
+
+    summary: str | None = None
+    """What the older turns were folded into (the model reads it instead of them); null
+    until a conversation outgrows the model's context."""
+
+    @classmethod
+    def detail(cls, conversation: Conversation) -> ConversationDetailOut:
+        base = msgspec.structs.asdict(ConversationOut.of(conversation))
+        return cls(**base, summary=conversation.summary or None)
+
+
 class ConversationsOut(msgspec.Struct, kw_only=True):
     """A page of conversations, most recently active first."""
 

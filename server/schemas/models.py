@@ -6,6 +6,7 @@ import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.manager import LoadedModel, RemoteStatus
+from runtime.manifest import ModelEntry
 from runtime.modelstore import InstalledModel
 
 
@@ -124,3 +125,48 @@ class LoadRequest(BaseModel):
     keep_alive: float | None = Field(
         default=None, description="Seconds to keep it after use; negative = forever; null = default"
     )
+
+
+class PullRequest(BaseModel):
+    """A catalogue model to install."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    model: str = Field(min_length=1, max_length=100, description="Model id, `name:tag`")
+    force: bool = Field(default=False, description="Download again even when installed")
+
+
+class PullProgressOut(msgspec.Struct, kw_only=True):
+    """How far one download of a pull has come."""
+
+    description: str
+    """What is being fetched (a file, a package part, a conversion)."""
+    done_bytes: int
+    total_bytes: int | None
+    """None when the source does not say."""
+
+
+class CatalogueModelOut(msgspec.Struct, kw_only=True):
+    """A model the catalogue (``models/manifest.toml``) can install."""
+
+    id: str
+    capability: str
+    engine: str
+    description: str
+    size_bytes: int | None
+    """Download size, when every file's size is known."""
+    memory_mb: int
+    installed: bool
+
+    @classmethod
+    def of(cls, entry: ModelEntry, installed: bool) -> CatalogueModelOut:
+        sizes = [f.size for f in entry.files]
+        return cls(
+            id=entry.id,
+            capability=entry.capability.value,
+            engine=entry.engine,
+            description=entry.description,
+            size_bytes=None if any(s is None for s in sizes) else sum(s or 0 for s in sizes),
+            memory_mb=entry.memory_mb,
+            installed=installed,
+        )

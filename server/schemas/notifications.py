@@ -100,6 +100,13 @@ class HistoryOut(msgspec.Struct, kw_only=True):
     """Pass as ``before`` for the next (older) page; None on the last one."""
 
 
+class UnreadOut(msgspec.Struct, kw_only=True):
+    """The unread count a badge shows."""
+
+    unread: int
+    """Active notifications neither read nor dismissed."""
+
+
 class ReadAllOut(msgspec.Struct, kw_only=True):
     """How many notifications were marked read."""
 

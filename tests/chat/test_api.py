@@ -156,6 +156,45 @@ def test_history_pagination_rename_and_deletion(chat_client: Client, users: Acco
     }
 
 
+def test_one_conversation_shows_the_summary_older_turns_were_folded_into(
+    chat_client: Client, users: Accounts, chat_env: ChatEnv
+) -> None:
+    """The web app shows what the model reads instead of the folded turns: null until a
+    conversation outgrows the context, then the running summary (lists leave it out)."""
+    chat_env.context_length["fake:big"] = 200
+
+    def reply(messages: Any) -> str:
+        if "Summarise the conversation" in messages[0].content:
+            return "SUMMARY: Ada likes tea."
+        return "fine " * 10
+
+    chat_env.replies["fake:big"] = reply
+    ada = users.register("ada")
+    first = chat_client.post(
+        "/api/v1/chat/message", json={"text": "fact 0", "options": {"max_tokens": 20}}, headers=ada
+    ).json()
+    cid = first["conversation_id"]
+    url = f"/api/v1/chat/conversations/{cid}"
+    assert chat_client.get(url, headers=ada).json()["summary"] is None
+    flags = []
+    for i in range(1, 8):
+        body = chat_client.post(
+            "/api/v1/chat/message",
+            json={
+                "text": f"fact number {i}: " + "word " * 10,
+                "conversation_id": cid,
+                "options": {"max_tokens": 20},
+            },
+            headers=ada,
+        ).json()
+        flags.append(body["flags"])
+    assert any(f["summarized"] for f in flags), flags
+    detail = chat_client.get(url, headers=ada).json()
+    assert detail["summary"] == "SUMMARY: Ada likes tea." and detail["has_summary"] is True
+    [listed] = chat_client.get("/api/v1/chat/conversations", headers=ada).json()["conversations"]
+    assert "summary" not in listed and listed["has_summary"] is True
+
+
 def test_regenerate_and_edit(chat_client: Client, users: Accounts) -> None:
     ada = users.register("ada")
     first = chat_client.post("/api/v1/chat/message", json={"text": "hello"}, headers=ada).json()

@@ -129,6 +129,24 @@ def test_update_withdraw_and_history_pages(client: Client, accounts: Accounts) -
     assert bad.status_code == 422 and bad.json()["field"] == "category"
 
 
+def test_unread_counts_what_is_neither_read_nor_dismissed(
+    client: Client, accounts: Accounts
+) -> None:
+    ada, bob = accounts.register("ada"), accounts.register("bob")
+    ids = [
+        client.post(f"{API}/send", json={"title": f"n{n}"}, headers=ada).json()["id"]
+        for n in range(4)
+    ]
+    client.post(f"{API}/send", json={"title": "later", "delay": "1h"}, headers=ada)
+    assert client.get(f"{API}/unread", headers=ada).json() == {"unread": 4}
+    client.post(f"{API}/{ids[0]}/read", headers=ada)
+    client.post(f"{API}/{ids[1]}/dismiss", headers=ada)
+    client.delete(f"{API}/{ids[2]}", headers=ada)
+    assert client.get(f"{API}/unread", headers=ada).json() == {"unread": 1}
+    assert client.get(f"{API}/unread", headers=bob).json() == {"unread": 0}
+    assert client.get(f"{API}/unread").status_code == 401
+
+
 def test_preferences_are_the_profiles(client: Client, accounts: Accounts) -> None:
     ada = accounts.register("ada")
     current = client.get(f"{API}/preferences", headers=ada)

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from runtime.cpu import CpuLoadProbe, ThreadPolicy
 from runtime.errors import (
     EngineError,
     ModelNotInstalled,
@@ -257,6 +258,70 @@ def test_same_instance_reuses_the_prompt_and_answers_the_same(
     assert final.usage.cached_prompt_tokens == final.usage.prompt_tokens - 1
 
 
+def quiet_policy(cpu_count: int) -> ThreadPolicy:
+    """A thread policy that sees no load from outside (the probe cannot tell)."""
+    probe = CpuLoadProbe(read_system=lambda: None, read_load_average=lambda: None)
+    return ThreadPolicy(probe=probe, cpu_count=cpu_count)
+
+
+def context_threads(model: LlamaCppChatModel) -> tuple[int, int]:
+    """The threads llama.cpp's context uses, as llama.cpp itself reports them."""
+    import llama_cpp
+
+    ctx = model._llama._ctx.ctx
+    return llama_cpp.llama_n_threads(ctx), llama_cpp.llama_n_threads_batch(ctx)
+
+
+def test_threads_follow_the_policy_per_request(
+    load_tiny: Callable[..., LlamaCppChatModel],
+) -> None:
+    model = load_tiny()
+    policy = quiet_policy(cpu_count=3)
+    model.share_cpu(policy)
+    run(model, HI)
+    assert model.threads == context_threads(model) == (3, 3)  # idle: every core
+    with policy.activity.busy("piper:voice"):
+        run(model, HI)
+    assert model.threads == context_threads(model) == (2, 2)  # one core left to Piper
+
+
+def test_threads_change_between_tokens(load_tiny: Callable[..., LlamaCppChatModel]) -> None:
+    model = load_tiny()
+    policy = quiet_policy(cpu_count=2)
+    model.share_cpu(policy)
+    deltas = model.stream(HI, GenerationOptions(temperature=0.0, max_tokens=20))
+    next(deltas)
+    assert policy.activity.busy_now() == {"tiny:test"}  # it reports its own generation
+    assert model.threads == (2, 2)
+    with policy.activity.busy("piper:voice"):  # Piper starts speaking the first sentence
+        next(deltas)
+        assert model.threads == context_threads(model) == (1, 1)
+    final = list(deltas)[-1]
+    assert final.usage is not None
+    assert model.threads == (2, 2)  # and gives the core back when it is done
+    assert policy.activity.busy_now() == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("params", "threads"),
+    [
+        ({"threads": 1, "batch_threads": 1}, (1, 1)),
+        ({"threads": 1}, (1, 4)),
+        ({"batch_threads": 2}, (4, 2)),
+        ({}, (4, 4)),
+    ],
+)
+def test_threads_set_in_the_params_are_kept(
+    load_tiny: Callable[..., LlamaCppChatModel],
+    params: dict[str, int],
+    threads: tuple[int, int],
+) -> None:
+    model = load_tiny(**params)
+    model.share_cpu(quiet_policy(cpu_count=4))
+    run(model, HI)
+    assert model.threads == context_threads(model) == threads
+
+
 def test_cancel_mid_stream(load_tiny: Callable[..., LlamaCppChatModel]) -> None:
     cancel = threading.Event()
     texts = []
@@ -323,6 +388,32 @@ def test_follow_up_turn_evaluates_only_new_tokens(
     _, cold = run(load_tiny(), follow_up, options)
     assert cold.usage is not None
     assert cold.usage.cached_prompt_tokens == 0
+
+
+def test_prefill_puts_the_prompt_prefix_in_the_cache(
+    load_tiny: Callable[..., LlamaCppChatModel],
+) -> None:
+    import llama_cpp
+
+    options = GenerationOptions(temperature=0.0, max_tokens=8)
+    system = [ChatMessage("system", "be brief")]
+    question = [*system, *HI]
+    model = load_tiny()
+    prefix = model.count_tokens(system)
+    assert model.prefill(system) == prefix
+    assert model.prefill(system) == 0  # cached already: nothing evaluated again
+    context = model._llama.ctx
+    llama_cpp.llama_perf_context_reset(context)
+    warm_text, warm = run(model, question, options)
+    assert warm.usage is not None
+    shared = warm.usage.cached_prompt_tokens
+    # The turn reuses the prefilled prompt up to its generation prompt, where the two
+    # differ, and evaluates only the rest.
+    assert 0 < shared < prefix
+    assert llama_cpp.llama_perf_context(context).n_p_eval == warm.usage.prompt_tokens - shared
+    cold_text, cold = run(load_tiny(), question, options)
+    assert cold.usage is not None and cold.usage.cached_prompt_tokens == 0
+    assert warm_text == cold_text  # the cache changes the cost, not the answer
 
 
 def test_seeded_sampling_repeats(load_tiny: Callable[..., LlamaCppChatModel]) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from runtime.cpu import ThreadPolicy, choose_threads
 from runtime.engines import Capability
 from runtime.errors import ModelBusy, ModelNotInstalled, ResourceExhausted
 from runtime.manager import ModelManager
@@ -16,16 +18,23 @@ from runtime.modelstore import InstalledModel
 
 
 class FakeStore:
-    def __init__(self, sizes: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        sizes: Mapping[str, int],
+        capabilities: Mapping[str, Capability] | None = None,
+        engines: Mapping[str, str] | None = None,
+    ) -> None:
         self.sizes = dict(sizes)
+        self.capabilities = dict(capabilities or {})
+        self.engines = dict(engines or {})
 
     def require(self, model_id: str) -> InstalledModel:
         if model_id not in self.sizes:
             raise ModelNotInstalled(model_id)
         return InstalledModel(
             id=model_id,
-            capability=Capability.LLM,
-            engine="fake",
+            capability=self.capabilities.get(model_id, Capability.LLM),
+            engine=self.engines.get(model_id, "fake"),
             params={"from_manifest": 1},
             memory_mb=self.sizes[model_id],
             description="",
@@ -264,3 +273,107 @@ async def test_close_unloads_everything() -> None:
     await mgr.close()
     assert all(e.closed for e in engines)
     assert mgr.status() == []
+
+
+# The thread policy's view of which engines compute ----------------------------------------
+
+
+class CpuAwareEngine(FakeEngine):
+    """Reports its own computing (as the llama.cpp and Piper engines do)."""
+
+    def __init__(self, model_id: str, params: Mapping[str, Any]) -> None:
+        super().__init__(model_id, params)
+        self.policy: ThreadPolicy | None = None
+
+    def share_cpu(self, policy: ThreadPolicy) -> None:
+        self.policy = policy
+
+
+async def test_thread_policy_counts_lent_engines_that_compute() -> None:
+    capabilities = {
+        "stt:1": Capability.STT,
+        "vad:1": Capability.VAD,
+        "wake:1": Capability.WAKE,
+        "remote:1": Capability.LLM,
+        "tts:1": Capability.TTS,
+    }
+    store = FakeStore(dict.fromkeys(capabilities, 10), capabilities, engines={"remote:1": "openai"})
+    made: dict[str, FakeEngine] = {}
+
+    def loader(engine: str, model_id: str, path: Path, params: Mapping[str, Any]) -> FakeEngine:
+        kind = CpuAwareEngine if model_id == "tts:1" else FakeEngine
+        made[model_id] = kind(model_id, params)
+        return made[model_id]
+
+    policy = ThreadPolicy(cpu_count=2)
+    mgr = ModelManager(
+        store,
+        budget_mb=1000,
+        loader=loader,  # type: ignore[arg-type]
+        memory_probe=lambda: 0.0,
+        thread_policy=policy,
+    )
+    activity = policy.activity
+    async with mgr.use("stt:1"):
+        assert activity.busy_now() == {"stt:1"}  # a heavy engine computes while lent
+    assert activity.busy_now() == frozenset()
+    async with mgr.use("vad:1"), mgr.use("wake:1"), mgr.use("remote:1"):
+        assert activity.busy_now() == frozenset()  # light, or on another machine
+    async with mgr.use("tts:1") as tts:
+        assert activity.busy_now() == frozenset()  # it reports its computing itself
+        assert tts.policy is policy
+    assert policy.threads("llm:1") == choose_threads(policy.state("llm:1"))
+
+
+async def test_thread_policy_lease_ends_on_error() -> None:
+    mgr, _ = manager({"a:1": 10}, budget=1000)
+    with pytest.raises(RuntimeError):
+        async with mgr.use("a:1"):
+            assert mgr.thread_policy.activity.busy_now() == {"a:1"}
+            raise RuntimeError("the request failed")
+    assert mgr.thread_policy.activity.busy_now() == frozenset()
+
+
+@pytest.mark.parametrize("how", ["use", "load"])
+async def test_a_load_cancelled_half_way_still_registers_its_engine(how: str) -> None:
+    loading, finish = threading.Event(), threading.Event()
+    engines: list[FakeEngine] = []
+
+    def slow_loader(
+        engine: str, model_id: str, path: Path, params: Mapping[str, Any]
+    ) -> FakeEngine:
+        loading.set()
+        finish.wait(10)
+        made = FakeEngine(model_id, params)
+        engines.append(made)
+        return made
+
+    mgr = ModelManager(
+        FakeStore({"a:1": 100}),
+        budget_mb=1000,
+        loader=slow_loader,  # type: ignore[arg-type]
+        clock=Clock(),
+        memory_probe=lambda: 0.0,
+    )
+
+    async def load() -> None:
+        if how == "use":
+            async with mgr.use("a:1"):
+                pass
+        else:
+            await mgr.load("a:1")
+
+    task = asyncio.ensure_future(load())
+    await asyncio.to_thread(loading.wait, 10)
+    task.cancel()
+    await asyncio.sleep(0.05)
+    assert not task.done()  # the cancellation waits for the loader's thread
+    finish.set()
+    await asyncio.wait({task})
+    assert task.cancelled()
+    # The engine the thread made is the manager's, free, and used as is (no second load).
+    [status] = mgr.status()
+    assert (status.id, status.in_use) == ("a:1", False)
+    async with mgr.use("a:1") as engine:
+        assert engine is engines[0]
+    assert len(engines) == 1

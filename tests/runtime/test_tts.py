@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from hal.audio import AudioChunk
+from runtime.cpu import EngineActivity, ThreadPolicy
 from runtime.errors import EngineError, ModelNotInstalled, UnsupportedInput
 from runtime.tts.base import SynthesisOptions, TextToSpeech
 from runtime.tts.piper import (
@@ -189,6 +190,38 @@ def test_first_chunk_comes_before_the_rest_is_made(model_dir: Callable[[str], Pa
     assert counter.runs == 3
     assert len(rest) == 2
     assert first.seconds < sum(c.seconds for c in rest)
+
+
+class SessionWatchingActivity(EngineActivity):
+    """Records, at each voice run, which engines are marked as computing."""
+
+    def __init__(self, counter: CountingSession) -> None:
+        super().__init__()
+        self.seen: list[frozenset[str]] = []
+        inner = counter.run
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            self.seen.append(self.busy_now())
+            return inner(*args, **kwargs)
+
+        counter.run = run  # type: ignore[method-assign]
+
+
+@pytest.mark.real_model
+def test_synthesis_is_reported_to_the_thread_policy(model_dir: Callable[[str], Path]) -> None:
+    from piper import PiperVoice
+
+    voice = PiperVoice.load(model_dir(VOICE) / VOICE_FILE)
+    counter = CountingSession(voice.session)
+    voice.session = counter
+    engine = PiperTextToSpeech(VOICE, PiperParams(), voice)
+    activity = SessionWatchingActivity(counter)
+    engine.share_cpu(ThreadPolicy(activity=activity, cpu_count=2))
+    stream = engine.synthesize(TWO_SENTENCES, SynthesisOptions())
+    next(stream)
+    assert activity.busy_now() == frozenset()  # between sentences it computes nothing
+    list(stream)
+    assert activity.seen == [frozenset({VOICE})] * 2  # busy while each sentence is made
 
 
 @pytest.fixture(scope="module")

@@ -255,7 +255,12 @@ class Rig:
         speaker: Literal["recording", "fake", "realtime"] = "recording",
         voice: VoiceOptionsSource | None = None,
         languages: LanguageVoices | None = None,
+        speculate: bool = False,
     ) -> None:
+        """``speculate``: transcribe while the silence runs, as by default (off here: these
+        tests count transcriptions and events; tests/voice/test_speculation.py has it on)."""
+        options = options or PipelineOptions(follow_up_seconds=0)
+        options = replace(options, end_of_turn=replace(options.end_of_turn, speculate=speculate))
         # Engines move the clock by hand; a real-time speaker sleeps on it (jumping ahead).
         self.clock = ManualAsyncClock(start=100.0, jump=True)
         self.log: list[str] = []
@@ -283,7 +288,7 @@ class Rig:
             speaker=self.speaker,
             wake=held(self.wake) if with_wake else None,
             on_event=on_event or self.recorder,
-            options=options or PipelineOptions(follow_up_seconds=0),
+            options=options,
             clock=self.clock,
             new_run_id=lambda: f"run-{next(counter)}",
             voice=voice,

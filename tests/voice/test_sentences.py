@@ -125,6 +125,139 @@ def test_lengths(text: str, options: SplitterOptions, expected: list[str]) -> No
     assert split_sentences(text, options) == expected
 
 
+FIRST = SplitterOptions(min_chars=10, max_chars=200, first_clause_words=6)
+"""The voice replies' splitter: the first piece ends at a clause mark or after six words."""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A comma after enough characters ends the first piece; the rest are sentences.
+        (
+            "Of course, the capital of France is Paris. It is lovely.",
+            ["Of course,", "the capital of France is Paris.", "It is lovely."],
+        ),
+        # Too short a clause ("Sure,") merges on; then six words end it.
+        (
+            "Sure, the capital of France is the city of Paris. It is lovely.",
+            ["Sure, the capital of France is", "the city of Paris.", "It is lovely."],
+        ),
+        ("Well; that depends on you. Yes.", ["Well; that depends on you.", "Yes."]),
+        (
+            "The answer is: no, not ever again. Sorry.",
+            ["The answer is:", "no, not ever again.", "Sorry."],
+        ),
+        ("Hello there, friend. How are you?", ["Hello there, friend.", "How are you?"]),
+        ("Paris is big — and very old. Yes.", ["Paris is big —", "and very old.", "Yes."]),
+        # A sentence shorter than the clause ends it first.
+        ("It is Paris. The capital, yes.", ["It is Paris.", "The capital, yes."]),
+        (
+            "The capital of France is a city called Paris, which is old.",
+            ["The capital of France is a", "city called Paris, which is old."],
+        ),
+        # Numbers are never split, nor cut from what follows them.
+        (
+            "It has 1,000 people and 3.5 dogs living in the old town.",
+            ["It has 1,000 people and 3.5 dogs", "living in the old town."],
+        ),
+        ("We meet at 10:30 am in the big hall.", ["We meet at 10:30 am in", "the big hall."]),
+        ("It is 3.5 degrees outside today. Brr.", ["It is 3.5 degrees outside today.", "Brr."]),
+        (
+            "On March 3, 2025 we swam in the sea. Yes.",
+            ["On March 3, 2025 we swam", "in the sea.", "Yes."],
+        ),
+        ("Pick 1, 2 or 3 of them now, please.", ["Pick 1, 2 or 3 of", "them now, please."]),
+        ("The total is 12, which is fine. Ok.", ["The total is 12,", "which is fine.", "Ok."]),
+        # Abbreviations and initials stay with the next word.
+        (
+            "Use e.g., apples and pears and plums here.",
+            ["Use e.g., apples and pears and", "plums here."],
+        ),
+        (
+            "I saw Dr. Jones and Mr. Smith at the market.",
+            ["I saw Dr. Jones and Mr. Smith", "at the market."],
+        ),
+        (
+            "Books by J. R. R. Tolkien are long and full of maps.",
+            ["Books by J. R. R. Tolkien", "are long and full of maps."],
+        ),
+        # Lists: a comma list cuts at its first item, a line list at its line.
+        ("You need eggs, milk and bread. Okay.", ["You need eggs,", "milk and bread.", "Okay."]),
+        ("Three steps:\n1. Open it\n2. Close it", ["Three steps:", "1. Open it", "2. Close it"]),
+        # Only before a word: not before punctuation that belongs to the clause.
+        (
+            'He said "one two three four five six" loudly.',
+            ['He said "one two three four', 'five six" loudly.'],
+        ),
+        (
+            "One two three four five six ... and then seven more.",
+            ["One two three four five six ...", "and then seven more."],
+        ),
+        # No cut after enough words when the sentence ends within min_chars: the whole
+        # sentence comes soon, and its tail alone would be too short.
+        ("Germany has over 8 million people. Yes.", ["Germany has over 8 million people.", "Yes."]),
+        (
+            "The capital of France is Paris. It is old.",
+            ["The capital of France is Paris.", "It is old."],
+        ),
+        ("Why did the tomato turn red? It saw.", ["Why did the tomato turn red?", "It saw."]),
+        # CJK clause marks need no space.
+        ("一二三四五六七八九十，一二三。好的。", ["一二三四五六七八九十，", "一二三。好的。"]),
+        # Short replies stay whole.
+        ("Yes.", ["Yes."]),
+        ("Paris, of course.", ["Paris, of course."]),
+    ],
+)
+def test_first_clause(text: str, expected: list[str]) -> None:
+    assert split_sentences(text, FIRST) == expected
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (1, ["Hello", "there my dear friend.", "Bye."]),
+        (3, ["Hello there my", "dear friend.", "Bye."]),
+        (4, ["Hello there my dear", "friend.", "Bye."]),
+        (5, ["Hello there my dear friend.", "Bye."]),
+        (None, ["Hello there my dear friend.", "Bye."]),
+    ],
+)
+def test_first_clause_words(words: int | None, expected: list[str]) -> None:
+    options = SplitterOptions(min_chars=0, max_chars=None, first_clause_words=words)
+    assert split_sentences("Hello there my dear friend. Bye.", options) == expected
+
+
+def test_first_clause_again_after_flush() -> None:
+    splitter = SentenceSplitter(SplitterOptions(min_chars=0, first_clause_words=2))
+    assert splitter.push("One two three, four. Five six seven. ") == ["One two", "three, four."]
+    assert splitter.flush() == "Five six seven."
+    assert splitter.push("Eight nine ten") == ["Eight nine"]
+
+
+def test_first_clause_waits_for_the_next_word() -> None:
+    splitter = SentenceSplitter(SplitterOptions(min_chars=0, first_clause_words=3))
+    assert splitter.push("It is 3") == []
+    assert splitter.push(".5 kg") == []  # never cut after a number: "3.5 kg" is said at once
+    assert splitter.push(" ") == []  # is "kg" followed by a word or by punctuation?
+    assert splitter.push("of") == ["It is 3.5 kg"]
+    splitter = SentenceSplitter(SplitterOptions(min_chars=0, first_clause_words=9))
+    assert splitter.push("On May 3,") == []
+    assert splitter.push(" ") == []  # a date's year, or another clause?
+    assert splitter.push("2") == []
+    assert splitter.push("025, we") == ["On May 3, 2025,"]
+
+
+def test_first_clause_looks_min_chars_ahead_for_the_sentence_end() -> None:
+    splitter = SentenceSplitter(SplitterOptions(min_chars=10, first_clause_words=4))
+    assert splitter.push("Germany has over 8 million peo") == []  # 3 characters after it
+    assert splitter.push("ple.") == []  # the sentence ends among the next 10
+    assert splitter.push(" Yes") == ["Germany has over 8 million people."]
+    splitter = SentenceSplitter(SplitterOptions(min_chars=10, first_clause_words=4))
+    assert splitter.push("Germany has over 8 million peo") == []
+    assert splitter.push("ple li") == []
+    assert splitter.push("v") == ["Germany has over 8 million"]  # 10 more, no end among them
+
+
 def test_streaming_emits_each_sentence_as_soon_as_it_is_certain() -> None:
     splitter = SentenceSplitter(LOOSE)
     assert splitter.push("Hello there") == []
@@ -146,10 +279,16 @@ def test_flush_starts_a_new_reply() -> None:
 
 
 @pytest.mark.parametrize(
-    "values", [{"min_chars": -1}, {"min_chars": 10, "max_chars": 10}, {"max_chars": 1}]
+    ("values", "message"),
+    [
+        ({"min_chars": -1}, "chars"),
+        ({"min_chars": 10, "max_chars": 10}, "chars"),
+        ({"max_chars": 1}, "chars"),
+        ({"first_clause_words": 0}, "first_clause_words"),
+    ],
 )
-def test_bad_options(values: dict[str, int]) -> None:
-    with pytest.raises(ValueError, match="chars"):
+def test_bad_options(values: dict[str, int], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
         SplitterOptions(**values)
 
 
@@ -158,6 +297,7 @@ def test_bad_options(values: dict[str, int]) -> None:
 WORDS = [
     "Hello", "world", "it", "is", "Mr.", "Dr.", "e.g.", "i.e.", "U.S.", "J.", "3.14", "v2.0",
     "1.", "12.", "https://example.com/a.b", "bob@example.org", "approx.", "你好", "世界",
+    "1,000", "10:30", "3", "e.g.,", "—",
     "“Quote”", '"hi"', "(aside)", "**bold**", "a", "Z",
 ]  # fmt: skip
 MARKS = [
@@ -172,6 +312,7 @@ splitter_options = st.builds(
     SplitterOptions,
     min_chars=st.integers(0, 20),
     max_chars=st.one_of(st.none(), st.integers(21, 80)),
+    first_clause_words=st.one_of(st.none(), st.integers(1, 8)),
 )
 
 

@@ -101,3 +101,40 @@ def test_a_bad_start_message_is_refused(stream_url: str) -> None:
         error = json.loads(ws.recv(timeout=30))
     assert error["type"] == "error"
     assert error["problem"]["field"] == "rate"
+
+
+def test_push_to_talk_hears_only_between_listen_and_release(stream_url: str) -> None:
+    """Speech before ``listen`` is not heard (no run starts, no follow-up window opens);
+    the command is the audio between ``listen`` and ``release``, which apply in line with
+    the frames sent around them however far behind the pipeline runs."""
+    with connect(stream_url) as ws:
+        ws.send(json.dumps({"type": "start", "mode": "conversation", "push_to_talk": True}))
+        assert json.loads(ws.recv(timeout=30))["type"] == "ready"
+        send_audio(ws, silence(0.3), say("The weather is lovely today."), silence(0.5))
+        ws.send(json.dumps({"type": "listen"}))
+        send_audio(ws, say("What is the capital of France?"))
+        ws.send(json.dumps({"type": "release"}))
+        send_audio(ws, say("Tell me about the weather."), silence(0.5))
+        messages, binary = receive_until(ws, "run-end")
+        # Unheard audio goes on (a held-open microphone); no follow-up run starts.
+        send_audio(ws, say("And what about Spain?"), silence(1.5))
+        ws.send(json.dumps({"type": "stop"}))
+        tail, _ = receive_until(ws, "end")
+    kinds = [m["type"] for m in messages]
+    assert kinds[0] == "run-start" and kinds.count("run-start") == 1, kinds
+    stt_start = next(m for m in messages if m["type"] == "stt-start")
+    assert stt_start["trigger"] == "push-to-talk"
+    heard = next(m for m in messages if m["type"] == "stt-end")["text"].lower()
+    assert "france" in heard and "weather" not in heard, heard
+    assert binary > 0 and messages[-1]["outcome"] == "completed"
+    assert [m["type"] for m in tail] == ["end"], tail
+
+
+def test_an_unknown_command_names_release(stream_url: str) -> None:
+    with connect(stream_url) as ws:
+        ws.send(json.dumps({"type": "start", "push_to_talk": True}))
+        assert json.loads(ws.recv(timeout=30))["type"] == "ready"
+        ws.send(json.dumps({"type": "press"}))
+        error = json.loads(ws.recv(timeout=30))
+    assert error["type"] == "error" and error["problem"]["field"] == "type"
+    assert "release" in error["problem"]["detail"]
