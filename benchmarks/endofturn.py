@@ -47,7 +47,12 @@ import yaml
 from assistant.auth import PasswordHasher
 from assistant.services import build_services
 from assistant.settings import Settings
-from assistant.voice.endofturn import EndOfTurnOptions, TurnCompleteness, judge
+from assistant.voice.endofturn import (
+    EndOfTurnOptions,
+    TurnCompleteness,
+    judge,
+    required_silence,
+)
 from assistant.voice.options import PipelineOptions
 from assistant.voice.segmenter import SegmenterOutcome, VoiceCommandSegmenter
 from benchmarks.common import markdown_table, percentile, progress
@@ -285,11 +290,7 @@ def end_of_turn(
             judgement = judge(text)
             at_pause = position < spoken.speech_end_seconds
             judged.append(Judged(text, judgement, at_pause, seconds))
-            silence = {
-                TurnCompleteness.COMPLETE: eot.complete_silence_seconds,
-                TurnCompleteness.INCOMPLETE: eot.incomplete_silence_seconds,
-                TurnCompleteness.UNSURE: eot.unsure_silence_seconds,
-            }[judgement]
+            silence = required_silence(text, eot)
             pending = (position + (seconds if stt_time else 0.0), speech_end, silence)
             if not stt_time:
                 segmenter.require_silence(silence)

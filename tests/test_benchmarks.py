@@ -9,10 +9,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from assistant.settings import Settings
 from assistant.skills.evaluation import load_labelled
+from assistant.voice.endofturn import TurnCompleteness
+from assistant.voice.options import PipelineOptions
+from assistant.voice.segmenter import SegmenterOutcome
 from benchmarks.chat import SseTurn, parse_sse
 from benchmarks.common import (
     Row,
@@ -26,6 +31,7 @@ from benchmarks.common import (
     selected_groups,
     speed_ratio,
 )
+from benchmarks.endofturn import PausedTurn, SpokenTurn, end_of_turn
 from benchmarks.skills import UTTERANCES
 
 ROOT = Path(__file__).parent.parent
@@ -223,6 +229,62 @@ def test_sse_turn_counts_token_intervals_from_the_first_delta() -> None:
     assert (turn.first_delta_ms, turn.wall_seconds) == (500.0, 1.5)
 
 
+FRAME = 0.032
+
+
+def frames(*runs: tuple[float, float]) -> list[float]:
+    """VAD probabilities: (seconds, probability) runs of frames."""
+    return [chance for seconds, chance in runs for _ in range(round(seconds / FRAME))]
+
+
+# 0.5 s of silence, "Set a timer for", a 1 s pause, "twenty minutes", 2.5 s of silence.
+PAUSED = frames((0.512, 0.0), (0.992, 0.9), (0.992, 0.0), (0.992, 0.9), (2.496, 0.0))
+PAUSE_END, SPEECH_END = 0.512 + 0.992 * 2, 0.512 + 0.992 * 3
+
+
+def paused_turn() -> SpokenTurn:
+    samples = np.zeros(round(len(PAUSED) * FRAME * 16_000), np.float32)
+    turn = PausedTurn("Set a timer for", "twenty minutes", "mid-clause")
+    return SpokenTurn(turn, "test", None, 0.992, samples, PAUSE_END, SPEECH_END)
+
+
+def heard(stt_seconds: float) -> Callable[[npt.NDArray[np.float32]], tuple[str, float]]:
+    """A transcriber that heard the first part, or all of it, from the clip's length."""
+
+    def transcribe(samples: npt.NDArray[np.float32]) -> tuple[str, float]:
+        whole = samples.size / 16_000 > PAUSE_END
+        return ("Set a timer for twenty minutes." if whole else "Set a timer for."), stt_seconds
+
+    return transcribe
+
+
+def test_a_fixed_tail_cuts_the_turn_at_its_pause() -> None:
+    ending = end_of_turn(PAUSED, FRAME, paused_turn(), PipelineOptions(), None)
+    assert ending.outcome is SegmenterOutcome.SPEECH_ENDED
+    assert ending.position_seconds == pytest.approx(0.512 + 0.992 + 0.8, abs=FRAME)
+    assert ending.judged == ()
+
+
+def test_the_adaptive_end_waits_out_the_pause_and_ends_the_complete_turn_sooner() -> None:
+    ending = end_of_turn(PAUSED, FRAME, paused_turn(), PipelineOptions(), heard(0.1))
+    assert [(j.judgement, j.at_pause) for j in ending.judged] == [
+        (TurnCompleteness.INCOMPLETE, True),
+        (TurnCompleteness.COMPLETE, False),
+    ]
+    # Complete: 0.4 s after the last word (the transcript came 0.1 s after the 0.2 s).
+    assert ending.position_seconds == pytest.approx(SPEECH_END + 0.4, abs=FRAME)
+
+
+def test_a_transcript_later_than_the_fixed_tail_cannot_save_the_turn() -> None:
+    # Taken 0.2 s into the pause, it would arrive 1.2 s later: the 0.8 s tail ends first.
+    slow = end_of_turn(PAUSED, FRAME, paused_turn(), PipelineOptions(), heard(1.2))
+    assert slow.position_seconds < PAUSE_END
+    instant = end_of_turn(
+        PAUSED, FRAME, paused_turn(), PipelineOptions(), heard(1.2), stt_time=False
+    )
+    assert instant.position_seconds > SPEECH_END
+
+
 def store_root() -> Path:
     """The model store the real-model tests use (see tests/conftest.py)."""
     return Path(os.environ.get("ASSISTANT_TEST_MODELS") or Settings.load().models_dir)
@@ -293,7 +355,7 @@ def test_voice_endpointing_benchmark_runs(tmp_path: Path, model_dir: Callable[[s
     for model in ("whisper:tiny.en", "piper:en_US-joe-medium", "silero-vad:v6"):
         model_dir(model)
     out = tmp_path / "endpointing.json"
-    stdout = run_benchmark("voice", out, "--endpointing", "--quick", timeout=600)
+    stdout = run_benchmark("voice", out, "--endpointing", "--quick", timeout=900)
     assert "| policy | cut off | at 0.45 s pause | at 1.2 s pause |" in stdout
     result = json.loads(out.read_text())["results"]
     policies = result["policies"]
