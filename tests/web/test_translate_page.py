@@ -22,6 +22,7 @@ from tests.translate.real import real_translation_services
 from tests.voice.speech import chunk_of, say, silence
 from tests.web.conftest import (
     MISSING_PAGE,
+    VIEWPORTS,
     CheckPage,
     LaunchBrowser,
     SignedInPage,
