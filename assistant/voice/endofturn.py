@@ -108,7 +108,8 @@ def _words(text: str) -> frozenset[str]:
 
 
 # Words after which a sentence cannot end: conjunctions, prepositions, articles,
-# determiners, auxiliaries, subject pronouns, and the fillers of someone thinking.
+# determiners, auxiliaries, subject pronouns, and the fillers of someone thinking ("em":
+# whisper tiny writes a trailing "um" as "'em").
 # Words that end sentences as often as not ("that", "it", "before", "more") are left out.
 _TRAILING = _words(
     """
@@ -117,7 +118,7 @@ _TRAILING = _words(
     the a an my your his its our their every each
     to of for with from about into onto at in by under between through during without
     within against towards toward near via per
-    um uh er erm uhm hmm mm ah eh well
+    um uh er erm uhm hmm mm ah eh well em
     is are was were be been am does can could will would shall should may might must
     has had
     i we they he she let's
