@@ -1,44 +1,38 @@
 // Microphone capture as 16-bit PCM (an AudioWorklet) and playback through Web Audio.
 // Playback decodes in the page, so no media URL (data: or blob:) is needed under the CSP.
 
+import { Microphone, audioContext } from './voice-audio.js';
+
 export const CAPTURE_RATE = 16000;
 
-/** Records the microphone at 16 kHz mono; `onChunk(Int16Array)` gets about 100 ms at a time. */
+/** Records the microphone at 16 kHz mono (the voice page's resampling worklet);
+ * `onChunk(Int16Array)` gets 40 ms at a time, except while `muted`. */
 export class PcmRecorder {
   constructor(onChunk) {
     this.onChunk = onChunk;
-    this.stream = null;
     this.context = null;
+    this.microphone = null;
     this.muted = false;
   }
 
   get rate() {
-    return this.context ? this.context.sampleRate : CAPTURE_RATE;
+    return CAPTURE_RATE;
   }
 
   async start() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       throw new Error('This browser cannot record audio here (it needs https or localhost).');
     }
-    this.stream = await navigator.mediaDevices.getUserMedia({
-      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true },
+    this.context = audioContext();
+    this.microphone = new Microphone(this.context, (frame) => {
+      if (!this.muted) this.onChunk(new Int16Array(frame));
     });
-    this.context = new AudioContext({ sampleRate: CAPTURE_RATE });
-    await this.context.audioWorklet.addModule(new URL('./translate-worklet.js', import.meta.url));
-    const source = this.context.createMediaStreamSource(this.stream);
-    const node = new AudioWorkletNode(this.context, 'pcm-capture');
-    node.port.onmessage = (event) => {
-      if (!this.muted) this.onChunk(new Int16Array(event.data));
-    };
-    // The worklet must reach the destination to be pulled; a silent gain keeps it quiet.
-    const silent = this.context.createGain();
-    silent.gain.value = 0;
-    source.connect(node).connect(silent).connect(this.context.destination);
+    await this.microphone.open();
   }
 
   async stop() {
-    if (this.stream) this.stream.getTracks().forEach((track) => track.stop());
-    this.stream = null;
+    this.microphone?.close();
+    this.microphone = null;
     if (this.context) await this.context.close();
     this.context = null;
   }

@@ -126,3 +126,17 @@ export async function busy(form, work) {
     form.removeAttribute("aria-busy");
   }
 }
+
+/** Link a page's stylesheet once (CSP: style-src 'self', so no inline styles). */
+export function useStylesheet(url) {
+  const href = new URL(url, document.baseURI).href;
+  const links = [...document.querySelectorAll('link[rel="stylesheet"]')];
+  if (!links.some((link) => link.href === href)) {
+    document.head.append(h("link", { rel: "stylesheet", href }));
+  }
+}
+
+/** A plain button (never a form's submit). */
+export function button(label, attrs = {}) {
+  return h("button", { type: "button", ...attrs }, label);
+}

@@ -3,27 +3,17 @@
 // summary when older turns were folded, a model picker and the skill that answered.
 
 import { renderMarkdown } from "../markdown.js";
-import { clear, formatTime, h } from "../ui.js";
+import { clear, formatTime, h, useStylesheet } from "../ui.js";
 
 const PAGE_SIZE = 50;
 const TITLE_MAX = 200;
 
 /** Render the chat page into ``root``; returns the cleanup (stops a streaming reply). */
 export async function mount(root, app) {
-  useStyles("chat", new URL("../../css/chat.css", import.meta.url));
+  useStylesheet(new URL("../../css/chat.css", import.meta.url));
   const page = new ChatPage(root, app);
   await page.start();
   return () => page.close();
-}
-
-/** Link the page's stylesheet once (CSP: style-src 'self'; no inline styles). */
-function useStyles(name, href) {
-  if (document.querySelector(`link[data-page-styles="${name}"]`)) return;
-  const link = document.createElement("link");
-  link.rel = "stylesheet";
-  link.href = href;
-  link.dataset.pageStyles = name;
-  document.head.append(link);
 }
 
 class ChatPage {

@@ -1,7 +1,7 @@
 // Notifications page: the live list (read and dismiss shared by all your devices), Web
 // Push on this browser, and your preferences with quiet hours.
 
-import { h, clear, field, formatTime } from '../ui.js';
+import { button, clear, field, formatTime, h, messageOf, useStylesheet } from '../ui.js';
 import { subscribe } from '../notify-feed.js';
 import {
   currentSubscription,
@@ -18,22 +18,6 @@ const CHANNEL_NAMES = {
   fcm: 'Android app (FCM)',
   apns: 'iOS app (APNs)',
 };
-
-function useStyles() {
-  const href = new URL('../../css/pages.css', import.meta.url).href;
-  const links = [...document.querySelectorAll('link[rel="stylesheet"]')];
-  if (!links.some((link) => link.href === href)) {
-    document.head.append(h('link', { rel: 'stylesheet', href }));
-  }
-}
-
-function messageOf(error) {
-  return (error && (error.detail || error.title || error.message)) || String(error);
-}
-
-function button(label, attrs = {}) {
-  return h('button', { type: 'button', ...attrs }, label);
-}
 
 
 function checkbox(id, text, checked) {
@@ -56,7 +40,7 @@ function safeUrl(url) {
 }
 
 export async function mount(root, app) {
-  useStyles();
+  useStylesheet(new URL('../../css/pages.css', import.meta.url));
   const { api } = app;
   const status = h('p', { class: 'page-status', role: 'status', 'aria-live': 'polite' });
   const say = (text) => {

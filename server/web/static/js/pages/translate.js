@@ -1,7 +1,7 @@
 // Translate page: text with language pickers, speak-to-translate, the two-person
 // interpreter, the glossary and the history. Everything goes through /api/v1/translate.
 
-import { h, clear, field, formatTime } from '../ui.js';
+import { button, clear, field, formatTime, h, messageOf, useStylesheet } from '../ui.js';
 import { AudioPlayer, PcmRecorder, fromBase64, wavBlob } from '../translate-audio.js';
 import { defaultTarget, languageSelect, nameOf, remember, remembered } from '../translate-lang.js';
 
@@ -9,24 +9,8 @@ const HISTORY_PAGE = 20;
 /** A recording stops by itself after this long (the upload limit is the server's). */
 const MAX_RECORDING_SECONDS = 60;
 
-function useStyles() {
-  const href = new URL('../../css/pages.css', import.meta.url).href;
-  const links = [...document.querySelectorAll('link[rel="stylesheet"]')];
-  if (!links.some((link) => link.href === href)) {
-    document.head.append(h('link', { rel: 'stylesheet', href }));
-  }
-}
-
-function messageOf(error) {
-  return (error && (error.detail || error.title || error.message)) || String(error);
-}
-
-function button(label, attrs = {}) {
-  return h('button', { type: 'button', ...attrs }, label);
-}
-
 export async function mount(root, app) {
-  useStyles();
+  useStylesheet(new URL('../../css/pages.css', import.meta.url));
   const { api } = app;
   const cleanups = [];
   const status = h('p', { class: 'page-status', role: 'status', 'aria-live': 'polite' });

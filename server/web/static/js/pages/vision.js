@@ -1,26 +1,10 @@
 // Camera and images page: take a photo or upload one, see the objects found drawn over it
 // and the text read from it, ask about it, and keep images in your library.
 
-import { h, clear, field, formatTime } from '../ui.js';
+import { button, clear, field, formatTime, h, messageOf, useStylesheet } from '../ui.js';
 import { ImageCanvas, captureFrame } from '../vision-canvas.js';
 
 const LIBRARY_PAGE = 24;
-
-function useStyles() {
-  const href = new URL('../../css/pages.css', import.meta.url).href;
-  const links = [...document.querySelectorAll('link[rel="stylesheet"]')];
-  if (!links.some((link) => link.href === href)) {
-    document.head.append(h('link', { rel: 'stylesheet', href }));
-  }
-}
-
-function messageOf(error) {
-  return (error && (error.detail || error.title || error.message)) || String(error);
-}
-
-function button(label, attrs = {}) {
-  return h('button', { type: 'button', ...attrs }, label);
-}
 
 
 /** The stored bytes of one of your images (the page's session authenticates the fetch). */
@@ -31,7 +15,7 @@ async function fetchImage(path) {
 }
 
 export async function mount(root, app) {
-  useStyles();
+  useStylesheet(new URL('../../css/pages.css', import.meta.url));
   const { api } = app;
   const status = h('p', { class: 'page-status', role: 'status', 'aria-live': 'polite' });
   const say = (text) => {

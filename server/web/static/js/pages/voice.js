@@ -3,7 +3,7 @@
 // The microphone goes through an AudioWorklet to 16 kHz PCM; the reply plays as it
 // streams; each turn shows what was heard, the reply and where the time went.
 
-import { clear, h } from "../ui.js";
+import { clear, h, useStylesheet } from "../ui.js";
 import { Microphone, ReplyPlayer, STAGES, audioContext, stageLatencies } from "../voice-audio.js";
 
 const MIC_IDLE_SECONDS = 20; // push-to-talk: the microphone closes after this long unused
@@ -11,20 +11,10 @@ const MAX_TURNS = 10;
 
 /** Render the voice page into ``root``; the cleanup closes the socket and the microphone. */
 export async function mount(root, app) {
-  useStyles("voice", new URL("../../css/voice.css", import.meta.url));
+  useStylesheet(new URL("../../css/voice.css", import.meta.url));
   const page = new VoicePage(root, app);
   page.start();
   return () => page.close();
-}
-
-/** Link the page's stylesheet once (CSP: style-src 'self'; no inline styles). */
-function useStyles(name, href) {
-  if (document.querySelector(`link[data-page-styles="${name}"]`)) return;
-  const link = document.createElement("link");
-  link.rel = "stylesheet";
-  link.href = href;
-  link.dataset.pageStyles = name;
-  document.head.append(link);
 }
 
 class VoicePage {
