@@ -55,7 +55,7 @@ from assistant.services import (
 from assistant.settings import Settings
 from assistant.voice.service import VoiceLoops
 from runtime.engines import Capability, load_engine
-from runtime.errors import ModelNotInstalled
+from runtime.errors import ModelNotInstalled, UnsupportedInput
 from runtime.llm.fake import FakeChatModel
 from runtime.manager import ModelManager
 from runtime.modelstore import InstalledModel, ModelStore
@@ -107,6 +107,14 @@ class Catalogue:
         if model.capability in _CHAT:
             raise ModelNotInstalled(model_id)
         return model
+
+    def pull(self, model_id: str, **options: Any) -> InstalledModel:
+        """The fuzzer never downloads into the test machine's shared model store."""
+        raise UnsupportedInput("the fuzzer's store installs nothing", field="model")
+
+    def remove(self, model_id: str) -> None:
+        """Nor removes anything from it."""
+        raise UnsupportedInput("the fuzzer's store removes nothing", field="model_id")
 
 
 _CHAT = (Capability.LLM, Capability.VLM)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 from websockets.typing import Origin
 
+import server.web
 from assistant.auth import Principal
 from server.bodies import WS_BAD_REQUEST
 from server.web import load_bundle
@@ -240,12 +243,20 @@ def test_the_app_does_not_shadow_the_other_faces(web_app: WebApp) -> None:
     assert get("/schema/openapi.json").status_code == 200
 
 
-def test_the_bundle_hash_changes_with_any_file() -> None:
+def test_the_bundle_hash_changes_with_any_file(tmp_path: Path) -> None:
     bundle = load_bundle()
     assert re.fullmatch(r"[0-9a-f]{16}", bundle.hash)
-    assert load_bundle().hash == bundle.hash
     assert "sw.js" not in bundle.shell_paths() and "index.html" not in bundle.shell_paths()
     assert "js/app.js" in bundle.shell_paths()
+    copy = tmp_path / "static"
+    shutil.copytree(Path(server.web.__file__).parent / "static", copy)
+    assert load_bundle(copy).hash == bundle.hash
+    (copy / "css" / "app.css").write_bytes(bundle.assets["css/app.css"].content + b"\n")
+    changed = load_bundle(copy)
+    assert changed.hash != bundle.hash
+    (copy / "css" / "app.css").write_bytes(bundle.assets["css/app.css"].content)
+    (copy / "js" / "pages" / "extra.js").write_text("export async function mount() {}\n")
+    assert load_bundle(copy).hash not in (bundle.hash, changed.hash)
 
 
 def test_the_manifest_is_valid_and_its_icons_are_served(web_app: WebApp) -> None:
