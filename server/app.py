@@ -48,6 +48,7 @@ from server.deps import DEPENDENCIES
 from server.docs import PydanticSchemas, docs_router, openapi_config
 from server.metrics import http_metrics_middleware
 from server.problems import EXCEPTION_HANDLERS
+from server.queries import refuse_repeated_scalars
 from server.requestid import add_request_id_header, request_id_middleware
 from server.security import (
     PUBLIC_PATHS,
@@ -153,6 +154,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         dependencies=DEPENDENCIES,
         middleware=[DefineMiddleware(BearerAuthenticationMiddleware, exclude=PUBLIC_PATHS)],
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=refuse_repeated_scalars,
         before_send=[add_request_id_header, add_security_headers, allow_every_method],
         openapi_config=openapi_config(_version()),
         # Bodies are read as the document describes them: strictly (0 is not false, "5"
