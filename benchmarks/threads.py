@@ -51,7 +51,6 @@ from benchmarks.engines.llm import (
     LLM_MESSAGES,
     LLM_MODEL,
     Generation,
-    raw_generate,
     raw_prompt_tokens,
 )
 from runtime.cpu import ThreadPolicy
@@ -147,8 +146,7 @@ def condition(name: str, tts: PiperTextToSpeech) -> contextlib.AbstractContextMa
 
 
 def engine_generate(engine: LlamaCppChatModel, max_tokens: int) -> Generation:
-    """One greedy generation through the engine, from a cold prompt like the bare side's."""
-    engine._llama.reset()  # benchmarks only: the same prompt work on both sides
+    """One greedy generation through the engine (its prompt cached after the first)."""
     options = GenerationOptions(**{**LLM_GREEDY.__dict__, "max_tokens": max_tokens})
     text, usage = [], None
     for delta in engine.stream(LLM_MESSAGES, options, threading.Event()):
@@ -161,12 +159,30 @@ def engine_generate(engine: LlamaCppChatModel, max_tokens: int) -> Generation:
 
 
 def bare_generate(llama: Any, prompt: Sequence[int], threads: int, max_tokens: int) -> Generation:
-    """One greedy generation of bare llama-cpp-python at a fixed thread count."""
+    """One greedy generation of bare llama-cpp-python at a fixed thread count: the tightest
+    loop, ``Llama.generate()`` with an end-of-generation test (its prompt cached after the
+    first, as on the engine's side: only decoding is compared)."""
     import llama_cpp
 
     llama_cpp.llama_set_n_threads(llama._ctx.ctx, threads, threads)
-    options = GenerationOptions(**{**LLM_GREEDY.__dict__, "max_tokens": max_tokens})
-    return raw_generate(llama, prompt, options)
+    vocab = llama_cpp.llama_model_get_vocab(llama.model)
+    generated: list[int] = []
+    clock = time.perf_counter
+    started = clock()
+    first = last = started
+    for token in llama.generate(
+        prompt, top_k=LLM_GREEDY.top_k, top_p=LLM_GREEDY.top_p, temp=0.0, repeat_penalty=1.0
+    ):
+        now = clock()
+        if not generated:
+            first = now
+        if llama_cpp.llama_vocab_is_eog(vocab, token):
+            break
+        generated.append(token)
+        last = now
+        if len(generated) >= max_tokens:
+            break
+    return Generation(len(generated), first - started, last - first, "")
 
 
 def measure(

@@ -150,6 +150,18 @@ def test_the_model_picker_chooses_the_model(
     check_page(page, "chat-dark")
 
 
+def test_a_turn_that_cannot_start_says_why_and_keeps_the_text(
+    signed_in_page: SignedInPage, web_app: WebApp, chat_env: ChatEnv
+) -> None:
+    page = signed_in_page()
+    open_chat(page, web_app.url)
+    chat_env.catalogue.models.clear()  # no chat model left to answer
+    reply_to(page, lambda: send(page, "Anyone there?"))
+    expect(page.get_by_role("alert").filter(has_text="The reply failed")).to_contain_text("model")
+    expect(page.get_by_label("Message", exact=True)).to_have_value("Anyone there?")
+    expect(page.locator(".chat-message")).to_have_count(0)
+
+
 def test_rename_and_delete_conversations(signed_in_page: SignedInPage, web_app: WebApp) -> None:
     page = signed_in_page()
     open_chat(page, web_app.url)

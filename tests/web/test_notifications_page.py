@@ -24,7 +24,14 @@ from playwright.sync_api import Page, expect
 from assistant.auth import Principal
 from assistant.notifications.models import NotificationDraft
 from tests.notifications.pushservice import PushService, running
-from tests.web.conftest import MISSING_PAGE, CheckPage, SignedInPage, WebApp, wait_mounted
+from tests.web.conftest import (
+    MISSING_PAGE,
+    VIEWPORTS,
+    CheckPage,
+    SignedInPage,
+    WebApp,
+    wait_mounted,
+)
 
 INCOGNITO_PUSH = "does not support the Push API in incognito mode"
 """What Chromium itself logs when the page asks for a push subscription in incognito."""
@@ -83,12 +90,30 @@ def test_notifications_arrive_live_and_read_state_follows_on_every_page(
     expect(wide.locator("#unread-badge")).to_be_hidden(timeout=LIVE_MS)
     assert web_app.services.notifications.service.get(ada, oven).dismissed_at is not None
 
-    later = send(web_app, "ada", title="Water the plants")
+    snooze = {"kind": "callback", "id": "snooze", "label": "Snooze"}
+    plants = send(web_app, "ada", title="Water the plants", actions=[snooze])
+    item(phone, plants).get_by_role("button", name="Snooze").click()
+    expect(item(wide, plants)).to_have_attribute("data-read", "true", timeout=LIVE_MS)
+    pressed = [
+        e
+        for e in web_app.services.notifications.service.replay(ada, 0)[0]
+        if e.notification_id == plants and e.kind == "action"
+    ]
+    assert [e.payload.get("action") for e in pressed] == ["snooze"]
+
+    later = send(web_app, "ada", title="Feed the cat")
     expect(item(phone, later)).to_have_count(1, timeout=LIVE_MS)
     wide.locator("#notification-read-all").click()
     expect(item(phone, later)).to_have_attribute("data-read", "true", timeout=LIVE_MS)
 
     check_page(wide, "notifications", allow=[MISSING_PAGE])
+
+    # On any other page the menu's badge still follows the stream.
+    wide.goto(web_app.url + "/#/settings")
+    wait_mounted(wide, "settings")
+    send(web_app, "ada", title="Bread is ready")
+    expect(wide.locator("#unread-badge")).to_have_text("1", timeout=LIVE_MS)
+    expect(wide.locator("#unread-label")).to_have_text(", 1 unread")
 
 
 def test_preferences_and_quiet_hours_are_saved(
@@ -115,6 +140,10 @@ def test_preferences_and_quiet_hours_are_saved(
     expect(page.get_by_label("Quiet hours", exact=True)).to_be_checked()
     expect(page.get_by_label("From", exact=True)).to_have_value("21:30")
     check_page(page, "notifications-preferences", allow=[MISSING_PAGE])
+    page.set_viewport_size(VIEWPORTS["phone"])
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS["phone"]["width"]
+    page.emulate_media(color_scheme="dark")
+    check_page(page, "notifications-dark", allow=[MISSING_PAGE])
 
 
 def test_web_push_subscription_and_the_service_worker_push_handler(

@@ -22,6 +22,7 @@ from tests.translate.real import real_translation_services
 from tests.voice.speech import chunk_of, say, silence
 from tests.web.conftest import (
     MISSING_PAGE,
+    VIEWPORTS,
     CheckPage,
     LaunchBrowser,
     SignedInPage,
@@ -80,8 +81,8 @@ def test_text_glossary_and_history(
     expect(result.locator(".translated")).to_contain_text(
         re.compile("coffee", re.IGNORECASE), timeout=MODEL_MS
     )
-    expect(result.locator(".meta")).to_contain_text("detected French")
-    expect(result.locator(".note")).to_be_visible()
+    expect(result.locator(".meta")).to_contain_text("Detected French")
+    expect(page.locator(".translate-form .note")).to_contain_text("chat model as translator")
     history = page.locator("#translate-history li[data-id]")
     expect(history).to_have_count(1)
     expect(history.first).to_contain_text("café")
@@ -89,9 +90,10 @@ def test_text_glossary_and_history(
     page.get_by_label("Term", exact=True).fill("Raspberry Pi")
     page.get_by_label("Translation", exact=True).fill("Frambuesa Pi")
     page.locator("#glossary-add").click()
+    terms = page.locator("#glossary-list li")
+    expect(terms.first).to_contain_text("Raspberry Pi → Frambuesa Pi")
     page.get_by_label("Term", exact=True).fill("OpenAI")
     page.locator("#glossary-add").click()
-    terms = page.locator("#glossary-list li")
     expect(terms).to_have_count(2)
     expect(terms.first).to_contain_text("Raspberry Pi → Frambuesa Pi")
     expect(terms.nth(1)).to_contain_text("OpenAI (kept as is)")
@@ -154,4 +156,5 @@ def test_speech_is_translated_and_the_interpreter_answers(
     expect(utterance.locator(".translated")).not_to_be_empty()
     page.locator("#interpret-toggle").click()
     expect(page.locator("#interpret-state")).to_have_text("Stopped.")
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS["phone"]["width"]
     check_page(page, "translate-speech", allow=[MISSING_PAGE])

@@ -16,7 +16,14 @@ from playwright.sync_api import Page, expect
 
 from runtime.testing.scenes import DEFAULT_FIGURES, people_scene, text_image
 from tests.vision.pictures import encode
-from tests.web.conftest import MISSING_PAGE, CheckPage, SignedInPage, WebApp, wait_mounted
+from tests.web.conftest import (
+    MISSING_PAGE,
+    VIEWPORTS,
+    CheckPage,
+    SignedInPage,
+    WebApp,
+    wait_mounted,
+)
 
 pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 
@@ -71,6 +78,12 @@ def test_text_is_read_boxes_are_drawn_and_the_library_keeps_images(
     page.get_by_label("Ask about the picture").fill("What does this sign say?")
     page.locator("#vision-ask").click()
     expect(page.locator("#vision-answer")).to_contain_text("CLOSED ON SUNDAY", timeout=MODEL_MS)
+    page.locator("#vision-describe").click()
+    expect(page.locator("#vision-answer")).to_have_attribute(
+        "data-kind", "description", timeout=MODEL_MS
+    )
+    description = page.locator("#vision-answer").text_content() or ""
+    assert len(description.split()) >= 3, description
 
     page.get_by_label("Keep it in my library").uncheck()
     scene, _ = people_scene()
@@ -83,7 +96,10 @@ def test_text_is_read_boxes_are_drawn_and_the_library_keeps_images(
     canvas = page.locator("#vision-canvas")
     expect(canvas).to_have_attribute("data-boxes", str(len(DEFAULT_FIGURES)))
     drawn = [coloured_pixels(page, colour) for colour in BOX_COLOURS]
-    assert all(after > 200 for after in drawn), (before, drawn)
+    assert all(count < 50 for count in before) and all(count > 200 for count in drawn), (
+        before,
+        drawn,
+    )
     expect(page.locator("#vision-library li[data-id]")).to_have_count(1)
     check_page(page, "vision", allow=[MISSING_PAGE])
 
@@ -119,4 +135,5 @@ def test_a_photo_from_the_camera_is_looked_at(
     expect(page.locator("#vision-objects li").first).to_be_visible()
     page.locator("#vision-camera").click()  # closes it
     expect(video).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS["phone"]["width"]
     check_page(page, "vision-camera", allow=[MISSING_PAGE])

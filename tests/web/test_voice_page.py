@@ -15,12 +15,8 @@ import numpy.typing as npt
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from assistant.auth import PasswordHasher
-from assistant.services import build_services
 from assistant.settings import Settings
 from hal.audio.wavfile import write_wav
-from server.app import create_app
-from server.background import serve_in_thread
 from tests.voice.speech import RATE, chunk_of, say, silence
 from tests.web.conftest import (
     CheckPage,
@@ -28,6 +24,7 @@ from tests.web.conftest import (
     NewPage,
     SignedInPage,
     WebApp,
+    serve_web_app,
     sign_in,
     wait_mounted,
 )
@@ -38,13 +35,9 @@ TURN_TIMEOUT_MS = 180_000
 @pytest.fixture
 def web_app(tmp_path: Path) -> Iterator[WebApp]:
     """The app with an empty model store: the voice loop cannot start."""
-    settings = Settings.load(data_dir=tmp_path / "data", models={"dir": tmp_path / "models"})
-    services = build_services(settings, hasher=PasswordHasher.fast_for_tests())
-    try:
-        with serve_in_thread(create_app(settings, services)) as url:
-            yield WebApp(url=url, services=services, settings=settings)
-    finally:
-        services.close()
+    yield from serve_web_app(
+        Settings.load(data_dir=tmp_path / "data", models={"dir": tmp_path / "models"})
+    )
 
 
 def wav_of(path: Path, *parts: npt.NDArray[np.float32]) -> float:
@@ -103,6 +96,10 @@ def test_push_to_talk_is_answered_aloud_with_transcript_and_timings(
         assert cell.inner_text().endswith(" ms"), stage
     expect(page.locator("#voice-mic")).to_have_text("Microphone on")
     check_page(page, "voice")
+    # The spoken turn is a chat turn too: it opens in the chat page.
+    turn.get_by_role("link", name="Open in chat").click()
+    wait_mounted(page, "chat")
+    expect(page.locator(".chat-message.user .chat-body")).to_contain_text("France")
 
 
 @pytest.mark.real_model

@@ -221,8 +221,12 @@ async function render() {
     navigate(state.needsSetup ? "setup" : "login");
     return;
   }
-  if (state.user && PUBLIC.has(name)) name = HOME;
-  if (!name) name = state.user ? HOME : "login";
+  if (state.user && (PUBLIC.has(name) || !name)) {
+    // Signed in already: the sign-in and set-up pages (and no page) mean the home page.
+    name = HOME;
+    history.replaceState(null, "", `#/${HOME}`);
+  }
+  if (!name) name = "login";
   const known = PUBLIC.has(name) || ROUTES.some((r) => r.name === name);
   const route = ROUTES.find((r) => r.name === name);
   let main;

@@ -146,21 +146,22 @@ export async function mount(root, app) {
 
   function showTranslation(item) {
     clear(result);
-    const detected = item.detected_language
-      ? ` (detected ${item.detected_language.name}, ${Math.round(
-          item.detected_language.confidence * 100,
-        )}%)`
-      : '';
+    const from = item.detected_language
+      ? `Detected ${item.detected_language.name} (${Math.round(item.detected_language.confidence * 100)}%)`
+      : nameOf(languages, item.source);
     result.append(
       h('p', { class: 'translated', lang: item.target }, item.translated_text),
       h(
         'p',
         { class: 'meta' },
-        `${nameOf(languages, item.source)}${detected} → ${nameOf(languages, item.target)} · ` +
-          `${item.engine} ${item.model}${item.cached ? ' · from the cache' : ''}`,
+        `${from} → ${nameOf(languages, item.target)} · ${item.engine} ${item.model}` +
+          `${item.cached ? ' · from the cache' : ''}`,
       ),
     );
-    if (item.engine_note) result.append(h('p', { class: 'note' }, item.engine_note));
+    // The best engine's note is under the form already; another engine's is shown here.
+    if (item.engine_note && !(engines[0] && engines[0].note === item.engine_note)) {
+      result.append(h('p', { class: 'note' }, item.engine_note));
+    }
   }
 
   page.append(
@@ -476,6 +477,7 @@ export async function mount(root, app) {
     }
   }
 
+  const addButton = h('button', { type: 'submit', class: 'primary', id: 'glossary-add' }, 'Add term');
   const glossaryForm = h(
     'form',
     {
@@ -490,16 +492,20 @@ export async function mount(root, app) {
         delete terms[term];
         if (translation) terms[term] = translation;
         else keep = [...keep, term];
-        if (await saveGlossary({ ...glossary, terms, keep })) {
+        addButton.disabled = true;
+        const saved = await saveGlossary({ ...glossary, terms, keep });
+        addButton.disabled = false;
+        // Only what was added is cleared: anything typed meanwhile stays.
+        if (saved && termInput.value.trim() === term) {
           termInput.value = '';
-          translationInput.value = '';
+          if (translationInput.value.trim() === translation) translationInput.value = '';
           termInput.focus();
         }
       },
     },
     field('Term', termInput),
     field('Translation', translationInput),
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: 'glossary-add' }, 'Add term')),
+    h('div', { class: 'actions' }, addButton),
   );
   page.append(
     h('section', { 'aria-labelledby': 'glossary-title', class: 'card' },

@@ -162,6 +162,7 @@ export async function mount(root, app) {
     current = { file: blob, name, imageId };
     drawing.show(bitmap);
     answer.textContent = '';
+    delete answer.dataset.kind;
     findings.hidden = false;
     clear(objectsList);
     ocrText.textContent = '';
@@ -227,6 +228,7 @@ export async function mount(root, app) {
       try {
         const analysis = await call('/vision/analyze');
         answer.textContent = analysis.description;
+        answer.dataset.kind = 'description';
         say('');
       } catch (error) {
         fail(error);
@@ -254,6 +256,7 @@ export async function mount(root, app) {
         try {
           const reply = await call('/vision/vqa', { question: question.value.trim() });
           answer.textContent = reply.answer;
+          answer.dataset.kind = 'answer';
           say('');
         } catch (error) {
           fail(error);

@@ -276,6 +276,7 @@ class VoicePage {
         break;
       case "audio-end":
         this.speaking = false;
+        if (message.stopped) this.cutReply();
         this.afterPlayback();
         break;
       case "end":
@@ -318,9 +319,13 @@ class VoicePage {
         this.setStatus(this.idleText());
         break;
       case "wake-word-end":
-        if (event.word) this.setStatus(`Heard “${event.word}”. Listening…`);
+        if (event.word) {
+          this.cutReply(); // the wake word barges in on a reply still playing here
+          this.setStatus(`Heard “${event.word}”. Listening…`);
+        }
         break;
       case "stt-start":
+        if (event.trigger !== "follow-up") this.cutReply();
         this.show(turn);
         this.setStatus("Listening…");
         break;
@@ -344,6 +349,7 @@ class VoicePage {
         break;
       case "chat-end":
         turn.reply = event.text;
+        turn.conversationId = event.conversation_id;
         break;
       case "skill":
         turn.skill = event.name;
@@ -364,6 +370,15 @@ class VoicePage {
         break;
     }
     if (turn.shown) this.renderTurn(turn);
+  }
+
+  /** Stop the reply playing here; a reply cut short is marked interrupted. */
+  cutReply() {
+    if (this.replyTurn && (this.speaking || this.player?.playing)) {
+      this.replyTurn.interrupted = true;
+      this.renderTurn(this.replyTurn);
+    }
+    this.player?.stop();
   }
 
   /** The device has sent the whole reply; the page may still be playing it. */
@@ -412,6 +427,15 @@ class VoicePage {
     const reply = h("p", { class: "voice-reply" }, h("strong", {}, "Assistant: "), turn.reply || (turn.outcome ? "" : "…"));
     if (turn.skill) reply.append(" ", h("span", { class: "voice-skill" }, `Skill: ${turn.skill}`));
     rows.push(reply);
+    if (turn.conversationId) {
+      rows.push(
+        h(
+          "p",
+          { class: "voice-open" },
+          h("a", { href: `#/chat/${encodeURIComponent(turn.conversationId)}` }, "Open in chat"),
+        ),
+      );
+    }
     if (turn.audioSeconds > 0) {
       rows.push(h("p", { class: "voice-audio" }, `Reply audio received: ${turn.audioSeconds.toFixed(1)} s`));
     }
@@ -492,12 +516,7 @@ class VoicePage {
     this.held = true;
     clearTimeout(this.idleTimer);
     clearTimeout(this.playbackTimer);
-    if (this.replyTurn && (this.speaking || this.player?.playing)) {
-      // Barge-in: the reply is cut short here (the device stops it too, if still going).
-      this.replyTurn.interrupted = true;
-      this.renderTurn(this.replyTurn);
-    }
-    this.player?.stop();
+    this.cutReply(); // barge-in: the device stops the reply too, if it is still going
     this.renderControls();
     this.pressing = (async () => {
       try {
