@@ -71,7 +71,7 @@ SPLITTERS: dict[str, SplitterOptions] = {
     "first clause, <= 4 words": SplitterOptions(first_clause_words=4),
     "first clause, <= 6 words": SplitterOptions(first_clause_words=6),
     "first clause, <= 8 words": SplitterOptions(first_clause_words=8),
-    "first clause, <= 12 words": SplitterOptions(first_clause_words=12),
+    "first clause, <= 10 words": SplitterOptions(first_clause_words=10),
 }
 """The splitter options compared in the reply group."""
 

@@ -43,14 +43,15 @@ class TurnCompleteness(StrEnum):
 class EndOfTurnOptions:
     """Silences of the adaptive end of turn, in seconds of audio.
 
-    Chosen on the labelled pause set of ``python -m benchmarks.voice --endpointing`` (40
-    requests paused after a conjunction, mid-clause, after a subordinate clause, or
-    complete and continued after a pause; 0.3-1.2 s pauses; Piper and espeak-ng, in
-    silence and over noise: 960 turns; Silero VAD; whisper.cpp tiny.en), sweeping the
-    complete and incomplete tails over the same transcripts. Fixed 0.8 s cut off 329 of
-    the 960 with an end-of-turn delay of 858 ms p50; complete 0.4 s / incomplete 1.3 s cut
-    off 303 at 474 ms p50 (with the transcript in hand at once; its STT time comes on top
-    where it is longer than the 0.2 s between speculating and the complete tail).
+    Chosen on the labelled pause set of ``python -m benchmarks.voice --endpointing`` (45
+    requests paused after a conjunction, mid-clause, after a subordinate clause, after a
+    filler, or complete and continued after a pause; 0.3-1.2 s pauses; Piper and
+    espeak-ng, in silence and over noise: 1080 turns; Silero VAD; whisper.cpp tiny.en),
+    sweeping the complete and incomplete tails over the same transcripts. Fixed 0.8 s cut
+    off 372 of the 1080 with an end-of-turn delay of 858 ms p50; complete 0.4 s /
+    incomplete 1.3 s cut off 347 at 474 ms p50 (with the transcript in hand at once; its
+    STT time comes on top where it is longer than the 0.2 s between speculating and the
+    complete tail).
     """
 
     adaptive: bool = True
@@ -64,7 +65,7 @@ class EndOfTurnOptions:
     whisper tiny's time on a short command before the complete tail runs out."""
     complete_silence_seconds: float = 0.4
     """Silence that ends a command the transcript shows complete. Measured: 0.35 s cut off
-    28 more turns of the set than 0.4 s for 64 ms less delay; 0.45 s 32 fewer for 64 ms
+    31 more turns of the set than 0.4 s for 64 ms less delay; 0.45 s 35 fewer for 64 ms
     more; a speaker who pauses longer than this after a whole sentence ("turn off the
     lights ... in the kitchen") is cut off there."""
     unsure_silence_seconds: float = 0.8
@@ -72,7 +73,7 @@ class EndOfTurnOptions:
     tail, ``silence_seconds``)."""
     incomplete_silence_seconds: float = 1.3
     """Silence that ends a command that trails off ("and", "to the", "um"). Measured:
-    1.0 s cut off 86 more turns of the set (its 1.2 s pauses), 1.5 s 7 fewer."""
+    1.0 s cut off 92 more turns of the set (its 1.2 s pauses), 1.5 s 7 fewer."""
 
     def __post_init__(self) -> None:
         names = (
