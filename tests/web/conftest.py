@@ -115,9 +115,11 @@ def web_app_real(tmp_path: Path) -> Iterator[WebApp]:
     yield from serve_web_app(real_settings(tmp_path))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_session() -> Iterator[Playwright]:
-    """One playwright driver for the session."""
+    """One playwright driver per test module. Not per session: the sync API runs an event
+    loop in this thread while it lives, and every asyncio test after it would fail
+    ("Runner.run() cannot be called from a running event loop")."""
     with sync_playwright() as playwright:
         yield playwright
 
