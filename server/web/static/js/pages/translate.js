@@ -313,15 +313,20 @@ export async function mount(root, app) {
         return;
       }
       const message = JSON.parse(event.data);
+      // After Stop the socket stays open for the last translation; its state messages
+      // must not take back the "Stopped." the user was shown.
+      const showState = (text) => {
+        if (!ended) interpretState.textContent = text;
+      };
       switch (message.type) {
         case 'ready':
-          interpretState.textContent = 'Listening: speak in either language.';
+          showState('Listening: speak in either language.');
           break;
         case 'speech-start':
-          interpretState.textContent = 'Hearing…';
+          showState('Hearing…');
           break;
         case 'speech-end':
-          interpretState.textContent = 'Translating…';
+          showState('Translating…');
           break;
         case 'audio-start':
           audioRate = message.rate || audioRate;
@@ -340,7 +345,7 @@ export async function mount(root, app) {
               ),
             ),
           );
-          interpretState.textContent = 'Listening: speak in either language.';
+          showState('Listening: speak in either language.');
           break;
         case 'error':
           app.toast(message.detail || (message.problem && message.problem.detail) || 'Error', 'error');
