@@ -103,8 +103,13 @@ def test_the_server_fires_a_due_timer_into_the_notifications(
     while client.get(f"{TIMERS}/{timer['id']}", headers=ada).json()["state"] != "fired":
         assert time.monotonic() < deadline, "the timer never fired"
         time.sleep(0.05)
-    history = client.get("/api/v1/notifications/history", headers=ada).json()
-    [note] = history["notifications"]
+    # The item is marked fired first, then its notification is sent: wait for that too.
+    while not (
+        notes := client.get("/api/v1/notifications/history", headers=ada).json()["notifications"]
+    ):
+        assert time.monotonic() < deadline, "the fired timer sent no notification"
+        time.sleep(0.05)
+    [note] = notes
     assert (note["category"], note["body"]) == ("timer", "Your tea timer is done.")
 
 
