@@ -75,6 +75,9 @@ class Templates:
             if rules:
                 merged["expansion_rules"] = rules
             intents[language] = Intents.from_dict(merged)
+            for intent in intents[language].intents.values():
+                for data in intent.data:
+                    _ = data.sentences  # hassil parses templates on first use: do it now
             examples[language] = found
             slots[language] = {
                 name: tuple(dict.fromkeys(_slot_names(intent, rules)))
@@ -120,7 +123,7 @@ class Templates:
 
 @cache
 def shipped() -> Templates:
-    """The package's own templates, read and compiled once per process (about 50 ms;
+    """The package's own templates, read and parsed once per process (some 0.1-0.3 s;
     every ``build_services`` uses them, and a ``Templates`` is never changed)."""
     return Templates.load(SENTENCES)
 

@@ -280,3 +280,17 @@ def test_settings_turn_the_model_stage_and_the_skills_on_and_off(tmp_path: Path)
         assert not built.skills.enabled
     finally:
         built.close()
+
+
+def test_templates_are_parsed_when_loaded_not_on_the_first_request(
+    templates: Templates,
+) -> None:
+    # hassil parses an intent's sentences on first use (a cached property): the first
+    # spoken request of a process would pay for every skill's (about 50-100 ms).
+    parsed = [
+        "sentences" in vars(data)
+        for language in templates.languages
+        for intent in templates._intents[language].intents.values()
+        for data in intent.data
+    ]
+    assert parsed and all(parsed)
