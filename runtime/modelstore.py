@@ -23,7 +23,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -291,7 +291,7 @@ class ModelStore:
         existing = self.get(model_id)
         if existing is not None and not force and self._matches(existing, entry):
             log.info("%s is already installed", model_id)
-            return existing
+            return self._follow_manifest(existing, entry)
         for required in entry.requires:
             self.pull(required, progress=progress)
         progress = progress or NullProgress()
@@ -490,6 +490,20 @@ class ModelStore:
         )
 
     # Internals --------------------------------------------------------------------
+
+    def _follow_manifest(self, installed: InstalledModel, entry: ModelEntry) -> InstalledModel:
+        """An installed model with the manifest's engine parameters, memory and description
+        (a newer manifest tunes them; the files are the same, so nothing is fetched)."""
+        wanted = (dict(entry.params), entry.memory_mb, entry.description)
+        if (dict(installed.params), installed.memory_mb, installed.description) == wanted:
+            return installed
+        with self._lock:
+            self._db.execute(
+                "UPDATE models SET params = ?, memory_mb = ?, description = ? WHERE id = ?",
+                (json.dumps(wanted[0]), wanted[1], wanted[2], installed.id),
+            )
+        log.info("%s: settings updated from the manifest", installed.id)
+        return replace(installed, params=wanted[0], memory_mb=wanted[1], description=wanted[2])
 
     def _matches(self, installed: InstalledModel, entry: ModelEntry) -> bool:
         by_name = {f.name: f for f in installed.files}

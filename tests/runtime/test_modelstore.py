@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -266,6 +268,28 @@ def test_pulling_again_skips_and_force_downloads(
     assert len(http_server.requests_for("/cdn/plain.bin")) == 1
     store.pull("plain:cdn", force=True)
     assert len(http_server.requests_for("/cdn/plain.bin")) == 2
+
+
+def test_pulling_again_takes_the_manifests_new_settings_without_downloading(
+    tmp_path: Path, http_server: LocalServer
+) -> None:
+    downloader = Downloader(retries=0)
+    registries = Registries(downloader)
+    manifest = build_manifest(http_server)
+    with contextlib.closing(
+        ModelStore.open(tmp_path / "models", manifest, downloader, registries)
+    ) as first:
+        assert first.pull("plain:cdn").params == {}
+    entry = manifest.models["plain:cdn"]
+    tuned = replace(entry, params={"threads": 2}, memory_mb=entry.memory_mb + 5)
+    newer = replace(manifest, models={**manifest.models, "plain:cdn": tuned})
+    with contextlib.closing(
+        ModelStore.open(tmp_path / "models", newer, downloader, registries)
+    ) as second:
+        pulled = second.pull("plain:cdn")
+        assert (pulled.params, pulled.memory_mb) == ({"threads": 2}, entry.memory_mb + 5)
+        assert second.require("plain:cdn").params == {"threads": 2}  # stored
+    assert len(http_server.requests_for("/cdn/plain.bin")) == 1
 
 
 def test_profile_pull(store: ModelStore) -> None:
