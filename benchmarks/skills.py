@@ -129,7 +129,7 @@ async def voice(repetitions: int, models_dir: Path | None) -> dict[str, Any]:
                 order = ("skill", "chat") if index % 2 == 0 else ("chat", "skill")
                 for kind in order:
                     progress(f"round {index + 1}/{repetitions}: {kind}")
-                    await services.chat.prime(user_id, spoken=True)
+                    await services.chat.warm(user_id, spoken=True)
                     turn = await pipeline_turn(services, user_id, spoken[kind])
                     latencies = turn.latencies
                     after = latencies.speech_end_to_first_audio_seconds

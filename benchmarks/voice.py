@@ -296,7 +296,7 @@ async def run(repetitions: int, questions: int, models_dir: Path | None) -> dict
                     # Both sides start from the same KV cache: the system prompt and
                     # another question, so each evaluates this question's tokens (left
                     # alone, the bare side would find the pipeline's prompt cached whole).
-                    await services.chat.prime(user_id, spoken=True)
+                    await services.chat.warm(user_id, spoken=True)
                     turn = await pipeline_turn(services, user_id, audio)
                     latencies = turn.latencies
                     tail = latencies.vad_tail_seconds or 0.0
@@ -310,7 +310,7 @@ async def run(repetitions: int, questions: int, models_dir: Path | None) -> dict
                     measures.add("pipeline", "after_tail", after_tail)
                     if after_tail is not None:
                         measures.add("pipeline", "end_of_speech_to_first_audio", tail + after_tail)
-                    await services.chat.prime(user_id, spoken=True)
+                    await services.chat.warm(user_id, spoken=True)
                     bare, sentence = await bare_turn(services, user_id, turn, audio)
                     measures.same_sentence.append(sentence.strip() == turn.first_sentence.strip())
                     measures.speculation.append(turn.speculation)

@@ -19,7 +19,6 @@ from assistant.chat.context import (
     Turn,
     model_turns,
     plan_context,
-    stamped,
     system_prompt,
     title_from,
 )
@@ -368,25 +367,6 @@ class ChatService:
 
     # Priming ----------------------------------------------------------------------
 
-    async def prime(self, user_id: str, *, spoken: bool = False, model: str | None = None) -> None:
-        """Evaluate a new conversation's system prompt now, so the first turn reuses it."""
-        request = ChatRequest(text="Hello?", model=model, source="voice" if spoken else "text")
-        chosen = await asyncio.to_thread(self._route, user_id, request)
-        profile = await asyncio.to_thread(self.profile.get_profile, user_id)
-        preferences = await asyncio.to_thread(self._preferences, user_id)
-        prompt = system_prompt(profile, preferences, spoken=spoken)
-        hello = stamped("Hello?", self.clock(), profile.time_zone)
-        messages = [ChatMessage("system", prompt), ChatMessage("user", hello)]
-        assert chosen.model is not None
-        async with (
-            self.manager.use(chosen.model) as engine,
-            contextlib.aclosing(
-                self.generate(engine, messages, GenerationOptions(max_tokens=1))
-            ) as deltas,
-        ):
-            async for _ in deltas:
-                pass
-
     async def warm(
         self,
         user_id: str,
@@ -396,13 +376,14 @@ class ChatService:
         model: str | None = None,
     ) -> int:
         """Load the chat model and evaluate what the next turn's prompt will start with
-        (the system prompt and the conversation so far) into its prompt cache, generating
-        nothing, so the next turn only evaluates its new message. Returns the tokens
-        evaluated now (0: they were cached already). A voice loop calls it when the wake
-        word is heard; cancelling it leaves the model free (the evaluation in its thread
-        finishes first)."""
+        (the system prompt, the conversation so far and the time stamp of the new
+        message) into its prompt cache, generating nothing, so the next turn only
+        evaluates the words of its message. Returns the tokens evaluated now (0: they
+        were cached already). A voice loop calls it when the wake word is heard (and
+        once before the first); cancelling it leaves the model free (the evaluation in
+        its thread finishes first)."""
         request = ChatRequest(
-            text="-",
+            text="",
             conversation_id=conversation_id,
             model=model,
             source="voice" if spoken else "text",
@@ -411,12 +392,13 @@ class ChatService:
         messages = await asyncio.to_thread(self._prefix, user_id, request)
         async with self.manager.use(chosen.model) as engine:  # type: ignore[arg-type]
             chat: ChatModel = engine
-            return await off_loop(chat.prefill, messages)
+            return await off_loop(chat.prefill, messages, open_last=True)
 
     def _prefix(self, user_id: str, request: ChatRequest) -> list[ChatMessage]:
-        """The messages the next turn of the conversation starts with: the system prompt
-        and the stored turns after the running summary (``_prepare`` without the new
-        message; the turns it may fold away later still share the system prompt)."""
+        """The messages the next turn of the conversation starts with: the system prompt,
+        the stored turns after the running summary and the new message's time stamp
+        (``_prepare`` with the new message still empty; the turns it may fold away later
+        still share the system prompt)."""
         profile = self.profile.get_profile(user_id)
         preferences = self._preferences(user_id)
         conversation, history, _ = self._read_turn_state(user_id, request)
@@ -425,8 +407,9 @@ class ChatService:
         prompt = system_prompt(
             profile, preferences, summary=summary, spoken=request.source == "voice"
         )
-        turns = [Turn(m.role, m.content, m.created_at / 1000) for m in history if m.seq > through]
-        return [ChatMessage("system", prompt), *model_turns(turns, profile.time_zone)]
+        history = [m for m in history if m.seq > through]
+        turns = self._turns(history, request, self.clock(), profile.time_zone)
+        return [ChatMessage("system", prompt), *turns]
 
     # Models -----------------------------------------------------------------------
 

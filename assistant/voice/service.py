@@ -423,7 +423,7 @@ class VoiceLoops:
             wanted.append(await asyncio.to_thread(voice.model_for, Capability.WAKE))
         for model_id in wanted:
             await voice.manager.load(model_id)
-        await self.chat.prime(user_id, spoken=True)  # loads the chat model, caches its prompt
+        await self.chat.warm(user_id, spoken=True)  # loads the chat model, caches its prompt
         return wanted
 
     async def announcer(
@@ -544,14 +544,11 @@ class VoiceLoops:
 class ChatTurns(Protocol):
     """What a voice loop needs of the chat service."""
 
-    async def prime(self, user_id: str, *, spoken: bool = False) -> None:
-        """Load the chat model and evaluate the system prompt ahead of the first turn."""
-        ...
-
     async def warm(
         self, user_id: str, conversation_id: str | None = None, *, spoken: bool = False
     ) -> int:
-        """Load the chat model and evaluate the conversation's prompt so far into its cache."""
+        """Load the chat model and evaluate the conversation's prompt so far (and the new
+        message's time stamp) into its cache."""
         ...
 
     def stream(

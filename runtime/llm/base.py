@@ -111,12 +111,16 @@ class ChatModel(Protocol):
         """Tokens the messages take once formatted with the model's chat template."""
         ...
 
-    def prefill(self, messages: Sequence[ChatMessage]) -> int:
+    def prefill(self, messages: Sequence[ChatMessage], *, open_last: bool = False) -> int:
         """Evaluate the prompt of ``messages`` into the prompt cache without generating,
         so a later ``stream`` whose prompt starts the same way reuses it (a voice loop
         warms the system prompt and the conversation when the wake word is heard).
-        Returns the tokens evaluated now (0: already cached, or the engine keeps no
-        cache of its own)."""
+
+        With ``open_last`` the last message is only the beginning of the next one (a
+        user message's time stamp, its text still unknown): the prompt is evaluated up
+        to where messages that go on from it can differ, so the next turn evaluates
+        little more than its own words. Returns the tokens evaluated now (0: already
+        cached, or the engine keeps no cache of its own)."""
         ...
 
     def close(self) -> None:

@@ -67,10 +67,11 @@ class FakeChatModel:
         """Words plus a fixed template overhead per message."""
         return sum(len(m.content.split()) + 4 for m in messages)
 
-    def prefill(self, messages: Sequence[ChatMessage]) -> int:
-        """Record the messages; their counted tokens, as if evaluated."""
+    def prefill(self, messages: Sequence[ChatMessage], *, open_last: bool = False) -> int:
+        """Record the messages; their counted tokens, as if evaluated (an open last
+        message without the template's end of message)."""
         self.prefilled.append(list(messages))
-        return self.count_tokens(messages)
+        return self.count_tokens(messages) - (4 if open_last and messages else 0)
 
     def stream(
         self,

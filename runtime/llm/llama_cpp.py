@@ -29,7 +29,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -222,6 +222,21 @@ def split_at_stop(text: str, stops: Sequence[str]) -> tuple[str, str, bool]:
     return text[:cut], text[cut:], False
 
 
+OTHER_CONTINUATION = "Z"
+"""Added to an open last message to find where its continuations part from the prompt
+formatted as it is (the message's own end, or an empty content's tokens)."""
+
+
+def common_prefix_length(first: Sequence[int], second: Sequence[int]) -> int:
+    """How many tokens the two start with alike."""
+    common = 0
+    for a, b in zip(first, second, strict=False):
+        if a != b:
+            break
+        common += 1
+    return common
+
+
 def reused_prefix_length(cached: Sequence[int], prompt: Sequence[int]) -> int:
     """Prompt tokens ``Llama.generate()`` keeps from the previous context (not evaluated).
 
@@ -229,11 +244,7 @@ def reused_prefix_length(cached: Sequence[int], prompt: Sequence[int]) -> int:
     prompt is cached but the context holds more, the last prompt token is evaluated again
     to refresh its logits; when the context is exactly the prompt, nothing is evaluated.
     """
-    common = 0
-    for old, new in zip(cached, prompt, strict=False):
-        if old != new:
-            break
-        common += 1
+    common = common_prefix_length(cached, prompt)
     if common == len(prompt):
         return common if len(cached) == len(prompt) else max(common - 1, 0)
     return common
@@ -337,10 +348,19 @@ class LlamaCppChatModel:
             tokens, stops, min(options.max_tokens, room), options, cancel, started, grammar
         )
 
-    def prefill(self, messages: Sequence[ChatMessage]) -> int:
-        """Evaluate the prompt of ``messages`` after the part the cache already holds."""
+    def prefill(self, messages: Sequence[ChatMessage], *, open_last: bool = False) -> int:
+        """Evaluate the prompt of ``messages`` after the part the cache already holds
+        (with ``open_last``, only as far as the last message's continuations agree)."""
         validate_messages(messages, accepts_images=False)
         tokens = self._tokenize(self._format(messages))
+        if open_last and messages:
+            # Whatever the template does around a message, the tokens two different
+            # continuations share are the ones the next turn starts with.
+            *earlier, last = messages
+            other = self._tokenize(
+                self._format([*earlier, replace(last, content=last.content + OTHER_CONTINUATION)])
+            )
+            tokens = tokens[: common_prefix_length(tokens, other)]
         # Room for a reply: a prompt that only just fits is not worth warming.
         tokens = tokens[: max(self.context_length - 1, 0)]
         llama = require_open(self._llama, self.model_id)
@@ -456,7 +476,9 @@ class LlamaCppChatModel:
             self._busy.release()
 
     def _adapt_threads(self) -> None:
-        """Set the threads the policy chooses now, unless the parameters fix them."""
+        """Let urgent work of another engine finish (speech), then set the threads the
+        policy chooses now, unless the parameters fix them."""
+        self._policy.activity.wait_for_urgent(self.model_id)
         fixed, fixed_batch = self._params.threads, self._params.batch_threads
         if fixed and fixed_batch:
             return

@@ -156,7 +156,7 @@ class OpenAICompatibleChatModel:
             body["logprobs"] = True
         return self._deltas(client, body, messages, cancel)
 
-    def prefill(self, messages: Sequence[ChatMessage]) -> int:
+    def prefill(self, messages: Sequence[ChatMessage], *, open_last: bool = False) -> int:
         """Nothing: the server keeps its own prompt cache, filled by the next request."""
         return 0
 

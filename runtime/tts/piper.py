@@ -4,8 +4,9 @@ Piper phonemizes the whole text with espeak-ng, which also finds the sentence en
 runs the voice once per sentence; ``synthesize()`` hands each sentence's audio on as soon
 as it is made, so playback can start after the first sentence.
 
-While it computes a sentence it tells the thread policy (``share_cpu``), so the chat
-model, still writing the rest of the reply, decodes on the cores Piper leaves free.
+While it computes a sentence it tells the thread policy (``share_cpu``) that urgent work
+runs: the chat model, still writing the rest of the reply, waits between tokens until the
+sentence is made, so the voice has every core (``runtime.cpu``).
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ class PiperTextToSpeech:
         elapsed = 0.0
         while True:
             try:
-                with self._activity.busy(self.model_id):
+                with self._activity.busy(self.model_id, urgent=True):
                     sentence = next(sentences, None)
                 audio = None if sentence is None else sentence.audio_int16_bytes + silence
             except Exception as exc:  # espeak-ng and onnxruntime raise plain exceptions

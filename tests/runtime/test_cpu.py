@@ -97,6 +97,43 @@ def test_engine_activity_from_threads() -> None:
     assert activity.others("llm") == 0
 
 
+def test_urgent_work_holds_the_others_until_it_ends() -> None:
+    activity = EngineActivity()
+    assert activity.wait_for_urgent("llm", timeout=5.0) < 1.0  # nothing urgent: at once
+    with activity.busy("stt"):  # busy, not urgent: nobody waits for it
+        assert activity.wait_for_urgent("llm", timeout=5.0) < 1.0
+    speaking, waited = threading.Event(), threading.Event()
+    release = threading.Event()
+
+    def speak() -> None:
+        with activity.busy("tts", urgent=True):
+            speaking.set()
+            release.wait()
+
+    def decode() -> None:
+        activity.wait_for_urgent("llm", timeout=30.0)
+        waited.set()
+
+    voice = threading.Thread(target=speak)
+    voice.start()
+    speaking.wait()
+    assert activity.wait_for_urgent("tts", timeout=5.0) < 1.0  # its own work: no wait
+    chat = threading.Thread(target=decode)
+    chat.start()
+    assert not waited.wait(0.2)  # held while the sentence is made
+    release.set()
+    assert waited.wait(30.0)  # and let go when it is
+    voice.join()
+    chat.join()
+    assert activity.busy_now() == frozenset()
+
+
+def test_urgent_work_holds_the_others_no_longer_than_the_timeout() -> None:
+    activity = EngineActivity()
+    with activity.busy("tts", urgent=True):
+        assert activity.wait_for_urgent("llm", timeout=0.05) >= 0.05
+
+
 class Machine:
     """Scripted CPU counters: all cores' busy seconds, ours, and the clock."""
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.cpu import CpuLoadProbe, ThreadPolicy
+from runtime.cpu import CpuLoadProbe, EngineActivity, ThreadPolicy
 from runtime.errors import (
     EngineError,
     ModelNotInstalled,
@@ -300,6 +300,49 @@ def test_threads_change_between_tokens(load_tiny: Callable[..., LlamaCppChatMode
     assert final.usage is not None
     assert model.threads == (2, 2)  # and gives the core back when it is done
     assert policy.activity.busy_now() == frozenset()
+
+
+def test_the_chat_model_waits_for_speech_before_every_token(
+    load_tiny: Callable[..., LlamaCppChatModel],
+) -> None:
+    class Recording(EngineActivity):
+        def __init__(self) -> None:
+            super().__init__()
+            self.waits: list[str] = []
+
+        def wait_for_urgent(self, key: str, timeout: float = 1.0) -> float:
+            self.waits.append(key)
+            return super().wait_for_urgent(key, timeout)
+
+    activity = Recording()
+    model = load_tiny()
+    model.share_cpu(ThreadPolicy(activity=activity, probe=quiet_policy(2).probe, cpu_count=2))
+    _, final = run(model, HI)
+    assert final.usage is not None
+    # Once before the prompt, then before each further token is evaluated (the last of
+    # max_tokens is not followed by another).
+    assert final.finish_reason == "length"
+    assert activity.waits == ["tiny:test"] * final.usage.completion_tokens
+
+
+def test_an_open_last_message_is_prefilled_up_to_where_its_text_starts(
+    load_tiny: Callable[..., LlamaCppChatModel],
+) -> None:
+    import llama_cpp
+
+    system = ChatMessage("system", "be brief")
+    stamp = "(Sent 9:41 AM.) "
+    model = load_tiny()
+    evaluated = model.prefill([system, ChatMessage("user", stamp)], open_last=True)
+    whole = model.count_tokens([system, ChatMessage("user", stamp)])
+    assert 0 < evaluated < whole  # not the message's end nor the generation prompt
+    assert model.prefill([system, ChatMessage("user", stamp)], open_last=True) == 0
+    context = model._llama.ctx
+    llama_cpp.llama_perf_context_reset(context)
+    _, final = run(model, [system, ChatMessage("user", stamp + "hello there")])
+    assert final.usage is not None
+    assert final.usage.cached_prompt_tokens == evaluated  # the whole stamp was kept
+    assert llama_cpp.llama_perf_context(context).n_p_eval == final.usage.prompt_tokens - evaluated
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ was given back are the service's own.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -624,9 +625,11 @@ async def test_the_wake_word_warms_the_models_and_primes_the_conversation(
     assert loop.warmed == [None, conversation]
     engine = chat_env.engines["fake:big"]
     first, second = engine.prefilled
-    assert [m.role for m in first] == ["system"]
-    assert [m.role for m in second] == ["system", "user", "assistant"]
+    # The system prompt, the turns so far and the time stamp the next request will carry.
+    assert [m.role for m in first] == ["system", "user"]
+    assert [m.role for m in second] == ["system", "user", "assistant", "user"]
     assert echo_said([second[1]]) == "You said: what time is it"
+    assert re.fullmatch(r"\(Sent [^)]*\) ", second[-1].content)
 
 
 async def test_warm_primes_the_prompt_prefix_of_the_next_turn(chat_env: ChatEnv) -> None:
@@ -635,12 +638,16 @@ async def test_warm_primes_the_prompt_prefix_of_the_next_turn(chat_env: ChatEnv)
     tokens = await chat_env.chat.warm(user, done.conversation_id, spoken=True)
     engine = chat_env.engines["fake:big"]
     [prefix] = engine.prefilled
-    assert tokens == engine.count_tokens(prefix)
+    assert tokens == engine.count_tokens(prefix) - 4  # the open message has no end
     await chat_env.chat.reply(
         user, ChatRequest("again", conversation_id=done.conversation_id, source="voice")
     )
-    # The warmed messages are exactly how the next turn's prompt starts.
-    assert engine.calls[-1][: len(prefix)] == prefix
+    # The warmed messages are exactly how the next turn's prompt starts: its request
+    # goes on from the warmed time stamp.
+    *before, opened = prefix
+    sent = engine.calls[-1]
+    assert sent[: len(before)] == before
+    assert sent[len(before)].content == opened.content + "again"
     assert not any(m.in_use for m in chat_env.chat.manager.status())
 
 
