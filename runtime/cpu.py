@@ -17,12 +17,13 @@ runtime knows:
   ``/proc/stat`` is absent, the load average stands in; where that is absent too, unknown;
 - ``ThreadPolicy``: the three together, what an engine asks.
 
-Speech comes first: while a voice synthesises (urgent work: someone is waiting to hear
-it, and a sentence takes a tenth of a second on every core), the chat model waits
-between tokens instead of fighting it for the cores, at most ``MAX_YIELD_SECONDS`` per
-token. On 2 cores Piper made a short sentence in about 113 ms alone and about 263 ms
+The first audio comes first: while a voice makes speech someone is waiting for (urgent
+work: a spoken reply's first piece, a tenth of a second on every core), the chat model
+waits between tokens instead of fighting it for the cores, at most ``MAX_YIELD_SECONDS``
+per token. On 2 cores Piper made a short sentence in about 113 ms alone and about 263 ms
 while the chat model decoded beside it on the one core the policy left it; the reply's
-text loses a tenth of a second per sentence it is ahead of the speech anyway.
+text, far ahead of the speech, loses that tenth of a second. Later sentences are made
+while the first plays: there the two share the cores as above.
 """
 
 from __future__ import annotations
@@ -125,6 +126,11 @@ class EngineActivity:
         """The keys computing now."""
         with self._lock:
             return frozenset(self._busy)
+
+    def urgent_now(self) -> frozenset[str]:
+        """The keys doing urgent work now."""
+        with self._lock:
+            return frozenset(self._urgent)
 
 
 def _release(counts: Counter[str], key: str) -> None:

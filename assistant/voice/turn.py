@@ -31,7 +31,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assistant.chat.models import ChatRequest, TurnDelta, TurnDone, TurnEvent, TurnStarted
@@ -331,7 +331,8 @@ class TurnRunner:
         voice = await self._voice() if self._voice is not None else self.options.voice
         made: list[AudioChunk] = []
         async with self._tts_source() as tts:
-            audio = await off_loop(tts.synthesize, text, voice)
+            # The first audio of the reply: the chat model waits while it is made.
+            audio = await off_loop(tts.synthesize, text, replace(voice, urgent=True))
             try:
                 while (chunk := await off_loop(next_or_none, audio)) is not None:
                     made.append(chunk)
@@ -666,7 +667,9 @@ class TurnRunner:
     ) -> None:
         runs = self.runs
         await runs.emit(TtsStart(**runs.meta(run), sentence=index, text=sentence))
-        audio = await off_loop(tts.synthesize, sentence, voice)
+        # The first piece is waited for (the chat model yields the cores); later ones are
+        # made while it plays.
+        audio = await off_loop(tts.synthesize, sentence, replace(voice, urgent=index == 0))
         seconds = 0.0
         try:
             while (chunk := await off_loop(next_or_none, audio)) is not None:

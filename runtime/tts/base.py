@@ -20,6 +20,9 @@ class SynthesisOptions:
     language: str | None = None
     """ISO 639-1 code to speak in, for voices that speak many (espeak-ng); a one-language
     voice ignores it."""
+    urgent: bool = False
+    """Someone is waiting for this audio now (a spoken reply's first piece): engines that
+    share the thread policy wait while it is made (``runtime.cpu``)."""
 
 
 class TextToSpeech(Protocol):

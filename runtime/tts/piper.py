@@ -4,9 +4,10 @@ Piper phonemizes the whole text with espeak-ng, which also finds the sentence en
 runs the voice once per sentence; ``synthesize()`` hands each sentence's audio on as soon
 as it is made, so playback can start after the first sentence.
 
-While it computes a sentence it tells the thread policy (``share_cpu``) that urgent work
-runs: the chat model, still writing the rest of the reply, waits between tokens until the
-sentence is made, so the voice has every core (``runtime.cpu``).
+While it computes a sentence it tells the thread policy (``share_cpu``), so the chat
+model, still writing the rest of the reply, decodes on the cores Piper leaves free; a
+synthesis marked urgent (a reply's first piece, which someone is waiting to hear) makes
+the chat model wait between tokens until it is made, so the voice has every core.
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ class PiperTextToSpeech:
         """
         voice = require_open(self._voice, self.model_id)
         check_options(options, self.num_speakers)
-        return self._chunks(voice, text, self._synthesis_config(voice, options))
+        return self._chunks(voice, text, self._synthesis_config(voice, options), options.urgent)
 
     def close(self) -> None:
         """Drop the voice."""
@@ -178,14 +179,14 @@ class PiperTextToSpeech:
         )
 
     def _chunks(
-        self, voice: PiperVoice, text: str, config: SynthesisConfig
+        self, voice: PiperVoice, text: str, config: SynthesisConfig, urgent: bool
     ) -> Iterator[AudioChunk]:
         silence = b"\x00\x00" * round(self.params.sentence_silence_seconds * self.sample_rate)
         sentences = iter(voice.synthesize(text, syn_config=config))
         elapsed = 0.0
         while True:
             try:
-                with self._activity.busy(self.model_id, urgent=True):
+                with self._activity.busy(self.model_id, urgent=urgent):
                     sentence = next(sentences, None)
                 audio = None if sentence is None else sentence.audio_int16_bytes + silence
             except Exception as exc:  # espeak-ng and onnxruntime raise plain exceptions

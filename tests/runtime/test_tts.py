@@ -198,17 +198,22 @@ class SessionWatchingActivity(EngineActivity):
     def __init__(self, counter: CountingSession) -> None:
         super().__init__()
         self.seen: list[frozenset[str]] = []
+        self.urgent: list[frozenset[str]] = []
         inner = counter.run
 
         def run(*args: Any, **kwargs: Any) -> Any:
             self.seen.append(self.busy_now())
+            self.urgent.append(self.urgent_now())
             return inner(*args, **kwargs)
 
         counter.run = run  # type: ignore[method-assign]
 
 
 @pytest.mark.real_model
-def test_synthesis_is_reported_to_the_thread_policy(model_dir: Callable[[str], Path]) -> None:
+@pytest.mark.parametrize("urgent", [False, True])
+def test_synthesis_is_reported_to_the_thread_policy(
+    model_dir: Callable[[str], Path], urgent: bool
+) -> None:
     from piper import PiperVoice
 
     voice = PiperVoice.load(model_dir(VOICE) / VOICE_FILE)
@@ -217,11 +222,13 @@ def test_synthesis_is_reported_to_the_thread_policy(model_dir: Callable[[str], P
     engine = PiperTextToSpeech(VOICE, PiperParams(), voice)
     activity = SessionWatchingActivity(counter)
     engine.share_cpu(ThreadPolicy(activity=activity, cpu_count=2))
-    stream = engine.synthesize(TWO_SENTENCES, SynthesisOptions())
+    stream = engine.synthesize(TWO_SENTENCES, SynthesisOptions(urgent=urgent))
     next(stream)
     assert activity.busy_now() == frozenset()  # between sentences it computes nothing
     list(stream)
     assert activity.seen == [frozenset({VOICE})] * 2  # busy while each sentence is made
+    # Urgent (someone waits to hear it: the chat model yields) only when asked.
+    assert activity.urgent == [frozenset({VOICE}) if urgent else frozenset()] * 2
 
 
 @pytest.fixture(scope="module")

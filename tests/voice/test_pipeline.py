@@ -464,6 +464,9 @@ async def test_speech_starts_at_the_first_sentence_not_at_the_end_of_the_reply()
 
     assert log.index("tts:The first sentence is here.") < log.index("delta:last")
     assert rig.tts.texts == ["The first sentence is here.", "The second one follows later."]
+    # The first is waited for (urgent: the chat model yields the cores), the second is
+    # made while the first plays.
+    assert [o.urgent for o in rig.tts.options] == [True, False]
     types = rig.recorder.types("run-1")
     assert types.index("tts-audio") < types.index("chat-end")
     assert "error" not in types
@@ -964,7 +967,8 @@ async def test_a_skill_answer_in_another_language_is_spoken_in_its_voice() -> No
     result = await rig.pipeline.run_once(audio)
     assert result.outcome is RunOutcome.COMPLETED
     assert spanish.texts == ["gracias"] and rig.tts.texts == [] and usual == ["piper:es_ES-fake"]
-    assert spanish.options == [SynthesisOptions(rate=1.2, language="es")]
+    # The first (here the only) piece is urgent: the chat model yields the cores for it.
+    assert spanish.options == [SynthesisOptions(rate=1.2, language="es", urgent=True)]
     [skill] = [e for e in rig.recorder.events if isinstance(e, SkillChosen)]
     assert (skill.name, skill.intent, skill.stage, skill.arguments) == (
         "translate",
