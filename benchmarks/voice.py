@@ -127,7 +127,10 @@ def speak(services: Services, voice_id: str, text: str) -> AudioChunk:
     engine_dir = services.models.require(voice_id).path
     from runtime.tts.piper import PiperTextToSpeech
 
-    tts = PiperTextToSpeech.load(voice_id, engine_dir, {"threads": 1})
+    # Without the voice's random noise: every run hears the same questions (a rendition
+    # whisper tiny runs away on would otherwise come and go between runs).
+    flat = {"threads": 1, "noise_scale": 0.0, "noise_w_scale": 0.0}
+    tts = PiperTextToSpeech.load(voice_id, engine_dir, flat)
     try:
         parts = [convert(c, RATE).samples() for c in tts.synthesize(text, SynthesisOptions())]
     finally:
