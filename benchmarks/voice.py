@@ -297,8 +297,9 @@ async def run(repetitions: int, questions: int, models_dir: Path | None) -> dict
                 for question, audio in spoken:
                     progress(f"round {round_index + 1}/{repetitions}: {question}")
                     # Both sides start from the same KV cache: the system prompt and
-                    # another question, so each evaluates this question's tokens (left
-                    # alone, the bare side would find the pipeline's prompt cached whole).
+                    # the new message's time stamp (what the wake word's warm-up leaves),
+                    # so each evaluates this question's words (left alone, the bare side
+                    # would find the pipeline's prompt cached whole).
                     await services.chat.warm(user_id, spoken=True)
                     turn = await pipeline_turn(services, user_id, audio)
                     latencies = turn.latencies
