@@ -109,13 +109,11 @@ class EngineActivity:
                     _release(self._urgent, key)
                     self._lock.notify_all()
 
-    def wait_for_urgent(self, key: str, timeout: float = MAX_YIELD_SECONDS) -> float:
+    def wait_for_urgent(self, key: str, timeout: float = MAX_YIELD_SECONDS) -> bool:
         """Wait while an engine other than ``key`` does urgent work, at most ``timeout``
-        seconds; the seconds waited."""
-        started = time.monotonic()
+        seconds; False when such work still runs (the timeout came first)."""
         with self._lock:
-            self._lock.wait_for(lambda: not (self._urgent.keys() - {key}), timeout)
-        return time.monotonic() - started
+            return self._lock.wait_for(lambda: not (self._urgent.keys() - {key}), timeout)
 
     def others(self, key: str) -> int:
         """Engines other than ``key`` computing now."""

