@@ -25,8 +25,9 @@ With ``first_clause_words`` set, the first piece of a reply ends earlier: at the
 sentence end, clause mark followed by whitespace (or a CJK clause mark), or word boundary
 after that many words, whichever comes first (and no shorter than ``min_chars``), so
 speech can start while the model still writes the rest of the sentence. Such a cut
-waits to see ``min_chars`` characters more: when the sentence ends among them, the
-sentence is the piece (no short tail like ``people.`` spoken on its own). Such a cut is
+waits for the next word: when the sentence ends with it, the sentence is the piece (no
+one-word tail like ``people.`` spoken on its own; ``The capital of France | is Paris.``
+is cut). Such a cut is
 never made inside a number (``1,000``, ``3.5``, ``10:30`` have no space after the mark),
 between numbers (``March 3, 2025``; ``1, 2 and 3``), after an abbreviation or initial
 (``e.g.,``, ``Dr. Jones``) or right after a number (``3.5 kg``, ``10:30 am``). The pieces
@@ -279,15 +280,13 @@ def _clause_cut(buffer: str, words: int, min_chars: int) -> _Candidate | None:
         count += 1
         if len(buffer[:index].strip()) < min_chars:
             continue
-        decision = _judge_boundary(buffer, buffer[start:index], index, count >= words, min_chars)
+        decision = _judge_boundary(buffer, buffer[start:index], index, count >= words)
         if decision is not _Decision.REJECT:
             return _Candidate(decision, index, index)
     return None
 
 
-def _judge_boundary(
-    buffer: str, word: str, space: int, enough_words: bool, min_chars: int
-) -> _Decision:
+def _judge_boundary(buffer: str, word: str, space: int, enough_words: bool) -> _Decision:
     """Whether a first clause may end after ``word``, which whitespace at ``space`` follows."""
     after = space
     while after < len(buffer) and buffer[after].isspace():
@@ -303,14 +302,21 @@ def _judge_boundary(
     else:
         return _Decision.REJECT
     if decision is _Decision.ACCEPT:
-        # Not when the sentence ends within min_chars: its rest alone would be too short
-        # ("Germany has over 8 million | people."), and the whole sentence comes soon.
-        window = buffer[after : after + min_chars]
-        if any(char in TERMINATORS or char == "\n" for char in window):
-            return _Decision.REJECT
-        if len(window) < min_chars:
-            return _Decision.WAIT
+        return _tail_goes_on(buffer, after)
     return decision
+
+
+def _tail_goes_on(buffer: str, start: int) -> _Decision:
+    """Whether the sentence goes on past the word at ``start``: no cut before a last word,
+    which alone sounds clipped ("Germany has over 8 million | people.") and comes as soon
+    as the whole sentence does; WAIT until the word is whole."""
+    end = start
+    while end < len(buffer) and not buffer[end].isspace():
+        end += 1
+    if end == len(buffer):
+        return _Decision.WAIT  # the word may go on, or the reply end with it
+    word = buffer[start:end].rstrip("".join(CLOSERS))
+    return _Decision.REJECT if word[-1:] in TERMINATORS else _Decision.ACCEPT
 
 
 def _after_clause_mark(before: str, following: str | None) -> _Decision:

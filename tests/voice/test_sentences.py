@@ -193,12 +193,16 @@ FIRST = SplitterOptions(min_chars=10, max_chars=200, first_clause_words=6)
             "One two three four five six ... and then seven more.",
             ["One two three four five six ...", "and then seven more."],
         ),
-        # No cut after enough words when the sentence ends within min_chars: the whole
-        # sentence comes soon, and its tail alone would be too short.
+        # No cut before the sentence's last word, which alone would sound clipped; two
+        # words are a tail.
         ("Germany has over 8 million people. Yes.", ["Germany has over 8 million people.", "Yes."]),
         (
             "The capital of France is Paris. It is old.",
             ["The capital of France is Paris.", "It is old."],
+        ),
+        (
+            "The capital city of France is called Paris.",
+            ["The capital city of France is", "called Paris."],
         ),
         ("Why did the tomato turn red? It saw.", ["Why did the tomato turn red?", "It saw."]),
         # CJK clause marks need no space.
@@ -217,7 +221,8 @@ def test_first_clause(text: str, expected: list[str]) -> None:
     [
         (1, ["Hello", "there my dear friend.", "Bye."]),
         (3, ["Hello there my", "dear friend.", "Bye."]),
-        (4, ["Hello there my dear", "friend.", "Bye."]),
+        # Never a one-word tail: "friend." is the last word of the sentence.
+        (4, ["Hello there my dear friend.", "Bye."]),
         (5, ["Hello there my dear friend.", "Bye."]),
         (None, ["Hello there my dear friend.", "Bye."]),
     ],
@@ -231,7 +236,8 @@ def test_first_clause_again_after_flush() -> None:
     splitter = SentenceSplitter(SplitterOptions(min_chars=0, first_clause_words=2))
     assert splitter.push("One two three, four. Five six seven. ") == ["One two", "three, four."]
     assert splitter.flush() == "Five six seven."
-    assert splitter.push("Eight nine ten") == ["Eight nine"]
+    assert splitter.push("Eight nine ten") == []  # is "ten" the sentence's last word?
+    assert splitter.push(" eleven") == ["Eight nine"]
 
 
 def test_first_clause_waits_for_the_next_word() -> None:
@@ -239,23 +245,25 @@ def test_first_clause_waits_for_the_next_word() -> None:
     assert splitter.push("It is 3") == []
     assert splitter.push(".5 kg") == []  # never cut after a number: "3.5 kg" is said at once
     assert splitter.push(" ") == []  # is "kg" followed by a word or by punctuation?
-    assert splitter.push("of") == ["It is 3.5 kg"]
+    assert splitter.push("of") == []  # the sentence's last word ("of.")?
+    assert splitter.push(" flour") == ["It is 3.5 kg"]
     splitter = SentenceSplitter(SplitterOptions(min_chars=0, first_clause_words=9))
     assert splitter.push("On May 3,") == []
     assert splitter.push(" ") == []  # a date's year, or another clause?
     assert splitter.push("2") == []
-    assert splitter.push("025, we") == ["On May 3, 2025,"]
+    assert splitter.push("025, we") == []  # and does the sentence go on after "we"?
+    assert splitter.push(" swam") == ["On May 3, 2025,"]
 
 
-def test_first_clause_looks_min_chars_ahead_for_the_sentence_end() -> None:
+def test_first_clause_waits_for_the_next_word_to_see_the_sentence_go_on() -> None:
     splitter = SentenceSplitter(SplitterOptions(min_chars=10, first_clause_words=4))
-    assert splitter.push("Germany has over 8 million peo") == []  # 3 characters after it
-    assert splitter.push("ple.") == []  # the sentence ends among the next 10
+    assert splitter.push("Germany has over 8 million peo") == []  # is the word whole?
+    assert splitter.push("ple.") == []  # the last word: no cut before it
     assert splitter.push(" Yes") == ["Germany has over 8 million people."]
     splitter = SentenceSplitter(SplitterOptions(min_chars=10, first_clause_words=4))
     assert splitter.push("Germany has over 8 million peo") == []
-    assert splitter.push("ple li") == []
-    assert splitter.push("v") == ["Germany has over 8 million"]  # 10 more, no end among them
+    assert splitter.push("ple") == []
+    assert splitter.push(" l") == ["Germany has over 8 million"]  # the sentence goes on
 
 
 def test_streaming_emits_each_sentence_as_soon_as_it_is_certain() -> None:
