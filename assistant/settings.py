@@ -349,7 +349,8 @@ class VoiceSettings(BaseModel):
     """Longest spoken reply, in tokens."""
     first_clause_words: int = Field(default=_PIPELINE.sentences.first_clause_words or 0, ge=0)
     """A spoken reply starts with its first clause or this many words (unless its first
-    sentence ends sooner), so speech starts sooner; 0: with its whole first sentence."""
+    sentence ends sooner or with the next word), so speech starts sooner; 0: with its
+    whole first sentence."""
     alert_repeats: int = Field(default=_ALERT.repeats, ge=1, le=20)
     """Times a fired timer's or reminder's chime and spoken alert play on the speaker of
     ``assistant talk``, unless the wake word (or "stop") ends it sooner."""
