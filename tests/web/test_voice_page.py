@@ -3,10 +3,19 @@
 Chromium's fake microphone plays a WAV file spoken by the offline profile's Piper voice.
 The file starts when capture starts (the page opens the microphone on the first press)
 and then loops, so push-to-talk holds the button for the file's length.
+
+To ask the push-to-talk test with your own voice, record a question as a WAV file (any
+rate, mono or stereo) and name a word its transcript must contain::
+
+    ASSISTANT_TEST_VOICE_WAV=~/question.wav ASSISTANT_TEST_VOICE_WORD=weather \
+        .venv/bin/python -m pytest tests/web/test_voice_page.py -k push_to_talk
+
+The page's screenshots (``tests/web/artifacts``) then show your turn.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +25,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from assistant.settings import Settings
-from hal.audio.wavfile import write_wav
+from hal.audio.wavfile import read_wav, write_wav
 from tests.voice.speech import RATE, chunk_of, say, silence
 from tests.web.conftest import (
     CheckPage,
@@ -47,6 +56,21 @@ def wav_of(path: Path, *parts: npt.NDArray[np.float32]) -> float:
     return len(chunk.audio) / 2 / RATE
 
 
+def question_wav(path: Path) -> tuple[float, str]:
+    """The push-to-talk question as a WAV at ``path``: its seconds, and a word (lower case)
+    its transcript must contain. Yours with ``ASSISTANT_TEST_VOICE_WAV`` and
+    ``ASSISTANT_TEST_VOICE_WORD``, else Piper asking for the capital of France."""
+    own = os.environ.get("ASSISTANT_TEST_VOICE_WAV")
+    if not own:
+        return wav_of(
+            path, silence(0.3), say("What is the capital of France?"), silence(0.9)
+        ), "france"
+    word = os.environ.get("ASSISTANT_TEST_VOICE_WORD", "").strip().lower()
+    assert word, "ASSISTANT_TEST_VOICE_WORD names a word the transcript of your WAV must contain"
+    recorded = read_wav(Path(own).expanduser(), rate=RATE, channels=1)
+    return wav_of(path, silence(0.3), recorded.samples(), silence(0.9)), word
+
+
 def open_voice(page: Page, url: str) -> None:
     page.goto(url + "/#/voice")
     wait_mounted(page, "voice")
@@ -68,7 +92,7 @@ def test_push_to_talk_is_answered_aloud_with_transcript_and_timings(
     tmp_path: Path,
 ) -> None:
     question = tmp_path / "question.wav"
-    seconds = wav_of(question, silence(0.3), say("What is the capital of France?"), silence(0.9))
+    seconds, word = question_wav(question)
     web_app_real.user("ada")
     page = new_page("wide", launch_browser(audio_wav=question))
     sign_in(page, web_app_real.url, "ada")
@@ -85,7 +109,7 @@ def test_push_to_talk_is_answered_aloud_with_transcript_and_timings(
     turn = finished_turn(page)
     assert turn.get_attribute("data-outcome") == "completed"
     heard = turn.locator(".voice-heard").inner_text().lower()
-    assert "france" in heard, heard
+    assert word in heard, heard
     reply = turn.locator(".voice-reply").inner_text()
     assert len(reply.removeprefix("Assistant: ").strip()) > 0, reply
     # The reply's audio reached the page (and was scheduled for playback).
@@ -99,7 +123,7 @@ def test_push_to_talk_is_answered_aloud_with_transcript_and_timings(
     # The spoken turn is a chat turn too: it opens in the chat page.
     turn.get_by_role("link", name="Open in chat").click()
     wait_mounted(page, "chat")
-    expect(page.locator(".chat-message.user .chat-body")).to_contain_text("France")
+    expect(page.locator(".chat-message.user .chat-body")).to_contain_text(word, ignore_case=True)
 
 
 @pytest.mark.real_model
