@@ -5,13 +5,16 @@ its core stalls the others: on 2 cores, 2 threads decode about 47 tokens/s on an
 machine but fall to about 17 when one other busy process runs, where 1 thread keeps
 about 30. Neither "every core" (llama-server, Ollama) nor "every core but one" is right
 all the time, so the choice is made per request, and again between tokens, from what the
-runtime knows:
+runtime knows. whisper.cpp's threads meet the same way and fare worse: beside one busy
+process a 2.6 s question took 3.5-9 s on 2 threads and 0.3 s on 1, so it asks the policy
+before each transcription too:
 
 - ``choose_threads``: the decision, pure (cores, our other engines computing now, cores
   busy outside this process -> threads), table-tested;
 - ``EngineActivity``: which of our engines are computing now; engines that know when they
-  compute (the llama.cpp chat model, Piper) say so themselves, the model manager counts
-  the leases of the other heavy ones (speech to text, translation, vision);
+  compute (the llama.cpp chat model, whisper.cpp, Piper) say so themselves, the model
+  manager counts the leases of the other heavy ones (translation, vision, other speech to
+  text engines);
 - ``CpuLoadProbe``: the cores busy outside this process, from ``/proc/stat`` (all CPU
   time) minus ``os.times()`` (this process's), averaged since the previous sample; where
   ``/proc/stat`` is absent, the load average stands in; where that is absent too, unknown;

@@ -18,8 +18,8 @@ fallback policy says (``local`` by default, or ``fail``). Each fallback is logge
 handed to the ``on_fallback`` listeners.
 
 The manager shares one ``ThreadPolicy`` (``runtime.cpu``) with the engines it loads: an
-engine with a ``share_cpu(policy)`` method (the llama.cpp chat model, Piper) gets it and
-reports when it computes; the other local engines of heavy capabilities (speech to text,
+engine with a ``share_cpu(policy)`` method (the llama.cpp chat model, whisper.cpp, Piper)
+gets it and reports when it computes; the other local engines of heavy capabilities (speech to text,
 translation, vision) count as computing while they are lent. So the chat model decodes on
 every core when nothing else of ours runs, and on fewer while Piper speaks.
 """

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from hal.audio import AudioChunk
 from runtime.convert.ggml import read_ggml_index
+from runtime.cpu import ThreadPolicy
 from runtime.engines import require_open
 from runtime.errors import EngineError, ModelLoadFailed, ModelNotInstalled, UnsupportedInput
 from runtime.params import parse_params
@@ -69,7 +70,8 @@ class WhisperCppParams:
     model_file: str = ""
     """Name of the ggml file in the model folder; empty = the only ``ggml-*.bin`` there."""
     threads: int = 0
-    """CPU threads; 0 = one per core, at most 4."""
+    """CPU threads; 0 = chosen for each transcription by the thread policy (every core
+    nothing else is using, at most 4)."""
     audio_context_margin: int = DEFAULT_MARGIN_POSITIONS
     """Encoder positions (50 per second) kept after the audio when shortening the window."""
     min_audio_context: int = DEFAULT_MIN_POSITIONS
@@ -116,7 +118,21 @@ class WhisperCppSpeechToText:
         self._full_context = audio_context
         self._params = params
         self._threads = threads
+        self._policy = ThreadPolicy()
         self._lock = threading.Lock()
+
+    def share_cpu(self, policy: ThreadPolicy) -> None:
+        """Choose threads with ``policy`` (the model manager's, which knows our other
+        engines) and report this engine's transcriptions to it."""
+        self._policy = policy
+
+    def _threads_now(self) -> int:
+        """Threads for the next whisper.cpp call. Its threads meet at a barrier after every
+        step, so one that loses its core stalls the rest: on 2 cores beside one busy
+        process, a 2.6 s question took 3.5-9 s on 2 threads and 0.33 s on 1."""
+        if self._params.threads:
+            return self._threads
+        return min(self._threads, self._policy.threads(self.model_id))
 
     @classmethod
     def load(
@@ -183,9 +199,12 @@ class WhisperCppSpeechToText:
         if options.beam_size < 1:
             raise UnsupportedInput("beam_size must be >= 1", field="beam_size")
         check_task(options, self.model_id, multilingual=self._multilingual)
-        with self._lock:
+        with self._lock, self._policy.activity.busy(self.model_id):
             model = require_open(self._model, self.model_id)
-            language, probability, ranked = self._language(model, samples, options.language)
+            threads = self._threads_now()
+            language, probability, ranked = self._language(
+                model, samples, options.language, threads
+            )
             if samples.size == 0:
                 return Transcript("", language, probability, (), 0.0, ranked)
             detected = self._multilingual and options.language is None
@@ -201,7 +220,7 @@ class WhisperCppSpeechToText:
                     minimum=self._params.min_audio_context,
                     full=self._full_context,
                 )
-            segments = self._run(model, samples, language, options, positions)
+            segments = self._run(model, samples, language, options, positions, threads)
             if positions < self._full_context and looks_runaway(_join(segments), seconds):
                 log.warning(
                     "%s: output runs away with %d encoder positions for %.1f s; retrying with all",
@@ -209,7 +228,7 @@ class WhisperCppSpeechToText:
                     positions,
                     seconds,
                 )
-                segments = self._run(model, samples, language, options, self._full_context)
+                segments = self._run(model, samples, language, options, self._full_context, threads)
         segments = within_audio(segments, seconds)
         return Transcript(
             text=_join(segments),
@@ -227,7 +246,11 @@ class WhisperCppSpeechToText:
             self._model = None
 
     def _language(
-        self, model: WhisperCppModel, samples: npt.NDArray[np.float32], language: str | None
+        self,
+        model: WhisperCppModel,
+        samples: npt.NDArray[np.float32],
+        language: str | None,
+        threads: int,
     ) -> tuple[str, float, tuple[tuple[str, float], ...]]:
         if not self._multilingual:
             if language not in (None, "en"):
@@ -245,7 +268,7 @@ class WhisperCppSpeechToText:
         # whisper.cpp encodes the detection window with the previous call's audio_ctx (the
         # full 30 s on the first call, and after any detection: see transcribe()).
         try:
-            _, probabilities = model.auto_detect_language(samples, n_threads=self._threads)
+            _, probabilities = model.auto_detect_language(samples, n_threads=threads)
         except (RuntimeError, ValueError, TypeError) as exc:
             raise EngineError(f"Model {self.model_id!r}: language detection failed") from exc
         best = max(probabilities, key=lambda code: float(probabilities[code]))
@@ -263,6 +286,7 @@ class WhisperCppSpeechToText:
         language: str,
         options: TranscribeOptions,
         positions: int,
+        threads: int,
     ) -> tuple[Segment, ...]:
         # pywhispercpp's native module (no type stubs) holds the decoding strategy enum.
         pw = importlib.import_module("_pywhispercpp")
@@ -289,7 +313,7 @@ class WhisperCppSpeechToText:
                 # A shortened window that fails is retried whole (see looks_runaway) rather
                 # than resampled at rising temperatures, which takes seconds and rarely helps.
                 temperature_inc=0.0 if shortened else TEMPERATURE_INCREMENT,
-                n_threads=self._threads,
+                n_threads=threads,
                 no_context=True,
                 **decoding,
             )

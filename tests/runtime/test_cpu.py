@@ -134,6 +134,12 @@ def test_urgent_work_holds_the_others_no_longer_than_the_timeout() -> None:
     assert activity.wait_for_urgent("llm", timeout=0.0)
 
 
+def quiet_policy(cpu_count: int) -> ThreadPolicy:
+    """A thread policy that sees no load from outside (the probe cannot tell)."""
+    probe = CpuLoadProbe(read_system=lambda: None, read_load_average=lambda: None)
+    return ThreadPolicy(probe=probe, cpu_count=cpu_count)
+
+
 class Machine:
     """Scripted CPU counters: all cores' busy seconds, ours, and the clock."""
 

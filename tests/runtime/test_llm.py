@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.cpu import CpuLoadProbe, EngineActivity, ThreadPolicy
+from runtime.cpu import EngineActivity, ThreadPolicy
 from runtime.errors import (
     EngineError,
     ModelNotInstalled,
@@ -34,6 +34,7 @@ from runtime.llm.llama_cpp import (
     validate_options,
 )
 from runtime.testing.tiny_gguf import make_tiny_gguf
+from tests.runtime.test_cpu import quiet_policy
 
 QWEN = "qwen2.5-coder:0.5b-q4"
 GREEDY = GenerationOptions(temperature=0.0, max_tokens=24, repeat_penalty=1.0)
@@ -256,12 +257,6 @@ def test_same_instance_reuses_the_prompt_and_answers_the_same(
     assert again == first
     assert final.usage is not None
     assert final.usage.cached_prompt_tokens == final.usage.prompt_tokens - 1
-
-
-def quiet_policy(cpu_count: int) -> ThreadPolicy:
-    """A thread policy that sees no load from outside (the probe cannot tell)."""
-    probe = CpuLoadProbe(read_system=lambda: None, read_load_average=lambda: None)
-    return ThreadPolicy(probe=probe, cpu_count=cpu_count)
 
 
 def context_threads(model: LlamaCppChatModel) -> tuple[int, int]:

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import wave
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from hal.audio import AudioChunk
 from hal.audio.codecs import decode, encode
+from runtime.cpu import ThreadPolicy
 from runtime.errors import EngineError, ModelNotInstalled, UnsupportedInput
 from runtime.stt.audio_context import (
     FULL_AUDIO_CONTEXT,
@@ -35,6 +37,7 @@ from runtime.stt.whispercpp import (
     WhisperCppSpeechToText,
     find_model_file,
 )
+from tests.runtime.test_cpu import Machine, quiet_policy
 
 ModelDir = Callable[[str], Path]
 
@@ -297,7 +300,10 @@ class FakeWhisperModel:
 
 
 def fake_engine(
-    answers: Callable[[Mapping[str, Any]], list[FakeSegment]], *, multilingual: bool = False
+    answers: Callable[[Mapping[str, Any]], list[FakeSegment]],
+    *,
+    multilingual: bool = False,
+    params: WhisperCppParams | None = None,
 ) -> tuple[WhisperCppSpeechToText, FakeWhisperModel]:
     model = FakeWhisperModel(answers)
     engine = WhisperCppSpeechToText(
@@ -305,9 +311,10 @@ def fake_engine(
         model,
         multilingual=multilingual,
         audio_context=1500,
-        params=WhisperCppParams(),
+        params=params or WhisperCppParams(),
         threads=2,
     )
+    engine.share_cpu(quiet_policy(cpu_count=2))
     return engine, model
 
 
@@ -340,6 +347,59 @@ def test_whispercpp_shortens_the_window_and_builds_the_transcript() -> None:
     assert call["n_threads"] == 2
     assert call["initial_prompt"] == ""
     assert "GREEDY" in str(call["strategy"])
+
+
+@pytest.mark.parametrize(
+    ("busy", "outside", "threads"),
+    [
+        ((), 0.0, 2),  # idle: every core (the load-time count, 2 here)
+        (("llama:chat",), 0.0, 1),  # the chat model computes: one core left to it
+        ((), 1.0, 1),  # one busy process outside: its core is not ours
+        (("llama:chat",), 1.0, 1),  # never fewer than one
+    ],
+)
+def test_whispercpp_threads_follow_the_policy_per_transcription(
+    busy: tuple[str, ...], outside: float, threads: int
+) -> None:
+    engine, model = fake_engine(hello, multilingual=True)
+    machine = Machine()
+    policy = ThreadPolicy(probe=machine.probe(), cpu_count=2)
+    machine.run(1.0, ours=0.0, outside=outside)
+    engine.share_cpu(policy)
+    detected: list[int | None] = []
+    model.auto_detect_language = lambda media, offset_ms=None, n_threads=None: (  # type: ignore[method-assign]
+        detected.append(n_threads) or (("en", 0.9), {"en": 0.9})
+    )
+    with ExitStack() as stack:
+        for key in busy:
+            stack.enter_context(policy.activity.busy(key))
+        engine.transcribe(seconds_of_audio(2.0), TranscribeOptions())
+    (call,) = model.calls
+    assert (call["n_threads"], detected) == (threads, [threads])
+
+
+def test_whispercpp_fixed_threads_ignore_the_policy() -> None:
+    engine, model = fake_engine(hello, params=WhisperCppParams(threads=2))
+    policy = ThreadPolicy(probe=quiet_policy(cpu_count=2).probe, cpu_count=2)
+    engine.share_cpu(policy)
+    with policy.activity.busy("llama:chat"):
+        engine.transcribe(seconds_of_audio(2.0), TranscribeOptions())
+    assert model.calls[0]["n_threads"] == 2
+
+
+def test_whispercpp_reports_its_transcriptions_to_the_policy() -> None:
+    policy = quiet_policy(cpu_count=2)
+    seen: list[frozenset[str]] = []
+
+    def answers(params: Mapping[str, Any]) -> list[FakeSegment]:
+        seen.append(policy.activity.busy_now())
+        return hello(params)
+
+    engine, _ = fake_engine(answers)
+    engine.share_cpu(policy)
+    engine.transcribe(seconds_of_audio(2.0), TranscribeOptions())
+    assert seen == [frozenset({"whisper:fake"})]
+    assert policy.activity.busy_now() == frozenset()
 
 
 def test_whispercpp_full_window_on_request() -> None:
