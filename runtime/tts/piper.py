@@ -7,7 +7,12 @@ as it is made, so playback can start after the first sentence.
 While it computes a sentence it tells the thread policy (``share_cpu``), so the chat
 model, still writing the rest of the reply, decodes on the cores Piper leaves free; a
 synthesis marked urgent (a reply's first piece, which someone is waiting to hear) makes
-the chat model wait between tokens until it is made, so the voice has every core.
+the chat model wait between tokens until it is made, so the voice has every core. Other
+syntheses run on the cores the policy gives them: onnxruntime's threads wait for each
+other at every step, so on 2 cores beside one busy process a short sentence took about
+380 ms on both and 240 ms on one. An onnxruntime session's threads are fixed when it is
+made, so the voice is opened again on fewer threads the first time the policy asks for
+fewer (about the voice's size in memory once more).
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hal.audio import AudioChunk
-from runtime.cpu import EngineActivity, ThreadPolicy
+from runtime.cpu import ThreadPolicy
 from runtime.engines import require_open
 from runtime.errors import EngineError, ModelLoadFailed, ModelNotInstalled, UnsupportedInput
 from runtime.onnx import cpu_session
@@ -49,7 +55,8 @@ class PiperParams:
     length_scale: float | None = None
     """Phoneme duration at rate 1.0 (> 1 slower); None: the voice's own (usually 1.0)."""
     noise_scale: float | None = None
-    """Generator noise (expressiveness); 0 is flat and repeatable; None: the voice's own."""
+    """Generator noise (expressiveness); 0 is flat and repeatable (on one thread count: the
+    samples differ in the last bit between counts); None: the voice's own."""
     noise_w_scale: float | None = None
     """Phoneme-duration noise; 0 gives the same timing every run; None: the voice's own."""
     normalize_audio: bool = True
@@ -59,7 +66,8 @@ class PiperParams:
     sentence_silence_seconds: float = 0.0
     """Silence appended to each sentence's chunk (a pause between sentences)."""
     threads: int = 0
-    """onnxruntime intra-op threads; 0 lets onnxruntime use every core."""
+    """onnxruntime intra-op threads; 0: every core for a reply's first piece, otherwise as
+    many as the thread policy leaves."""
 
     def __post_init__(self) -> None:
         if self.length_scale is not None and not (
@@ -118,17 +126,30 @@ def find_voice(model_dir: Path, voice: str | None) -> Path | None:
 class PiperTextToSpeech:
     """A loaded Piper voice."""
 
-    def __init__(self, model_id: str, params: PiperParams, voice: PiperVoice) -> None:
+    def __init__(
+        self,
+        model_id: str,
+        params: PiperParams,
+        voice: PiperVoice,
+        *,
+        open_session: Callable[[int], Any] | None = None,
+    ) -> None:
+        """``voice`` runs on every core (or the ``threads`` parameter's count);
+        ``open_session(threads)`` opens its model on fewer (None: ``voice`` always)."""
         self.model_id = model_id
         self.params = params
         self.sample_rate: int = voice.config.sample_rate
         self.num_speakers: int = voice.config.num_speakers
         self._voice: PiperVoice | None = voice
-        self._activity = EngineActivity()
+        self._open_session = open_session
+        self._fewer: dict[int, PiperVoice] = {}
+        self._fewer_lock = threading.Lock()
+        self._policy = ThreadPolicy()
 
     def share_cpu(self, policy: ThreadPolicy) -> None:
-        """Report the time spent synthesising to ``policy`` (the model manager's)."""
-        self._activity = policy.activity
+        """Choose threads with ``policy`` (the model manager's) and report the time spent
+        synthesising to it."""
+        self._policy = policy
 
     @classmethod
     def load(cls, model_id: str, model_dir: Path, params: Mapping[str, Any]) -> PiperTextToSpeech:
@@ -150,7 +171,12 @@ class PiperTextToSpeech:
             raise ModelLoadFailed(f"{config_path.name} is not a Piper voice config: {exc}") from exc
         session = cpu_session(model_path, parsed.threads)
         log.info("loaded Piper voice %s (%d Hz)", model_path.name, config.sample_rate)
-        return cls(model_id, parsed, PiperVoice(session=session, config=config))
+        return cls(
+            model_id,
+            parsed,
+            PiperVoice(session=session, config=config),
+            open_session=lambda threads: cpu_session(model_path, threads),
+        )
 
     def synthesize(self, text: str, options: SynthesisOptions) -> Iterator[AudioChunk]:
         """Speak ``text``: one 16-bit mono chunk per sentence, as each is made.
@@ -164,6 +190,8 @@ class PiperTextToSpeech:
     def close(self) -> None:
         """Drop the voice."""
         self._voice = None
+        with self._fewer_lock:
+            self._fewer.clear()
 
     def _synthesis_config(self, voice: PiperVoice, options: SynthesisOptions) -> SynthesisConfig:
         from piper.config import SynthesisConfig
@@ -182,11 +210,12 @@ class PiperTextToSpeech:
         self, voice: PiperVoice, text: str, config: SynthesisConfig, urgent: bool
     ) -> Iterator[AudioChunk]:
         silence = b"\x00\x00" * round(self.params.sentence_silence_seconds * self.sample_rate)
+        voice = self._on_threads_now(voice, urgent)
         sentences = iter(voice.synthesize(text, syn_config=config))
         elapsed = 0.0
         while True:
             try:
-                with self._activity.busy(self.model_id, urgent=urgent):
+                with self._policy.activity.busy(self.model_id, urgent=urgent):
                     sentence = next(sentences, None)
                 audio = None if sentence is None else sentence.audio_int16_bytes + silence
             except Exception as exc:  # espeak-ng and onnxruntime raise plain exceptions
@@ -196,3 +225,27 @@ class PiperTextToSpeech:
             chunk = AudioChunk(audio=audio, rate=self.sample_rate, timestamp=elapsed)
             elapsed += chunk.seconds
             yield chunk
+
+    def _on_threads_now(self, voice: PiperVoice, urgent: bool) -> PiperVoice:
+        """``voice``, or the same voice on the fewer threads the policy leaves it now.
+
+        Urgent work keeps every core (the others wait for it), and so does a voice whose
+        ``threads`` parameter fixes the count. Should the voice fail to open again (out of
+        memory), it speaks on every core as before.
+        """
+        if urgent or self.params.threads or self._open_session is None:
+            return voice
+        threads = self._policy.threads(self.model_id)
+        if threads >= self._policy.cpu_count:
+            return voice
+        with self._fewer_lock:
+            fewer = self._fewer.get(threads)
+            if fewer is None:
+                try:
+                    session = self._open_session(threads)
+                except ModelLoadFailed as exc:
+                    log.warning("%s: speaking on every core: %s", self.model_id, exc.detail)
+                    return voice
+                fewer = self._fewer[threads] = replace(voice, session=session)
+                log.info("%s: opened again on %d thread(s)", self.model_id, threads)
+        return fewer

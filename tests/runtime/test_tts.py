@@ -13,6 +13,7 @@ import pytest
 from hal.audio import AudioChunk
 from runtime.cpu import EngineActivity, ThreadPolicy
 from runtime.errors import EngineError, ModelNotInstalled, UnsupportedInput
+from runtime.onnx import cpu_session
 from runtime.tts.base import SynthesisOptions, TextToSpeech
 from runtime.tts.piper import (
     PiperParams,
@@ -21,6 +22,7 @@ from runtime.tts.piper import (
     find_voice,
     length_scale_for,
 )
+from tests.runtime.test_cpu import quiet_policy
 
 VOICE = "piper:en_US-joe-medium"
 VOICE_FILE = "en_US-joe-medium.onnx"
@@ -231,12 +233,58 @@ def test_synthesis_is_reported_to_the_thread_policy(
     assert activity.urgent == [frozenset({VOICE}) if urgent else frozenset()] * 2
 
 
+@pytest.mark.real_model
+def test_synthesis_runs_on_the_cores_the_policy_leaves(model_dir: Callable[[str], Path]) -> None:
+    from piper import PiperVoice
+
+    path = model_dir(VOICE) / VOICE_FILE
+    voice = PiperVoice.load(path)
+    every_core = voice.session = CountingSession(voice.session)
+    opened: dict[int, CountingSession] = {}
+
+    def open_session(threads: int) -> CountingSession:
+        opened[threads] = CountingSession(cpu_session(path, threads))
+        return opened[threads]
+
+    engine = PiperTextToSpeech(VOICE, PiperParams(), voice, open_session=open_session)
+    policy = quiet_policy(cpu_count=2)
+    engine.share_cpu(policy)
+    alone = list(engine.synthesize("Hello there.", SynthesisOptions()))
+    assert (every_core.runs, opened) == (1, {})  # nothing else computes: every core
+    with policy.activity.busy("llama:chat"):  # the chat model writes on
+        list(engine.synthesize("Hello there.", SynthesisOptions(urgent=True)))
+        assert (every_core.runs, opened) == (2, {})  # urgent: the chat model waits
+        beside = list(engine.synthesize("Hello there.", SynthesisOptions()))
+        list(engine.synthesize("Hello there.", SynthesisOptions()))
+    assert every_core.runs == 2
+    assert list(opened) == [1] and opened[1].runs == 2  # opened on one thread, once
+    assert b"".join(c.audio for c in beside) and len(beside) == len(alone)
+
+
+@pytest.mark.real_model
+def test_fixed_threads_keep_their_session(model_dir: Callable[[str], Path]) -> None:
+    from piper import PiperVoice
+
+    voice = PiperVoice.load(model_dir(VOICE) / VOICE_FILE)
+    counter = voice.session = CountingSession(voice.session)
+    opened: list[int] = []
+    engine = PiperTextToSpeech(VOICE, PiperParams(threads=2), voice, open_session=opened.append)
+    policy = quiet_policy(cpu_count=2)
+    engine.share_cpu(policy)
+    with policy.activity.busy("llama:chat"):
+        list(engine.synthesize("Hello there.", SynthesisOptions()))
+    assert (counter.runs, opened) == (1, [])
+
+
 @pytest.fixture(scope="module")
 def flat_tts(model_dir: Callable[[str], Path]) -> Iterator[PiperTextToSpeech]:
-    """The voice without its random noise: the same text always takes the same time."""
+    """The voice without its random noise: the same text always takes the same time (and,
+    on every core whatever else the machine runs, gives the same samples: onnxruntime's
+    sums come out a bit differently on another thread count)."""
     engine = PiperTextToSpeech.load(
         VOICE, model_dir(VOICE), {"noise_scale": 0.0, "noise_w_scale": 0.0}
     )
+    engine.share_cpu(quiet_policy(cpu_count=2))
     yield engine
     engine.close()
 
