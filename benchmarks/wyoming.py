@@ -13,7 +13,9 @@
   wyoming-faster-whisper-style server that buffers the stream and transcribes it at
   ``audio-stop`` (the bare engine on the whole buffer, after converting it).
 
-Run: ``python -m benchmarks.wyoming [--repetitions N] [--models-dir DIR] [--json PATH]``.
+Run: ``python -m benchmarks.wyoming [--repetitions N] [--models-dir DIR] [--json PATH]``;
+``--dictation N`` dictates only the first N sentences (a smoke run: each is streamed in
+real time, twice).
 """
 
 from __future__ import annotations
@@ -150,7 +152,7 @@ async def run(args: Any) -> dict[str, Any]:
     command = spoken(bare_tts, COMMAND)
     dictation = AudioChunk.from_samples(
         np.concatenate(
-            [spoken(bare_tts, s, pad_seconds=0.3).samples() for s in DICTATION]
+            [spoken(bare_tts, s, pad_seconds=0.3).samples() for s in DICTATION[: args.dictation]]
             + [np.zeros(int(RATE * END_SILENCE_SECONDS), dtype=np.float32)]
         ),
         RATE,
@@ -302,6 +304,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = base_parser(__doc__.splitlines()[0], tuning=False, prog="python -m benchmarks.wyoming")
     parser.add_argument(
         "--data-dir", type=Path, help="a scratch data folder (default: a temporary one)"
+    )
+    parser.add_argument(
+        "--dictation",
+        type=int,
+        choices=range(1, len(DICTATION) + 1),
+        default=len(DICTATION),
+        metavar="N",
+        help=f"dictate the first N of the {len(DICTATION)} sentences (default all)",
     )
     args = parser.parse_args(argv)
     info = machine_info(DISTRIBUTIONS)

@@ -16,7 +16,16 @@ def test_wyoming_benchmark_runs(tmp_path: Path, model_dir: Callable[[str], Path]
     for model in ("whisper:tiny.en", "piper:en_US-joe-medium"):
         model_dir(model)
     out = tmp_path / "wyoming.json"
-    arguments = ("--quick", "--repetitions", "1", "--data-dir", str(tmp_path / "data"))
+    # One dictated sentence: the dictation is streamed in real time, twice.
+    arguments = (
+        "--quick",
+        "--repetitions",
+        "1",
+        "--dictation",
+        "1",
+        "--data-dir",
+        str(tmp_path / "data"),
+    )
     stdout = run_benchmark("wyoming", out, *arguments, timeout=300)
     assert "| STT whisper.cpp over Wyoming |" in stdout
     result = json.loads(out.read_text())
