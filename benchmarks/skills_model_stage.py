@@ -11,9 +11,12 @@ near-misses, which must stay chat. For each threshold it counts what would have 
 ``benchmarks/skills.py`` calls ``measure`` and ``score`` with its own catalogue and
 labelled set; run alone it uses the ones below with the offline chat model:
 
-    python -m benchmarks.skills_model_stage [--quick] [--models-dir DIR] [--model ID] [--json PATH]
+    python -m benchmarks.skills_model_stage [--quick] [--after-chat N] [--models-dir DIR]
+                                            [--model ID] [--json PATH]
 
 ``--quick`` asks about two paraphrases and two near-misses only (a smoke run).
+``--after-chat N`` asks about the first N cases again after a chat turn each (default 8,
+2 with ``--quick``): each evaluates the whole system prompt again, the slowest calls.
 ``--labelled PATH`` measures instead the utterances of a labelled set (the lead's
 ``tests/skills/data/utterances.yaml``) that the shipped sentence templates do not match
 (those alone reach the model stage), with the shipped catalogue (``shipped_specs``).
@@ -353,7 +356,15 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PATH",
         help="measure a labelled set's template misses with the shipped catalogue",
     )
+    parser.add_argument(
+        "--after-chat",
+        type=int,
+        metavar="N",
+        help="ask about the first N cases again after a chat turn each (default 8; --quick 2)",
+    )
     args = parser.parse_args(argv)
+    if args.after_chat is not None and args.after_chat < 1:
+        parser.error("--after-chat must be at least 1")
     print(header_line(machine_info(DISTRIBUTIONS)))
     specs: Sequence[IntentSpec] = SPECS
     cases: Sequence[Case] = CASES
@@ -364,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         positives = [case for case in cases if case.intent is not None]
         cases = (*positives[:2], *[case for case in cases if case.intent is None][:2])
     progress(f"{len(cases)} utterances through the model stage on {args.model}")
-    cold_cases = 2 if args.quick else 8
+    cold_cases = args.after_chat or (2 if args.quick else 8)
     trials, cold = asyncio.run(run(args.models_dir, args.model, specs, cases, cold_cases))
     scores = score(trials)
     p50, p90 = latencies_ms(trials)

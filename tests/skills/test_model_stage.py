@@ -280,7 +280,8 @@ def test_the_measurement_runs(tmp_path: Path, model_dir: Callable[[str], Path]) 
     """``python -m benchmarks.skills_model_stage --quick``: tables out, JSON written."""
     folder = model_dir(QWEN).parent.parent.parent  # <store>/installed/<name>/<tag>
     out = tmp_path / "stage.json"
-    arguments = ["--quick", "--models-dir", str(folder), "--json", str(out)]
+    # One case after a chat turn: each evaluates the whole system prompt again.
+    arguments = ["--quick", "--after-chat", "1", "--models-dir", str(folder), "--json", str(out)]
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.skills_model_stage", *arguments],
         cwd=Path(__file__).parent.parent.parent,
@@ -293,6 +294,7 @@ def test_the_measurement_runs(tmp_path: Path, model_dir: Callable[[str], Path]) 
     assert "| threshold | fired | right |" in done.stdout
     result = json.loads(out.read_text())
     assert len(result["trials"]) == 4
+    assert result["after_chat_p50_ms"] > 0
     assert [s["threshold"] for s in result["scores"]] == list(THRESHOLDS)
 
 
