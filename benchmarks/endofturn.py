@@ -360,15 +360,19 @@ async def endpointing(
     models_dir: Path | None,
     espeak_voices: Sequence[str] = ESPEAK_VOICES,
     transcripts: Path | None = None,
+    turn_count: int | None = None,
 ) -> dict[str, Any]:
     """Cut-offs, end-of-turn delay and judgements of each policy on the pause set.
 
     ``transcripts``: a JSON file of earlier transcripts (and their times) to reuse and
     extend, for trying rules without waiting for whisper again; not for measuring.
+    ``turn_count``: only the first turns of the set (of the quick set: one per kind), for
+    a smoke run; each is spoken in every voice, at every pause, over every noise floor.
     """
     turns = load_pause_set()
     if quick:  # the first turn of each kind
         turns = list({turn.kind: turn for turn in reversed(turns)}.values())
+    turns = turns[:turn_count]
     with tempfile.TemporaryDirectory() as tmp:
         store = models_dir or Settings.load().models_dir
         settings = Settings.load(data_dir=Path(tmp), models={"dir": store})

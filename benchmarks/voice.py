@@ -20,7 +20,7 @@ the real VAD and the segmenter with fixed silences and with the adaptive end of 
 and the delay from the real end of speech to the end of the turn.
 
     python -m benchmarks.voice [--quick] [--repetitions N] [--json PATH]
-                               [--fake-engines | --endpointing]
+                               [--fake-engines | --endpointing [--turns N]]
 """
 
 from __future__ import annotations
@@ -455,7 +455,16 @@ def main(argv: list[str] | None = None) -> int:
         help="measure the end of a turn instead: cut-offs and delay of fixed silences and of"
         " the adaptive end of turn, on the labelled pause set",
     )
+    parser.add_argument(
+        "--turns",
+        type=int,
+        metavar="N",
+        help="with --endpointing: only the first N turns of the pause set (with --quick, N"
+        " kinds), each in every voice, pause and noise floor (a smoke run)",
+    )
     args = parser.parse_args(argv)
+    if args.turns is not None and (args.turns < 1 or not args.endpointing):
+        parser.error("--turns N takes N >= 1 and goes with --endpointing")
     repetitions = args.repetitions or (1 if args.quick else 3)
     info = machine_info(["llama-cpp-python", "pywhispercpp", "piper-tts", "onnxruntime"])
     print(header_line(info))
@@ -466,7 +475,8 @@ def main(argv: list[str] | None = None) -> int:
         results = asyncio.run(orchestration(turns))
         print(orchestration_report(results))
     elif args.endpointing:
-        results = asyncio.run(endofturn.endpointing(args.quick, args.models_dir))
+        ending = endofturn.endpointing(args.quick, args.models_dir, turn_count=args.turns)
+        results = asyncio.run(ending)
         print(endofturn.endpointing_report(results))
     else:
         results = asyncio.run(run(repetitions, max(1, args.questions), args.models_dir))

@@ -178,7 +178,9 @@ def test_an_unknown_group_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
     assert "unknown group(s) gpu" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("option", [["--only", "turns"], ["--threads", "2"], ["--max-tokens", "8"]])
+@pytest.mark.parametrize(
+    "option", [["--only", "turns"], ["--threads", "2"], ["--max-tokens", "8"], ["--turns", "2"]]
+)
 def test_the_voice_benchmark_refuses_options_it_would_ignore(option: list[str]) -> None:
     from benchmarks.voice import main
 
@@ -355,7 +357,9 @@ def test_voice_endpointing_benchmark_runs(tmp_path: Path, model_dir: Callable[[s
     for model in ("whisper:tiny.en", "piper:en_US-joe-medium", "silero-vad:v6"):
         model_dir(model)
     out = tmp_path / "endpointing.json"
-    stdout = run_benchmark("voice", out, "--endpointing", "--quick", timeout=900)
+    # Two kinds of turn: each is spoken in two voices, at two pauses, over two noise floors.
+    arguments = ("--endpointing", "--quick", "--turns", "2")
+    stdout = run_benchmark("voice", out, *arguments, timeout=900)
     assert "| policy | cut off | at 0.45 s pause | at 1.2 s pause |" in stdout
     result = json.loads(out.read_text())["results"]
     policies = result["policies"]
@@ -365,7 +369,8 @@ def test_voice_endpointing_benchmark_runs(tmp_path: Path, model_dir: Callable[[s
         "adaptive",
         "adaptive, STT time 0",
     ]
-    # One turn of each kind, spoken at two pauses, in silence and over noise, per voice.
+    # One turn of each of two kinds, spoken at two pauses, in silence and over noise, per voice.
+    assert len(result["turns_by_kind"]) == 2
     assert result["turns"] == len(result["turns_by_kind"]) * 2 * 2 * len(result["voices"])
     # A 1.2 s pause is longer than either fixed tail: every such turn is cut there.
     per_pause = result["turns_per_pause"]
