@@ -59,7 +59,9 @@ def test_two_turns_remember_the_name(real_client: tuple[TestClient[Any], Service
 
 def test_a_long_conversation_is_summarised_and_flagged(tmp_path: Path, model_dir: Any) -> None:
     model_dir(QWEN)
-    services = real_services(tmp_path, params={QWEN: {"context_length": 512}})
+    # A context this small fills in three turns: the fourth is summarised, the fifth reads
+    # the summary (every turn is a model call, and the summary's the slowest).
+    services = real_services(tmp_path, params={QWEN: {"context_length": 448}})
     with TestClient(app=create_app(services.settings, services)) as client:
         ada = Accounts(client, services).register("ada")
         options = {"temperature": 0.0, "max_tokens": 40}
@@ -71,8 +73,6 @@ def test_a_long_conversation_is_summarised_and_flagged(tmp_path: Path, model_dir
             "My favourite food is ratatouille, especially in summer.",
             "I work as an engineer building small robots for schools.",
             "On weekends I cycle along the Rhone with my sister Claire.",
-            "I am learning Japanese and practise every evening for an hour.",
-            "Next month I will visit my friend Bruno in Montreal.",
         ]
         for fact in facts:
             body = client.post(
@@ -82,7 +82,7 @@ def test_a_long_conversation_is_summarised_and_flagged(tmp_path: Path, model_dir
             ).json()
             conversation_id = body["conversation_id"]
             flags.append(body["flags"])
-        assert any(f["summarized"] for f in flags), flags
+        assert any(f["summarized"] for f in flags[:-1]), flags
         assert flags[-1]["summary_used"] and flags[-1]["dropped_turns"] > 0
         history = client.get(
             f"/api/v1/chat/history?conversation_id={conversation_id}&limit=200", headers=ada
