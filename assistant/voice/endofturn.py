@@ -49,9 +49,9 @@ class EndOfTurnOptions:
     espeak-ng, in silence and over noise: 1080 turns; Silero VAD; whisper.cpp tiny.en),
     sweeping the complete and incomplete tails over the same transcripts. Fixed 0.8 s cut
     off 372 of the 1080 with an end-of-turn delay of 858 ms p50; complete 0.4 s /
-    incomplete 1.3 s cut off 347 at 474 ms p50 (with the transcript in hand at once; its
-    STT time comes on top where it is longer than the 0.2 s between speculating and the
-    complete tail).
+    incomplete 1.3 s cut off 342 at 474 ms p50 with the transcript in hand at once, and
+    314 at 476 ms with whisper's real time (159 ms p50 on a quiet machine, inside the
+    0.3 s between speculating and the complete tail).
     """
 
     adaptive: bool = True
