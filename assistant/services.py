@@ -49,6 +49,7 @@ from runtime.manager import ModelManager
 from runtime.manifest import Manifest, load_manifest
 from runtime.modelstore import ModelStore
 from runtime.registry import Registries
+from runtime.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -444,7 +445,9 @@ def build_oidc(
         name: OidcClient(
             name,
             provider,
-            httpx.Client(timeout=oidc.http_timeout_seconds, follow_redirects=False),
+            httpx.Client(
+                timeout=oidc.http_timeout_seconds, follow_redirects=False, verify=tls_context()
+            ),
             discovery_ttl_seconds=oidc.discovery_ttl_seconds,
             clock=clock,
         )
@@ -666,7 +669,7 @@ def build_notifications(
     vapid = VapidKeyFile(settings.secrets_dir / VAPID_KEY_FILE)
 
     def client() -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=config.push_timeout_seconds)
+        return httpx.AsyncClient(timeout=config.push_timeout_seconds, verify=tls_context())
 
     channels: dict[str, Channel] = {
         "desktop": desktop_channel(config.desktop, config.dbus_address, config.app_name),
@@ -684,7 +687,8 @@ def build_notifications(
     apns = (config.apns_key_file, config.apns_key_id, config.apns_team_id, config.apns_topic)
     if all(apns):
         key = ApnsKey.load(*apns)  # type: ignore[arg-type]
-        # Apple's service speaks HTTP/2 only (the h2 package, in the notify extra).
+        # Apple's service speaks HTTP/2 only (the h2 package, in the notify extra). Its own
+        # TLS context: an HTTP/2 client sets its protocols on the context it is given.
         http2 = importlib.util.find_spec("h2") is not None
         apns_client = httpx.AsyncClient(timeout=config.push_timeout_seconds, http2=http2)
         channels["apns"] = ApnsChannel(key, apns_client, config.apns_base_url, clock)

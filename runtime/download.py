@@ -36,6 +36,7 @@ import httpx
 
 from runtime.errors import EngineError, ModelBusy, ModelRuntimeError, ResourceExhausted
 from runtime.files import replace_durably
+from runtime.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -371,7 +372,9 @@ class Downloader:
         self.client = (
             client
             if client is not None
-            else httpx.Client(follow_redirects=True, headers={"User-Agent": USER_AGENT})
+            else httpx.Client(
+                follow_redirects=True, headers={"User-Agent": USER_AGENT}, verify=tls_context()
+            )
         )
         self.connect_timeout_seconds = connect_timeout_seconds
         self.read_timeout_seconds = read_timeout_seconds

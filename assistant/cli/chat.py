@@ -39,6 +39,7 @@ from assistant.chat.service import ChatService
 from assistant.cli.common import console, error_message, fail, open_services, problem_detail
 from assistant.errors import AssistantError
 from assistant.problems import OWN_ERRORS
+from runtime.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ class RemoteBackend:
     def __init__(self, url: str, api_key: str, client: httpx.AsyncClient | None = None) -> None:
         self.url = url.rstrip("/")
         self.client = client or httpx.AsyncClient(
-            base_url=self.url, timeout=httpx.Timeout(30, read=None)
+            base_url=self.url, timeout=httpx.Timeout(30, read=None), verify=tls_context()
         )
         self.headers = {"Authorization": f"Bearer {api_key}"}
 

@@ -18,6 +18,7 @@ import httpx
 
 from assistant.errors import PreconditionFailed, UpstreamError
 from assistant.sync.models import ChangePage, FieldChange, Outcome, PushResult, Rejected
+from runtime.tls import tls_context
 
 CHANGES_PATH = "/api/v1/profile/changes"
 
@@ -89,6 +90,7 @@ class HttpTransport:
     ) -> None:
         self.url = url.rstrip("/")
         self._client = httpx.Client(
+            verify=tls_context(),
             base_url=self.url,
             headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
             timeout=timeout_seconds,

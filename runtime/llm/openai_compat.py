@@ -25,6 +25,7 @@ from runtime.errors import EngineError, RemoteUnavailable, UnsupportedInput
 from runtime.llm.base import ChatDelta, ChatMessage, GenerationOptions, TokenLogprob, Usage
 from runtime.params import parse_params
 from runtime.remote import RemoteParams
+from runtime.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class OpenAICompatibleChatModel:
                 field="model",
             )
         client = httpx.Client(
+            verify=tls_context(),
             headers=_headers(parsed),
             timeout=httpx.Timeout(parsed.timeout_seconds, connect=parsed.connect_timeout_seconds),
         )
