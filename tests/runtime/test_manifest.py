@@ -183,3 +183,15 @@ def test_bad_files(tmp_path: Path) -> None:
     broken.write_text("[[models]\n")
     with pytest.raises(ManifestError, match="not valid TOML"):
         load_manifest(broken)
+
+
+def test_a_changed_file_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.toml"
+    path.write_text('[profiles.small]\ndescription = "one"\nmodels = []\n')
+    assert load_manifest(path).profiles["small"].description == "one"
+    assert load_manifest(path).profiles["small"].description == "one"  # from the cache
+    path.write_text('[profiles.small]\ndescription = "two, now"\nmodels = []\n')
+    assert load_manifest(path).profiles["small"].description == "two, now"
+    path.write_text("[[models]\n")
+    with pytest.raises(ManifestError, match="not valid TOML"):
+        load_manifest(path)  # a broken edit is said, not hidden by the cache
