@@ -83,11 +83,12 @@ def sentence(words: int) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-def first_audio(tts: PiperTextToSpeech, text: str) -> tuple[float, float]:
-    """(seconds to the first chunk, seconds to the last) of speaking ``text``."""
+def first_audio(tts: PiperTextToSpeech, text: str, *, urgent: bool = False) -> tuple[float, float]:
+    """(seconds to the first chunk, seconds to the last) of speaking ``text``; ``urgent``
+    as the voice pipeline makes a reply's first piece (the chat model waits)."""
     started = time.perf_counter()
     first = None
-    for _ in tts.synthesize(text, SynthesisOptions()):
+    for _ in tts.synthesize(text, SynthesisOptions(urgent=urgent)):
         if first is None:
             first = time.perf_counter() - started
     return first or 0.0, time.perf_counter() - started
@@ -166,7 +167,7 @@ def reply_start(
             pieces = splitter.push(delta.text)
             piece = pieces[0] if pieces else None
         cut = time.perf_counter()
-        audio, _ = first_audio(tts, piece) if piece else (0.0, 0.0)
+        audio, _ = first_audio(tts, piece, urgent=True) if piece else (0.0, 0.0)
     finally:
         cancel.set()
         writer.join()
