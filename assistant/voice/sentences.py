@@ -316,7 +316,8 @@ def _tail_goes_on(buffer: str, start: int) -> _Decision:
     if end == len(buffer):
         return _Decision.WAIT  # the word may go on, or the reply end with it
     word = buffer[start:end].rstrip("".join(CLOSERS))
-    return _Decision.REJECT if word[-1:] in TERMINATORS else _Decision.ACCEPT
+    last = word[-1:] in TERMINATORS or buffer[end] == "\n"  # a line break ends it too
+    return _Decision.REJECT if last else _Decision.ACCEPT
 
 
 def _after_clause_mark(before: str, following: str | None) -> _Decision:

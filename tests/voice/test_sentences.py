@@ -255,6 +255,18 @@ def test_first_clause_waits_for_the_next_word() -> None:
     assert splitter.push(" swam") == ["On May 3, 2025,"]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hello there my dear friend\nBye.", ["Hello there my dear friend", "Bye."]),
+        ("Hello there my dear old friend\nBye.", ["Hello there my dear", "old friend", "Bye."]),
+    ],
+)
+def test_first_clause_keeps_a_last_word_before_a_line_break(text: str, expected: list[str]) -> None:
+    options = SplitterOptions(min_chars=0, max_chars=None, first_clause_words=4)
+    assert split_sentences(text, options) == expected
+
+
 def test_first_clause_waits_for_the_next_word_to_see_the_sentence_go_on() -> None:
     splitter = SentenceSplitter(SplitterOptions(min_chars=10, first_clause_words=4))
     assert splitter.push("Germany has over 8 million peo") == []  # is the word whole?
