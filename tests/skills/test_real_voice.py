@@ -4,7 +4,6 @@ whisper.cpp, the router, the skills with their real services, Piper answering al
 from __future__ import annotations
 
 import asyncio
-import functools
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,6 @@ from assistant.auth import PasswordHasher
 from assistant.clock import ManualClock
 from assistant.notifications.models import HistoryQuery
 from assistant.services import Services, build_services
-from assistant.settings import Settings
 from assistant.voice.announce import chime
 from assistant.voice.events import PipelineEvent, SkillChosen, SttEnd, TtsAudio, TtsStart
 from assistant.voice.options import AlertOptions, PipelineOptions
@@ -26,29 +24,13 @@ from hal.audio.convert import convert
 from hal.audio.fake import FakeSpeaker
 from runtime.llm.base import GenerationOptions
 from runtime.testing.scenes import text_image
-from runtime.tts.base import SynthesisOptions
-from runtime.tts.piper import PiperTextToSpeech
-from tests.conftest import REPEATABLE_VOICE, real_settings
+from tests.conftest import real_settings
 from tests.vision.pictures import encode
-from tests.voice.speech import RATE, VOICE, chunk_of, silence
+from tests.voice.speech import RATE, chunk_of, say, silence
 
 pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 
 START = 1_800_000_000.0
-
-
-@functools.cache
-def _piper() -> PiperTextToSpeech:
-    """The offline profile's Piper voice without its random noise: the same request is
-    the same audio on every run, so what whisper hears cannot change by luck."""
-    folder = Settings.load().models_dir / "installed" / "piper" / "en_US-joe-medium"
-    return PiperTextToSpeech.load(VOICE, folder, {"threads": 1, **REPEATABLE_VOICE[VOICE]})
-
-
-def say(text: str) -> npt.NDArray[np.float32]:
-    """``text`` spoken by Piper, as 16 kHz float samples."""
-    chunks = [convert(c, RATE) for c in _piper().synthesize(text, SynthesisOptions())]
-    return np.concatenate([c.samples() for c in chunks])
 
 
 def espeak(text: str, tmp: Path) -> npt.NDArray[np.float32]:

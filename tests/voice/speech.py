@@ -12,6 +12,7 @@ from hal.audio import AudioChunk
 from hal.audio.convert import convert
 from runtime.tts.base import SynthesisOptions
 from runtime.tts.piper import PiperTextToSpeech
+from tests.conftest import REPEATABLE_VOICE
 
 RATE = 16_000
 VOICE = "piper:en_US-joe-medium"
@@ -19,8 +20,11 @@ VOICE = "piper:en_US-joe-medium"
 
 @functools.cache
 def _voice() -> PiperTextToSpeech:
+    """The voice without its random noise, on one thread: the same text is the same audio
+    on every run, so what whisper hears cannot change by luck (a rendition of "Turn on the
+    kitchen lights" was once heard as "pern on ...")."""
     folder = Settings.load().models_dir / "installed" / "piper" / "en_US-joe-medium"
-    return PiperTextToSpeech.load(VOICE, folder, {"threads": 1})
+    return PiperTextToSpeech.load(VOICE, folder, {"threads": 1, **REPEATABLE_VOICE[VOICE]})
 
 
 def say(text: str) -> npt.NDArray[np.float32]:
