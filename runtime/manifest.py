@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from runtime.convert import CONVERTERS
 from runtime.engines import ENGINES, Capability
 from runtime.errors import UnknownModel, UnsupportedInput
 from runtime.registry import PackagePart
@@ -22,7 +23,6 @@ from runtime.registry import PackagePart
 MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*:[A-Za-z0-9][A-Za-z0-9._-]*$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-CONVERTERS = frozenset({"whisper-ct2-to-ggml"})
 SourceKind = Literal["https", "pypi", "npm", "convert", "local"]
 
 

@@ -43,7 +43,9 @@ class RoutingRules:
     """The knobs of the router (from settings)."""
 
     default_model: str | None = None
-    """Use this model unless a rule or the request says otherwise."""
+    """Use this model unless a rule or the request says otherwise; while it is installed,
+    its other quantizations (same name and size, another tag) are never chosen
+    automatically: to the rules they are the same model."""
     short_message_chars: int = 60
     """Messages up to this long without a question of substance go to the smallest model."""
     route_short_to_smallest: bool = True
@@ -60,6 +62,15 @@ class Route:
     """Chosen model id; None when nothing suitable is installed."""
     reason: str
     """Why, in words a user understands."""
+
+
+def same_model(a: str, b: str) -> bool:
+    """Two quantizations of one model: the same name and the same first part of the tag
+    (``qwen2.5-coder:0.5b-q4`` and ``qwen2.5-coder:0.5b-iq4nl``, not ``qwen2.5:0.5b-...``
+    and ``qwen2.5:1.5b-...``)."""
+    name_a, _, tag_a = a.partition(":")
+    name_b, _, tag_b = b.partition(":")
+    return name_a == name_b and tag_a.partition("-")[0] == tag_b.partition("-")[0]
 
 
 def looks_like_code(text: str) -> bool:
@@ -87,7 +98,14 @@ def route(  # noqa: PLR0911 - one return per rule reads best
         return Route(None, "the message has an image but no vision model is installed")
     if preferred and preferred in installed and not installed[preferred].vision:
         return Route(preferred, "your preferred model")
-    chat = [c for c in candidates if not c.vision and c.automatic]
+    default = rules.default_model if rules.default_model in installed else None
+    chat = [
+        c
+        for c in candidates
+        if not c.vision
+        and c.automatic
+        and (default is None or c.id == default or not same_model(c.id, default))
+    ]
     if not chat:
         return Route(None, "no chat model is installed")
     if rules.route_code_to_coder and looks_like_code(text):
@@ -102,7 +120,7 @@ def route(  # noqa: PLR0911 - one return per rule reads best
     ):
         smallest = min(chat, key=lambda c: c.memory_mb)
         return Route(smallest.id, "short chit-chat: smallest model")
-    if rules.default_model and rules.default_model in installed:
-        return Route(rules.default_model, "the configured default")
+    if default is not None:
+        return Route(default, "the configured default")
     best = max(chat, key=lambda c: c.memory_mb)
     return Route(best.id, "the largest installed chat model")

@@ -15,7 +15,7 @@ from server.app import create_app
 from tests.conftest import Accounts, real_settings
 
 pytestmark = pytest.mark.real_model
-QWEN = "qwen2.5-coder:0.5b-q4"
+QWEN = "qwen2.5-coder:0.5b-iq4nl"  # the offline profile's chat model
 
 
 def test_real_chat_turns_show_on_the_dashboard(tmp_path: Path, model_dir: Any) -> None:

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.chat.routing import Candidate, RoutingRules, looks_like_code, route
+from assistant.chat.routing import (
+    Candidate,
+    RoutingRules,
+    looks_like_code,
+    route,
+    same_model,
+)
 
 SMALL = Candidate("tiny:1", vision=False, memory_mb=300)
 CODER = Candidate("qwen2.5-coder:0.5b", vision=False, memory_mb=700, tags=("coder",))
@@ -96,6 +102,53 @@ def test_rules_can_be_switched_off() -> None:
             text, has_images=False, explicit=None, preferred=None, candidates=ALL, rules=rules
         )
         assert chosen.model == "qwen2.5:3b"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("qwen2.5-coder:0.5b-q4", "qwen2.5-coder:0.5b-iq4nl", True),
+        ("qwen2.5-coder:0.5b", "qwen2.5-coder:0.5b-q8", True),
+        ("qwen2.5:0.5b-instruct-q4km", "qwen2.5:1.5b-instruct-q4km", False),
+        ("qwen2.5:0.5b-instruct-q4km", "qwen2.5-coder:0.5b-q4", False),
+        ("tiny:1", "tiny:1", True),
+    ],
+)
+def test_same_model(a: str, b: str, same: bool) -> None:
+    assert same_model(a, b) is same
+    assert same_model(b, a) is same
+
+
+FAST = Candidate("qwen2.5-coder:0.5b-iq4nl", vision=False, memory_mb=650, tags=("coder",))
+SOURCE = Candidate("qwen2.5-coder:0.5b-q4", vision=False, memory_mb=700, tags=("coder",))
+
+
+@pytest.mark.parametrize(
+    ("text", "default", "preferred", "model"),
+    [
+        # Another quantization of the default is the same model to the rules: neither the
+        # code rule (largest coder) nor the chit-chat rule (smallest) picks it.
+        ("fix this python bug", FAST.id, None, FAST.id),
+        ("hello!", SOURCE.id, None, SOURCE.id),
+        ("hello!", FAST.id, None, FAST.id),
+        ("Why is the sky blue?", FAST.id, None, FAST.id),
+        # Asked for, it is still used; with the default missing, the rules see both.
+        ("Why is the sky blue?", FAST.id, SOURCE.id, SOURCE.id),
+        ("fix this python bug", "absent:1", None, SOURCE.id),
+    ],
+)
+def test_other_quantizations_of_the_default_are_not_routed_to(
+    text: str, default: str, preferred: str | None, model: str
+) -> None:
+    chosen = route(
+        text,
+        has_images=False,
+        explicit=None,
+        preferred=preferred,
+        candidates=[FAST, SOURCE],
+        rules=RoutingRules(default_model=default),
+    )
+    assert chosen.model == model
 
 
 @pytest.mark.parametrize(

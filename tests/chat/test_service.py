@@ -236,11 +236,11 @@ async def test_with_no_model_installed_the_suggestion_comes_from_the_manifest(
 @pytest.mark.parametrize(
     ("profile", "capability", "suggested"),
     [
-        ("offline", Capability.LLM, "qwen2.5-coder:0.5b-q4"),  # the profile's own
+        ("offline", Capability.LLM, "qwen2.5-coder:0.5b-iq4nl"),  # the profile's own
         ("laptop", Capability.LLM, "qwen2.5:3b-instruct-q4km"),
         ("laptop", Capability.VLM, "moondream2:f16"),
         ("offline", Capability.VLM, "moondream2:f16"),  # none in the profile: the catalogue's
-        ("no-such-profile", Capability.LLM, "qwen2.5-coder:0.5b-q4"),
+        ("no-such-profile", Capability.LLM, "qwen2.5-coder:0.5b-q4"),  # the catalogue's first
     ],
 )
 def test_suggested_models_come_from_the_active_profile_then_the_catalogue(
@@ -260,7 +260,7 @@ def test_a_manifest_without_the_capability_suggests_nothing() -> None:
 
 def test_build_services_wires_the_suggestions_and_the_history(services: Services) -> None:
     assert services.chat.fallbacks == FallbackModels(
-        chat="qwen2.5-coder:0.5b-q4", vision="moondream2:f16"
+        chat="qwen2.5-coder:0.5b-iq4nl", vision="moondream2:f16"
     )
     assert services.history.db is services.db
 

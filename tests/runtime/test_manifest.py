@@ -59,7 +59,7 @@ def test_the_shipped_manifest_is_valid_and_complete() -> None:
 
 def test_defaults_per_capability_follow_profile_order() -> None:
     manifest = load_manifest()
-    assert manifest.default_for("offline", Capability.LLM) == "qwen2.5-coder:0.5b-q4"
+    assert manifest.default_for("offline", Capability.LLM) == "qwen2.5-coder:0.5b-iq4nl"
     assert manifest.default_for("offline", Capability.STT) == "whisper:tiny.en"
     assert manifest.default_for("offline", Capability.MT) is None
 

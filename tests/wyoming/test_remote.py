@@ -43,7 +43,8 @@ from tests.wyoming.conftest import RATE, espeak, piper, resampled, silence
 pytestmark = pytest.mark.real_model
 
 BIN = Path(sys.executable).parent / "assistant"
-CHAT = "qwen2.5-coder:0.5b-q4"
+CHAT = "qwen2.5-coder:0.5b-q4"  # what the remote serves
+LOCAL = "qwen2.5-coder:0.5b-iq4nl"  # the offline profile's chat model: the fallback
 GREEDY = GenerationOptions(max_tokens=48, temperature=0.0, seed=1)
 
 
@@ -316,7 +317,7 @@ async def test_a_device_chats_through_a_remote_model_and_falls_back_when_it_dies
             user, ChatRequest("Say hi.", conversation_id=conversation, options=GREEDY)
         )
         assert done.text
-        assert [f.used for f in fallbacks] == [CHAT]
+        assert [f.used for f in fallbacks] == [LOCAL]
         assert fallbacks[0].requested == "remote-qwen:latest"
         (status,) = services.manager.remote_status()
         assert status.healthy is False

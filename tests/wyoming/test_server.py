@@ -85,7 +85,7 @@ async def test_describe_lists_every_installed_program(running: Running) -> None:
     }
     assert next(iter(wake)) == "hey_jarvis"  # the account's wake word first
     (chat,) = [m for p in info.handle for m in p.models]
-    assert chat.name == "qwen2.5-coder:0.5b-q4"
+    assert chat.name == "qwen2.5-coder:0.5b-iq4nl"
     assert "en" in chat.languages
     assert info.handle[0].supports_handled_streaming
 
