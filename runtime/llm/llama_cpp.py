@@ -550,7 +550,12 @@ class LlamaCppChatModel:
             return
         clock = time.perf_counter
         adapt = self._adapt_threads
-        for token in tokens:
+        step = self._policy.activity.step
+        while True:
+            with step(self.model_id):  # the prompt, then one token (urgent work waits)
+                token = next(tokens, None)
+            if token is None:
+                return
             progress.last_at = clock()
             if progress.first_at is None:
                 progress.first_at = progress.last_at

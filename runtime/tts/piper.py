@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hal.audio import AudioChunk
-from runtime.cpu import ThreadPolicy
+from runtime.cpu import MAX_STEP_WAIT_SECONDS, ThreadPolicy
 from runtime.engines import require_open
 from runtime.errors import EngineError, ModelLoadFailed, ModelNotInstalled, UnsupportedInput
 from runtime.onnx import cpu_session
@@ -213,10 +213,12 @@ class PiperTextToSpeech:
         voice = self._on_threads_now(voice, urgent)
         sentences = iter(voice.synthesize(text, syn_config=config))
         elapsed = 0.0
+        step_wait = MAX_STEP_WAIT_SECONDS  # the first sentence lets a token under way end
         while True:
             try:
-                with self._policy.activity.busy(self.model_id, urgent=urgent):
+                with self._policy.activity.busy(self.model_id, urgent=urgent, step_wait=step_wait):
                     sentence = next(sentences, None)
+                step_wait = 0.0  # later ones (and the end) would wait for the next token
                 audio = None if sentence is None else sentence.audio_int16_bytes + silence
             except Exception as exc:  # espeak-ng and onnxruntime raise plain exceptions
                 raise EngineError(f"Piper synthesis failed: {exc}") from exc

@@ -134,6 +134,46 @@ def test_urgent_work_holds_the_others_no_longer_than_the_timeout() -> None:
     assert activity.wait_for_urgent("llm", timeout=0.0)
 
 
+def test_urgent_work_starts_when_the_step_under_way_ends() -> None:
+    activity = EngineActivity()
+    order: list[str] = []
+    stepping, started = threading.Event(), threading.Event()
+    finish_step = threading.Event()
+
+    def token() -> None:
+        with activity.busy("llm"), activity.step("llm"):
+            stepping.set()
+            finish_step.wait()
+            order.append("token done")
+
+    def speak() -> None:
+        with activity.busy("tts", urgent=True, step_wait=30.0):
+            order.append("speech starts")
+            started.set()
+
+    chat = threading.Thread(target=token)
+    chat.start()
+    stepping.wait()
+    voice = threading.Thread(target=speak)
+    voice.start()
+    assert not started.wait(0.05)  # held back while the token is computed
+    finish_step.set()
+    voice.join()
+    chat.join()
+    assert order == ["token done", "speech starts"]  # not by the timeout: the token ended
+
+
+def test_urgent_work_waits_for_a_step_no_longer_than_step_wait() -> None:
+    activity = EngineActivity()
+    with activity.step("llm"):
+        with activity.busy("tts", urgent=True, step_wait=0.01):
+            assert activity.urgent_now() == frozenset({"tts"})
+        with activity.busy("llm", urgent=True, step_wait=30.0):  # its own step: no wait
+            pass
+        with activity.busy("stt", step_wait=30.0):  # not urgent: no wait
+            pass
+
+
 def quiet_policy(cpu_count: int) -> ThreadPolicy:
     """A thread policy that sees no load from outside (the probe cannot tell)."""
     probe = CpuLoadProbe(read_system=lambda: None, read_load_average=lambda: None)

@@ -9,6 +9,7 @@ import json
 import math
 import threading
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -309,15 +310,22 @@ def test_the_chat_model_waits_for_speech_before_every_token(
             self.waits.append(key)
             return super().wait_for_urgent(key, timeout)
 
+        @contextmanager
+        def step(self, key: str) -> Iterator[None]:
+            self.waits.append("step")
+            with super().step(key):
+                yield
+
     activity = Recording()
     model = load_tiny()
     model.share_cpu(ThreadPolicy(activity=activity, probe=quiet_policy(2).probe, cpu_count=2))
     _, final = run(model, HI)
     assert final.usage is not None
     # Once before the prompt, then before each further token is evaluated (the last of
-    # max_tokens is not followed by another).
+    # max_tokens is not followed by another); each evaluation is a step that urgent work
+    # lets end (the prompt's comes with the first token).
     assert final.finish_reason == "length"
-    assert activity.waits == ["tiny:test"] * final.usage.completion_tokens
+    assert activity.waits == ["tiny:test", "step"] * final.usage.completion_tokens
 
 
 def test_an_open_last_message_is_prefilled_up_to_where_its_text_starts(
