@@ -186,7 +186,11 @@ def bare_generate(llama: Any, prompt: Sequence[int], threads: int, max_tokens: i
 
 
 def measure(
-    store: ModelStore, conditions: Sequence[str], repetitions: int, max_tokens: int
+    store: ModelStore,
+    conditions: Sequence[str],
+    repetitions: int,
+    max_tokens: int,
+    model_id: str = LLM_MODEL,
 ) -> tuple[dict[str, dict[str, Cell]], list[int]]:
     """Every side in every condition: {condition: {side: cell}}, and the fixed counts."""
     import llama_cpp
@@ -195,12 +199,12 @@ def measure(
 
     cores = os.cpu_count() or 1
     counts = list(range(1, min(cores, 4) + 1))
-    llm = store.require(LLM_MODEL)
+    llm = store.require(model_id)
     policy = CountingPolicy()
-    engine = LlamaCppChatModel.load(LLM_MODEL, llm.path, dict(llm.params))
+    engine = LlamaCppChatModel.load(model_id, llm.path, dict(llm.params))
     engine.share_cpu(policy)
     params = engine._params
-    bare = open_llama(llama_cpp, LLM_MODEL, llm.path / "model.gguf", params, 1, 1)
+    bare = open_llama(llama_cpp, model_id, llm.path / "model.gguf", params, 1, 1)
     voice = store.require(VOICE)
     tts = PiperTextToSpeech.load(VOICE, voice.path, dict(voice.params))
     tts.share_cpu(policy)  # as the model manager does
@@ -292,15 +296,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--max-tokens", type=int, metavar="N", help="tokens per generation (default 128)"
     )
+    parser.add_argument(
+        "--model", default=LLM_MODEL, metavar="ID", help=f"chat model (default {LLM_MODEL})"
+    )
     args, conditions = parse_with_groups(parser, argv, CONDITIONS)
     repetitions = args.repetitions or (1 if args.quick else 5)
     max_tokens = args.max_tokens or (16 if args.quick else 128)
     info = machine_info(("llama-cpp-python", "piper-tts", "onnxruntime"))
     store = model_store(args.models_dir)
-    results, counts = measure(store, conditions, repetitions, max_tokens)
+    results, counts = measure(store, conditions, repetitions, max_tokens, args.model)
     print(header_line(info))
     print()
-    print(f"**Decode tokens/s per thread count** ({LLM_MODEL}, {max_tokens} tokens, greedy):")
+    print(f"**Decode tokens/s per thread count** ({args.model}, {max_tokens} tokens, greedy):")
     print()
     print(table(results, counts))
     print()
@@ -312,7 +319,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json is not None:
         write_json(
             args.json,
-            {"machine": info, "max_tokens": max_tokens, "counts": counts, "results": results},
+            {
+                "machine": info,
+                "model": args.model,
+                "max_tokens": max_tokens,
+                "counts": counts,
+                "results": results,
+            },
         )
     return 0
 

@@ -43,13 +43,15 @@ def test_sentences_of_each_length() -> None:
 
 @pytest.mark.real_model
 def test_threads_benchmark_runs(tmp_path: Path, model_dir: Callable[[str], Path]) -> None:
-    model_dir("qwen2.5-coder:0.5b-q4")
+    model_dir("qwen2.5-coder:0.5b-iq4nl")
     model_dir("piper:en_US-joe-medium")
     out = tmp_path / "threads.json"
     arguments = ("--only", "idle", "--repetitions", "1", "--max-tokens", "4")
+    arguments += ("--model", "qwen2.5-coder:0.5b-iq4nl")
     stdout = run_benchmark("threads", out, *arguments, timeout=600)
     assert "| condition | bare, 1 thread" in stdout
     result = json.loads(out.read_text())
+    assert result["model"] == "qwen2.5-coder:0.5b-iq4nl"
     cells = result["results"]["idle"]
     assert set(cells) == {*(f"bare {n}" for n in result["counts"]), "automatic"}
     assert cells["automatic"]["tokens_per_second"]["median"] > 0
