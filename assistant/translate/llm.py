@@ -7,6 +7,12 @@ one is installed for the pair.
 
 The score of a sentence is the model's mean log-probability per generated token (from
 ``Usage.mean_logprob``), as CTranslate2 reports it: both go through the same calibration.
+
+A small model sometimes translates the instruction instead of the text ("I have a red
+car." into Spanish as "No explicaciones, no notas, no quotes. Copy every marker such as
+⟦0⟧ unchanged.": 2 of 30 short sentences with Qwen2.5-Coder 0.5B). The instruction's
+example marker gives it away: a reply with a marker its text did not have is asked again,
+the text quoted in the user message (``RETRY_PROMPT``), which the same model translates.
 """
 
 from __future__ import annotations
@@ -31,11 +37,14 @@ CONTEXT_PROMPT = (
     " consistent (do not translate it again): {context}"
 )
 """Added to the instruction when the caller gives context."""
+RETRY_PROMPT = 'Translate into {target}: "{text}"'
+"""The user message of the second try, after a reply that echoed the instruction."""
 
 CONTEXT_CHARS = 600
 """Most characters of earlier text a sentence's prompt carries."""
 _LABEL = re.compile(r"^\s*(?:translation|traducción|traduction|übersetzung)\s*:\s*", re.I)
 _QUOTES = ('"', "'", "«", "»", "“", "”", "„")
+_MARKER = re.compile(r"⟦\s*(\d+)\s*⟧")
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,22 @@ def messages_for(text: str, source: str, target: str, context: str | None) -> li
     if context:
         system += CONTEXT_PROMPT.format(context=context.strip())
     return [ChatMessage("system", system), ChatMessage("user", text)]
+
+
+def retry_messages(text: str, source: str, target: str, context: str | None) -> list[ChatMessage]:
+    """The prompt of a second try: the same instruction, the text quoted after a request
+    (pure)."""
+    system, _ = messages_for(text, source, target, context)
+    return [
+        system,
+        ChatMessage("user", RETRY_PROMPT.format(target=language_name(target), text=text)),
+    ]
+
+
+def echoed_instruction(reply: str, source_text: str) -> bool:
+    """The reply holds a marker the text did not: the model translated the instruction
+    (whose example marker it copied), not the text (pure)."""
+    return bool(set(_MARKER.findall(reply)) - set(_MARKER.findall(source_text)))
 
 
 def cleaned(reply: str, source_text: str) -> str:
@@ -107,15 +132,28 @@ class ChatModelTranslator:
                 seed=0,
                 logprobs=self.options.logprobs,
             )
-            parts: list[str] = []
-            score = float("nan")
-            for delta in self.chat.stream(
+            reply, score = self._generate(
                 messages_for(text, source, target, context), options, cancel
-            ):
-                parts.append(delta.text)
-                if delta.usage is not None and delta.usage.mean_logprob is not None:
-                    score = delta.usage.mean_logprob
-            results.append(Translation(text=cleaned("".join(parts), text), score=score))
+            )
+            if echoed_instruction(reply, text):
+                retry = retry_messages(text, source, target, context)
+                reply, score = self._generate(retry, options, cancel)
+            results.append(Translation(text=cleaned(reply, text), score=score))
             # Later sentences see the ones before them (their end), as the caller's context.
             context = (f"{context} {text}" if context else text)[-CONTEXT_CHARS:]
         return results
+
+    def _generate(
+        self,
+        messages: list[ChatMessage],
+        options: GenerationOptions,
+        cancel: threading.Event | None,
+    ) -> tuple[str, float]:
+        """The reply and its mean token log-probability (NaN when not reported)."""
+        parts: list[str] = []
+        score = float("nan")
+        for delta in self.chat.stream(messages, options, cancel):
+            parts.append(delta.text)
+            if delta.usage is not None and delta.usage.mean_logprob is not None:
+                score = delta.usage.mean_logprob
+        return "".join(parts), score

@@ -69,6 +69,8 @@ def espeak(text: str, language: str) -> AudioChunk:
     [
         ("Je voudrais un café, s'il vous plaît.", "fr", "en", {"coffee"}),
         ("Please close the window.", "en", "es", {"ventana"}),
+        # Answered at first with the instruction in Spanish: asked again, the text quoted.
+        ("I have a red car.", "en", "es", {"coche", "rojo"}),
         ("Thank you very much, my friend.", "en", "de", {"danke", "vielen"}),
     ],
 )
